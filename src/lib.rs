@@ -1,0 +1,26 @@
+//! gaxsh: a scripting kernel for heatmap-explainability research.
+//!
+//! The library implements the AX process, the CO score and GAX of Tjoa et al. over candle
+//! tensors; [`script`] exposes it to rhai scripts, the REPL and the Jupyter kernel.
+//!
+//! ```
+//! use gaxsh::script::Session;
+//! let mut s = Session::new();
+//! let v = s.eval("let x = randn([2, 3]); (x * 2 + 1).shape", "<doc>").unwrap();
+//! assert_eq!(s.display(&v).unwrap(), "[2, 3]");
+//! ```
+
+// Script errors carry the source line and notes; they are rare and shown once, so their size
+// does not matter.
+#![allow(clippy::result_large_err)]
+
+pub mod error;
+pub mod interrupt;
+pub mod io;
+pub mod progress;
+pub mod repl;
+pub mod script;
+pub mod tensor;
+pub mod threads;
+
+pub use error::{Error, Result};

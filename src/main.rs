@@ -1,0 +1,198 @@
+//! The `gaxsh` command: run a script, evaluate an expression, open the REPL, show help.
+
+use clap::{Parser, Subcommand};
+use gaxsh::script::{ScriptArgs, ScriptError, SessionBuilder};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "gaxsh",
+    version,
+    about = "A scripting kernel for heatmap-explainability research (AX process, CO score, GAX).",
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true,
+    after_help = "Examples:\n  gaxsh scripts/drybean.rhai            run the dry-bean experiment\n  gaxsh scripts/covid.rhai --help       list a script's options\n  gaxsh -e 'randn([2, 3]).shape'        evaluate one expression\n  gaxsh                                 open the REPL"
+)]
+struct Cli {
+    /// Evaluate an expression (or statements) and print the value.
+    #[arg(
+        short = 'e',
+        long = "eval",
+        value_name = "EXPR",
+        conflicts_with = "script"
+    )]
+    eval: Option<String>,
+
+    /// Compute threads (default 1, or GAXSH_THREADS; see README "Threads").
+    #[arg(long, value_name = "N", global = true)]
+    threads: Option<usize>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// A .rhai script to run.
+    #[arg(value_name = "SCRIPT")]
+    script: Option<PathBuf>,
+
+    /// Options passed to the script (`--name value`, `--flag`); `--help` after the script lists them.
+    #[arg(
+        value_name = "OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        requires = "script"
+    )]
+    script_args: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the function list, or one function's documentation.
+    Help {
+        /// A function name or a category.
+        name: Option<String>,
+        /// Print the whole registry as Markdown (docs/FUNCTIONS.md).
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    // candle appends backtraces to errors when this is set; users get one line.
+    // SAFETY: first thing in main, no other threads yet.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    let (own, script_args) = split_script_args(std::env::args().collect());
+    let mut cli = Cli::parse_from(own);
+    cli.script_args = script_args;
+    gaxsh::threads::init(cli.threads);
+    install_ctrlc();
+
+    match (&cli.command, &cli.eval, &cli.script) {
+        (Some(Command::Help { name, markdown }), _, _) => help(name.as_deref(), *markdown),
+        (None, Some(expr), _) => eval_expr(expr),
+        (None, None, Some(script)) => run_script(script, &cli.script_args),
+        (None, None, None) => {
+            let session = SessionBuilder::default().build();
+            match gaxsh::repl::run(session) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("gaxsh: terminal error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+/// Everything after the script path belongs to the script, `--help` included, so split argv
+/// there before clap sees it.
+fn split_script_args(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
+    const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads"];
+    const SUBCOMMANDS: &[&str] = &["help"];
+    let mut i = 1;
+    while i < argv.len() {
+        let a = &argv[i];
+        if TAKES_VALUE.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        if SUBCOMMANDS.contains(&a.as_str()) {
+            break;
+        }
+        // The script path: keep it, hand the rest to the script.
+        return (argv[..=i].to_vec(), argv[i + 1..].to_vec());
+    }
+    (argv, Vec::new())
+}
+
+/// First Ctrl-C asks the computation to stop; a second one (if it does not) ends the process.
+fn install_ctrlc() {
+    let _ = ctrlc::set_handler(|| {
+        if gaxsh::interrupt::requested() {
+            eprintln!("\ninterrupted twice: exiting");
+            std::process::exit(130);
+        }
+        gaxsh::interrupt::request();
+    });
+}
+
+fn help(name: Option<&str>, markdown: bool) -> ExitCode {
+    let session = SessionBuilder::default().build();
+    let reg = &session.registry;
+    if markdown {
+        print!("{}", reg.markdown());
+    } else if let Some(n) = name {
+        println!("{}", reg.help(n));
+    } else {
+        println!("{}", reg.overview().trim_end());
+    }
+    ExitCode::SUCCESS
+}
+
+fn report(e: &ScriptError) -> ExitCode {
+    if e.help_shown {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("{e}");
+    if e.interrupted {
+        ExitCode::from(130)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn eval_expr(expr: &str) -> ExitCode {
+    let mut session = SessionBuilder::default().build();
+    match session.eval(expr, "<-e>") {
+        Ok(v) => {
+            if let Some(s) = session.display(&v) {
+                println!("{s}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(&e),
+    }
+}
+
+fn run_script(path: &std::path::Path, raw: &[String]) -> ExitCode {
+    let args = match ScriptArgs::parse(&path.display().to_string(), raw) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("gaxsh: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    if !path.exists() {
+        eprintln!("gaxsh: no such script: {}", path.display());
+        return ExitCode::from(2);
+    }
+    let help_asked = args.help;
+    let mut session = SessionBuilder::default().args(args).build();
+    match session.run_file(path) {
+        Ok(_) => {
+            if help_asked {
+                println!(
+                    "{} declares no options (it does not call options()).",
+                    path.display()
+                );
+            }
+            let unused = session.args.lock().map(|a| a.unused()).unwrap_or_default();
+            if !unused.is_empty() {
+                eprintln!(
+                    "gaxsh: warning: the script never read option(s) {}",
+                    unused
+                        .iter()
+                        .map(|u| format!("--{u}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(&e),
+    }
+}

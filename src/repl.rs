@@ -1,0 +1,258 @@
+//! The interactive prompt (rustyline): history, multi-line input while brackets are open, tab
+//! completion of functions, variables and methods, `:commands`, `?name` help, and Ctrl-C that
+//! stops the running evaluation while keeping every variable.
+
+use crate::script::{Registry, Session};
+use rustyline::completion::{Completer, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{CompletionType, Config, Context, Editor, Helper, Highlighter, Hinter};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        ":help",
+        "this list; help() lists functions, ?name shows one",
+    ),
+    (":vars", "the variables defined so far"),
+    (":time", "toggle printing how long each evaluation took"),
+    (":load FILE", "run a script file in this session"),
+    (":quit", "leave (Ctrl-D too)"),
+];
+
+/// What the completer knows: the registry, and the names defined by the user so far.
+#[derive(Helper, Highlighter, Hinter)]
+struct ReplHelper {
+    registry: Arc<Registry>,
+    user_names: Arc<Mutex<Vec<String>>>,
+}
+
+/// The identifier ending at `pos`, where it starts, and whether a `.` precedes it.
+pub fn word_before(line: &str, pos: usize) -> (usize, &str, bool) {
+    let head = &line[..pos];
+    let start = head
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+        .last()
+        .map(|(i, _)| i)
+        .unwrap_or(pos);
+    let after_dot = head[..start].ends_with('.');
+    (start, &head[start..], after_dot)
+}
+
+impl Completer for ReplHelper {
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        if line.starts_with(':') && !line[..pos].contains(' ') {
+            let c = COMMANDS
+                .iter()
+                .map(|(c, _)| c.split(' ').next().unwrap_or(c))
+                .filter(|c| c.starts_with(&line[..pos]))
+                .map(|c| Pair {
+                    display: c.to_string(),
+                    replacement: c.to_string(),
+                })
+                .collect();
+            return Ok((0, c));
+        }
+        let (start, word, after_dot) = word_before(line, pos);
+        let mut names: Vec<String> = self
+            .registry
+            .names()
+            .filter(|n| n.starts_with(word) && n.chars().all(|c| c.is_alphanumeric() || c == '_'))
+            .map(str::to_string)
+            .collect();
+        if !after_dot {
+            let user = self.user_names.lock().unwrap_or_else(|p| p.into_inner());
+            names.extend(user.iter().filter(|n| n.starts_with(word)).cloned());
+        }
+        names.sort();
+        names.dedup();
+        Ok((
+            start,
+            names
+                .into_iter()
+                .map(|n| Pair {
+                    display: n.clone(),
+                    replacement: n,
+                })
+                .collect(),
+        ))
+    }
+}
+
+impl Validator for ReplHelper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        Ok(if is_incomplete(ctx.input()) {
+            ValidationResult::Incomplete
+        } else {
+            ValidationResult::Valid(None)
+        })
+    }
+}
+
+/// True while `(`, `[` or `{` are open, ignoring strings, backtick strings and `//` comments.
+pub fn is_incomplete(src: &str) -> bool {
+    let mut depth: i64 = 0;
+    let mut chars = src.chars().peekable();
+    let mut in_str: Option<char> = None;
+    while let Some(c) = chars.next() {
+        if let Some(q) = in_str {
+            if c == '\\' {
+                chars.next();
+            } else if c == q {
+                in_str = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => in_str = Some(c),
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0 || in_str == Some('`')
+}
+
+fn history_path() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("GAXSH_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".gaxsh_history"))
+}
+
+/// Run the REPL until `:quit` or Ctrl-D.
+pub fn run(mut session: Session) -> rustyline::Result<()> {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let user_names = Arc::new(Mutex::new(Vec::new()));
+    let helper = ReplHelper {
+        registry: session.registry.clone(),
+        user_names: user_names.clone(),
+    };
+    let mut rl: Editor<ReplHelper, rustyline::history::DefaultHistory> =
+        Editor::with_config(config)?;
+    rl.set_helper(Some(helper));
+    let history = history_path();
+    if let Some(h) = &history {
+        let _ = rl.load_history(h);
+    }
+    println!(
+        "gaxsh {} — rhai over candle tensors. help() lists functions, :help the commands, Ctrl-D leaves.",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut timing = false;
+    let mut n = 0usize;
+    loop {
+        let line = match rl.readline("gaxsh> ") {
+            Ok(l) => l,
+            Err(ReadlineError::Interrupted) => continue, // Ctrl-C at the prompt clears the line
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e),
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        let _ = rl.add_history_entry(line.as_str());
+        if let Some(h) = &history {
+            let _ = rl.append_history(h);
+        }
+        if let Some(name) = trimmed.strip_prefix('?') {
+            println!("{}", session.registry.help(name.trim()));
+            continue;
+        }
+        if trimmed.starts_with(':') {
+            let (cmd, rest) = trimmed.split_once(' ').unwrap_or((trimmed, ""));
+            match cmd {
+                ":quit" | ":q" | ":exit" => break,
+                ":help" => {
+                    for (c, d) in COMMANDS {
+                        println!("  {c:<12} {d}");
+                    }
+                }
+                ":vars" => {
+                    for (name, ty) in session.variables() {
+                        println!("  {name}: {ty}");
+                    }
+                }
+                ":time" => {
+                    timing = !timing;
+                    println!("timing {}", if timing { "on" } else { "off" });
+                }
+                ":load" => {
+                    let path = rest.trim();
+                    if path.is_empty() {
+                        eprintln!(":load needs a file name");
+                    } else if let Err(e) = session.run_file(std::path::Path::new(path)) {
+                        eprintln!("{e}");
+                    }
+                }
+                other => eprintln!("unknown command {other}; :help lists them"),
+            }
+            refresh_names(&session, &user_names);
+            continue;
+        }
+        n += 1;
+        let started = Instant::now();
+        match session.eval(&line, &format!("<repl:{n}>")) {
+            Ok(v) => {
+                if let Some(s) = session.display(&v) {
+                    println!("{s}");
+                }
+            }
+            Err(e) if e.interrupted => eprintln!("interrupted (variables are kept)"),
+            Err(e) => eprintln!("{e}"),
+        }
+        if timing {
+            println!("({:.3} s)", started.elapsed().as_secs_f64());
+        }
+        refresh_names(&session, &user_names);
+    }
+    Ok(())
+}
+
+fn refresh_names(session: &Session, names: &Arc<Mutex<Vec<String>>>) {
+    let mut all: Vec<String> = session.variables().into_iter().map(|(n, _)| n).collect();
+    all.extend(session.user_functions());
+    *names.lock().unwrap_or_else(|p| p.into_inner()) = all;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brackets_open_across_lines() {
+        assert!(is_incomplete("fn f(x) {"));
+        assert!(is_incomplete("let a = [1,\n 2"));
+        assert!(!is_incomplete("fn f(x) {\n x * 2\n}"));
+        assert!(!is_incomplete("let s = \"{ not a brace\";"));
+        assert!(!is_incomplete("let a = 1; // {"));
+    }
+
+    #[test]
+    fn word_before_cursor() {
+        assert_eq!(word_before("x.su", 4), (2, "su", true));
+        assert_eq!(word_before("let y = ran", 11), (8, "ran", false));
+    }
+}

@@ -1,0 +1,367 @@
+//! Conversions between rhai values and gaxsh values, and the error bridge.
+//!
+//! Native functions return [`RResult`]; a library [`Error`] becomes a one-line runtime error that
+//! rhai positions at the calling script line. Option maps (`#{lr: 0.1, …}`) are read through
+//! [`Opts`], which rejects misspelt keys with the list of valid ones.
+
+use crate::error::Error;
+use candle_core::{DType, Device, Tensor};
+use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
+
+pub type RResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// A library error as a rhai error (interrupts become rhai's "terminated").
+pub fn to_rhai(e: Error) -> Box<EvalAltResult> {
+    match e {
+        Error::Interrupted => {
+            EvalAltResult::ErrorTerminated("interrupted".into(), Position::NONE).into()
+        }
+        other => EvalAltResult::ErrorRuntime(other.to_string().into(), Position::NONE).into(),
+    }
+}
+
+/// A plain message as a rhai runtime error.
+pub fn err<T>(msg: impl Into<String>) -> RResult<T> {
+    Err(to_rhai(Error::Invalid(msg.into())))
+}
+
+/// `?`-friendly conversion of library and candle results.
+pub trait OrRhai<T> {
+    fn rh(self) -> RResult<T>;
+}
+
+impl<T> OrRhai<T> for Result<T, Error> {
+    fn rh(self) -> RResult<T> {
+        self.map_err(to_rhai)
+    }
+}
+
+impl<T> OrRhai<T> for candle_core::Result<T> {
+    fn rh(self) -> RResult<T> {
+        self.map_err(|e| to_rhai(e.into()))
+    }
+}
+
+/// The tensor type scripts see as `Tensor`.
+#[derive(Clone, Debug)]
+pub struct ScriptTensor(pub Tensor);
+
+impl From<Tensor> for ScriptTensor {
+    fn from(t: Tensor) -> Self {
+        ScriptTensor(t)
+    }
+}
+
+/// A number from a rhai value (int or float).
+pub fn number(d: &Dynamic, what: &str) -> RResult<f64> {
+    if let Ok(f) = d.as_float() {
+        return Ok(f);
+    }
+    if let Ok(i) = d.as_int() {
+        return Ok(i as f64);
+    }
+    if let Some(t) = d
+        .clone()
+        .try_cast::<ScriptTensor>()
+        .filter(|t| t.0.elem_count() == 1)
+    {
+        return Ok(crate::tensor::ops::to_f64_vec(&t.0).rh()?[0]);
+    }
+    err(format!("{what}: expected a number, got {}", d.type_name()))
+}
+
+/// A non-negative integer from a rhai value.
+pub fn index(d: &Dynamic, what: &str) -> RResult<usize> {
+    match d.as_int() {
+        Ok(i) if i >= 0 => Ok(i as usize),
+        Ok(i) => err(format!("{what}: expected a non-negative integer, got {i}")),
+        Err(_) => err(format!(
+            "{what}: expected an integer, got {}",
+            d.type_name()
+        )),
+    }
+}
+
+/// A shape from `[2, 3]` (or a single integer for 1-D).
+pub fn shape_of(d: &Dynamic) -> RResult<Vec<usize>> {
+    if let Ok(n) = d.as_int() {
+        return if n >= 0 {
+            Ok(vec![n as usize])
+        } else {
+            err(format!("shape: negative size {n}"))
+        };
+    }
+    match d.clone().try_cast::<Array>() {
+        Some(a) => a.iter().map(|x| index(x, "shape")).collect(),
+        None => err(format!(
+            "shape: expected an array like [2, 3], got {}",
+            d.type_name()
+        )),
+    }
+}
+
+/// An array of integers (may be negative: dims, reshape sizes).
+pub fn ints(a: &Array, what: &str) -> RResult<Vec<i64>> {
+    a.iter()
+        .map(|x| {
+            x.as_int()
+                .or_else(|_| err(format!("{what}: expected integers, got {}", x.type_name())))
+        })
+        .collect()
+}
+
+pub fn dtype_of(name: &str) -> RResult<DType> {
+    match name {
+        "f32" | "float32" | "float" => Ok(DType::F32),
+        "f64" | "float64" | "double" => Ok(DType::F64),
+        other => Err(to_rhai(Error::unknown("dtype", other, &["f32", "f64"]))),
+    }
+}
+
+/// Flatten a nested rhai array of numbers into values and a shape (ragged input is an error).
+pub fn nested_values(d: &Dynamic) -> RResult<(Vec<f64>, Vec<usize>)> {
+    fn walk(d: &Dynamic, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<f64>) -> RResult<()> {
+        if let Some(a) = d.read_lock::<Array>() {
+            if shape.len() == depth {
+                shape.push(a.len());
+            } else if shape.len() > depth && shape[depth] != a.len() {
+                return err(format!(
+                    "tensor: ragged nested array (length {} where {} was expected at depth {depth})",
+                    a.len(),
+                    shape[depth]
+                ));
+            }
+            for x in a.iter() {
+                walk(x, depth + 1, shape, out)?;
+            }
+            return Ok(());
+        }
+        if shape.len() > depth {
+            return err("tensor: ragged nested array (a number where an array was expected)");
+        }
+        if let Ok(b) = d.as_bool() {
+            out.push(if b { 1.0 } else { 0.0 });
+            return Ok(());
+        }
+        out.push(number(d, "tensor")?);
+        Ok(())
+    }
+    let mut shape = Vec::new();
+    let mut out = Vec::new();
+    walk(d, 0, &mut shape, &mut out)?;
+    // A leaf at a depth shallower than the shape means mixed nesting.
+    if out.len() != shape.iter().product::<usize>() {
+        return err("tensor: ragged nested array");
+    }
+    Ok((out, shape))
+}
+
+/// A tensor from values and shape in the given dtype.
+pub fn make_tensor(values: Vec<f64>, shape: &[usize], dtype: DType) -> RResult<Tensor> {
+    Tensor::from_vec(values, shape, &Device::Cpu)
+        .and_then(|t| t.to_dtype(dtype))
+        .rh()
+}
+
+/// A tensor's values as nested rhai arrays (floats, or ints for integer tensors).
+pub fn nested_array(t: &Tensor) -> RResult<Dynamic> {
+    let vals = crate::tensor::ops::to_f64_vec(t).rh()?;
+    let float = t.dtype().is_float();
+    let leaf = |v: f64| -> Dynamic {
+        if float {
+            Dynamic::from_float(v)
+        } else {
+            Dynamic::from_int(v as i64)
+        }
+    };
+    fn build(vals: &[f64], dims: &[usize], leaf: &dyn Fn(f64) -> Dynamic) -> Dynamic {
+        if dims.is_empty() {
+            return leaf(vals[0]);
+        }
+        let step = dims[1..].iter().product::<usize>();
+        let arr: Array = (0..dims[0])
+            .map(|i| build(&vals[i * step..(i + 1) * step], &dims[1..], leaf))
+            .collect();
+        Dynamic::from_array(arr)
+    }
+    Ok(build(&vals, t.dims(), &leaf))
+}
+
+pub fn shape_array(dims: &[usize]) -> Array {
+    dims.iter().map(|&d| Dynamic::from_int(d as i64)).collect()
+}
+
+/// A tensor from a script value: a Tensor, a number, or a nested array.
+pub fn tensor_arg(d: &Dynamic, what: &str) -> RResult<Tensor> {
+    if let Some(t) = d.clone().try_cast::<ScriptTensor>() {
+        return Ok(t.0);
+    }
+    if d.is::<Array>() || d.is_float() || d.is_int() {
+        let (v, s) = nested_values(d)?;
+        return make_tensor(v, &s, DType::F32);
+    }
+    err(format!("{what}: expected a Tensor, got {}", d.type_name()))
+}
+
+/// Typed, checked access to an options map such as `#{lr: 0.1, steps: 10}`.
+///
+/// Each getter marks its key as known; [`Opts::finish`] then fails on any key nobody asked for,
+/// naming the valid ones, so a misspelt option is an error rather than silently ignored.
+pub struct Opts {
+    what: String,
+    map: Map,
+    known: Vec<&'static str>,
+}
+
+impl Opts {
+    pub fn new(what: &str, map: Map) -> Self {
+        Opts {
+            what: what.to_string(),
+            map,
+            known: Vec::new(),
+        }
+    }
+
+    pub fn empty(what: &str) -> Self {
+        Opts::new(what, Map::new())
+    }
+
+    fn take(&mut self, key: &'static str) -> Option<Dynamic> {
+        self.known.push(key);
+        self.map.get(key).cloned().filter(|d| !d.is_unit())
+    }
+
+    pub fn raw(&mut self, key: &'static str) -> Option<Dynamic> {
+        self.take(key)
+    }
+
+    pub fn f64(&mut self, key: &'static str, default: f64) -> RResult<f64> {
+        match self.take(key) {
+            Some(d) => number(&d, &format!("{} option '{key}'", self.what)),
+            None => Ok(default),
+        }
+    }
+
+    pub fn opt_f64(&mut self, key: &'static str) -> RResult<Option<f64>> {
+        match self.take(key) {
+            Some(d) => number(&d, &format!("{} option '{key}'", self.what)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn usize(&mut self, key: &'static str, default: usize) -> RResult<usize> {
+        match self.take(key) {
+            Some(d) => index(&d, &format!("{} option '{key}'", self.what)),
+            None => Ok(default),
+        }
+    }
+
+    pub fn opt_usize(&mut self, key: &'static str) -> RResult<Option<usize>> {
+        match self.take(key) {
+            Some(d) => index(&d, &format!("{} option '{key}'", self.what)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn bool(&mut self, key: &'static str, default: bool) -> RResult<bool> {
+        match self.take(key) {
+            Some(d) => d.as_bool().or_else(|_| {
+                err(format!(
+                    "{} option '{key}': expected true or false, got {}",
+                    self.what,
+                    d.type_name()
+                ))
+            }),
+            None => Ok(default),
+        }
+    }
+
+    pub fn string(&mut self, key: &'static str, default: &str) -> RResult<String> {
+        Ok(self.opt_string(key)?.unwrap_or_else(|| default.to_string()))
+    }
+
+    pub fn opt_string(&mut self, key: &'static str) -> RResult<Option<String>> {
+        match self.take(key) {
+            Some(d) => match d.clone().try_cast::<ImmutableString>() {
+                Some(s) => Ok(Some(s.to_string())),
+                None => err(format!(
+                    "{} option '{key}': expected a string, got {}",
+                    self.what,
+                    d.type_name()
+                )),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// A string or an array of strings.
+    pub fn strings(&mut self, key: &'static str) -> RResult<Option<Vec<String>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(d) => {
+                if let Some(s) = d.clone().try_cast::<ImmutableString>() {
+                    return Ok(Some(vec![s.to_string()]));
+                }
+                match d.clone().try_cast::<Array>() {
+                    Some(a) => a
+                        .iter()
+                        .map(|x| match x.clone().try_cast::<ImmutableString>() {
+                            Some(s) => Ok(s.to_string()),
+                            None => err(format!(
+                                "{} option '{key}': expected strings, got {}",
+                                self.what,
+                                x.type_name()
+                            )),
+                        })
+                        .collect::<RResult<Vec<_>>>()
+                        .map(Some),
+                    None => err(format!(
+                        "{} option '{key}': expected a string or an array of strings",
+                        self.what
+                    )),
+                }
+            }
+        }
+    }
+
+    pub fn f64s(&mut self, key: &'static str) -> RResult<Option<Vec<f64>>> {
+        match self.take(key) {
+            None => Ok(None),
+            Some(d) => match d.clone().try_cast::<Array>() {
+                Some(a) => a
+                    .iter()
+                    .map(|x| number(x, &format!("{} option '{key}'", self.what)))
+                    .collect::<RResult<Vec<_>>>()
+                    .map(Some),
+                None => number(&d, &format!("{} option '{key}'", self.what)).map(|v| Some(vec![v])),
+            },
+        }
+    }
+
+    /// Fail on keys no getter asked for.
+    pub fn finish(self) -> RResult<()> {
+        let unknown: Vec<&str> = self
+            .map
+            .keys()
+            .map(|k| k.as_str())
+            .filter(|k| !self.known.contains(k))
+            .collect();
+        if let Some(k) = unknown.first() {
+            let mut valid: Vec<&str> = self.known.clone();
+            valid.sort();
+            valid.dedup();
+            let close = valid
+                .iter()
+                .filter(|v| strsim::jaro_winkler(k, v) > 0.8)
+                .map(|v| format!(" (did you mean '{v}'?)"))
+                .next()
+                .unwrap_or_default();
+            return err(format!(
+                "{}: unknown option '{k}'{close}; valid: {}",
+                self.what,
+                valid.join(", ")
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! The rhai binding layer: one file per area registers its functions, with their documentation,
+//! into one engine. The library below knows nothing of rhai; this layer only converts values,
+//! reads option maps and turns library errors into script errors.
+
+pub mod convert;
+pub mod diagnostic;
+pub mod options;
+pub mod registry;
+pub mod session;
+pub mod session_fns;
+pub mod stdlib;
+pub mod tensor;
+pub mod tensor_math;
+pub mod tensor_shape;
+
+pub use convert::ScriptTensor;
+pub use diagnostic::ScriptError;
+pub use options::ScriptArgs;
+pub use registry::{Category, FnDoc, Registry};
+pub use session::{OutputSink, Session, SessionBuilder};
+
+use registry::Registrar;
+use rhai::{Dynamic, Engine};
+use std::sync::{Arc, Mutex};
+
+/// An engine with every gaxsh function registered, and the registry documenting them.
+pub fn build_engine(output: OutputSink, args: Arc<Mutex<ScriptArgs>>) -> (Engine, Arc<Registry>) {
+    let mut engine = Engine::new();
+    engine.set_max_expr_depths(256, 256);
+    engine.set_module_resolver(stdlib::StdlibResolver::new());
+    allow_var_as_name(&mut engine);
+
+    // Ctrl-C and kernel interrupts stop script loops between operations.
+    engine.on_progress(|_| crate::interrupt::requested().then(|| Dynamic::from("interrupted")));
+    let out = output.clone();
+    engine.on_print(move |s| out(s));
+    let out = output.clone();
+    engine.on_debug(move |s, src, pos| match (src, pos.line()) {
+        (Some(src), Some(l)) => out(&format!("[{src}:{l}] {s}")),
+        _ => out(&format!("[debug] {s}")),
+    });
+
+    let mut docs = Vec::new();
+    {
+        let mut r = Registrar {
+            engine: &mut engine,
+            docs: &mut docs,
+        };
+        tensor::register(&mut r);
+        tensor_math::register(&mut r);
+        tensor_shape::register(&mut r);
+        options::register(&mut r, args, output.clone());
+        session_fns::register(&mut r);
+        session_fns::document_help(&mut r);
+    }
+    let registry = Arc::new(Registry { docs });
+    session_fns::register_help(&mut engine, registry.clone(), output);
+    (engine, registry)
+}
+
+/// `var` is reserved in rhai, but `x.var()` is the name PyTorch users expect for the variance;
+/// let the tokenizer treat it as an ordinary identifier.
+#[allow(deprecated)] // `on_parse_token` is marked volatile, not deprecated
+fn allow_var_as_name(engine: &mut Engine) {
+    use rhai::Token;
+    engine.on_parse_token(|token, _, _| match token {
+        Token::Reserved(s) if s.as_str() == "var" => Token::Identifier(s),
+        other => other,
+    });
+}

@@ -1,0 +1,126 @@
+//! Script bindings: help, files, timing and threads.
+
+use super::convert::*;
+use super::registry::{Category::Session as Cat, Registrar, Registry};
+use super::session::OutputSink;
+use rhai::Engine;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+fn start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// A folder private to this process for scratch files (examples, tests).
+pub fn temp_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("gaxsh-{}", std::process::id()))
+}
+
+pub fn register(r: &mut Registrar) {
+    start();
+    r.doc(Cat, "version", "version() -> string", "The gaxsh version.")
+        .example_is("version()", env!("CARGO_PKG_VERSION"));
+    r.engine
+        .register_fn("version", || env!("CARGO_PKG_VERSION").to_string());
+
+    r.doc(
+        Cat,
+        "now",
+        "now() -> float",
+        "Seconds since the session started (for timing).",
+    )
+    .example("let t = now(); now() - t");
+    r.engine
+        .register_fn("now", || start().elapsed().as_secs_f64());
+
+    r.doc(
+        Cat,
+        "format_float",
+        "format_float(x, decimals) -> string",
+        "A number with a fixed number of decimals.",
+    )
+    .example_is("format_float(3.14159, 2)", "3.14");
+    r.engine.register_fn(
+        "format_float",
+        |x: rhai::Dynamic, d: i64| -> RResult<String> {
+            let x = number(&x, "format_float")?;
+            Ok(format!("{x:.*}", d.max(0) as usize))
+        },
+    );
+
+    r.doc(
+        Cat,
+        "temp_path",
+        "temp_path(name) -> string",
+        "A path in a scratch folder private to this process.",
+    )
+    .example("temp_path(\"x.csv\")");
+    r.engine
+        .register_fn("temp_path", |name: &str| -> RResult<String> {
+            let dir = temp_dir();
+            std::fs::create_dir_all(&dir).or_else(|e| err(format!("{}: {e}", dir.display())))?;
+            Ok(dir.join(name).display().to_string())
+        });
+
+    r.doc(
+        Cat,
+        "exists",
+        "exists(path) -> bool",
+        "Whether a file or folder exists.",
+    )
+    .example_is("exists(\"/no/such/file\")", "false");
+    r.engine
+        .register_fn("exists", |p: &str| std::path::Path::new(p).exists());
+
+    r.doc(
+        Cat,
+        "read_text",
+        "read_text(path) -> string",
+        "The whole content of a text file.",
+    )
+    .example("let p = temp_path(\"t.txt\"); write_text(p, \"hi\"); read_text(p)");
+    r.engine
+        .register_fn("read_text", |p: &str| -> RResult<String> {
+            std::fs::read_to_string(p).map_err(|e| to_rhai(crate::Error::io(p, e)))
+        });
+
+    r.doc(
+        Cat,
+        "write_text",
+        "write_text(path, text)",
+        "Write a text file (whole or not at all; folders created).",
+    )
+    .example("write_text(temp_path(\"t.txt\"), \"hello\")");
+    r.engine
+        .register_fn("write_text", |p: &str, text: &str| -> RResult<()> {
+            crate::io::write_atomic(p.as_ref(), text.as_bytes()).rh()
+        });
+
+    r.doc(
+        Cat,
+        "threads",
+        "threads() -> int",
+        "The number of compute threads (see --threads / GAXSH_THREADS).",
+    )
+    .example("threads()");
+    r.engine
+        .register_fn("threads", || crate::threads::current() as i64);
+}
+
+/// `help` must be documented before the registry is frozen, and registered after.
+pub fn document_help(r: &mut Registrar) {
+    r.doc(
+        Cat,
+        "help",
+        "help() | help(name)",
+        "List every function by category, or show one function's signature, doc and example.",
+    )
+    .example("help(\"randn\")");
+}
+
+pub fn register_help(engine: &mut Engine, reg: Arc<Registry>, output: OutputSink) {
+    let (r1, o1) = (reg.clone(), output.clone());
+    engine.register_fn("help", move || o1(r1.overview().trim_end()));
+    engine.register_fn("help", move |name: &str| output(&reg.help(name)));
+}

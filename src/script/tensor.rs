@@ -1,0 +1,532 @@
+//! Script bindings: the `Tensor` type, its constructors, conversions and operators.
+
+use super::convert::*;
+use super::registry::{Category::Tensor as Cat, Registrar};
+use crate::tensor::format::{dtype_str, format_tensor};
+use crate::tensor::ops::{self, BinOp, CmpOp};
+use crate::tensor::random;
+use candle_core::{DType, Device, Tensor};
+use rhai::{Dynamic, ImmutableString, Map};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The dtype new tensors get unless told otherwise (`set_default_dtype`).
+static DEFAULT_F64: AtomicBool = AtomicBool::new(false);
+
+pub fn default_dtype() -> DType {
+    if DEFAULT_F64.load(Ordering::Relaxed) {
+        DType::F64
+    } else {
+        DType::F32
+    }
+}
+
+use super::convert::ScriptTensor as T;
+
+fn new_filled(shape: &Dynamic, dtype: DType, f: impl Fn(usize) -> Vec<f64>) -> RResult<T> {
+    let dims = shape_of(shape)?;
+    let n = dims.iter().product();
+    Ok(T(make_tensor(f(n), &dims, dtype)?))
+}
+
+fn scalar(v: f64, like: &Tensor) -> RResult<Tensor> {
+    ops::scalar_like(v, like).rh()
+}
+
+fn bin(op: BinOp, a: &Tensor, b: &Tensor) -> RResult<T> {
+    ops::binary(op, a, b).map(T).rh()
+}
+
+fn cmp(op: CmpOp, a: &Tensor, b: &Tensor) -> RResult<T> {
+    ops::compare(op, a, b).map(T).rh()
+}
+
+pub fn register(r: &mut Registrar) {
+    register_constructors(r);
+    register_conversions(r);
+    register_operators(r);
+}
+
+fn register_constructors(r: &mut Registrar) {
+    r.engine.register_type_with_name::<T>("Tensor");
+    r.engine
+        .register_fn("to_string", |t: &mut T| format_tensor(&t.0));
+    r.engine
+        .register_fn("to_debug", |t: &mut T| format_tensor(&t.0));
+
+    r.doc(
+        Cat,
+        "tensor",
+        "tensor(values, dtype?) -> Tensor",
+        "A tensor from a number or a nested array of numbers; dtype \"f32\" (default) or \"f64\".",
+    )
+    .example_is(
+        "tensor([[1, 2], [3, 4]])",
+        "tensor([[1., 2.],\n        [3., 4.]])",
+    );
+    r.engine.register_fn("tensor", |d: Dynamic| -> RResult<T> {
+        let (v, s) = nested_values(&d)?;
+        Ok(T(make_tensor(v, &s, default_dtype())?))
+    });
+    r.engine
+        .register_fn("tensor", |d: Dynamic, dtype: &str| -> RResult<T> {
+            let (v, s) = nested_values(&d)?;
+            Ok(T(make_tensor(v, &s, dtype_of(dtype)?)?))
+        });
+
+    r.doc(
+        Cat,
+        "zeros",
+        "zeros(shape, dtype?) -> Tensor",
+        "A tensor of zeros.",
+    )
+    .example_is("zeros([2, 3]).shape", "[2, 3]");
+    r.engine.register_fn("zeros", |s: Dynamic| {
+        new_filled(&s, default_dtype(), |n| vec![0.0; n])
+    });
+    r.engine.register_fn("zeros", |s: Dynamic, d: &str| {
+        new_filled(&s, dtype_of(d)?, |n| vec![0.0; n])
+    });
+
+    r.doc(
+        Cat,
+        "ones",
+        "ones(shape, dtype?) -> Tensor",
+        "A tensor of ones.",
+    )
+    .example_is("ones([2]).sum().item()", "2.0");
+    r.engine.register_fn("ones", |s: Dynamic| {
+        new_filled(&s, default_dtype(), |n| vec![1.0; n])
+    });
+    r.engine.register_fn("ones", |s: Dynamic, d: &str| {
+        new_filled(&s, dtype_of(d)?, |n| vec![1.0; n])
+    });
+
+    r.doc(
+        Cat,
+        "full",
+        "full(shape, value, dtype?) -> Tensor",
+        "A tensor filled with one value.",
+    )
+    .example_is("full([2], 7)", "tensor([7., 7.])");
+    r.engine
+        .register_fn("full", |s: Dynamic, v: Dynamic| -> RResult<T> {
+            let v = number(&v, "full")?;
+            new_filled(&s, default_dtype(), |n| vec![v; n])
+        });
+    r.engine
+        .register_fn("full", |s: Dynamic, v: Dynamic, d: &str| -> RResult<T> {
+            let v = number(&v, "full")?;
+            new_filled(&s, dtype_of(d)?, |n| vec![v; n])
+        });
+
+    r.doc(
+        Cat,
+        "rand",
+        "rand(shape, dtype?) -> Tensor",
+        "Uniform [0, 1) draws from the seeded generator (see seed).",
+    )
+    .example_is("rand([3]).shape", "[3]");
+    r.engine.register_fn("rand", |s: Dynamic| {
+        new_filled(&s, default_dtype(), |n| random::uniform_vec(n, 0.0, 1.0))
+    });
+    r.engine.register_fn("rand", |s: Dynamic, d: &str| {
+        new_filled(&s, dtype_of(d)?, |n| random::uniform_vec(n, 0.0, 1.0))
+    });
+
+    r.doc(
+        Cat,
+        "randn",
+        "randn(shape, dtype?) -> Tensor",
+        "Standard normal draws from the seeded generator (see seed).",
+    )
+    .example_is("randn([2, 3]).shape", "[2, 3]");
+    r.engine.register_fn("randn", |s: Dynamic| {
+        new_filled(&s, default_dtype(), random::normal_vec)
+    });
+    r.engine.register_fn("randn", |s: Dynamic, d: &str| {
+        new_filled(&s, dtype_of(d)?, random::normal_vec)
+    });
+
+    r.doc(
+        Cat,
+        "arange",
+        "arange(end) | arange(start, end, step?) -> Tensor",
+        "Evenly stepped values in [start, end), as torch.arange.",
+    )
+    .example_is("arange(1, 7, 2)", "tensor([1., 3., 5.])");
+    fn arange(a: f64, b: f64, step: f64) -> RResult<T> {
+        if step == 0.0 || ((b - a) / step) < 0.0 {
+            return err(format!(
+                "arange: empty or infinite range {a}..{b} step {step}"
+            ));
+        }
+        let n = ((b - a) / step).ceil() as usize;
+        let v: Vec<f64> = (0..n).map(|i| a + step * i as f64).collect();
+        Ok(T(make_tensor(v, &[n], default_dtype())?))
+    }
+    r.engine.register_fn("arange", |e: Dynamic| {
+        arange(0.0, number(&e, "arange")?, 1.0)
+    });
+    r.engine.register_fn("arange", |s: Dynamic, e: Dynamic| {
+        arange(number(&s, "arange")?, number(&e, "arange")?, 1.0)
+    });
+    r.engine
+        .register_fn("arange", |s: Dynamic, e: Dynamic, st: Dynamic| {
+            arange(
+                number(&s, "arange")?,
+                number(&e, "arange")?,
+                number(&st, "arange")?,
+            )
+        });
+
+    r.doc(
+        Cat,
+        "linspace",
+        "linspace(start, end, n) -> Tensor",
+        "n evenly spaced values from start to end inclusive.",
+    )
+    .example_is(
+        "linspace(0, 1, 5)",
+        "tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])",
+    );
+    r.engine
+        .register_fn("linspace", |s: Dynamic, e: Dynamic, n: i64| -> RResult<T> {
+            if n < 0 {
+                return err("linspace: n must be non-negative");
+            }
+            ops::linspace(
+                number(&s, "linspace")?,
+                number(&e, "linspace")?,
+                n as usize,
+                default_dtype(),
+            )
+            .map(T)
+            .rh()
+        });
+
+    r.doc(
+        Cat,
+        "eye",
+        "eye(n, dtype?) -> Tensor",
+        "The n×n identity matrix.",
+    )
+    .example_is("eye(2)", "tensor([[1., 0.],\n        [0., 1.]])");
+    fn eye(n: i64, dt: DType) -> RResult<T> {
+        if n < 0 {
+            return err("eye: n must be non-negative");
+        }
+        Tensor::eye(n as usize, dt, &Device::Cpu).map(T).rh()
+    }
+    r.engine
+        .register_fn("eye", |n: i64| eye(n, default_dtype()));
+    r.engine
+        .register_fn("eye", |n: i64, d: &str| eye(n, dtype_of(d)?));
+
+    r.doc(
+        Cat,
+        "zeros_like",
+        "zeros_like(x) -> Tensor",
+        "Zeros with x's shape and dtype.",
+    )
+    .example_is("zeros_like(ones([2])) ", "tensor([0., 0.])");
+    r.engine
+        .register_fn("zeros_like", |t: T| t.0.zeros_like().map(T).rh());
+    r.doc(
+        Cat,
+        "ones_like",
+        "ones_like(x) -> Tensor",
+        "Ones with x's shape and dtype.",
+    )
+    .example_is("ones_like(zeros([2]))", "tensor([1., 1.])");
+    r.engine
+        .register_fn("ones_like", |t: T| t.0.ones_like().map(T).rh());
+    r.doc(
+        Cat,
+        "full_like",
+        "full_like(x, value) -> Tensor",
+        "value with x's shape and dtype.",
+    )
+    .example_is("full_like(zeros([2]), 3)", "tensor([3., 3.])");
+    r.engine
+        .register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
+            let v = number(&v, "full_like")?;
+            new_filled(&shape_dyn(&t.0), t.0.dtype(), |n| vec![v; n])
+        });
+    r.doc(
+        Cat,
+        "rand_like",
+        "rand_like(x) -> Tensor",
+        "Uniform draws with x's shape and dtype.",
+    )
+    .example_is("rand_like(zeros([2, 2])).shape", "[2, 2]");
+    r.engine.register_fn("rand_like", |t: T| {
+        new_filled(&shape_dyn(&t.0), t.0.dtype(), |n| {
+            random::uniform_vec(n, 0.0, 1.0)
+        })
+    });
+    r.doc(
+        Cat,
+        "randn_like",
+        "randn_like(x) -> Tensor",
+        "Normal draws with x's shape and dtype.",
+    )
+    .example_is("randn_like(zeros([4])).shape", "[4]");
+    r.engine.register_fn("randn_like", |t: T| {
+        new_filled(&shape_dyn(&t.0), t.0.dtype(), random::normal_vec)
+    });
+
+    r.doc(
+        Cat,
+        "seed",
+        "seed(n)",
+        "Reset the generator behind every random draw (tensors, weight init, shuffles, noise).",
+    )
+    .example("seed(0); randn([2])");
+    r.engine
+        .register_fn("seed", |n: i64| random::seed(n as u64));
+
+    r.doc(
+        Cat,
+        "set_default_dtype",
+        "set_default_dtype(dtype)",
+        "The dtype of new tensors: \"f32\" (the default) or \"f64\".",
+    )
+    .example_is("set_default_dtype(\"f32\"); zeros([1]).dtype", "f32");
+    r.engine
+        .register_fn("set_default_dtype", |d: &str| -> RResult<()> {
+            DEFAULT_F64.store(dtype_of(d)? == DType::F64, Ordering::Relaxed);
+            Ok(())
+        });
+}
+
+fn shape_dyn(t: &Tensor) -> Dynamic {
+    Dynamic::from_array(shape_array(t.dims()))
+}
+
+fn register_conversions(r: &mut Registrar) {
+    r.prop(
+        Cat,
+        "shape",
+        "x.shape -> array",
+        "The size of each dimension.",
+    )
+    .example_is("zeros([2, 3]).shape", "[2, 3]");
+    r.engine
+        .register_get("shape", |t: &mut T| shape_array(t.0.dims()));
+    r.prop(Cat, "ndim", "x.ndim -> int", "The number of dimensions.")
+        .example_is("zeros([2, 3]).ndim", "2");
+    r.engine.register_get("ndim", |t: &mut T| t.0.rank() as i64);
+    r.prop(
+        Cat,
+        "dtype",
+        "x.dtype -> string",
+        "The element type: \"f32\", \"f64\", \"bool\" (masks), \"u32\", \"i64\".",
+    )
+    .example_is("tensor([1], \"f64\").dtype", "f64");
+    r.engine
+        .register_get("dtype", |t: &mut T| dtype_str(t.0.dtype()).to_string());
+    r.doc(
+        Cat,
+        "len",
+        "x.len() -> int",
+        "The size of the first dimension.",
+    )
+    .example_is("zeros([4, 2]).len()", "4");
+    r.engine.register_fn("len", |t: &mut T| -> RResult<i64> {
+        t.0.dims()
+            .first()
+            .map(|&d| d as i64)
+            .ok_or_else(|| to_rhai(crate::Error::invalid("len() of a 0-d tensor")))
+    });
+    r.doc(Cat, "numel", "x.numel() -> int", "The number of elements.")
+        .example_is("zeros([4, 2]).numel()", "8");
+    r.engine
+        .register_fn("numel", |t: &mut T| t.0.elem_count() as i64);
+
+    r.doc(
+        Cat,
+        "to_array",
+        "x.to_array() -> array",
+        "The values as (nested) arrays of floats.",
+    )
+    .example_is("tensor([[1, 2]]).to_array()", "[[1.0, 2.0]]");
+    r.engine
+        .register_fn("to_array", |t: &mut T| nested_array(&t.0));
+    r.doc(
+        Cat,
+        "item",
+        "x.item() -> float",
+        "The value of a one-element tensor.",
+    )
+    .example_is("tensor([2.5]).item()", "2.5");
+    r.doc(
+        Cat,
+        "to_float",
+        "x.to_float() -> float",
+        "The value of a one-element tensor (same as item).",
+    )
+    .example_is("tensor(1.5).to_float()", "1.5");
+    fn item(t: &mut T) -> RResult<f64> {
+        if t.0.elem_count() != 1 {
+            return err(format!(
+                "item(): the tensor has {} elements, not 1 (shape {:?})",
+                t.0.elem_count(),
+                t.0.dims()
+            ));
+        }
+        Ok(ops::to_f64_vec(&t.0).rh()?[0])
+    }
+    r.engine.register_fn("item", item);
+    r.engine.register_fn("to_float", item);
+    r.doc(
+        Cat,
+        "to_dtype",
+        "x.to_dtype(dtype) -> Tensor",
+        "Convert to \"f32\" or \"f64\".",
+    )
+    .example_is("zeros([1]).to_dtype(\"f64\").dtype", "f64");
+    r.engine
+        .register_fn("to_dtype", |t: &mut T, d: &str| -> RResult<T> {
+            t.0.to_dtype(dtype_of(d)?).map(T).rh()
+        });
+
+    r.doc(
+        Cat,
+        "save_safetensors",
+        "save_safetensors(map, path)",
+        "Write a map of named tensors to a .safetensors file (written whole or not at all).",
+    )
+    .example("save_safetensors(#{w: ones([2])}, temp_path(\"w.safetensors\"))");
+    r.engine
+        .register_fn("save_safetensors", |m: Map, path: &str| -> RResult<()> {
+            let mut tensors = HashMap::new();
+            for (k, v) in m {
+                match v.try_cast::<T>() {
+                    Some(t) => {
+                        tensors.insert(k.to_string(), t.0);
+                    }
+                    None => {
+                        return err(format!("save_safetensors: value of '{k}' is not a Tensor"));
+                    }
+                }
+            }
+            crate::io::save_safetensors(&tensors, path.as_ref()).rh()
+        });
+    r.doc(Cat, "load_safetensors", "load_safetensors(path) -> map",
+        "Read every tensor of a .safetensors file into a map by name.")
+        .example("let p = temp_path(\"w.safetensors\"); save_safetensors(#{w: ones([2])}, p); load_safetensors(p).w");
+    r.engine
+        .register_fn("load_safetensors", |path: &str| -> RResult<Map> {
+            let m = crate::io::load_safetensors(path.as_ref()).rh()?;
+            Ok(m.into_iter()
+                .map(|(k, v)| (k.into(), Dynamic::from(T(v))))
+                .collect())
+        });
+}
+
+fn register_operators(r: &mut Registrar) {
+    r.doc(Cat, "operators", "x + y, x - y, x * y, x / y, x ** y, -x",
+        "Elementwise arithmetic between tensors, floats and ints on either side, with broadcasting.")
+        .example_is("(tensor([1, 2]) * 2 + 1).to_array()", "[3.0, 5.0]");
+    r.doc(
+        Cat,
+        "comparisons",
+        "x < y, x <= y, x > y, x >= y, x == y, x != y",
+        "Elementwise comparisons giving a mask (dtype bool, 1 where true).",
+    )
+    .example_is("(tensor([1, 2, 3]) > 1).sum().item()", "2.0");
+
+    macro_rules! arith {
+        ($sym:expr, $op:expr) => {
+            r.engine
+                .register_fn($sym, |a: T, b: T| bin($op, &a.0, &b.0));
+            r.engine
+                .register_fn($sym, |a: T, b: f64| bin($op, &a.0, &scalar(b, &a.0)?));
+            r.engine.register_fn($sym, |a: T, b: i64| {
+                bin($op, &a.0, &scalar(b as f64, &a.0)?)
+            });
+            r.engine
+                .register_fn($sym, |a: f64, b: T| bin($op, &scalar(a, &b.0)?, &b.0));
+            r.engine.register_fn($sym, |a: i64, b: T| {
+                bin($op, &scalar(a as f64, &b.0)?, &b.0)
+            });
+        };
+    }
+    arith!("+", BinOp::Add);
+    arith!("-", BinOp::Sub);
+    arith!("*", BinOp::Mul);
+    arith!("/", BinOp::Div);
+    arith!("**", BinOp::Pow);
+    r.engine.register_fn("-", |a: T| {
+        ops::as_float(&a.0).and_then(|t| Ok(t.neg()?)).map(T).rh()
+    });
+    r.engine.register_fn("+", |a: T| a);
+
+    macro_rules! compare {
+        ($sym:expr, $op:expr) => {
+            r.engine
+                .register_fn($sym, |a: T, b: T| cmp($op, &a.0, &b.0));
+            r.engine
+                .register_fn($sym, |a: T, b: f64| cmp($op, &a.0, &scalar(b, &a.0)?));
+            r.engine.register_fn($sym, |a: T, b: i64| {
+                cmp($op, &a.0, &scalar(b as f64, &a.0)?)
+            });
+            r.engine
+                .register_fn($sym, |a: f64, b: T| cmp($op, &scalar(a, &b.0)?, &b.0));
+            r.engine.register_fn($sym, |a: i64, b: T| {
+                cmp($op, &scalar(a as f64, &b.0)?, &b.0)
+            });
+        };
+    }
+    compare!("<", CmpOp::Lt);
+    compare!("<=", CmpOp::Le);
+    compare!(">", CmpOp::Gt);
+    compare!(">=", CmpOp::Ge);
+    compare!("==", CmpOp::Eq);
+    compare!("!=", CmpOp::Ne);
+
+    r.doc(
+        Cat,
+        "where",
+        "where(mask, a, b) -> Tensor",
+        "a where mask is non-zero, else b (tensors or numbers, broadcast).",
+    )
+    .example_is(
+        "where(tensor([1, 0]), 5, tensor([7, 8]))",
+        "tensor([5., 8.])",
+    );
+    r.engine
+        .register_fn("where", |m: T, a: Dynamic, b: Dynamic| -> RResult<T> {
+            let like = &m.0;
+            let to_t = |d: &Dynamic| -> RResult<Tensor> {
+                match d.clone().try_cast::<T>() {
+                    Some(t) => Ok(t.0),
+                    None => scalar(number(d, "where")?, &ops::as_float(like).rh()?),
+                }
+            };
+            ops::select(&m.0, &to_t(&a)?, &to_t(&b)?).map(T).rh()
+        });
+
+    r.doc(
+        Cat,
+        "matmul",
+        "x.matmul(y) -> Tensor",
+        "Matrix product, with PyTorch's rules for 1-D operands and batch broadcasting.",
+    )
+    .example_is(
+        "tensor([[1, 2], [3, 4]]).matmul(tensor([1, 1]))",
+        "tensor([3., 7.])",
+    );
+    r.engine.register_fn("matmul", |a: &mut T, b: T| {
+        ops::matmul(&a.0, &b.0).map(T).rh()
+    });
+
+    // Strings can be built from tensors with `+`.
+    r.engine.register_fn("+", |s: ImmutableString, t: T| {
+        format!("{s}{}", format_tensor(&t.0))
+    });
+    r.engine.register_fn("+", |t: T, s: ImmutableString| {
+        format!("{}{s}", format_tensor(&t.0))
+    });
+}

@@ -1,0 +1,39 @@
+//! Compute threads.
+//!
+//! Measured on the 2-vCPU machines gaxsh is developed on (`../shared/STACK.md` §4, and
+//! `BENCHMARKS.md`): one compute thread is 10–20× faster than two for the small tensor operations
+//! that dominate tabular models and GAX, because waking a second thread costs more than the work.
+//! So the default is one thread; `--threads N` or `GAXSH_THREADS=N` asks for more (worth it on
+//! larger machines and large conv batches).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// The default when neither `--threads` nor `GAXSH_THREADS` is given.
+pub const DEFAULT_THREADS: usize = 1;
+
+/// Decide the thread count from an explicit request, then `GAXSH_THREADS`, then the default, and
+/// configure candle's gemm and rayon with it. Call once, before any tensor work.
+pub fn init(requested: Option<usize>) -> usize {
+    let from_env = std::env::var("GAXSH_THREADS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok());
+    let n = requested.or(from_env).unwrap_or(DEFAULT_THREADS).max(1);
+    // candle reads RAYON_NUM_THREADS on every matmul; rayon reads it when its pool starts.
+    // SAFETY: called at start-up, before any other thread exists.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
+    THREADS.store(n, Ordering::Relaxed);
+    n
+}
+
+/// The thread count in use.
+pub fn current() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => candle_core::utils::get_num_threads(),
+        n => n,
+    }
+}

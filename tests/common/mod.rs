@@ -1,0 +1,60 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use gaxsh::script::{Session, SessionBuilder};
+use std::sync::{Arc, Mutex};
+
+/// A session whose printed output is captured.
+pub fn session() -> (Session, Arc<Mutex<String>>) {
+    let buf = Arc::new(Mutex::new(String::new()));
+    let b = buf.clone();
+    let s = SessionBuilder::default()
+        .output(Arc::new(move |t: &str| {
+            let mut g = b.lock().unwrap();
+            g.push_str(t);
+            g.push('\n');
+        }))
+        .build();
+    (s, buf)
+}
+
+/// Evaluate and show the value as the REPL would.
+pub fn show(src: &str) -> String {
+    let (mut s, _) = session();
+    match s.eval(src, "<test>") {
+        Ok(v) => s.display(&v).unwrap_or_default(),
+        Err(e) => panic!("{src}\n{e}"),
+    }
+}
+
+/// Evaluate, expecting an error; return its full text.
+pub fn error_of(src: &str) -> String {
+    let (mut s, _) = session();
+    match s.eval(src, "<test>") {
+        Ok(v) => panic!("expected an error from {src}, got {:?}", s.display(&v)),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Evaluate to a vector of f64 (a tensor's values, flattened).
+pub fn values(src: &str) -> Vec<f64> {
+    let (mut s, _) = session();
+    let v = s
+        .eval(src, "<test>")
+        .unwrap_or_else(|e| panic!("{src}\n{e}"));
+    let t = v
+        .try_cast::<gaxsh::script::ScriptTensor>()
+        .unwrap_or_else(|| panic!("{src} did not give a tensor"));
+    gaxsh::tensor::ops::to_f64_vec(&t.0).unwrap()
+}
+
+pub fn assert_close(a: &[f64], b: &[f64], tol: f64) {
+    assert_eq!(a.len(), b.len(), "lengths differ: {a:?} vs {b:?}");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let scale = x.abs().max(y.abs()).max(1.0);
+        assert!(
+            (x - y).abs() <= tol * scale,
+            "element {i}: {x} vs {y} (tol {tol})\n{a:?}\n{b:?}"
+        );
+    }
+}

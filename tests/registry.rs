@@ -1,0 +1,106 @@
+//! The function registry documents every script function, and its examples run.
+
+mod common;
+use gaxsh::script::Session;
+use std::collections::BTreeSet;
+
+/// Names rhai knows in the global namespace (our registrations), minus operators and indexers.
+fn registered_names(s: &Session) -> BTreeSet<String> {
+    s.engine
+        .gen_fn_signatures(false)
+        .into_iter()
+        .filter_map(|sig| {
+            let name = sig.split('(').next()?.trim().to_string();
+            let name = name.strip_prefix("get$").unwrap_or(&name).to_string();
+            let op = name.chars().all(|c| !c.is_alphanumeric() && c != '_');
+            let internal = name.starts_with("index$")
+                || name.starts_with("set$")
+                || ["to_string", "to_debug"].contains(&name.as_str());
+            (!op && !internal).then_some(name)
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_is_documented_and_every_entry_exists() {
+    let s = Session::new();
+    let registered = registered_names(&s);
+    let documented: BTreeSet<String> = s.registry.names().map(str::to_string).collect();
+    let undocumented: Vec<_> = registered.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "registered without documentation: {undocumented:?}"
+    );
+    // Entries that are syntax, not functions.
+    let syntax = ["operators", "comparisons", "index"];
+    let phantom: Vec<_> = documented
+        .iter()
+        .filter(|d| !registered.contains(*d) && !syntax.contains(&d.as_str()))
+        .collect();
+    assert!(
+        phantom.is_empty(),
+        "documented but not registered: {phantom:?}"
+    );
+    let mut seen = BTreeSet::new();
+    for d in &s.registry.docs {
+        assert!(seen.insert(d.name), "documented twice: {}", d.name);
+        assert!(
+            !d.doc.is_empty() && !d.signature.is_empty(),
+            "{} lacks doc or signature",
+            d.name
+        );
+        assert!(!d.example.is_empty(), "{} has no example", d.name);
+    }
+}
+
+#[test]
+fn every_example_runs_and_prints_its_documented_value() {
+    let s = Session::new();
+    let mut failures = Vec::new();
+    for d in &s.registry.docs {
+        let (mut session, _) = common::session();
+        match session.eval(d.example, d.name) {
+            Ok(v) => {
+                if let Some(expected) = d.result {
+                    let got = session.display(&v).unwrap_or_default();
+                    if got != expected {
+                        failures.push(format!(
+                            "{}: `{}` gave {got:?}, documented {expected:?}",
+                            d.name, d.example
+                        ));
+                    }
+                }
+            }
+            Err(e) => failures.push(format!("{}: `{}` failed:\n{e}", d.name, d.example)),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn functions_md_is_up_to_date() {
+    let s = Session::new();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/FUNCTIONS.md");
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        current == s.registry.markdown(),
+        "docs/FUNCTIONS.md is stale: regenerate it with `cargo run -- help --markdown > docs/FUNCTIONS.md`"
+    );
+}
+
+#[test]
+fn help_shows_entries_categories_and_suggestions() {
+    let s = Session::new();
+    assert!(
+        s.registry
+            .help("randn")
+            .starts_with("randn(shape, dtype?) -> Tensor")
+    );
+    assert!(s.registry.help("math").contains("softmax"));
+    assert!(s.registry.help("sofmax").contains("did you mean softmax"));
+    assert!(
+        s.registry
+            .overview()
+            .contains("tensor math and reductions [math]")
+    );
+}
