@@ -17,6 +17,7 @@
 pub mod error;
 pub mod interrupt;
 pub mod io;
+pub mod nn;
 pub mod progress;
 pub mod repl;
 pub mod script;

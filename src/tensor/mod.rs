@@ -1,5 +1,8 @@
 //! Helpers over candle: what candle lacks or does differently from PyTorch.
 
+pub mod cpu;
 pub mod format;
+pub mod grad_hook;
 pub mod ops;
+pub mod pool;
 pub mod random;

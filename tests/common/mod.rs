@@ -58,3 +58,48 @@ pub fn assert_close(a: &[f64], b: &[f64], tol: f64) {
         );
     }
 }
+
+/// A committed fixture file (tests/fixtures/NAME).
+pub fn fixture(name: &str) -> std::collections::HashMap<String, candle_core::Tensor> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    candle_core::safetensors::load(&p, &candle_core::Device::Cpu)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A path under ../shared/data, or None with a message saying the test is skipped.
+pub fn shared_data(rel: &str) -> Option<std::path::PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is not available (real data lives in ../shared/data)",
+            p.display()
+        );
+        None
+    }
+}
+
+/// max|a − b| ≤ tol · max|b| (relative to the reference's scale), with the worst element named.
+pub fn assert_tensor_close(a: &candle_core::Tensor, b: &candle_core::Tensor, tol: f64, what: &str) {
+    assert_eq!(a.dims(), b.dims(), "{what}: shapes differ");
+    let av = gaxsh::tensor::ops::to_f64_vec(a).unwrap();
+    let bv = gaxsh::tensor::ops::to_f64_vec(b).unwrap();
+    let scale = bv.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
+    let (i, worst) = av
+        .iter()
+        .zip(&bv)
+        .map(|(x, y)| (x - y).abs())
+        .enumerate()
+        .fold((0, 0.0), |acc, (i, d)| if d > acc.1 { (i, d) } else { acc });
+    assert!(
+        worst <= tol * scale,
+        "{what}: element {i}: {} vs {} (|diff| {worst:.3e} > {tol:.0e} × scale {scale:.3e})",
+        av[i],
+        bv[i]
+    );
+}

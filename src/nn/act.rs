@@ -1,0 +1,359 @@
+//! Rule-aware nonlinearities: every activation in a model is one application of this op, and its
+//! backward pass follows the rule chosen for that call (plain gradient, Guided Backprop,
+//! Deconvolution or DeepLift's rescale), so attribution methods never mutate the model and a
+//! reused module can never confuse them (Captum's "ReLU reused / in-place" failures).
+//!
+//! Conventions follow PyTorch + Captum 0.9 exactly (`../shared/paper/METHOD.md` §4.2b):
+//! ReLU'(0) = 0; GBP and Deconvolution modify plain ReLUs only; DeepLift rescales ReLU,
+//! LeakyReLU, tanh, sigmoid and softmax (with Captum's mean subtraction over the input/baseline
+//! pair) and leaves ReLU6 and everything else to the ordinary gradient.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use num_traits::Float;
+
+/// The elementwise (or row-wise, for softmax) nonlinearities gaxsh models use.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ActKind {
+    Relu,
+    LeakyRelu(f64),
+    Relu6,
+    Tanh,
+    Sigmoid,
+    /// Softmax over the last dimension.
+    Softmax,
+}
+
+impl ActKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActKind::Relu => "relu",
+            ActKind::LeakyRelu(_) => "leaky_relu",
+            ActKind::Relu6 => "relu6",
+            ActKind::Tanh => "tanh",
+            ActKind::Sigmoid => "sigmoid",
+            ActKind::Softmax => "softmax",
+        }
+    }
+}
+
+/// Which backward pass the activations of one forward pass run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Rule {
+    /// The true gradient.
+    #[default]
+    Plain,
+    /// ReLU passes relu(grad)·1[x > 0].
+    GuidedBackprop,
+    /// ReLU passes relu(grad), ignoring the forward mask.
+    Deconvolution,
+    /// The batch holds inputs then their baselines (2B rows); rescale rule per pair.
+    DeepLift,
+}
+
+/// Captum's threshold below which DeepLift falls back to the plain gradient.
+const DEEPLIFT_EPS: f64 = 1e-10;
+
+fn fwd<T: Float>(kind: ActKind, x: &[T], last: usize) -> Vec<T> {
+    let zero = T::zero();
+    match kind {
+        ActKind::Relu => x.iter().map(|&v| if v > zero { v } else { zero }).collect(),
+        ActKind::LeakyRelu(a) => {
+            let a = T::from(a).expect("slope");
+            x.iter()
+                .map(|&v| if v > zero { v } else { v * a })
+                .collect()
+        }
+        ActKind::Relu6 => {
+            let six = T::from(6.0).expect("6");
+            x.iter().map(|&v| v.max(zero).min(six)).collect()
+        }
+        ActKind::Tanh => x.iter().map(|v| v.tanh()).collect(),
+        ActKind::Sigmoid => x
+            .iter()
+            .map(|&v| T::one() / (T::one() + (-v).exp()))
+            .collect(),
+        ActKind::Softmax => {
+            let mut out = Vec::with_capacity(x.len());
+            for row in x.chunks(last) {
+                let m = row.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
+                let e: Vec<T> = row.iter().map(|&v| (v - m).exp()).collect();
+                let s = e.iter().fold(T::zero(), |s, &v| s + v);
+                out.extend(e.into_iter().map(|v| v / s));
+            }
+            out
+        }
+    }
+}
+
+/// The ordinary gradient, with PyTorch's formulas (and ReLU'(0) = 0).
+fn plain_bwd<T: Float>(kind: ActKind, x: &[T], y: &[T], g: &[T], last: usize) -> Vec<T> {
+    let zero = T::zero();
+    let one = T::one();
+    match kind {
+        ActKind::Relu => x
+            .iter()
+            .zip(g)
+            .map(|(&v, &gv)| if v > zero { gv } else { zero })
+            .collect(),
+        ActKind::LeakyRelu(a) => {
+            let a = T::from(a).expect("slope");
+            x.iter()
+                .zip(g)
+                .map(|(&v, &gv)| if v > zero { gv } else { gv * a })
+                .collect()
+        }
+        ActKind::Relu6 => {
+            let six = T::from(6.0).expect("6");
+            x.iter()
+                .zip(g)
+                .map(|(&v, &gv)| if v > zero && v < six { gv } else { zero })
+                .collect()
+        }
+        ActKind::Tanh => y
+            .iter()
+            .zip(g)
+            .map(|(&yv, &gv)| gv * (one - yv * yv))
+            .collect(),
+        ActKind::Sigmoid => y
+            .iter()
+            .zip(g)
+            .map(|(&yv, &gv)| gv * (one - yv) * yv)
+            .collect(),
+        ActKind::Softmax => {
+            let mut out = Vec::with_capacity(x.len());
+            for (yr, gr) in y.chunks(last).zip(g.chunks(last)) {
+                let s = yr.iter().zip(gr).fold(zero, |s, (&a, &b)| s + b * a);
+                out.extend(yr.iter().zip(gr).map(|(&a, &b)| a * (b - s)));
+            }
+            out
+        }
+    }
+}
+
+struct ActOp {
+    kind: ActKind,
+    rule: Rule,
+    /// Samples per half of a DeepLift batch (B of the 2B rows).
+    samples: usize,
+}
+
+impl CustomOp1 for ActOp {
+    fn name(&self) -> &'static str {
+        "activation"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let last = l.dims().last().copied().unwrap_or(1).max(1);
+        let out = crate::with_float!(s, l, self.kind.name(), |x| fwd(self.kind, x, last));
+        Ok((out, l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let op = ActBwd {
+            kind: self.kind,
+            rule: self.rule,
+            samples: self.samples,
+        };
+        Ok(Some(arg.apply_op3_no_bwd(res, &grad.contiguous()?, &op)?))
+    }
+}
+
+struct ActBwd {
+    kind: ActKind,
+    rule: Rule,
+    samples: usize,
+}
+
+impl ActBwd {
+    fn run<T: Float>(&self, x: &[T], y: &[T], g: &[T], last: usize) -> Vec<T> {
+        let zero = T::zero();
+        match (self.rule, self.kind) {
+            (Rule::GuidedBackprop, ActKind::Relu) => x
+                .iter()
+                .zip(g)
+                .map(|(&v, &gv)| if v > zero && gv > zero { gv } else { zero })
+                .collect(),
+            (Rule::Deconvolution, ActKind::Relu) => g.iter().map(|&gv| gv.max(zero)).collect(),
+            (Rule::DeepLift, kind) => deeplift_rescale(kind, x, y, g, last, self.samples),
+            (_, kind) => plain_bwd(kind, x, y, g, last),
+        }
+    }
+}
+
+/// DeepLift's rescale rule on a batch of 2B rows: inputs, then their baselines.
+fn deeplift_rescale<T: Float>(
+    kind: ActKind,
+    x: &[T],
+    y: &[T],
+    g: &[T],
+    last: usize,
+    samples: usize,
+) -> Vec<T> {
+    let plain = plain_bwd(kind, x, y, g, last);
+    if !matches!(
+        kind,
+        ActKind::Relu | ActKind::LeakyRelu(_) | ActKind::Tanh | ActKind::Sigmoid | ActKind::Softmax
+    ) {
+        return plain;
+    }
+    let eps = T::from(DEEPLIFT_EPS).expect("eps");
+    let half = x.len() / 2;
+    let mut out: Vec<T> = (0..x.len())
+        .map(|k| {
+            let (i, r) = if k < half {
+                (k, k + half)
+            } else {
+                (k - half, k)
+            };
+            let d_in = x[i] - x[r];
+            if d_in.abs() < eps {
+                plain[k]
+            } else {
+                g[k] * (y[i] - y[r]) / d_in
+            }
+        })
+        .collect();
+    if kind == ActKind::Softmax && samples > 0 {
+        // Captum subtracts sum/numel over the whole [input; baseline] tensor of its one-sample
+        // call; done per sample here, so a batched call gives the per-sample results.
+        let per = half / samples;
+        let n = T::from(2 * per).expect("count");
+        for s in 0..samples {
+            let (a, b) = (s * per, half + s * per);
+            let total = out[a..a + per]
+                .iter()
+                .chain(&out[b..b + per])
+                .fold(T::zero(), |acc, &v| acc + v);
+            let shift = total * T::one() / n;
+            for k in (a..a + per).chain(b..b + per) {
+                out[k] = out[k] - shift;
+            }
+        }
+    }
+    out
+}
+
+impl CustomOp3 for ActBwd {
+    fn name(&self) -> &'static str {
+        "activation-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let last = l1.dims().last().copied().unwrap_or(1).max(1);
+        let out = crate::with_float3!(s1, l1, s2, l2, s3, l3, "activation backward", |x, y, g| {
+            self.run(x, y, g, last)
+        });
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Apply an activation whose backward follows `rule`. For [`Rule::DeepLift`] the batch must be
+/// `[inputs; baselines]` and `samples` is the number of inputs.
+pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Result<Tensor> {
+    if rule == Rule::DeepLift && x.dim(0)? != 2 * samples {
+        candle_core::bail!(
+            "DeepLift batch must hold {samples} inputs and {samples} baselines, got {} rows",
+            x.dim(0)?
+        );
+    }
+    x.contiguous()?.apply_op1(ActOp {
+        kind,
+        rule,
+        samples,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn grad_of(
+        kind: ActKind,
+        rule: Rule,
+        x: &[f64],
+        g: &[f64],
+        samples: usize,
+        shape: &[usize],
+    ) -> Vec<f64> {
+        let xv = Var::from_tensor(&Tensor::from_slice(x, shape, &Device::Cpu).unwrap()).unwrap();
+        let y = activation(&xv, kind, rule, samples).unwrap();
+        let w = Tensor::from_slice(g, shape, &Device::Cpu).unwrap();
+        let grads = (y * w).unwrap().sum_all().unwrap().backward().unwrap();
+        grads
+            .get(&xv)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    #[test]
+    fn relu_rules() {
+        let x = [-1.0, 0.0, 2.0, 3.0];
+        let g = [1.0, 1.0, -1.0, 2.0];
+        // ReLU'(0) = 0 as in PyTorch.
+        assert_eq!(
+            grad_of(ActKind::Relu, Rule::Plain, &x, &g, 0, &[4]),
+            vec![0., 0., -1., 2.]
+        );
+        assert_eq!(
+            grad_of(ActKind::Relu, Rule::GuidedBackprop, &x, &g, 0, &[4]),
+            vec![0., 0., 0., 2.]
+        );
+        assert_eq!(
+            grad_of(ActKind::Relu, Rule::Deconvolution, &x, &g, 0, &[4]),
+            vec![1., 1., 0., 2.]
+        );
+        // GBP and Deconvolution leave other nonlinearities alone.
+        assert_eq!(
+            grad_of(
+                ActKind::Relu6,
+                Rule::Deconvolution,
+                &[-1., 3., 7.],
+                &[1., 1., 1.],
+                0,
+                &[3]
+            ),
+            vec![0., 1., 0.]
+        );
+    }
+
+    #[test]
+    fn deeplift_rescale_and_fallback() {
+        // Rows: input [2, -1], baseline [1, -1]. Δin = [1, 0]; Δout = [1, 0].
+        let x = [2.0, -1.0, 1.0, -1.0];
+        let g = [3.0, 5.0, 7.0, 11.0];
+        let out = grad_of(ActKind::Relu, Rule::DeepLift, &x, &g, 1, &[2, 2]);
+        // Element 0: g·Δout/Δin = 3; element 1: Δin = 0 → plain ReLU gradient (x < 0 → 0).
+        assert_eq!(out, vec![3.0, 0.0, 7.0, 0.0]);
+    }
+
+    #[test]
+    fn softmax_gradient_matches_finite_differences() {
+        let x = [0.3, -0.2, 1.1, 0.5, 0.0, -0.7];
+        let g = [0.2, -1.0, 0.4, 1.5, 0.3, -0.2];
+        let an = grad_of(ActKind::Softmax, Rule::Plain, &x, &g, 0, &[2, 3]);
+        let f = |x: &[f64]| -> f64 {
+            let y = fwd(ActKind::Softmax, x, 3);
+            y.iter().zip(&g).map(|(a, b)| a * b).sum()
+        };
+        for i in 0..6 {
+            let mut a = x.to_vec();
+            let mut b = x.to_vec();
+            a[i] += 1e-6;
+            b[i] -= 1e-6;
+            let fd = (f(&a) - f(&b)) / 2e-6;
+            assert!((fd - an[i]).abs() < 1e-8, "{i}: {fd} vs {}", an[i]);
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! The layers models are made of, with PyTorch's parameter names, initialisation and semantics.
+
+use super::act::ActKind;
+use super::module::Module;
+use super::params::{Builder, Init};
+use super::pass::Pass;
+use crate::tensor::pool::{Pool2d, adaptive_avg_pool2d, max_pool2d};
+use candle_core::{D, Result, Tensor, Var};
+
+/// `nn.Linear`: y = x·Wᵀ + b, W of shape (out, in).
+pub struct Linear {
+    pub name: String,
+    pub weight: Var,
+    pub bias: Option<Var>,
+}
+
+impl Linear {
+    pub fn new(b: &mut Builder, name: &str, fan_in: usize, out: usize, bias: bool) -> Result<Self> {
+        let mut s = b.sub(name);
+        let weight = s
+            .param("weight", &[out, fan_in], Init::Uniform { fan_in })
+            .map_err(to_candle)?;
+        let bias = if bias {
+            Some(
+                s.param("bias", &[out], Init::Uniform { fan_in })
+                    .map_err(to_candle)?,
+            )
+        } else {
+            None
+        };
+        Ok(Linear {
+            name: s.path(),
+            weight,
+            bias,
+        })
+    }
+}
+
+impl Module for Linear {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "linear"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        let w = pass.param(&self.weight);
+        let y = x.matmul(&w.t()?)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&pass.param(b)),
+            None => Ok(y),
+        }
+    }
+}
+
+/// Convert library errors raised while building into candle errors (building only fails on
+/// tensor allocation).
+pub(crate) fn to_candle(e: crate::Error) -> candle_core::Error {
+    candle_core::Error::Msg(e.to_string())
+}
+
+/// `nn.Conv1d` (no groups), input (N, C, L).
+pub struct Conv1d {
+    pub name: String,
+    pub weight: Var,
+    pub bias: Option<Var>,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Conv1d {
+    pub fn new(
+        b: &mut Builder,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self> {
+        let fan_in = cin * k;
+        let mut s = b.sub(name);
+        let weight = s
+            .param("weight", &[cout, cin, k], Init::Uniform { fan_in })
+            .map_err(to_candle)?;
+        let bias = Some(
+            s.param("bias", &[cout], Init::Uniform { fan_in })
+                .map_err(to_candle)?,
+        );
+        Ok(Conv1d {
+            name: s.path(),
+            weight,
+            bias,
+            stride,
+            padding,
+        })
+    }
+}
+
+impl Module for Conv1d {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "conv1d"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        let y = x.conv1d(&pass.param(&self.weight), self.padding, self.stride, 1, 1)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1))?),
+            None => Ok(y),
+        }
+    }
+}
+
+/// How a 2-D convolution pads its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// The same number of zeros on every side (PyTorch).
+    Symmetric(usize),
+    /// TensorFlow's "SAME": total padding max(k − s, 0) (for sizes divisible by the stride),
+    /// split with the extra zero after (stride 2 on even sizes pads 0 before, 1 after).
+    TfSame,
+}
+
+/// `nn.Conv2d`, input (N, C, H, W).
+pub struct Conv2d {
+    pub name: String,
+    pub weight: Var,
+    pub bias: Option<Var>,
+    pub stride: usize,
+    pub padding: Padding,
+    pub groups: usize,
+}
+
+/// Geometry of a 2-D convolution.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvSpec {
+    pub cin: usize,
+    pub cout: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: Padding,
+    pub groups: usize,
+    pub bias: bool,
+}
+
+impl ConvSpec {
+    pub fn new(cin: usize, cout: usize, kernel: usize) -> Self {
+        ConvSpec {
+            cin,
+            cout,
+            kernel,
+            stride: 1,
+            padding: Padding::Symmetric(0),
+            groups: 1,
+            bias: true,
+        }
+    }
+    pub fn stride(mut self, s: usize) -> Self {
+        self.stride = s;
+        self
+    }
+    pub fn pad(mut self, p: usize) -> Self {
+        self.padding = Padding::Symmetric(p);
+        self
+    }
+    pub fn tf_same(mut self) -> Self {
+        self.padding = Padding::TfSame;
+        self
+    }
+    pub fn groups(mut self, g: usize) -> Self {
+        self.groups = g;
+        self
+    }
+    pub fn no_bias(mut self) -> Self {
+        self.bias = false;
+        self
+    }
+
+    /// Output size along one spatial axis.
+    pub fn out_size(&self, n: usize) -> usize {
+        match self.padding {
+            Padding::Symmetric(p) => (n + 2 * p).saturating_sub(self.kernel) / self.stride + 1,
+            Padding::TfSame => n.div_ceil(self.stride),
+        }
+    }
+}
+
+impl Conv2d {
+    pub fn new(b: &mut Builder, name: &str, spec: ConvSpec) -> Result<Self> {
+        let fan_in = spec.cin / spec.groups * spec.kernel * spec.kernel;
+        let mut s = b.sub(name);
+        let shape = [spec.cout, spec.cin / spec.groups, spec.kernel, spec.kernel];
+        let weight = s
+            .param("weight", &shape, Init::Uniform { fan_in })
+            .map_err(to_candle)?;
+        let bias = if spec.bias {
+            Some(
+                s.param("bias", &[spec.cout], Init::Uniform { fan_in })
+                    .map_err(to_candle)?,
+            )
+        } else {
+            None
+        };
+        Ok(Conv2d {
+            name: s.path(),
+            weight,
+            bias,
+            stride: spec.stride,
+            padding: spec.padding,
+            groups: spec.groups,
+        })
+    }
+}
+
+/// TF "SAME" padding of one axis: (before, after).
+fn tf_same_pad(n: usize, k: usize, s: usize) -> (usize, usize) {
+    let out = n.div_ceil(s);
+    let total = ((out - 1) * s + k).saturating_sub(n);
+    (total / 2, total - total / 2)
+}
+
+impl Module for Conv2d {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "conv2d"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        let w = pass.param(&self.weight);
+        let k = w.dim(2)?;
+        let (x, pad) = match self.padding {
+            Padding::Symmetric(p) => (x.clone(), p),
+            Padding::TfSame => {
+                let (_, _, h, wd) = x.dims4()?;
+                let (t, b) = tf_same_pad(h, k, self.stride);
+                let (l, r) = tf_same_pad(wd, k, self.stride);
+                if t == b && l == r && t == l {
+                    (x.clone(), t)
+                } else {
+                    (x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)?, 0)
+                }
+            }
+        };
+        let y = x.conv2d(&w, pad, self.stride, 1, self.groups)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1, 1))?),
+            None => Ok(y),
+        }
+    }
+}
+
+/// `nn.ConvTranspose2d` (groups 1, no output padding), weight (C_in, C_out, k, k).
+pub struct ConvTranspose2d {
+    pub name: String,
+    pub weight: Var,
+    pub bias: Option<Var>,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl ConvTranspose2d {
+    pub fn new(
+        b: &mut Builder,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        bias: bool,
+    ) -> Result<Self> {
+        // PyTorch computes fan_in from the weight's dim 1 (C_out) for transposed convolutions.
+        let fan_in = cout * k * k;
+        let mut s = b.sub(name);
+        let weight = s
+            .param("weight", &[cin, cout, k, k], Init::Uniform { fan_in })
+            .map_err(to_candle)?;
+        let bias = if bias {
+            Some(
+                s.param("bias", &[cout], Init::Uniform { fan_in })
+                    .map_err(to_candle)?,
+            )
+        } else {
+            None
+        };
+        Ok(ConvTranspose2d {
+            name: s.path(),
+            weight,
+            bias,
+            stride,
+            padding: 0,
+        })
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "conv_transpose2d"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        let y = x.conv_transpose2d(&pass.param(&self.weight), self.padding, 0, self.stride, 1)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1, 1))?),
+            None => Ok(y),
+        }
+    }
+}
+
+/// `nn.BatchNorm1d/2d`: running statistics in eval, batch statistics (and running-stat
+/// updates, momentum 0.1, unbiased running variance) in train mode.
+pub struct BatchNorm {
+    pub name: String,
+    pub weight: Var,
+    pub bias: Var,
+    pub running_mean: Var,
+    pub running_var: Var,
+    pub batches_tracked: Var,
+    pub eps: f64,
+    pub momentum: f64,
+}
+
+impl BatchNorm {
+    pub fn new(b: &mut Builder, name: &str, c: usize, eps: f64) -> Result<Self> {
+        let mut s = b.sub(name);
+        let e = to_candle;
+        Ok(BatchNorm {
+            weight: s.param("weight", &[c], Init::Const(1.0)).map_err(e)?,
+            bias: s.param("bias", &[c], Init::Const(0.0)).map_err(e)?,
+            running_mean: s.buffer("running_mean", &[c], 0.0).map_err(e)?,
+            running_var: s.buffer("running_var", &[c], 1.0).map_err(e)?,
+            batches_tracked: s.counter("num_batches_tracked").map_err(e)?,
+            name: s.path(),
+            eps,
+            momentum: 0.1,
+        })
+    }
+}
+
+impl Module for BatchNorm {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "batch_norm"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        let c = x.dim(1)?;
+        // Broadcast shape of per-channel values: (1, C, 1, …).
+        let mut shape = vec![1usize; x.rank()];
+        shape[1] = c;
+        let w = pass.param(&self.weight).reshape(shape.as_slice())?;
+        let b = pass.param(&self.bias).reshape(shape.as_slice())?;
+        if pass.train {
+            // Statistics over every axis but the channel one.
+            let axes: Vec<usize> = (0..x.rank()).filter(|&a| a != 1).collect();
+            let n = x.elem_count() / c;
+            let mean = x.mean_keepdim(axes.as_slice())?;
+            let centred = x.broadcast_sub(&mean)?;
+            let var = centred.sqr()?.mean_keepdim(axes.as_slice())?;
+            let y = centred
+                .broadcast_div(&(var.clone() + self.eps)?.sqrt()?)?
+                .broadcast_mul(&w)?
+                .broadcast_add(&b)?;
+            // Running statistics: momentum update with the unbiased variance.
+            let m = self.momentum;
+            let mean_c = mean.flatten_all()?.detach();
+            let var_c = (var.flatten_all()?.detach() * (n as f64 / (n.max(2) - 1) as f64))?;
+            let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean_c * m)?)?;
+            let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (var_c * m)?)?;
+            self.running_mean.set(&rm)?;
+            self.running_var.set(&rv)?;
+            self.batches_tracked
+                .set(&(self.batches_tracked.as_tensor() + 1.0)?)?;
+            Ok(y)
+        } else {
+            let rm = pass.param(&self.running_mean).reshape(shape.as_slice())?;
+            let rv = pass.param(&self.running_var).reshape(shape.as_slice())?;
+            x.broadcast_sub(&rm)?
+                .broadcast_div(&(rv + self.eps)?.sqrt()?)?
+                .broadcast_mul(&w)?
+                .broadcast_add(&b)
+        }
+    }
+}
+
+/// A nonlinearity module (`nn.ReLU`, `nn.Softmax(dim=-1)`…): one rule-aware site per instance.
+pub struct Act {
+    pub name: String,
+    pub kind: ActKind,
+}
+
+impl Act {
+    pub fn new(b: &Builder, name: &str, kind: ActKind) -> Self {
+        Act {
+            name: b.full(name),
+            kind,
+        }
+    }
+}
+
+impl Module for Act {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        self.kind.name()
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        pass.act(self.kind, x)
+    }
+}
+
+/// `nn.MaxPool2d` with PyTorch's tie rule and a correct gradient.
+pub struct MaxPool {
+    pub name: String,
+    pub pool: Pool2d,
+}
+
+impl Module for MaxPool {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "max_pool2d"
+    }
+    fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
+        max_pool2d(x, self.pool)
+    }
+}
+
+/// `nn.AdaptiveAvgPool2d((h, w))`; (1, 1) is a global mean.
+pub struct AdaptiveAvgPool {
+    pub name: String,
+    pub size: (usize, usize),
+}
+
+impl Module for AdaptiveAvgPool {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "adaptive_avg_pool2d"
+    }
+    fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
+        if self.size == (1, 1) {
+            return x.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2);
+        }
+        adaptive_avg_pool2d(x, self.size.0, self.size.1)
+    }
+}
+
+/// `torch.flatten(x, start)`.
+pub struct Flatten {
+    pub name: String,
+    pub start: usize,
+}
+
+impl Module for Flatten {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "flatten"
+    }
+    fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
+        x.flatten_from(self.start)
+    }
+}
+
+/// `nn.Dropout(p)`: identity in eval; in train mode a mask drawn from the seeded generator.
+pub struct Dropout {
+    pub name: String,
+    pub p: f64,
+}
+
+impl Module for Dropout {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "dropout"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        if !pass.train || self.p == 0.0 {
+            return Ok(x.clone());
+        }
+        let keep = 1.0 - self.p;
+        let u = crate::tensor::random::uniform_vec(x.elem_count(), 0.0, 1.0);
+        let mask: Vec<f64> = u
+            .into_iter()
+            .map(|v| if v < keep { 1.0 / keep } else { 0.0 })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+        x * mask
+    }
+}
+
+/// Insert a size-1 dimension (`x.unsqueeze(dim)`).
+pub struct Unsqueeze {
+    pub name: String,
+    pub dim: usize,
+}
+
+impl Module for Unsqueeze {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        "unsqueeze"
+    }
+    fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
+        x.unsqueeze(self.dim)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tf_same_padding_matches_tensorflow() {
+        // Stride 2 on an even size pads 0 before and 1 after; stride 1 pads 1 on both sides.
+        assert_eq!(tf_same_pad(224, 3, 2), (0, 1));
+        assert_eq!(tf_same_pad(112, 3, 1), (1, 1));
+        assert_eq!(tf_same_pad(7, 3, 2), (1, 1));
+    }
+}

@@ -1,0 +1,232 @@
+//! A model: a module tree, its named parameters, and what it expects and produces.
+
+use super::act::Rule;
+use super::module::{Module, walk};
+use super::params::{ParamKind, ParamStore, unknown_layer};
+use super::pass::{LayerRef, Pass};
+use super::zoo::Arch;
+use crate::error::{Error, Result};
+use candle_core::{DType, Tensor};
+use std::collections::HashMap;
+
+pub struct Model {
+    /// How the model was built (zoo entry or YAML spec); rebuilt for dtype changes.
+    pub arch: Arch,
+    pub root: Box<dyn Module>,
+    pub params: ParamStore,
+    pub dtype: DType,
+    /// The shape of one input sample, e.g. `[16]` or `[1, 256, 256]`.
+    pub input_shape: Vec<usize>,
+    pub classes: usize,
+    /// The layer the paper's Grad-CAM uses for this architecture (METHOD.md §4.2).
+    pub cam_layer: Option<LayerRef>,
+}
+
+/// How a model processes one batch in a [`Pass`].
+impl Model {
+    pub fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        self.check_input(x)?;
+        let x = if x.dtype() == self.dtype {
+            x.clone()
+        } else {
+            x.to_dtype(self.dtype)?
+        };
+        Ok(self.root.forward(&x, pass)?)
+    }
+
+    /// Logits in eval mode without gradients, in chunks of `chunk` samples.
+    pub fn logits(&self, x: &Tensor, chunk: usize) -> Result<Tensor> {
+        let n = x.dim(0)?;
+        let chunk = chunk.max(1);
+        let mut parts = Vec::new();
+        let mut start = 0;
+        while start < n {
+            crate::interrupt::check()?;
+            let len = chunk.min(n - start);
+            let mut pass = Pass::eval(Rule::Plain);
+            parts.push(self.forward(&x.narrow(0, start, len)?, &mut pass)?.detach());
+            start += len;
+        }
+        if parts.is_empty() {
+            return Err(Error::invalid("logits of an empty batch"));
+        }
+        Ok(Tensor::cat(&parts, 0)?)
+    }
+
+    /// Predicted classes (argmax of the logits).
+    pub fn predict(&self, x: &Tensor, chunk: usize) -> Result<Vec<usize>> {
+        let l = self.logits(x, chunk)?;
+        Ok(l.argmax(1)?
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|v| v as usize)
+            .collect())
+    }
+
+    fn check_input(&self, x: &Tensor) -> Result<()> {
+        let dims = x.dims();
+        if dims.len() != self.input_shape.len() + 1 || dims[1..] != self.input_shape[..] {
+            return Err(Error::invalid(format!(
+                "{} expects inputs of shape [N, {}], got {:?}",
+                self.arch.name(),
+                self.input_shape
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                dims
+            )));
+        }
+        if !x.dtype().is_float() {
+            return Err(Error::invalid("model inputs must be float tensors"));
+        }
+        Ok(())
+    }
+
+    pub fn count_params(&self) -> usize {
+        self.params.count_trainable()
+    }
+
+    /// Every named layer, in forward order, with its kind.
+    pub fn layers(&self) -> Vec<(String, &'static str)> {
+        let mut out = Vec::new();
+        walk(self.root.as_ref(), &mut |m| {
+            if !m.name().is_empty() {
+                out.push((m.name().to_string(), m.kind()));
+            }
+        });
+        out
+    }
+
+    /// Check a layer name, listing the valid (or the closest) names otherwise.
+    pub fn check_layer(&self, name: &str) -> Result<()> {
+        let names: Vec<String> = self.layers().into_iter().map(|(n, _)| n).collect();
+        if names.iter().any(|n| n == name) {
+            Ok(())
+        } else {
+            Err(unknown_layer(name, &names))
+        }
+    }
+
+    /// The weights as PyTorch names them (`state_dict()`), buffers and counters included.
+    pub fn state_dict(&self) -> HashMap<String, Tensor> {
+        self.params
+            .entries
+            .iter()
+            .map(|e| (e.name.clone(), e.var.as_tensor().detach()))
+            .collect()
+    }
+
+    /// Load named tensors. Every model tensor must be present with its shape; keys the model
+    /// does not have are an error unless listed in `ignore_unexpected` or `strict` is false.
+    /// Floats are converted to the model's dtype.
+    pub fn load_state_dict(
+        &self,
+        map: &HashMap<String, Tensor>,
+        strict: bool,
+    ) -> Result<LoadReport> {
+        let mut missing = Vec::new();
+        let mut wrong_shape = Vec::new();
+        for e in &self.params.entries {
+            match map.get(&e.name) {
+                None => missing.push(e.name.clone()),
+                Some(t) if t.dims() != e.var.dims() => wrong_shape.push(format!(
+                    "{} (file {:?}, model {:?})",
+                    e.name,
+                    t.dims(),
+                    e.var.dims()
+                )),
+                Some(_) => {}
+            }
+        }
+        let known: Vec<&str> = self
+            .params
+            .entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect();
+        let mut unexpected: Vec<String> = map
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        unexpected.sort();
+        let counters_only = missing.iter().all(|m| {
+            self.params
+                .get(m)
+                .map(|e| e.kind == ParamKind::Counter)
+                .unwrap_or(false)
+        });
+        if !wrong_shape.is_empty()
+            || (!missing.is_empty() && !counters_only)
+            || (strict && !unexpected.is_empty())
+        {
+            let mut parts = Vec::new();
+            if !missing.is_empty() {
+                parts.push(format!("missing {}", list(&missing)));
+            }
+            if !wrong_shape.is_empty() {
+                parts.push(format!("wrong shape {}", list(&wrong_shape)));
+            }
+            if strict && !unexpected.is_empty() {
+                parts.push(format!("unexpected {}", list(&unexpected)));
+            }
+            return Err(Error::Weights(format!(
+                "{}: {}",
+                self.arch.name(),
+                parts.join("; ")
+            )));
+        }
+        for e in &self.params.entries {
+            if let Some(t) = map.get(&e.name) {
+                let t = match e.kind {
+                    ParamKind::Counter => t.to_dtype(DType::I64)?,
+                    _ => t.to_dtype(self.dtype)?,
+                };
+                e.var.set(&t)?;
+            }
+        }
+        Ok(LoadReport {
+            loaded: self.params.entries.len() - missing.len(),
+            unexpected,
+        })
+    }
+
+    /// The same model in another dtype (weights converted).
+    pub fn to_dtype(&self, dtype: DType) -> Result<Model> {
+        if dtype == self.dtype {
+            return self.duplicate();
+        }
+        let m = self.arch.build(dtype)?;
+        m.load_state_dict(&self.state_dict(), true)?;
+        Ok(m)
+    }
+
+    /// An independent copy (own parameters).
+    pub fn duplicate(&self) -> Result<Model> {
+        let m = self.arch.build(self.dtype)?;
+        let sd: HashMap<String, Tensor> = self
+            .state_dict()
+            .into_iter()
+            .map(|(k, v)| Ok((k, v.copy()?)))
+            .collect::<candle_core::Result<_>>()?;
+        m.load_state_dict(&sd, true)?;
+        Ok(m)
+    }
+}
+
+fn list(v: &[String]) -> String {
+    if v.len() > 8 {
+        format!("{} and {} more", v[..8].join(", "), v.len() - 8)
+    } else {
+        v.join(", ")
+    }
+}
+
+/// What a weight load did.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub loaded: usize,
+    /// Keys in the file the model has no use for (kept only in non-strict loads).
+    pub unexpected: Vec<String>,
+}

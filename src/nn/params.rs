@@ -1,0 +1,160 @@
+//! Parameters and buffers under PyTorch `state_dict` names.
+//!
+//! Every model owns one [`ParamStore`]; layers hold clones of the `Var`s (shared storage), so
+//! loading weights or an optimiser step updates the layers in place.
+
+use crate::error::{Error, Result};
+use crate::tensor::random;
+use candle_core::{DType, Device, Tensor, Var};
+
+/// What a stored tensor is, which decides whether optimisers touch it and whether it counts as
+/// a parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Trained by the optimiser (weights, biases, BN affine).
+    Trainable,
+    /// Float state updated by the forward pass in train mode (BN running statistics).
+    Buffer,
+    /// An integer counter (BN `num_batches_tracked`), kept for checkpoint compatibility.
+    Counter,
+}
+
+#[derive(Clone)]
+pub struct ParamEntry {
+    pub name: String,
+    pub var: Var,
+    pub kind: ParamKind,
+}
+
+/// The named tensors of a model, in registration order (= PyTorch's `state_dict` order).
+#[derive(Clone, Default)]
+pub struct ParamStore {
+    pub entries: Vec<ParamEntry>,
+}
+
+impl ParamStore {
+    pub fn get(&self, name: &str) -> Option<&ParamEntry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    /// The number of trainable scalars (what papers report as "parameters").
+    pub fn count_trainable(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == ParamKind::Trainable)
+            .map(|e| e.var.elem_count())
+            .sum()
+    }
+
+    pub fn trainable(&self) -> Vec<Var> {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == ParamKind::Trainable)
+            .map(|e| e.var.clone())
+            .collect()
+    }
+}
+
+/// How a weight starts before any training.
+#[derive(Clone, Copy, Debug)]
+pub enum Init {
+    /// U(−1/√fan_in, 1/√fan_in): PyTorch's default for Linear/Conv weights and biases
+    /// (kaiming_uniform with a = √5).
+    Uniform {
+        fan_in: usize,
+    },
+    Const(f64),
+}
+
+/// Registers parameters under a name prefix while a model is built.
+pub struct Builder<'a> {
+    store: &'a mut ParamStore,
+    prefix: String,
+    pub dtype: DType,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(store: &'a mut ParamStore, dtype: DType) -> Self {
+        Builder {
+            store,
+            prefix: String::new(),
+            dtype,
+        }
+    }
+
+    /// A builder for a sub-module: names get `prefix.name.` in front.
+    pub fn sub(&mut self, name: &str) -> Builder<'_> {
+        let prefix = self.full(name);
+        Builder {
+            store: &mut *self.store,
+            prefix,
+            dtype: self.dtype,
+        }
+    }
+
+    /// The full name of a child or leaf, e.g. `fpa.fconvs.0`.
+    pub fn full(&self, name: &str) -> String {
+        match (self.prefix.is_empty(), name.is_empty()) {
+            (true, _) => name.to_string(),
+            (false, true) => self.prefix.clone(),
+            (false, false) => format!("{}.{name}", self.prefix),
+        }
+    }
+
+    /// The prefix itself (the module's own name).
+    pub fn path(&self) -> String {
+        self.prefix.clone()
+    }
+
+    fn push(&mut self, name: &str, t: Tensor, kind: ParamKind) -> Result<Var> {
+        let var = Var::from_tensor(&t)?;
+        self.store.entries.push(ParamEntry {
+            name: self.full(name),
+            var: var.clone(),
+            kind,
+        });
+        Ok(var)
+    }
+
+    pub fn param(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Var> {
+        let n: usize = shape.iter().product();
+        let data = match init {
+            Init::Uniform { fan_in } => {
+                let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+                random::uniform_vec(n, -bound, bound)
+            }
+            Init::Const(c) => vec![c; n],
+        };
+        let t = Tensor::from_vec(data, shape, &Device::Cpu)?.to_dtype(self.dtype)?;
+        self.push(name, t, ParamKind::Trainable)
+    }
+
+    pub fn buffer(&mut self, name: &str, shape: &[usize], value: f64) -> Result<Var> {
+        let t = Tensor::full(value, shape, &Device::Cpu)?.to_dtype(self.dtype)?;
+        self.push(name, t, ParamKind::Buffer)
+    }
+
+    pub fn counter(&mut self, name: &str) -> Result<Var> {
+        let t = Tensor::zeros((), DType::I64, &Device::Cpu)?;
+        self.push(name, t, ParamKind::Counter)
+    }
+}
+
+/// Check that a name exists, listing the close ones otherwise.
+pub fn unknown_layer(name: &str, valid: &[String]) -> Error {
+    let mut close: Vec<&String> = valid
+        .iter()
+        .filter(|v| strsim::jaro_winkler(name, v) > 0.85)
+        .collect();
+    close.truncate(5);
+    let shown: Vec<String> = if close.is_empty() {
+        valid.iter().take(40).cloned().collect()
+    } else {
+        close.into_iter().cloned().collect()
+    };
+    Error::UnknownName {
+        what: "layer",
+        name: name.to_string(),
+        valid: shown,
+    }
+}

@@ -1,0 +1,125 @@
+//! Weights on disk: safetensors in both directions with PyTorch names, and PyTorch's own
+//! `torch.save` zip checkpoints (`.pt`, `.pth`, `.model`), including the authors' `{'net': …}`
+//! and `{'model_state_dict': …}` wrappers, read directly through candle's pickle reader.
+
+use super::model::{LoadReport, Model};
+use crate::error::{Error, Result};
+use candle_core::Tensor;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The wrapper keys tried, in order, when a torch checkpoint is not a bare `state_dict`.
+const WRAPPERS: &[&str] = &["net", "model_state_dict", "state_dict", "model"];
+
+/// Read named tensors from a safetensors file or a PyTorch checkpoint.
+pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+    if !path.exists() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        ));
+    }
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_lowercase();
+    if ext == "safetensors" {
+        return crate::io::load_safetensors(path);
+    }
+    read_torch(path)
+}
+
+fn read_torch(path: &Path) -> Result<HashMap<String, Tensor>> {
+    let bad = |e: candle_core::Error| {
+        Error::bad_file(
+            path,
+            format!(
+                "not a readable PyTorch checkpoint (torch.save zip format): {}",
+                crate::io::first_line(&e.to_string())
+            ),
+        )
+    };
+    let mut keys: Vec<Option<&str>> = vec![None];
+    keys.extend(WRAPPERS.iter().map(|k| Some(*k)));
+    for key in keys {
+        let pth = match candle_core::pickle::PthTensors::new(path, key) {
+            Ok(p) => p,
+            Err(e) if key.is_none() => return Err(bad(e)),
+            Err(_) => continue, // this wrapper key is not in the file
+        };
+        let names: Vec<String> = pth.tensor_infos().keys().cloned().collect();
+        if names.is_empty() {
+            continue;
+        }
+        let mut out = HashMap::new();
+        for n in names {
+            if let Some(t) = pth.get(&n).map_err(bad)? {
+                out.insert(n, t);
+            }
+        }
+        return Ok(out);
+    }
+    Err(Error::bad_file(
+        path,
+        format!(
+            "no tensors found (tried a bare state_dict and the keys {})",
+            WRAPPERS.join(", ")
+        ),
+    ))
+}
+
+/// Options of a weight load.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Allow keys the model does not have.
+    pub lenient: bool,
+    /// Remove this prefix from every key first (e.g. `backbone.`).
+    pub strip_prefix: Option<String>,
+    /// Add this prefix to every key first.
+    pub add_prefix: Option<String>,
+}
+
+/// Load weights into a model, converting the MobileNet source formats when recognised.
+pub fn load_into(model: &Model, path: &Path, opts: &LoadOptions) -> Result<LoadReport> {
+    let mut map = read_tensors(path)?;
+    if let Some(p) = &opts.strip_prefix {
+        map = map
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k.strip_prefix(p.as_str()).map(str::to_string).unwrap_or(k),
+                    v,
+                )
+            })
+            .collect();
+    }
+    if let Some(p) = &opts.add_prefix {
+        map = map
+            .into_iter()
+            .map(|(k, v)| (format!("{p}{k}"), v))
+            .collect();
+    }
+    match &model.arch {
+        super::zoo::Arch::MobileNetV1 { .. } if map.keys().any(|k| k.ends_with(".kernel")) => {
+            map = super::mobilenet::keras_v1_weights(&map)?;
+        }
+        super::zoo::Arch::MobileNetV2 { graph, .. }
+            if map.keys().any(|k| k.starts_with("MobilenetV2/")) =>
+        {
+            map = super::mobilenet::tflite_v2_weights(&map, graph)?;
+        }
+        _ => {}
+    }
+    model
+        .load_state_dict(&map, !opts.lenient)
+        .map_err(|e| match e {
+            Error::Weights(m) => Error::Weights(format!("{m} (from {})", path.display())),
+            other => other,
+        })
+}
+
+/// Save a model's `state_dict` as safetensors (PyTorch's `load_file` reads it back).
+pub fn save(model: &Model, path: &Path) -> Result<()> {
+    crate::io::save_safetensors(&model.state_dict(), path)
+}

@@ -1,0 +1,330 @@
+//! The model zoo: the paper's attention models and the ImageNet/pneumonia backbones, with the
+//! authors' `state_dict` names (METHOD.md §1, §1.5b) so their checkpoints load as they are.
+
+use super::act::ActKind;
+use super::attention::{Fpa, Spa};
+use super::layers::{Act, ConvTranspose2d, Linear};
+use super::model::Model;
+use super::module::{Module, call};
+use super::params::{Builder, ParamStore};
+use super::pass::{LayerRef, Pass};
+use super::spec::ModelSpec;
+use crate::error::{Error, Result};
+use candle_core::{DType, Result as CResult, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// A buildable architecture; recorded in run records and used to rebuild a model in another
+/// dtype.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "snake_case")]
+pub enum Arch {
+    /// The dry-bean model: FPA(c = 14) on 16 features, 7 classes (2,121 parameters).
+    DrybeanFpa,
+    /// The credit-card model: FPA(c = 7) on 28 features, 2 classes (506 parameters).
+    CcfFpa,
+    /// An FPA model of any size.
+    Fpa {
+        features: usize,
+        c: usize,
+        classes: usize,
+    },
+    /// The COVID-19 model (50,565 parameters); `size` is the input side (256 in the paper).
+    CxcMultiSpa { classes: usize, size: usize },
+    /// A torchvision ResNet of BasicBlocks (`resnet34` = blocks [3, 4, 6, 3]).
+    #[serde(rename = "resnet")]
+    ResNet {
+        blocks: Vec<usize>,
+        widths: Vec<usize>,
+        classes: usize,
+        in_channels: usize,
+        size: usize,
+        /// The authors' pneumonia layout: `backbone.` names and a 2-way `fc` without bias.
+        pneumonia: bool,
+    },
+    /// torchvision AlexNet.
+    #[serde(rename = "alexnet")]
+    AlexNet {
+        classes: usize,
+        size: usize,
+        pneumonia: bool,
+    },
+    /// Keras MobileNetV1 α = 0.25 (ImageNet, 1000 classes).
+    #[serde(rename = "mobilenet_v1")]
+    MobileNetV1 { size: usize },
+    /// MobileNetV2 1.0 from its TFLite graph (1001 outputs, 0 = background).
+    #[serde(rename = "mobilenet_v2")]
+    MobileNetV2 { size: usize, graph: String },
+    /// A model described in YAML.
+    Custom(ModelSpec),
+}
+
+impl Arch {
+    pub fn name(&self) -> String {
+        match self {
+            Arch::DrybeanFpa => "drybean_fpa".into(),
+            Arch::CcfFpa => "ccf_fpa".into(),
+            Arch::Fpa { .. } => "fpa".into(),
+            Arch::CxcMultiSpa { .. } => "cxc_multi_spa".into(),
+            Arch::ResNet {
+                blocks, pneumonia, ..
+            } => {
+                let base = if blocks == &[3, 4, 6, 3] {
+                    "resnet34".to_string()
+                } else {
+                    format!("resnet{blocks:?}")
+                };
+                if *pneumonia {
+                    format!("{base}_pneumonia")
+                } else {
+                    base
+                }
+            }
+            Arch::AlexNet { pneumonia, .. } => {
+                if *pneumonia {
+                    "alexnet_pneumonia".into()
+                } else {
+                    "alexnet".into()
+                }
+            }
+            Arch::MobileNetV1 { .. } => "mobilenet_v1".into(),
+            Arch::MobileNetV2 { .. } => "mobilenet_v2".into(),
+            Arch::Custom(s) => s.name.clone(),
+        }
+    }
+
+    /// Build the architecture with freshly initialised weights (PyTorch's default init, drawn
+    /// from the seeded generator).
+    pub fn build(&self, dtype: DType) -> Result<Model> {
+        let mut params = ParamStore::default();
+        let mut b = Builder::new(&mut params, dtype);
+        let (root, input_shape, classes, cam_layer): (
+            Box<dyn Module>,
+            Vec<usize>,
+            usize,
+            Option<LayerRef>,
+        ) = match self {
+            Arch::DrybeanFpa => fpa_model(&mut b, 16, 14, 7)?,
+            Arch::CcfFpa => fpa_model(&mut b, 28, 7, 2)?,
+            Arch::Fpa {
+                features,
+                c,
+                classes,
+            } => fpa_model(&mut b, *features, *c, *classes)?,
+            Arch::CxcMultiSpa { classes, size } => {
+                if *size < 37 {
+                    return Err(Error::invalid(
+                        "cxc_multi_spa needs inputs of at least 37×37",
+                    ));
+                }
+                let m = CxcMultiSpa::new(&mut b, *classes)?;
+                (
+                    Box::new(m),
+                    vec![1, *size, *size],
+                    *classes,
+                    Some(layer("spa1.convs.0", false)),
+                )
+            }
+            Arch::ResNet {
+                blocks,
+                widths,
+                classes,
+                in_channels,
+                size,
+                pneumonia,
+            } => {
+                let m = super::resnet::ResNet::new(
+                    &mut b,
+                    blocks,
+                    widths,
+                    *classes,
+                    *in_channels,
+                    *pneumonia,
+                )?;
+                let cam = if *pneumonia {
+                    "backbone.conv1"
+                } else {
+                    "conv1"
+                };
+                (
+                    Box::new(m),
+                    vec![*in_channels, *size, *size],
+                    *classes,
+                    Some(layer(cam, false)),
+                )
+            }
+            Arch::AlexNet {
+                classes,
+                size,
+                pneumonia,
+            } => {
+                let m = super::alexnet::AlexNet::new(&mut b, *classes, *pneumonia)?;
+                let cam = if *pneumonia {
+                    "backbone.features.0"
+                } else {
+                    "features.0"
+                };
+                (
+                    Box::new(m),
+                    vec![3, *size, *size],
+                    *classes,
+                    Some(layer(cam, false)),
+                )
+            }
+            Arch::MobileNetV1 { size } => {
+                let m = super::mobilenet::MobileNetV1::new(&mut b)?;
+                (
+                    Box::new(m),
+                    vec![3, *size, *size],
+                    1000,
+                    Some(layer("conv1", false)),
+                )
+            }
+            Arch::MobileNetV2 { size, graph } => {
+                let m = super::mobilenet::MobileNetV2::new(&mut b, graph)?;
+                let cam = m.first_conv_name();
+                (
+                    Box::new(m),
+                    vec![3, *size, *size],
+                    1001,
+                    Some(layer(&cam, false)),
+                )
+            }
+            Arch::Custom(spec) => {
+                let (m, classes) = spec.build(&mut b)?;
+                (m, spec.input.clone(), classes, None)
+            }
+        };
+        Ok(Model {
+            arch: self.clone(),
+            root,
+            params,
+            dtype,
+            input_shape,
+            classes,
+            cam_layer,
+        })
+    }
+}
+
+fn layer(name: &str, input: bool) -> LayerRef {
+    LayerRef {
+        name: name.to_string(),
+        input,
+    }
+}
+
+type Built = (Box<dyn Module>, Vec<usize>, usize, Option<LayerRef>);
+
+fn fpa_model(b: &mut Builder, features: usize, c: usize, classes: usize) -> Result<Built> {
+    if features < 9 {
+        return Err(Error::invalid(
+            "an FPA model needs at least 9 features (two convolutions of width 7 and 3)",
+        ));
+    }
+    let m = FpaClassifier::new(b, c, classes)?;
+    // The paper's Grad-CAM for FPA models targets the (unsqueezed) input of the first conv.
+    Ok((
+        Box::new(m),
+        vec![features],
+        classes,
+        Some(layer("fpa.fconvs.0", true)),
+    ))
+}
+
+/// `drybeanFPA` / `ccfFPA`: FPA, flatten, Linear(c² → classes).
+pub struct FpaClassifier {
+    pub fpa: Fpa,
+    pub fc: Linear,
+}
+
+impl FpaClassifier {
+    pub fn new(b: &mut Builder, c: usize, classes: usize) -> CResult<Self> {
+        let fpa = Fpa::new(b, "fpa", c)?;
+        let fc = Linear::new(b, "fc", c * c, classes, true)?;
+        Ok(FpaClassifier { fpa, fc })
+    }
+}
+
+impl Module for FpaClassifier {
+    fn name(&self) -> &str {
+        ""
+    }
+    fn kind(&self) -> &'static str {
+        "fpa_classifier"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> CResult<Tensor> {
+        let a = call(&self.fpa, x, pass)?;
+        call(&self.fc, &a.flatten_from(1)?, pass)
+    }
+    fn children(&self) -> Vec<&dyn Module> {
+        vec![&self.fpa, &self.fc]
+    }
+}
+
+/// `CXCMultiSPA` (METHOD.md §1.3): SPA(1, 128) → deconv 1→3 (k3 s2, no bias) → LeakyReLU →
+/// SPA(3, 16) → Linear(256 → classes).
+pub struct CxcMultiSpa {
+    pub spa1: Spa,
+    pub deconv: ConvTranspose2d,
+    pub decon_act: Act,
+    pub spa2: Spa,
+    pub fc: Linear,
+}
+
+impl CxcMultiSpa {
+    pub fn new(b: &mut Builder, classes: usize) -> CResult<Self> {
+        let spa1 = Spa::new(b, "spa1", 1, 128)?;
+        let (deconv, decon_act) = {
+            let mut d = b.sub("decon");
+            let deconv = ConvTranspose2d::new(&mut d, "deconv1", 1, 3, 3, 2, false)?;
+            (deconv, Act::new(&d, "act", ActKind::LeakyRelu(0.01)))
+        };
+        let spa2 = Spa::new(b, "spa2", 3, 16)?;
+        let fc = Linear::new(b, "fc", 256, classes, true)?;
+        Ok(CxcMultiSpa {
+            spa1,
+            deconv,
+            decon_act,
+            spa2,
+            fc,
+        })
+    }
+}
+
+impl Module for CxcMultiSpa {
+    fn name(&self) -> &str {
+        ""
+    }
+    fn kind(&self) -> &'static str {
+        "cxc_multi_spa"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> CResult<Tensor> {
+        let a = call(&self.spa1, x, pass)?.unsqueeze(1)?;
+        let d = call(&self.deconv, &a, pass)?;
+        let d = call(&self.decon_act, &d, pass)?;
+        let a2 = call(&self.spa2, &d, pass)?;
+        call(&self.fc, &a2.flatten_from(1)?, pass)
+    }
+    fn children(&self) -> Vec<&dyn Module> {
+        vec![
+            &self.spa1,
+            &self.deconv,
+            &self.decon_act,
+            &self.spa2,
+            &self.fc,
+        ]
+    }
+}
+
+/// The zoo's names and what they build, for `model("name")` and error messages.
+pub const ZOO: &[&str] = &[
+    "drybean_fpa",
+    "ccf_fpa",
+    "cxc_multi_spa",
+    "resnet34",
+    "resnet34_pneumonia",
+    "alexnet",
+    "alexnet_pneumonia",
+    "mobilenet_v1",
+    "mobilenet_v2",
+];

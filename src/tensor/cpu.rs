@@ -1,0 +1,98 @@
+//! Access to the CPU buffers behind candle tensors, for the custom ops gaxsh writes itself.
+//!
+//! Custom ops run on contiguous f32 or f64 data; [`with_float!`] dispatches one generic kernel
+//! over both.
+
+use candle_core::{CpuStorage, Layout, Result, Shape};
+
+/// The contiguous float slice of a storage and layout.
+pub enum Floats<'a> {
+    F32(&'a [f32]),
+    F64(&'a [f64]),
+}
+
+pub fn floats<'a>(s: &'a CpuStorage, l: &Layout, op: &str) -> Result<Floats<'a>> {
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("{op}: input must be contiguous");
+    };
+    match s {
+        CpuStorage::F32(v) => Ok(Floats::F32(&v[a..b])),
+        CpuStorage::F64(v) => Ok(Floats::F64(&v[a..b])),
+        _ => candle_core::bail!("{op}: needs an f32 or f64 tensor"),
+    }
+}
+
+/// A kernel's output as a storage.
+pub trait IntoStorage {
+    fn into_storage(self) -> CpuStorage;
+}
+
+impl IntoStorage for Vec<f32> {
+    fn into_storage(self) -> CpuStorage {
+        CpuStorage::F32(self)
+    }
+}
+
+impl IntoStorage for Vec<f64> {
+    fn into_storage(self) -> CpuStorage {
+        CpuStorage::F64(self)
+    }
+}
+
+/// Run `$body` with `$v` bound to a `&[f32]` or `&[f64]` slice of the storage (the same generic
+/// code compiled twice); the body returns a `Vec` of the same float type.
+#[macro_export]
+macro_rules! with_float {
+    ($s:expr, $l:expr, $op:expr, |$v:ident| $body:expr) => {{
+        use $crate::tensor::cpu::{Floats, IntoStorage};
+        match $crate::tensor::cpu::floats($s, $l, $op)? {
+            Floats::F32($v) => $body.into_storage(),
+            Floats::F64($v) => $body.into_storage(),
+        }
+    }};
+}
+
+/// Two storages of the same float type.
+#[macro_export]
+macro_rules! with_float2 {
+    ($s1:expr, $l1:expr, $s2:expr, $l2:expr, $op:expr, |$a:ident, $b:ident| $body:expr) => {{
+        use $crate::tensor::cpu::{Floats, IntoStorage};
+        match (
+            $crate::tensor::cpu::floats($s1, $l1, $op)?,
+            $crate::tensor::cpu::floats($s2, $l2, $op)?,
+        ) {
+            (Floats::F32($a), Floats::F32($b)) => $body.into_storage(),
+            (Floats::F64($a), Floats::F64($b)) => $body.into_storage(),
+            _ => candle_core::bail!("{}: operands have different dtypes", $op),
+        }
+    }};
+}
+
+/// Three storages of the same float type.
+#[macro_export]
+macro_rules! with_float3 {
+    ($s1:expr, $l1:expr, $s2:expr, $l2:expr, $s3:expr, $l3:expr, $op:expr, |$a:ident, $b:ident, $c:ident| $body:expr) => {{
+        use $crate::tensor::cpu::{Floats, IntoStorage};
+        match (
+            $crate::tensor::cpu::floats($s1, $l1, $op)?,
+            $crate::tensor::cpu::floats($s2, $l2, $op)?,
+            $crate::tensor::cpu::floats($s3, $l3, $op)?,
+        ) {
+            (Floats::F32($a), Floats::F32($b), Floats::F32($c)) => $body.into_storage(),
+            (Floats::F64($a), Floats::F64($b), Floats::F64($c)) => $body.into_storage(),
+            _ => candle_core::bail!("{}: operands have different dtypes", $op),
+        }
+    }};
+}
+
+/// Dimensions of a layout as a fixed array, or an error naming the op.
+pub fn dims4(l: &Layout, op: &str) -> Result<[usize; 4]> {
+    match l.dims() {
+        &[a, b, c, d] => Ok([a, b, c, d]),
+        other => candle_core::bail!("{op}: expected a 4-d (N, C, H, W) tensor, got {other:?}"),
+    }
+}
+
+pub fn shape(dims: &[usize]) -> Shape {
+    Shape::from(dims.to_vec())
+}

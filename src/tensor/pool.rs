@@ -1,0 +1,345 @@
+//! Pooling with PyTorch's semantics and correct gradients.
+//!
+//! candle 0.11's `max_pool2d` backward scales the gradient by 1/(k·k) and refuses overlapping
+//! windows (`../shared/STACK.md` §2), so max pooling is a custom op here: padding with −∞, any
+//! kernel and stride, and the gradient routed to the **first** maximum of each window in
+//! row-major order (PyTorch's tie rule, which Deconvolution needs to match Captum on the all-zero
+//! windows that follow a ReLU). Overlapping windows accumulate.
+
+use super::cpu::dims4;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use num_traits::Float;
+
+/// Window geometry of a 2-D pool, per axis (height, width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2d {
+    pub kernel: (usize, usize),
+    pub stride: (usize, usize),
+    pub padding: (usize, usize),
+}
+
+impl Pool2d {
+    pub fn square(kernel: usize, stride: usize, padding: usize) -> Self {
+        Pool2d {
+            kernel: (kernel, kernel),
+            stride: (stride, stride),
+            padding: (padding, padding),
+        }
+    }
+
+    /// Output size along one axis (floor mode, as PyTorch's default `ceil_mode=False`).
+    fn out(&self, size: usize, axis: usize) -> usize {
+        let (k, s, p) = if axis == 0 {
+            (self.kernel.0, self.stride.0, self.padding.0)
+        } else {
+            (self.kernel.1, self.stride.1, self.padding.1)
+        };
+        (size + 2 * p).saturating_sub(k) / s + 1
+    }
+
+    fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
+        (self.out(h, 0), self.out(w, 1))
+    }
+}
+
+/// For every output position, the flat input index (within its (n, c) plane) of the first
+/// maximum of its window.
+fn argmax_windows<T: Float>(x: &[T], h: usize, w: usize, p: &Pool2d, plane: usize) -> Vec<usize> {
+    let (oh, ow) = p.out_hw(h, w);
+    let base = &x[plane * h * w..(plane + 1) * h * w];
+    let mut idx = Vec::with_capacity(oh * ow);
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let y0 = (oy * p.stride.0) as isize - p.padding.0 as isize;
+            let x0 = (ox * p.stride.1) as isize - p.padding.1 as isize;
+            let mut best = T::neg_infinity();
+            let mut best_i = usize::MAX;
+            for ky in 0..p.kernel.0 as isize {
+                let y = y0 + ky;
+                if y < 0 || y >= h as isize {
+                    continue;
+                }
+                for kx in 0..p.kernel.1 as isize {
+                    let xx = x0 + kx;
+                    if xx < 0 || xx >= w as isize {
+                        continue;
+                    }
+                    let i = y as usize * w + xx as usize;
+                    let v = base[i];
+                    // Strictly greater keeps the first maximum; NaN wins, as in PyTorch.
+                    if best_i == usize::MAX || v > best || v.is_nan() {
+                        best = v;
+                        best_i = i;
+                    }
+                }
+            }
+            idx.push(best_i);
+        }
+    }
+    idx
+}
+
+fn max_pool_fwd<T: Float>(x: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T> {
+    let [n, c, h, w] = d;
+    let (oh, ow) = p.out_hw(h, w);
+    let mut out = Vec::with_capacity(n * c * oh * ow);
+    for plane in 0..n * c {
+        let base = plane * h * w;
+        out.extend(
+            argmax_windows(x, h, w, p, plane)
+                .into_iter()
+                .map(|i| x[base + i]),
+        );
+    }
+    out
+}
+
+fn max_pool_bwd<T: Float>(x: &[T], g: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T> {
+    let [n, c, h, w] = d;
+    let (oh, ow) = p.out_hw(h, w);
+    let mut out = vec![T::zero(); n * c * h * w];
+    for plane in 0..n * c {
+        let gbase = plane * oh * ow;
+        for (o, i) in argmax_windows(x, h, w, p, plane).into_iter().enumerate() {
+            out[plane * h * w + i] = out[plane * h * w + i] + g[gbase + o];
+        }
+    }
+    out
+}
+
+struct MaxPool2dOp(Pool2d);
+
+impl CustomOp1 for MaxPool2dOp {
+    fn name(&self) -> &'static str {
+        "max-pool2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let d = dims4(l, "max_pool2d")?;
+        let (oh, ow) = self.0.out_hw(d[2], d[3]);
+        let out = crate::with_float!(s, l, "max_pool2d", |x| max_pool_fwd(x, d, &self.0));
+        Ok((out, Shape::from((d[0], d[1], oh, ow))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op2_no_bwd(&grad.contiguous()?, &MaxPool2dBwd(self.0))?;
+        Ok(Some(g))
+    }
+}
+
+struct MaxPool2dBwd(Pool2d);
+
+impl CustomOp2 for MaxPool2dBwd {
+    fn name(&self) -> &'static str {
+        "max-pool2d-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = dims4(l1, "max_pool2d backward")?;
+        let out = crate::with_float2!(s1, l1, s2, l2, "max_pool2d backward", |x, g| max_pool_bwd(
+            x, g, d, &self.0
+        ));
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Max pooling of an (N, C, H, W) tensor with PyTorch's semantics.
+pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    if h + 2 * p.padding.0 < p.kernel.0 || w + 2 * p.padding.1 < p.kernel.1 {
+        candle_core::bail!(
+            "max_pool2d: kernel {:?} larger than the padded input {h}x{w}",
+            p.kernel
+        );
+    }
+    if 2 * p.padding.0 > p.kernel.0 || 2 * p.padding.1 > p.kernel.1 {
+        candle_core::bail!("max_pool2d: padding must be at most half the kernel size");
+    }
+    x.contiguous()?.apply_op1(MaxPool2dOp(p))
+}
+
+/// The windows of adaptive average pooling along one axis: `[floor(i·n/m), ceil((i+1)·n/m))`.
+fn adaptive_windows(n: usize, m: usize) -> Vec<(usize, usize)> {
+    (0..m)
+        .map(|i| ((i * n) / m, ((i + 1) * n).div_ceil(m)))
+        .collect()
+}
+
+fn adaptive_fwd<T: Float>(x: &[T], d: [usize; 4], oh: usize, ow: usize) -> Vec<T> {
+    let [n, c, h, w] = d;
+    let (wy, wx) = (adaptive_windows(h, oh), adaptive_windows(w, ow));
+    let mut out = Vec::with_capacity(n * c * oh * ow);
+    for plane in 0..n * c {
+        let base = &x[plane * h * w..(plane + 1) * h * w];
+        for &(y0, y1) in &wy {
+            for &(x0, x1) in &wx {
+                let mut s = T::zero();
+                for y in y0..y1 {
+                    for xx in x0..x1 {
+                        s = s + base[y * w + xx];
+                    }
+                }
+                out.push(s / T::from((y1 - y0) * (x1 - x0)).expect("window size fits a float"));
+            }
+        }
+    }
+    out
+}
+
+fn adaptive_bwd<T: Float>(g: &[T], d: [usize; 4], oh: usize, ow: usize) -> Vec<T> {
+    let [n, c, h, w] = d;
+    let (wy, wx) = (adaptive_windows(h, oh), adaptive_windows(w, ow));
+    let mut out = vec![T::zero(); n * c * h * w];
+    for plane in 0..n * c {
+        for (i, &(y0, y1)) in wy.iter().enumerate() {
+            for (j, &(x0, x1)) in wx.iter().enumerate() {
+                let gv = g[plane * oh * ow + i * ow + j]
+                    / T::from((y1 - y0) * (x1 - x0)).expect("window size fits a float");
+                for y in y0..y1 {
+                    for xx in x0..x1 {
+                        let k = plane * h * w + y * w + xx;
+                        out[k] = out[k] + gv;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+struct AdaptiveAvgPool2dOp(usize, usize);
+
+impl CustomOp1 for AdaptiveAvgPool2dOp {
+    fn name(&self) -> &'static str {
+        "adaptive-avg-pool2d"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let d = dims4(l, "adaptive_avg_pool2d")?;
+        let out = crate::with_float!(s, l, "adaptive_avg_pool2d", |x| adaptive_fwd(
+            x, d, self.0, self.1
+        ));
+        Ok((out, Shape::from((d[0], d[1], self.0, self.1))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op2_no_bwd(&grad.contiguous()?, &AdaptiveAvgPool2dBwd(self.0, self.1))?;
+        Ok(Some(g))
+    }
+}
+
+struct AdaptiveAvgPool2dBwd(usize, usize);
+
+impl CustomOp2 for AdaptiveAvgPool2dBwd {
+    fn name(&self) -> &'static str {
+        "adaptive-avg-pool2d-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = dims4(l1, "adaptive_avg_pool2d backward")?;
+        let out = crate::with_float!(s2, l2, "adaptive_avg_pool2d backward", |g| adaptive_bwd(
+            g, d, self.0, self.1
+        ));
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// PyTorch's `AdaptiveAvgPool2d((oh, ow))`.
+pub fn adaptive_avg_pool2d(x: &Tensor, oh: usize, ow: usize) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    if (h, w) == (oh, ow) {
+        return Ok(x.clone());
+    }
+    x.contiguous()?.apply_op1(AdaptiveAvgPool2dOp(oh, ow))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn t(v: &[f64], d: (usize, usize, usize, usize)) -> Tensor {
+        Tensor::from_slice(v, d, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn max_pool_gradient_goes_to_the_first_maximum() {
+        // STACK.md's case: candle's own pool gives [0, 0, 0, 0.25] here.
+        let x = Var::from_tensor(&t(&[1., 2., 3., 4.], (1, 1, 2, 2))).unwrap();
+        let y = max_pool2d(&x, Pool2d::square(2, 2, 0)).unwrap();
+        let g = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(
+            g.get(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap(),
+            vec![0., 0., 0., 1.]
+        );
+        // Ties: the first in row-major order takes all the gradient.
+        let x = Var::from_tensor(&t(&[4., 4., 3., 4.], (1, 1, 2, 2))).unwrap();
+        let y = max_pool2d(&x, Pool2d::square(2, 2, 0)).unwrap();
+        let g = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(
+            g.get(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap(),
+            vec![1., 0., 0., 0.]
+        );
+    }
+
+    #[test]
+    fn overlapping_padded_windows_accumulate() {
+        // 3x3 input, kernel 3, stride 2, padding 1 → 2x2 output; the centre is the max of all
+        // four windows, so it collects all four gradients.
+        let x = Var::from_tensor(&t(&[0., 0., 0., 0., 9., 0., 0., 0., 0.], (1, 1, 3, 3))).unwrap();
+        let y = max_pool2d(&x, Pool2d::square(3, 2, 1)).unwrap();
+        assert_eq!(y.dims(), &[1, 1, 2, 2]);
+        let g = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(
+            g.get(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap()[4],
+            4.0
+        );
+    }
+
+    #[test]
+    fn adaptive_pool_7_to_6_uses_overlapping_pairs() {
+        let v: Vec<f64> = (0..49).map(|i| i as f64).collect();
+        let x = Var::from_tensor(&t(&v, (1, 1, 7, 7))).unwrap();
+        let y = adaptive_avg_pool2d(&x, 6, 6).unwrap();
+        // Window (0..2, 0..2) = mean(0, 1, 7, 8) = 4.
+        assert_eq!(y.flatten_all().unwrap().to_vec1::<f64>().unwrap()[0], 4.0);
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let gx = g
+            .get(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        // The corner belongs to one window (1/4), an inner element to four (4 × 1/4).
+        assert_eq!(gx[0], 0.25);
+        assert_eq!(gx[8], 1.0);
+    }
+}

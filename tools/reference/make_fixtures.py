@@ -1,0 +1,68 @@
+"""Generate gaxsh's reference fixtures with PyTorch (and Captum) so `cargo test` needs no Python.
+
+    python -m venv .venv && .venv/bin/pip install torch captum safetensors numpy
+    .venv/bin/python tools/reference/make_fixtures.py tests/fixtures
+
+Writes, in float64 computation stored as float32 (6e-8 relative, far inside the tolerances):
+  models.safetensors   forward logits of every zoo architecture (formula weights, see models.py)
+  ccf_fpa_*.pt/.pth/.model  torch.save checkpoints: bare state_dict, {'net': …}, {'model_state_dict': …}
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).parent))
+from models import AlexNet, CXCMultiSPA, FpaNet, ResNet, formula_input, formula_state_dict  # noqa: E402
+
+torch.set_default_dtype(torch.float64)
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures")
+
+
+def build(net):
+    net.load_state_dict(formula_state_dict(net))
+    return net.double().eval()
+
+
+def f32able(x):
+    """Inputs exactly representable in float32, so f32 and f64 runs see the same numbers."""
+    return x.float().double()
+
+
+# name -> (model, input); inputs from the same formula as gaxsh's `formula_input`.
+MODELS = {
+    "drybean_fpa": (lambda: FpaNet(14, 7), (5, 16), 0.5),
+    "ccf_fpa": (lambda: FpaNet(7, 2), (5, 28), 0.5),
+    "cxc_multi_spa": (lambda: CXCMultiSPA(4), (2, 1, 64, 64), 0.5),
+    "resnet_small": (lambda: ResNet([1, 1], [8, 16], 5), (3, 3, 32, 32), 0.5),
+    "resnet34": (lambda: ResNet([3, 4, 6, 3], [64, 128, 256, 512], 1000), (2, 3, 64, 64), 0.5),
+    "alexnet": (lambda: AlexNet(1000), (1, 3, 256, 256), 0.5),
+}
+
+
+def models_fixture():
+    out = {}
+    with torch.no_grad():
+        for name, (make, shape, phase) in MODELS.items():
+            net = build(make())
+            x = f32able(formula_input(shape, phase))
+            out[f"{name}.logits"] = net(x).float().contiguous()
+            print(f"{name}: {sum(p.numel() for p in net.parameters())} params, logits {tuple(out[name + '.logits'].shape)}")
+    save_file(out, str(OUT / "models.safetensors"))
+
+
+def checkpoints_fixture():
+    """The authors' checkpoint wrappers (v1 {'net', 'optimizer'}, v2 {'model_state_dict'})."""
+    net = build(FpaNet(7, 2))
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in net.state_dict().items()}
+    torch.save(sd, OUT / "ccf_fpa_bare.pt")
+    torch.save({"net": sd, "optimizer": {}}, OUT / "ccf_fpa_net_wrapper.model")
+    torch.save({"model_state_dict": sd}, OUT / "ccf_fpa_v2_wrapper.pth")
+
+
+if __name__ == "__main__":
+    OUT.mkdir(parents=True, exist_ok=True)
+    models_fixture()
+    checkpoints_fixture()
