@@ -14,14 +14,18 @@
 // does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod cli_progress;
+pub mod data;
 pub mod error;
 pub mod interrupt;
 pub mod io;
+pub mod metrics;
 pub mod nn;
 pub mod progress;
 pub mod repl;
 pub mod script;
 pub mod tensor;
 pub mod threads;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -66,6 +66,9 @@ fn main() -> ExitCode {
     cli.script_args = script_args;
     gaxsh::threads::init(cli.threads);
     install_ctrlc();
+    gaxsh::progress::set_reporter(std::sync::Arc::new(
+        gaxsh::cli_progress::TerminalProgress::new(),
+    ));
 
     match (&cli.command, &cli.eval, &cli.script) {
         (Some(Command::Help { name, markdown }), _, _) => help(name.as_deref(), *markdown),

@@ -8,6 +8,7 @@ pub mod layers;
 pub mod mobilenet;
 pub mod model;
 pub mod module;
+pub mod optim;
 pub mod params;
 pub mod pass;
 pub mod resnet;

@@ -22,7 +22,18 @@ pub struct Model {
     pub cam_layer: Option<LayerRef>,
 }
 
-/// How a model processes one batch in a [`Pass`].
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Model({}, {} parameters, {:?})",
+            self.arch.name(),
+            self.count_params(),
+            self.dtype
+        )
+    }
+}
+
 impl Model {
     pub fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         self.check_input(x)?;

@@ -144,22 +144,31 @@ pub const LAYER_KINDS: &[&str] = &[
 
 impl ModelSpec {
     /// Parse a YAML description; errors name the problem and the supported layers.
+    ///
+    /// Layers are written as a bare name (`- relu`) or a one-key map (`- conv2d: {out: 8}`);
+    /// serde_yaml 0.9 wants YAML tags for enums, so the document is read as plain YAML values
+    /// first and then interpreted in that map form.
     pub fn from_yaml(text: &str, source: &str) -> Result<ModelSpec> {
-        serde_yaml::from_str(text).map_err(|e| {
+        let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e
                 .location()
                 .map(|l| (l.line(), Some(l.column())))
                 .unwrap_or((0, None));
-            let mut msg = e.to_string();
-            if msg.contains("unknown variant") {
-                msg.push_str(&format!(" (supported layers: {})", LAYER_KINDS.join(", ")));
-            }
             Error::Parse {
                 path: source.into(),
                 line,
                 column,
-                msg,
+                msg: e.to_string(),
             }
+        })?;
+        let json =
+            serde_json::to_value(&value).map_err(|e| Error::bad_file(source, e.to_string()))?;
+        serde_json::from_value(json).map_err(|e| {
+            let mut msg = e.to_string();
+            if msg.contains("unknown variant") || msg.contains("expected") {
+                msg.push_str(&format!(" (supported layers: {})", LAYER_KINDS.join(", ")));
+            }
+            Error::bad_file(source, format!("not a valid model description: {msg}"))
         })
     }
 

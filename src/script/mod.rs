@@ -3,7 +3,9 @@
 //! reads option maps and turns library errors into script errors.
 
 pub mod convert;
+pub mod data;
 pub mod diagnostic;
+pub mod models;
 pub mod options;
 pub mod registry;
 pub mod session;
@@ -49,6 +51,8 @@ pub fn build_engine(output: OutputSink, args: Arc<Mutex<ScriptArgs>>) -> (Engine
         tensor::register(&mut r);
         tensor_math::register(&mut r);
         tensor_shape::register(&mut r);
+        data::register(&mut r);
+        models::register(&mut r);
         options::register(&mut r, args, output.clone());
         session_fns::register(&mut r);
         session_fns::document_help(&mut r);

@@ -99,6 +99,15 @@ pub fn register(r: &mut Registrar) {
 
     r.doc(
         Cat,
+        "peak_memory_mb",
+        "peak_memory_mb() -> float",
+        "The process's peak resident memory so far in MiB (Linux VmHWM; -1 where unknown).",
+    )
+    .example_is("peak_memory_mb() > 0", "true");
+    r.engine.register_fn("peak_memory_mb", peak_memory_mb);
+
+    r.doc(
+        Cat,
         "threads",
         "threads() -> int",
         "The number of compute threads (see --threads / GAXSH_THREADS).",
@@ -123,4 +132,18 @@ pub fn register_help(engine: &mut Engine, reg: Arc<Registry>, output: OutputSink
     let (r1, o1) = (reg.clone(), output.clone());
     engine.register_fn("help", move || o1(r1.overview().trim_end()));
     engine.register_fn("help", move |name: &str| output(&reg.help(name)));
+}
+
+/// VmHWM from /proc/self/status, in MiB.
+pub fn peak_memory_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(-1.0)
 }

@@ -321,7 +321,7 @@ fn register_conversions(r: &mut Registrar) {
         Cat,
         "dtype",
         "x.dtype -> string",
-        "The element type: \"f32\", \"f64\", \"bool\" (masks), \"u32\", \"i64\".",
+        "The element type of a tensor (\"f32\", \"f64\", \"bool\" for masks, \"u32\", \"i64\") or of a model's weights.",
     )
     .example_is("tensor([1], \"f64\").dtype", "f64");
     r.engine
@@ -330,7 +330,7 @@ fn register_conversions(r: &mut Registrar) {
         Cat,
         "len",
         "x.len() -> int",
-        "The size of the first dimension.",
+        "The size of a tensor's first dimension; the number of samples of a dataset.",
     )
     .example_is("zeros([4, 2]).len()", "4");
     r.engine.register_fn("len", |t: &mut T| -> RResult<i64> {
@@ -382,8 +382,8 @@ fn register_conversions(r: &mut Registrar) {
     r.doc(
         Cat,
         "to_dtype",
-        "x.to_dtype(dtype) -> Tensor",
-        "Convert to \"f32\" or \"f64\".",
+        "x.to_dtype(dtype) -> Tensor | Model",
+        "Convert a tensor, or a model's weights, to \"f32\" or \"f64\".",
     )
     .example_is("zeros([1]).to_dtype(\"f64\").dtype", "f64");
     r.engine

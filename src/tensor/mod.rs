@@ -6,3 +6,4 @@ pub mod grad_hook;
 pub mod ops;
 pub mod pool;
 pub mod random;
+pub mod resize;

@@ -6,6 +6,7 @@
 Writes, in float64 computation stored as float32 (6e-8 relative, far inside the tolerances):
   models.safetensors   forward logits of every zoo architecture (formula weights, see models.py)
   ccf_fpa_*.pt/.pth/.model  torch.save checkpoints: bare state_dict, {'net': …}, {'model_state_dict': …}
+  resize.safetensors   PIL-decoded bundled PNG resized by F.interpolate (bilinear, no antialias)
 """
 import sys
 from pathlib import Path
@@ -62,7 +63,23 @@ def checkpoints_fixture():
     torch.save({"model_state_dict": sd}, OUT / "ccf_fpa_v2_wrapper.pth")
 
 
+def resize_fixture():
+    """torch's bilinear resize (half-pixel, no antialias) of a bundled lossless PNG."""
+    import torch.nn.functional as F
+    from PIL import Image
+
+    root = Path(__file__).resolve().parents[2]
+    img = np.asarray(Image.open(root / "data/images/cat.png").convert("RGB")).astype(np.float64) / 255.0
+    t = torch.from_numpy(img).permute(2, 0, 1).unsqueeze(0)
+    rgb = F.interpolate(t, size=(64, 80), mode="bilinear", align_corners=False, antialias=False)
+    gray = F.interpolate(torch.from_numpy(img.mean(axis=2))[None, None], size=(50, 50), mode="bilinear", align_corners=False, antialias=False)
+    up = F.interpolate(torch.arange(12, dtype=torch.float64).reshape(1, 1, 3, 4), size=(7, 9), mode="bilinear", align_corners=False)
+    save_file({"cat_rgb_64x80": rgb[0].contiguous(), "cat_gray_50x50": gray[0].contiguous(),
+               "upsample_3x4_to_7x9": up[0, 0].contiguous()}, str(OUT / "resize.safetensors"))
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     models_fixture()
     checkpoints_fixture()
+    resize_fixture()

@@ -1,0 +1,112 @@
+//! Classification metrics: accuracy, per-class precision / recall / F1, confusion matrix.
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassMetrics {
+    pub class: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Metrics {
+    pub n: usize,
+    pub correct: usize,
+    pub accuracy: f64,
+    /// `confusion[true][predicted]`.
+    pub confusion: Vec<Vec<usize>>,
+    pub per_class: Vec<ClassMetrics>,
+}
+
+/// Precision/recall are 0 for a class never predicted / never present (sklearn's zero_division=0).
+pub fn evaluate(y: &[usize], pred: &[usize], classes: &[String]) -> Metrics {
+    let k = classes.len();
+    let mut confusion = vec![vec![0usize; k]; k];
+    for (&t, &p) in y.iter().zip(pred) {
+        if t < k && p < k {
+            confusion[t][p] += 1;
+        }
+    }
+    let correct = (0..k).map(|i| confusion[i][i]).sum();
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let per_class = (0..k)
+        .map(|c| {
+            let tp = confusion[c][c];
+            let predicted: usize = (0..k).map(|t| confusion[t][c]).sum();
+            let support: usize = confusion[c].iter().sum();
+            let (precision, recall) = (ratio(tp, predicted), ratio(tp, support));
+            let f1 = if precision + recall == 0.0 {
+                0.0
+            } else {
+                2.0 * precision * recall / (precision + recall)
+            };
+            ClassMetrics {
+                class: classes[c].clone(),
+                precision,
+                recall,
+                f1,
+                support,
+            }
+        })
+        .collect();
+    Metrics {
+        n: y.len(),
+        correct,
+        accuracy: ratio(correct, y.len()),
+        confusion,
+        per_class,
+    }
+}
+
+impl std::fmt::Display for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "accuracy {:.4} ({}/{})",
+            self.accuracy, self.correct, self.n
+        )?;
+        let w = self
+            .per_class
+            .iter()
+            .map(|c| c.class.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        writeln!(f, "{:<w$}  precision  recall  f1      support", "class")?;
+        for c in &self.per_class {
+            writeln!(
+                f,
+                "{:<w$}  {:<9.4}  {:<6.4}  {:<6.4}  {}",
+                c.class, c.precision, c.recall, c.f1, c.support
+            )?;
+        }
+        write!(
+            f,
+            "confusion (rows: true, columns: predicted): {:?}",
+            self.confusion
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table1_resnet34_counts() {
+        // METHOD.md Table 1, Resnet34_1: TP 390, FP 125, TN 109, FN 0 (positive = PNEUMONIA).
+        let mut y = vec![0; 234];
+        y.extend(vec![1; 390]);
+        let mut p = vec![0; 109];
+        p.extend(vec![1; 125]);
+        p.extend(vec![1; 390]);
+        let m = evaluate(&y, &p, &["NORMAL".into(), "PNEUMONIA".into()]);
+        assert!((m.accuracy - 0.800).abs() < 5e-4);
+        assert!((m.per_class[1].precision - 0.757).abs() < 5e-4);
+        assert_eq!(m.per_class[1].recall, 1.0);
+        assert_eq!(m.confusion, vec![vec![109, 125], vec![0, 390]]);
+    }
+}

@@ -1,0 +1,505 @@
+//! Script bindings: datasets, splits and transforms.
+
+use super::convert::*;
+use super::registry::{Category::Data as Cat, Registrar};
+use crate::data::csv::{CsvOptions, creditcard_options, drybean_options, load_csv};
+use crate::data::images::{FolderOptions, Gray, ImageSpec, image_folder, image_list, synset_names};
+use crate::data::transform::Transform;
+use crate::data::{Dataset, creditcard, npz, split};
+use rhai::{Array, Dynamic, Map};
+use std::path::{Path, PathBuf};
+
+/// Where bundled data lives: `data/` next to the binary's source tree, or the working directory.
+pub fn bundled(rel: &str) -> PathBuf {
+    let here = Path::new("data").join(rel);
+    if here.exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel)
+}
+
+fn splits_map(s: split::Splits) -> Map {
+    let mut m = Map::new();
+    m.insert("train".into(), Dynamic::from(s.train));
+    m.insert("val".into(), Dynamic::from(s.val));
+    m.insert("test".into(), Dynamic::from(s.test));
+    m
+}
+
+fn image_spec(o: &mut Opts, default_channels: usize) -> RResult<ImageSpec> {
+    let channels = o.usize("channels", default_channels)?;
+    let size = match o.raw("size") {
+        None => None,
+        Some(d) => {
+            let s = shape_of(&d)?;
+            match s[..] {
+                [n] => Some((n, n)),
+                [h, w] => Some((h, w)),
+                _ => return err("size: give one number or [height, width]"),
+            }
+        }
+    };
+    let gray = match o.string("gray", "mean")?.as_str() {
+        "mean" => Gray::Mean,
+        "luma" => Gray::Luma,
+        other => {
+            return Err(to_rhai(crate::Error::unknown(
+                "gray mode",
+                other,
+                &["mean", "luma"],
+            )));
+        }
+    };
+    Ok(ImageSpec {
+        channels,
+        size,
+        gray,
+    })
+}
+
+fn dataset_getters(r: &mut Registrar) {
+    r.engine.register_type_with_name::<Dataset>("Dataset");
+    r.engine
+        .register_fn("to_string", |d: &mut Dataset| format!("{d:?}"));
+    r.engine
+        .register_fn("to_debug", |d: &mut Dataset| format!("{d:?}"));
+    r.engine
+        .register_fn("len", |d: &mut Dataset| d.len() as i64);
+    r.prop(
+        Cat,
+        "x",
+        "ds.x -> Tensor",
+        "All samples as one tensor, transforms applied (decodes every image of a folder).",
+    )
+    .example_is("load_drybean().x.shape", "[13611, 16]");
+    r.engine
+        .register_get("x", |d: &mut Dataset| d.x().map(ScriptTensor).rh());
+    r.prop(
+        Cat,
+        "y",
+        "ds.y -> Tensor",
+        "The class index of every sample (u32).",
+    )
+    .example_is("load_drybean().y.max().item()", "6.0");
+    r.engine
+        .register_get("y", |d: &mut Dataset| d.labels().map(ScriptTensor).rh());
+    r.engine.register_get("classes", |d: &mut Dataset| {
+        d.class_names
+            .iter()
+            .map(|c| Dynamic::from(c.clone()))
+            .collect::<Array>()
+    });
+    r.prop(
+        Cat,
+        "features",
+        "ds.features -> array",
+        "Feature (column) names of a table.",
+    )
+    .example_is("load_drybean().features.len()", "16");
+    r.engine.register_get("features", |d: &mut Dataset| {
+        d.feature_names
+            .iter()
+            .map(|c| Dynamic::from(c.clone()))
+            .collect::<Array>()
+    });
+    r.prop(
+        Cat,
+        "ids",
+        "ds.ids -> array",
+        "A stable id per sample: original row number or file path.",
+    )
+    .example_is("load_drybean().ids[2]", "row 2");
+    r.engine.register_get("ids", |d: &mut Dataset| {
+        d.ids
+            .iter()
+            .map(|c| Dynamic::from(c.clone()))
+            .collect::<Array>()
+    });
+    r.prop(
+        Cat,
+        "provenance",
+        "ds.provenance -> map",
+        "Source, processing steps and caveats (recorded in run records).",
+    )
+    .example("load_drybean().provenance.source");
+    r.engine
+        .register_get("provenance", |d: &mut Dataset| -> RResult<Dynamic> {
+            rhai::serde::to_dynamic(&d.provenance)
+        });
+    r.doc(
+        Cat,
+        "class_counts",
+        "ds.class_counts() -> array",
+        "Samples per class, in class order.",
+    )
+    .example_is("load_drybean().class_counts()[2]", "522");
+    r.engine.register_fn("class_counts", |d: &mut Dataset| {
+        d.class_counts()
+            .into_iter()
+            .map(|c| Dynamic::from_int(c as i64))
+            .collect::<Array>()
+    });
+    r.doc(
+        Cat,
+        "batch",
+        "ds.batch(start, len) -> Tensor",
+        "Samples start..start+len (decoded on demand for image folders).",
+    )
+    .example_is("load_drybean().batch(0, 4).shape", "[4, 16]");
+    r.engine.register_fn(
+        "batch",
+        |d: &mut Dataset, s: i64, l: i64| -> RResult<ScriptTensor> {
+            if s < 0 || l < 0 {
+                return err("batch: start and len must be non-negative");
+            }
+            d.batch(s as usize, l as usize).map(ScriptTensor).rh()
+        },
+    );
+}
+
+fn dataset_ops(r: &mut Registrar) {
+    r.doc(Cat, "split_mod3", "ds.split_mod3(#{within_class}) -> #{train, val, test}",
+        "The paper's split: index mod 3 = 0/1/2. Global row index by default (as the authors' code); within_class: true counts per class (the paper's wording).")
+        .example_is("load_drybean().split_mod3().test.len()", "4537");
+    r.engine.register_fn("split_mod3", |d: &mut Dataset| {
+        split::split_mod3(d, false).map(splits_map).rh()
+    });
+    r.engine
+        .register_fn("split_mod3", |d: &mut Dataset, m: Map| -> RResult<Map> {
+            let mut o = Opts::new("split_mod3", m);
+            let w = o.bool("within_class", false)?;
+            o.finish()?;
+            split::split_mod3(d, w).map(splits_map).rh()
+        });
+    r.doc(Cat, "standardize", "ds.standardize(#{offset}) -> Transform",
+        "Per-feature (x - mean)/std + offset (offset 0.5 as the paper), statistics (population std) from this dataset.")
+        .example("let beans = load_drybean(); beans.map(beans.standardize())");
+    fn standardize(d: &Dataset, offset: f64) -> RResult<Transform> {
+        Transform::standardize_from(&d.raw_x().rh()?, &d.feature_names, offset).rh()
+    }
+    r.engine
+        .register_fn("standardize", |d: &mut Dataset| standardize(d, 0.5));
+    r.engine.register_fn(
+        "standardize",
+        |d: &mut Dataset, m: Map| -> RResult<Transform> {
+            let mut o = Opts::new("standardize", m);
+            let off = o.f64("offset", 0.5)?;
+            o.finish()?;
+            standardize(d, off)
+        },
+    );
+    r.doc(
+        Cat,
+        "map",
+        "ds.map(transform) -> Dataset",
+        "The same samples with a transform applied to every batch.",
+    )
+    .example("load_creditcard_split().test.map(clip_scale(-3, 3, 3, 0.5))");
+    r.engine
+        .register_fn("map", |d: &mut Dataset, t: Transform| d.with_transform(t));
+    r.doc(Cat, "head", "ds.head(n) -> Dataset", "The first n samples.")
+        .example_is("load_drybean().head(5).len()", "5");
+    r.engine.register_fn("head", |d: &mut Dataset, n: i64| {
+        d.head(n.max(0) as usize).rh()
+    });
+    r.doc(
+        Cat,
+        "subset",
+        "ds.subset(indices) -> Dataset",
+        "The samples at the given indices, in that order.",
+    )
+    .example_is(
+        "load_drybean().subset([0, 5, 9]).ids",
+        "[\"row 0\", \"row 5\", \"row 9\"]",
+    );
+    r.engine.register_fn(
+        "subset",
+        |d: &mut Dataset, idx: Array| -> RResult<Dataset> {
+            let i: Vec<usize> = idx
+                .iter()
+                .map(|x| index(x, "subset"))
+                .collect::<RResult<_>>()?;
+            d.subset(&i, &format!("subset of {} samples", i.len())).rh()
+        },
+    );
+    r.doc(
+        Cat,
+        "shuffle",
+        "ds.shuffle() -> Dataset",
+        "The samples in a random order from the seeded generator.",
+    )
+    .example("seed(1); load_drybean().head(10).shuffle().ids");
+    r.engine
+        .register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
+    r.doc(
+        Cat,
+        "concat",
+        "concat(datasets) -> Dataset",
+        "Join datasets with the same classes and sample shape.",
+    )
+    .example_is(
+        "let b = load_drybean(); concat([b.head(2), b.head(3)]).len()",
+        "5",
+    );
+    r.engine
+        .register_fn("concat", |a: Array| -> RResult<Dataset> {
+            let ds: Vec<Dataset> = a
+                .into_iter()
+                .map(|d| {
+                    d.try_cast::<Dataset>()
+                        .ok_or_else(|| to_rhai(crate::Error::invalid("concat: expected datasets")))
+                })
+                .collect::<RResult<_>>()?;
+            let refs: Vec<&Dataset> = ds.iter().collect();
+            Dataset::concat(&refs, "concatenated").rh()
+        });
+}
+
+fn transforms(r: &mut Registrar) {
+    r.engine.register_type_with_name::<Transform>("Transform");
+    r.engine.register_fn("to_string", |t: &mut Transform| {
+        format!("Transform({})", t.describe())
+    });
+    r.engine.register_fn("to_debug", |t: &mut Transform| {
+        format!("Transform({})", t.describe())
+    });
+    r.doc(Cat, "clip_scale", "clip_scale(lo, hi, scale, offset) -> Transform",
+        "clip(x, lo, hi)/scale + offset; the paper's credit-card scaling is clip_scale(-3, 3, 3, 0.5).")
+        .example_is("clip_scale(-3, 3, 3, 0.5)", "Transform(clip(x, -3, 3)/3 + 0.5)");
+    r.engine.register_fn(
+        "clip_scale",
+        |lo: Dynamic, hi: Dynamic, s: Dynamic, off: Dynamic| -> RResult<Transform> {
+            let (lo, hi, scale, offset) = (
+                number(&lo, "clip_scale")?,
+                number(&hi, "clip_scale")?,
+                number(&s, "clip_scale")?,
+                number(&off, "clip_scale")?,
+            );
+            if scale == 0.0 || lo > hi {
+                return err("clip_scale: needs lo <= hi and a non-zero scale");
+            }
+            Ok(Transform::ClipScale {
+                lo,
+                hi,
+                scale,
+                offset,
+            })
+        },
+    );
+    r.doc(
+        Cat,
+        "normalize",
+        "normalize(mean, std) -> Transform",
+        "Per-channel (x - mean)/std for images; numbers or arrays (one per channel).",
+    )
+    .example_is(
+        "normalize([0.456], [0.224])",
+        "Transform(normalize mean [0.456] std [0.224])",
+    );
+    r.engine.register_fn(
+        "normalize",
+        |m: Dynamic, s: Dynamic| -> RResult<Transform> {
+            let list = |d: &Dynamic| -> RResult<Vec<f64>> {
+                match d.clone().try_cast::<Array>() {
+                    Some(a) => a.iter().map(|x| number(x, "normalize")).collect(),
+                    None => Ok(vec![number(d, "normalize")?]),
+                }
+            };
+            let (mean, std) = (list(&m)?, list(&s)?);
+            if mean.len() != std.len() || std.contains(&0.0) {
+                return err("normalize: mean and std need the same length and non-zero stds");
+            }
+            Ok(Transform::Normalize { mean, std })
+        },
+    );
+    r.doc(
+        Cat,
+        "apply",
+        "transform.apply(x) -> Tensor",
+        "Apply a transform to a tensor of samples.",
+    )
+    .example_is(
+        "clip_scale(-3, 3, 3, 0.5).apply(tensor([[6.0, 0.0]]))",
+        "tensor([[1.5000, 0.5000]], dtype=f64)",
+    );
+    r.engine.register_fn(
+        "apply",
+        |t: &mut Transform, x: ScriptTensor| -> RResult<ScriptTensor> {
+            t.apply(&x.0.to_dtype(candle_core::DType::F64).rh()?)
+                .map(ScriptTensor)
+                .rh()
+        },
+    );
+}
+
+fn loaders(r: &mut Registrar) {
+    r.doc(Cat, "load_csv", "load_csv(path, #{label, features, drop, classes, class_names}) -> Dataset",
+        "A table with a header: label column by name, features by name (default: all others), classes in the given order (default: sorted).")
+        .example_is("load_csv(\"data/drybean/Dry_Bean_Dataset.csv\", #{label: \"Class\"}).classes[0]", "BARBUNYA");
+    r.engine
+        .register_fn("load_csv", |path: &str, m: Map| -> RResult<Dataset> {
+            let mut o = Opts::new("load_csv", m);
+            let opts = CsvOptions {
+                label: o.opt_string("label")?.ok_or_else(|| {
+                    to_rhai(crate::Error::invalid(
+                        "load_csv: the 'label' option (label column name) is required",
+                    ))
+                })?,
+                features: o.strings("features")?,
+                drop: o.strings("drop")?.unwrap_or_default(),
+                classes: o.strings("classes")?,
+                class_names: o.strings("class_names")?,
+            };
+            o.finish()?;
+            load_csv(Path::new(path), &opts).rh()
+        });
+    r.doc(
+        Cat,
+        "load_drybean",
+        "load_drybean(path?) -> Dataset",
+        "The UCI Dry Bean table (bundled by default) with the paper's class order SEKER…SIRA.",
+    )
+    .example_is(
+        "load_drybean().classes",
+        "[\"SEKER\", \"BARBUNYA\", \"BOMBAY\", \"CALI\", \"DERMASON\", \"HOROZ\", \"SIRA\"]",
+    );
+    r.engine.register_fn("load_drybean", || {
+        load_csv(&bundled("drybean/Dry_Bean_Dataset.csv"), &drybean_options()).rh()
+    });
+    r.engine.register_fn("load_drybean", |p: &str| {
+        load_csv(Path::new(p), &drybean_options()).rh()
+    });
+    r.doc(Cat, "load_creditcard", "load_creditcard(path) -> Dataset",
+        "A credit-card table in Kaggle's layout: V1..V28 (Time, Amount dropped), classes normal/fraud.")
+        .example_is("load_creditcard(\"data/creditcard/creditcard_all492frauds.csv\").len()", "492");
+    r.engine.register_fn("load_creditcard", |p: &str| {
+        load_csv(Path::new(p), &creditcard_options()).rh()
+    });
+    r.doc(Cat, "load_creditcard_split", "load_creditcard_split(#{data, scale}) -> #{train, val, test}",
+        "The paper's credit-card sets with cross-projective augmentation (c = 5, d = 0.95); exact from the full Kaggle file (data), else the bundled substitute; scaled by clip_scale(-3, 3, 3, 0.5) unless scale: false.")
+        .example_is("load_creditcard_split().train.class_counts()", "[2499, 2460]");
+    fn cc_split(data: Option<String>, scale: bool) -> RResult<Map> {
+        let s = match data {
+            Some(p) => creditcard::from_full_file(Path::new(&p)).rh()?,
+            None => creditcard::from_bundled(&bundled("creditcard")).rh()?,
+        };
+        let s = if scale {
+            split::Splits {
+                train: s.train.with_transform(creditcard::paper_scaling()),
+                val: s.val.with_transform(creditcard::paper_scaling()),
+                test: s.test.with_transform(creditcard::paper_scaling()),
+            }
+        } else {
+            s
+        };
+        Ok(splits_map(s))
+    }
+    r.engine
+        .register_fn("load_creditcard_split", || cc_split(None, true));
+    r.engine
+        .register_fn("load_creditcard_split", |m: Map| -> RResult<Map> {
+            let mut o = Opts::new("load_creditcard_split", m);
+            let data = o.opt_string("data")?.filter(|s| !s.is_empty());
+            let scale = o.bool("scale", true)?;
+            o.finish()?;
+            cc_split(data, scale)
+        });
+    r.doc(Cat, "load_npz", "load_npz(path, split, #{classes}) -> Dataset",
+        "Images from a MedMNIST-style .npz (<split>_images, <split>_labels) as (N, C, H, W) in [0, 1].")
+        .example_is("load_npz(\"data/pneumoniamnist/pneumoniamnist.npz\", \"test\").len()", "624");
+    r.engine.register_fn("load_npz", |p: &str, s: &str| {
+        npz::load_npz(Path::new(p), s, None).rh()
+    });
+    r.engine
+        .register_fn("load_npz", |p: &str, s: &str, m: Map| -> RResult<Dataset> {
+            let mut o = Opts::new("load_npz", m);
+            let classes = o.strings("classes")?;
+            o.finish()?;
+            npz::load_npz(Path::new(p), s, classes).rh()
+        });
+    r.doc(Cat, "image_folder", "image_folder(root, #{size, channels, gray, classes, workers}) -> Dataset",
+        "<root>/<Label>/[images/]*.png|jpg|jpeg|bmp, files sorted bytewise; decoded batch by batch (bounded memory); size resizes with PyTorch's bilinear.")
+        .example_is("image_folder(\"data/chest_xray/test\", #{size: 64, channels: 1}).class_counts()", "[60, 60]");
+    r.engine
+        .register_fn("image_folder", |root: &str, m: Map| -> RResult<Dataset> {
+            let mut o = Opts::new("image_folder", m);
+            let spec = image_spec(&mut o, 1)?;
+            let classes = o.strings("classes")?;
+            let workers = o.usize("workers", 2)?;
+            o.finish()?;
+            image_folder(
+                Path::new(root),
+                &FolderOptions {
+                    classes,
+                    spec,
+                    workers,
+                },
+            )
+            .rh()
+        });
+    r.doc(Cat, "image_list", "image_list(list_file, #{size, channels, synsets, workers}) -> Dataset",
+        "ImageNet-style list of 'path, label' lines (paths relative to the list); synsets names the classes (synset_words.txt).")
+        .example("let p = temp_path(\"list.txt\"); write_text(p, `${cwd()}/data/images/owl.jpg, 24`); image_list(p, #{size: 224, channels: 3}).len()");
+    r.engine
+        .register_fn("image_list", |list: &str, m: Map| -> RResult<Dataset> {
+            let mut o = Opts::new("image_list", m);
+            let spec = image_spec(&mut o, 3)?;
+            let synsets = o.opt_string("synsets")?;
+            let workers = o.usize("workers", 2)?;
+            o.finish()?;
+            let names = match synsets {
+                Some(p) => Some(synset_names(Path::new(&p)).rh()?),
+                None => None,
+            };
+            image_list(
+                Path::new(list),
+                names,
+                &FolderOptions {
+                    classes: None,
+                    spec,
+                    workers,
+                },
+            )
+            .rh()
+        });
+    r.doc(
+        Cat,
+        "load_image",
+        "load_image(path, #{size, channels, gray}) -> Tensor",
+        "One image as a (1, C, H, W) tensor in [0, 1] (RGB by default).",
+    )
+    .example_is(
+        "load_image(\"data/images/owl.jpg\", #{size: 32}).shape",
+        "[1, 3, 32, 32]",
+    );
+    r.engine
+        .register_fn("load_image", |p: &str, m: Map| -> RResult<ScriptTensor> {
+            let mut o = Opts::new("load_image", m);
+            let spec = image_spec(&mut o, 3)?;
+            o.finish()?;
+            let (v, h, w) = crate::data::images::decode(Path::new(p), &spec).rh()?;
+            let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+            candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &candle_core::Device::Cpu)
+                .map(ScriptTensor)
+                .rh()
+        });
+    r.doc(
+        super::registry::Category::Session,
+        "cwd",
+        "cwd() -> string",
+        "The working directory.",
+    )
+    .example("cwd()");
+    r.engine.register_fn("cwd", || {
+        std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    });
+}
+
+pub fn register(r: &mut Registrar) {
+    dataset_getters(r);
+    dataset_ops(r);
+    transforms(r);
+    loaders(r);
+}

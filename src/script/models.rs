@@ -1,0 +1,524 @@
+//! Script bindings: the model zoo, YAML and map-built models, weights, training and evaluation.
+
+use super::convert::*;
+use super::data::bundled;
+use super::registry::{Category, Registrar};
+use crate::data::Dataset;
+use crate::metrics::Metrics;
+use crate::nn::optim::AdamConfig;
+use crate::nn::spec::ModelSpec;
+use crate::nn::weights::{LoadOptions, load_into};
+use crate::nn::{Arch, Model};
+use crate::train::{TrainOptions, evaluate_model, fit};
+use candle_core::DType;
+use rhai::{Array, Dynamic, Map};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A model as scripts hold it: shared, since training updates its weights in place.
+#[derive(Clone)]
+pub struct Net(pub Arc<Model>);
+
+const M: Category = Category::Models;
+const T: Category = Category::Training;
+
+/// Build an architecture with the common options: dtype, weights, strict loading.
+fn build(arch: Arch, o: &mut Opts, default_weights: Option<std::path::PathBuf>) -> RResult<Net> {
+    let dtype = dtype_of(&o.string("dtype", "f32")?)?;
+    let weights = o
+        .opt_string("weights")?
+        .map(std::path::PathBuf::from)
+        .or(default_weights);
+    let lenient = o.bool("lenient", false)?;
+    let strip_prefix = o.opt_string("strip_prefix")?;
+    let m = arch.build(dtype).rh()?;
+    if let Some(w) = weights {
+        load_into(
+            &m,
+            &w,
+            &LoadOptions {
+                lenient,
+                strip_prefix,
+                add_prefix: None,
+            },
+        )
+        .rh()?;
+    }
+    Ok(Net(Arc::new(m)))
+}
+
+fn zoo(name: &str, m: Map) -> RResult<Net> {
+    let mut o = Opts::new(name, m);
+    let net = match name {
+        "drybean_fpa" => build(Arch::DrybeanFpa, &mut o, None)?,
+        "ccf_fpa" => build(Arch::CcfFpa, &mut o, None)?,
+        "fpa" => {
+            let arch = Arch::Fpa {
+                features: o.usize("features", 16)?,
+                c: o.usize("c", 14)?,
+                classes: o.usize("classes", 7)?,
+            };
+            build(arch, &mut o, None)?
+        }
+        "cxc_multi_spa" => {
+            let arch = Arch::CxcMultiSpa {
+                classes: o.usize("classes", 4)?,
+                size: o.usize("size", 256)?,
+            };
+            build(arch, &mut o, None)?
+        }
+        "resnet34" | "resnet34_pneumonia" | "resnet" => {
+            let pneumonia = name == "resnet34_pneumonia" || o.bool("pneumonia", false)?;
+            let (blocks, widths) = if name == "resnet" {
+                let b = o.f64s("blocks")?.unwrap_or(vec![2.0, 2.0, 2.0, 2.0]);
+                let w = o.f64s("widths")?.unwrap_or(vec![64.0, 128.0, 256.0, 512.0]);
+                (
+                    b.iter().map(|v| *v as usize).collect(),
+                    w.iter().map(|v| *v as usize).collect(),
+                )
+            } else {
+                (vec![3, 4, 6, 3], vec![64, 128, 256, 512])
+            };
+            let classes = o.usize("classes", if pneumonia { 2 } else { 1000 })?;
+            let arch = Arch::ResNet {
+                blocks,
+                widths,
+                classes,
+                in_channels: o.usize("in_channels", 3)?,
+                size: o.usize("size", 224)?,
+                pneumonia,
+            };
+            build(arch, &mut o, None)?
+        }
+        "alexnet" | "alexnet_pneumonia" => {
+            let pneumonia = name == "alexnet_pneumonia" || o.bool("pneumonia", false)?;
+            let classes = o.usize("classes", if pneumonia { 2 } else { 1000 })?;
+            build(
+                Arch::AlexNet {
+                    classes,
+                    size: o.usize("size", 224)?,
+                    pneumonia,
+                },
+                &mut o,
+                None,
+            )?
+        }
+        "mobilenet_v1" => {
+            let pretrained = o.bool("pretrained", true)?;
+            let w = pretrained.then(|| {
+                bundled("weights/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors")
+            });
+            build(
+                Arch::MobileNetV1 {
+                    size: o.usize("size", 224)?,
+                },
+                &mut o,
+                w,
+            )?
+        }
+        "mobilenet_v2" => {
+            let size = o.usize("size", 224)?;
+            let w = if o.bool("pretrained", true)? {
+                let found = [
+                    bundled("weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224_dequant_f32.safetensors"),
+                    Path::new("../shared/data/weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224_dequant_f32.safetensors").to_path_buf(),
+                ]
+                .into_iter()
+                .find(|p| p.exists());
+                if found.is_none() && o.raw("weights").is_none() {
+                    return err(
+                        "mobilenet_v2: pretrained weights not found; give #{weights: \"…/mobilenet_v2_1.0_224_dequant_f32.safetensors\"} or #{pretrained: false}",
+                    );
+                }
+                found
+            } else {
+                None
+            };
+            build(
+                Arch::MobileNetV2 {
+                    size,
+                    graph: String::new(),
+                },
+                &mut o,
+                w,
+            )?
+        }
+        other => {
+            let mut valid: Vec<&str> = crate::nn::zoo::ZOO.to_vec();
+            valid.extend(["fpa", "resnet"]);
+            return Err(to_rhai(crate::Error::unknown("model", other, &valid)));
+        }
+    };
+    o.finish()?;
+    Ok(net)
+}
+
+fn register_zoo(r: &mut Registrar) {
+    r.engine.register_type_with_name::<Net>("Model");
+    r.engine
+        .register_fn("to_string", |n: &mut Net| format!("{:?}", n.0));
+    r.engine
+        .register_fn("to_debug", |n: &mut Net| format!("{:?}", n.0));
+
+    r.doc(M, "model", "model(name, #{dtype, weights, classes, size, …}) -> Model",
+        "A zoo model by name: drybean_fpa, ccf_fpa, cxc_multi_spa, resnet34(_pneumonia), alexnet(_pneumonia), mobilenet_v1, mobilenet_v2, fpa, resnet.")
+        .example_is("model(\"ccf_fpa\").params", "506");
+    r.engine.register_fn("model", |n: &str| zoo(n, Map::new()));
+    r.engine.register_fn("model", |n: &str, m: Map| zoo(n, m));
+
+    macro_rules! zoo_fn {
+        ($name:expr, $sig:expr, $doc:expr, $ex:expr, $res:expr) => {
+            r.doc(M, $name, $sig, $doc).example_is($ex, $res);
+            r.engine.register_fn($name, || zoo($name, Map::new()));
+            r.engine.register_fn($name, |m: Map| zoo($name, m));
+        };
+    }
+    zoo_fn!(
+        "drybean_fpa",
+        "drybean_fpa(#{dtype, weights}) -> Model",
+        "The paper's dry-bean model: FPA(c = 14) on 16 features, 7 classes, 2,121 parameters.",
+        "drybean_fpa().params",
+        "2121"
+    );
+    zoo_fn!(
+        "ccf_fpa",
+        "ccf_fpa(#{dtype, weights}) -> Model",
+        "The paper's credit-card model: FPA(c = 7) on 28 features, 2 classes, 506 parameters.",
+        "ccf_fpa().classes",
+        "2"
+    );
+    zoo_fn!(
+        "cxc_multi_spa",
+        "cxc_multi_spa(#{classes, size, dtype, weights}) -> Model",
+        "The paper's COVID-19 model CXCMultiSPA: 1×size×size input (256), 4 classes, 50,565 parameters.",
+        "cxc_multi_spa().params",
+        "50565"
+    );
+    zoo_fn!(
+        "resnet34",
+        "resnet34(#{classes, size, pneumonia, weights, strip_prefix}) -> Model",
+        "torchvision ResNet34 (torchvision names; pneumonia: true gives the authors' backbone.* layout with a 2-way head).",
+        "resnet34(#{size: 64}).params",
+        "21797672"
+    );
+    zoo_fn!(
+        "alexnet",
+        "alexnet(#{classes, size, pneumonia, weights}) -> Model",
+        "torchvision AlexNet (pneumonia: true gives the authors' layout).",
+        "alexnet(#{size: 224}).classes",
+        "1000"
+    );
+    zoo_fn!(
+        "mobilenet_v1",
+        "mobilenet_v1(#{size, weights, pretrained}) -> Model",
+        "Keras MobileNetV1 α=0.25 with the bundled pretrained ImageNet weights (1000 classes).",
+        "mobilenet_v1().params",
+        "470072"
+    );
+    zoo_fn!(
+        "mobilenet_v2",
+        "mobilenet_v2(#{size, weights, pretrained}) -> Model",
+        "MobileNetV2 1.0/224 from its TFLite graph (1001 outputs, 0 = background); weights from data/weights or ../shared, or the path given.",
+        "mobilenet_v2(#{pretrained: false}).classes",
+        "1001"
+    );
+    zoo_fn!(
+        "resnet",
+        "resnet(#{blocks, widths, classes, in_channels, size}) -> Model",
+        "A ResNet of BasicBlocks of any depth and width (resnet34 = blocks [3, 4, 6, 3]).",
+        "resnet(#{blocks: [1, 1], widths: [8, 16], classes: 3, size: 32}).params > 0",
+        "true"
+    );
+
+    r.doc(M, "model_from_yaml", "model_from_yaml(path_or_text) -> Model",
+        "A custom model from a YAML description (name, input, layers: linear, conv2d, batchnorm, relu, maxpool2d, avgpool, flatten, fpa, …).")
+        .example_is("model_from_yaml(\"name: mlp\\ninput: [4]\\nlayers:\\n  - linear: {out: 8}\\n  - relu\\n  - linear: {out: 3}\").params", "67");
+    r.engine
+        .register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
+            let (text, source) = if !s.contains('\n') && Path::new(s).exists() {
+                (
+                    std::fs::read_to_string(s).map_err(|e| to_rhai(crate::Error::io(s, e)))?,
+                    s.to_string(),
+                )
+            } else {
+                (s.to_string(), "<yaml>".to_string())
+            };
+            let spec = ModelSpec::from_yaml(&text, &source).rh()?;
+            Arch::Custom(spec)
+                .build(DType::F32)
+                .map(|m| Net(Arc::new(m)))
+                .rh()
+        });
+    r.doc(M, "build_model", "build_model(#{name, input, layers}) -> Model",
+        "A custom model from a map with the same fields as the YAML form, built in a script.")
+        .example_is("build_model(#{name: \"mlp\", input: [4], layers: [#{linear: #{out: 8}}, \"relu\", #{linear: #{out: 3}}]}).params", "67");
+    r.engine
+        .register_fn("build_model", |m: Map| -> RResult<Net> {
+            let spec: ModelSpec =
+                rhai::serde::from_dynamic(&Dynamic::from_map(m)).map_err(|e| {
+                    to_rhai(crate::Error::invalid(format!(
+                        "build_model: {e} (supported layers: {})",
+                        crate::nn::spec::LAYER_KINDS.join(", ")
+                    )))
+                })?;
+            Arch::Custom(spec)
+                .build(DType::F32)
+                .map(|m| Net(Arc::new(m)))
+                .rh()
+        });
+}
+
+fn register_model_methods(r: &mut Registrar) {
+    r.prop(
+        M,
+        "params",
+        "net.params -> int",
+        "The number of trainable parameters.",
+    )
+    .example_is("drybean_fpa().params", "2121");
+    r.engine
+        .register_get("params", |n: &mut Net| n.0.count_params() as i64);
+    r.prop(
+        M,
+        "classes",
+        "net.classes -> int / ds.classes -> array",
+        "A model's number of outputs; a dataset's class names.",
+    )
+    .example_is("drybean_fpa().classes", "7");
+    r.engine
+        .register_get("classes", |n: &mut Net| n.0.classes as i64);
+    r.prop(
+        M,
+        "input_shape",
+        "net.input_shape -> array",
+        "The shape of one input sample.",
+    )
+    .example_is("cxc_multi_spa().input_shape", "[1, 256, 256]");
+    r.engine
+        .register_get("input_shape", |n: &mut Net| shape_array(&n.0.input_shape));
+    r.prop(M, "arch", "net.arch -> string", "The architecture's name.")
+        .example_is("ccf_fpa().arch", "ccf_fpa");
+    r.engine.register_get("arch", |n: &mut Net| n.0.arch.name());
+    r.engine.register_get("dtype", |n: &mut Net| {
+        crate::tensor::format::dtype_str(n.0.dtype).to_string()
+    });
+    r.doc(
+        M,
+        "layers",
+        "net.layers() -> array",
+        "Every named layer (PyTorch names such as spa1.convs.0), in forward order.",
+    )
+    .example_is("ccf_fpa().layers()[0]", "fpa");
+    r.engine.register_fn("layers", |n: &mut Net| {
+        n.0.layers()
+            .into_iter()
+            .map(|(l, _)| Dynamic::from(l))
+            .collect::<Array>()
+    });
+    r.doc(
+        M,
+        "summary",
+        "net.summary() -> string",
+        "The layers with their kinds and the parameter count.",
+    )
+    .example("print(ccf_fpa().summary())");
+    r.engine.register_fn("summary", |n: &mut Net| {
+        let mut s = format!(
+            "{} ({} trainable parameters, {})\n",
+            n.0.arch.name(),
+            n.0.count_params(),
+            crate::tensor::format::dtype_str(n.0.dtype)
+        );
+        for (name, kind) in n.0.layers() {
+            s.push_str(&format!("  {name:<28} {kind}\n"));
+        }
+        s.trim_end().to_string()
+    });
+    r.doc(
+        M,
+        "logits",
+        "net.logits(x) -> Tensor",
+        "Raw outputs for a batch (eval mode, no gradients).",
+    )
+    .example_is("ccf_fpa().logits(zeros([3, 28])).shape", "[3, 2]");
+    r.engine
+        .register_fn("logits", |n: &mut Net, x: ScriptTensor| {
+            n.0.logits(&x.0, 256).map(ScriptTensor).rh()
+        });
+    r.doc(
+        M,
+        "forward",
+        "net.forward(x) -> Tensor",
+        "Same as logits: the model applied to a batch in eval mode.",
+    )
+    .example_is("ccf_fpa().forward(zeros([1, 28])).shape", "[1, 2]");
+    r.engine
+        .register_fn("forward", |n: &mut Net, x: ScriptTensor| {
+            n.0.logits(&x.0, 256).map(ScriptTensor).rh()
+        });
+    r.doc(
+        M,
+        "predict",
+        "net.predict(x) -> Tensor",
+        "Predicted classes (argmax of the logits), u32.",
+    )
+    .example_is("ccf_fpa().predict(zeros([2, 28])).shape", "[2]");
+    r.engine.register_fn(
+        "predict",
+        |n: &mut Net, x: ScriptTensor| -> RResult<ScriptTensor> {
+            let l = n.0.logits(&x.0, 256).rh()?;
+            l.argmax(1).map(ScriptTensor).rh()
+        },
+    );
+    r.doc(
+        M,
+        "save",
+        "net.save(path)",
+        "Write the weights as safetensors with PyTorch state_dict names.",
+    )
+    .example("drybean_fpa().save(temp_path(\"bean.safetensors\"))");
+    r.engine.register_fn("save", |n: &mut Net, p: &str| {
+        crate::nn::weights::save(&n.0, Path::new(p)).rh()
+    });
+    r.doc(M, "load", "net.load(path, #{lenient, strip_prefix, add_prefix})",
+        "Load weights from safetensors or a PyTorch checkpoint (.pt/.pth/.model, {'net': …} and {'model_state_dict': …} wrappers); errors name missing, unexpected and mis-shaped tensors.")
+        .example("let p = temp_path(\"b.safetensors\"); drybean_fpa().save(p); drybean_fpa().load(p)");
+    fn load(n: &Net, p: &str, m: Map) -> RResult<()> {
+        let mut o = Opts::new("load", m);
+        let opts = LoadOptions {
+            lenient: o.bool("lenient", false)?,
+            strip_prefix: o.opt_string("strip_prefix")?,
+            add_prefix: o.opt_string("add_prefix")?,
+        };
+        o.finish()?;
+        load_into(&n.0, Path::new(p), &opts).map(|_| ()).rh()
+    }
+    r.engine
+        .register_fn("load", |n: &mut Net, p: &str| load(n, p, Map::new()));
+    r.engine
+        .register_fn("load", |n: &mut Net, p: &str, m: Map| load(n, p, m));
+    r.engine
+        .register_fn("to_dtype", |n: &mut Net, d: &str| -> RResult<Net> {
+            n.0.to_dtype(dtype_of(d)?).map(|m| Net(Arc::new(m))).rh()
+        });
+    r.doc(
+        M,
+        "copy",
+        "net.copy() -> Model",
+        "An independent copy of the model and its weights.",
+    )
+    .example_is("drybean_fpa().copy().params", "2121");
+    r.engine.register_fn("copy", |n: &mut Net| {
+        n.0.duplicate().map(|m| Net(Arc::new(m))).rh()
+    });
+}
+
+fn train_options(m: Map) -> RResult<(TrainOptions, Option<Dataset>)> {
+    let mut o = Opts::new("fit", m);
+    let d = TrainOptions::default();
+    let betas = o.f64s("betas")?.unwrap_or(vec![d.adam.beta1, d.adam.beta2]);
+    if betas.len() != 2 {
+        return err("fit: betas is [beta1, beta2]");
+    }
+    let adam = AdamConfig {
+        lr: o.f64("lr", d.adam.lr)?,
+        beta1: betas[0],
+        beta2: betas[1],
+        eps: o.f64("eps", d.adam.eps)?,
+        weight_decay: o.f64("weight_decay", d.adam.weight_decay)?,
+    };
+    let val = match o.raw("val") {
+        Some(v) => Some(
+            v.try_cast::<Dataset>()
+                .ok_or_else(|| to_rhai(crate::Error::invalid("fit: 'val' must be a Dataset")))?,
+        ),
+        None => None,
+    };
+    let opts = TrainOptions {
+        adam,
+        epochs: o.usize("epochs", d.epochs)?,
+        batch: o.usize("batch", d.batch)?,
+        target_val_acc: o.opt_f64("target_val_acc")?,
+        shuffle: o.bool("shuffle", true)?,
+    };
+    o.finish()?;
+    Ok((opts, val))
+}
+
+fn metrics_type(r: &mut Registrar) {
+    r.engine.register_type_with_name::<Metrics>("Metrics");
+    r.engine
+        .register_fn("to_string", |m: &mut Metrics| m.to_string());
+    r.engine
+        .register_fn("to_debug", |m: &mut Metrics| m.to_string());
+    r.prop(
+        T,
+        "accuracy",
+        "metrics.accuracy -> float",
+        "The fraction classified correctly.",
+    )
+    .example("drybean_fpa().evaluate(load_drybean().head(20)).accuracy");
+    r.engine
+        .register_get("accuracy", |m: &mut Metrics| m.accuracy);
+    r.prop(
+        T,
+        "confusion",
+        "metrics.confusion -> array",
+        "Counts, rows = true class, columns = predicted.",
+    )
+    .example("drybean_fpa().evaluate(load_drybean().head(20)).confusion");
+    r.engine
+        .register_get("confusion", |m: &mut Metrics| -> Array {
+            m.confusion
+                .iter()
+                .map(|row| {
+                    Dynamic::from_array(row.iter().map(|&c| Dynamic::from_int(c as i64)).collect())
+                })
+                .collect()
+        });
+    r.prop(
+        T,
+        "per_class",
+        "metrics.per_class -> array",
+        "Per class: #{class, precision, recall, f1, support}.",
+    )
+    .example("drybean_fpa().evaluate(load_drybean().head(20)).per_class[0].recall");
+    r.engine
+        .register_get("per_class", |m: &mut Metrics| -> RResult<Dynamic> {
+            rhai::serde::to_dynamic(&m.per_class)
+        });
+}
+
+fn register_training(r: &mut Registrar) {
+    metrics_type(r);
+    r.doc(T, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> map",
+        "Train with Adam (paper: lr 1e-3, betas [0.5, 0.999], batch 16) and cross-entropy; keeps the best-validation weights, stops when val accuracy exceeds target_val_acc; Ctrl-C keeps the best so far.")
+        .example("let b = load_drybean(); let n = b.standardize(); drybean_fpa().fit(b.head(64).map(n), #{epochs: 1})");
+    r.engine.register_fn(
+        "fit",
+        |n: &mut Net, train: Dataset, m: Map| -> RResult<Dynamic> {
+            let (opts, val) = train_options(m)?;
+            let report = fit(&n.0, &train, val.as_ref(), &opts).rh()?;
+            rhai::serde::to_dynamic(&report)
+        },
+    );
+    r.doc(
+        T,
+        "evaluate",
+        "net.evaluate(ds) -> Metrics",
+        "Accuracy, per-class precision/recall/F1 and the confusion matrix on a dataset.",
+    )
+    .example(
+        "let b = load_drybean(); print(drybean_fpa().evaluate(b.head(50).map(b.standardize())))",
+    );
+    r.engine
+        .register_fn("evaluate", |n: &mut Net, ds: Dataset| {
+            evaluate_model(&n.0, &ds, 256).rh()
+        });
+}
+
+pub fn register(r: &mut Registrar) {
+    register_zoo(r);
+    register_model_methods(r);
+    register_training(r);
+}
