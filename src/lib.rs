@@ -14,6 +14,7 @@
 // does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod attr;
 pub mod cli_progress;
 pub mod data;
 pub mod error;

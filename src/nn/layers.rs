@@ -105,7 +105,17 @@ impl Module for Conv1d {
         "conv1d"
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
-        let y = x.conv1d(&pass.param(&self.weight), self.padding, self.stride, 1, 1)?;
+        // As a 2-D convolution of height 1: candle 0.11.1's conv1d backward mixes the samples
+        // of a batch (its conv_transpose1d is wrong for batch > 1), conv2d's is correct.
+        let w = pass.param(&self.weight).unsqueeze(2)?;
+        let x2 = x.unsqueeze(2)?;
+        let y = if self.padding > 0 {
+            x2.pad_with_zeros(3, self.padding, self.padding)?
+                .conv2d(&w, 0, self.stride, 1, 1)?
+        } else {
+            x2.conv2d(&w, 0, self.stride, 1, 1)?
+        }
+        .squeeze(2)?;
         match &self.bias {
             Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1))?),
             None => Ok(y),

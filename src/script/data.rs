@@ -286,16 +286,6 @@ fn transforms(r: &mut Registrar) {
             })
         },
     );
-    r.doc(
-        Cat,
-        "normalize",
-        "normalize(mean, std) -> Transform",
-        "Per-channel (x - mean)/std for images; numbers or arrays (one per channel).",
-    )
-    .example_is(
-        "normalize([0.456], [0.224])",
-        "Transform(normalize mean [0.456] std [0.224])",
-    );
     r.engine.register_fn(
         "normalize",
         |m: Dynamic, s: Dynamic| -> RResult<Transform> {

@@ -2,6 +2,7 @@
 //! into one engine. The library below knows nothing of rhai; this layer only converts values,
 //! reads option maps and turns library errors into script errors.
 
+pub mod attribution;
 pub mod convert;
 pub mod data;
 pub mod diagnostic;
@@ -53,6 +54,7 @@ pub fn build_engine(output: OutputSink, args: Arc<Mutex<ScriptArgs>>) -> (Engine
         tensor_shape::register(&mut r);
         data::register(&mut r);
         models::register(&mut r);
+        attribution::register(&mut r);
         options::register(&mut r, args, output.clone());
         session_fns::register(&mut r);
         session_fns::document_help(&mut r);

@@ -7,12 +7,15 @@ Writes, in float64 computation stored as float32 (6e-8 relative, far inside the 
   models.safetensors   forward logits of every zoo architecture (formula weights, see models.py)
   ccf_fpa_*.pt/.pth/.model  torch.save checkpoints: bare state_dict, {'net': …}, {'model_state_dict': …}
   resize.safetensors   PIL-decoded bundled PNG resized by F.interpolate (bilinear, no antialias)
+  attr_<model>.safetensors  Captum 0.9 attributions of every method, for targets = prediction and
+                       targets = given classes; DeepLift one sample per call, as the paper ran it
 """
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 from safetensors.torch import save_file
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -78,8 +81,70 @@ def resize_fixture():
                "upsample_3x4_to_7x9": up[0, 0].contiguous()}, str(OUT / "resize.safetensors"))
 
 
+# Models for attribution parity: (constructor, per-sample input shape, Grad-CAM layer, layer input?)
+ATTR_MODELS = {
+    "drybean_fpa": (lambda: FpaNet(14, 7), (16,), "fpa.fconvs.0", True),
+    "ccf_fpa": (lambda: FpaNet(7, 2), (28,), "fpa.fconvs.0", True),
+    "cxc_multi_spa": (lambda: CXCMultiSPA(4), (1, 64, 64), "spa1.convs.0", False),
+    "resnet_small": (lambda: ResNet([1, 1], [8, 16], 5), (3, 32, 32), "conv1", False),
+}
+
+
+def get_module(net, name):
+    m = net
+    for part in name.split("."):
+        m = m[part] if isinstance(m, (nn.ModuleDict, nn.Sequential)) else getattr(m, part)
+    return m
+
+
+def gradcam(net, layer, layer_input, x, target):
+    from captum.attr import LayerAttribution, LayerGradCam
+    a = LayerGradCam(net, get_module(net, layer)).attribute(x, target=target, attribute_to_layer_input=layer_input)
+    if x.dim() == 2:  # FPA: the map over the unsqueezed input (N, 1, d)
+        return a.reshape(x.shape)
+    up = LayerAttribution.interpolate(a, tuple(x.shape[2:]), interpolate_mode="bilinear")
+    return up.expand(x.shape).contiguous()
+
+
+def attr_fixture(name):
+    from captum.attr import (Deconvolution, DeepLift, GuidedBackprop, InputXGradient,
+                             IntegratedGradients, Saliency)
+    make, shape, layer, layer_input = ATTR_MODELS[name]
+    net = build(make())
+    gen = torch.Generator().manual_seed(7)
+    n = 3 if len(shape) == 3 else 6
+    scale = 1.0 if len(shape) == 3 else 0.8
+    x = f32able(torch.randn((n,) + shape, generator=gen, dtype=torch.float64) * scale + (0.5 if len(shape) == 1 else 0.0))
+    with torch.no_grad():
+        logits = net(x)
+    pred = logits.argmax(1)
+    given = (pred + 1) % logits.shape[1]
+    out = {"input": x, "logits": logits, "target_pred": pred, "target_given": given}
+    for tname, t in (("pred", pred), ("given", given)):
+        out[f"Saliency.{tname}"] = Saliency(net).attribute(x, target=t, abs=False)
+        out[f"InputXGradient.{tname}"] = InputXGradient(net).attribute(x, target=t)
+        out[f"Deconvolution.{tname}"] = Deconvolution(net).attribute(x, target=t)
+        out[f"GuidedBackprop.{tname}"] = GuidedBackprop(net).attribute(x, target=t)
+        # DeepLift one sample per call, as the paper's batch-1 loop (METHOD.md §4.2b).
+        dl, deltas = [], []
+        for i in range(n):
+            a, d = DeepLift(net).attribute(x[i:i + 1], target=t[i:i + 1], return_convergence_delta=True)
+            dl.append(a)
+            deltas.append(d)
+        out[f"DeepLift.{tname}"] = torch.cat(dl)
+        out[f"DeepLift_delta.{tname}"] = torch.cat(deltas)
+        out[f"LayerGradCam.{tname}"] = gradcam(net, layer, layer_input, x, t)
+        out[f"IG_gl16.{tname}"] = IntegratedGradients(net).attribute(x, target=t, n_steps=16, method="gausslegendre")
+        out[f"IG_trap10.{tname}"] = IntegratedGradients(net).attribute(x, target=t, n_steps=10, method="riemann_trapezoid")
+    save_file({k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in out.items()},
+              str(OUT / f"attr_{name}.safetensors"))
+    print(f"attr_{name}: {n} samples")
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     models_fixture()
     checkpoints_fixture()
     resize_fixture()
+    for name in ATTR_MODELS:
+        attr_fixture(name)

@@ -1,0 +1,59 @@
+//! The gradient every method builds on: ∂(Σ_i y_{i, t_i})/∂x for a batch, with the chosen
+//! backward rule at the activation sites and, optionally, a layer's activation and gradient.
+//! Samples do not interact (batch-norm runs in eval mode), so row i of the result is the
+//! gradient of sample i's own target output.
+
+use crate::error::Result;
+use crate::nn::pass::Captured;
+use crate::nn::{LayerRef, Model, Pass, Rule};
+use candle_core::{DType, Tensor, Var};
+
+/// What one forward/backward pass gives.
+pub struct Gradient {
+    /// ∂objective/∂x, the input's shape.
+    pub grad: Tensor,
+    /// The logits of the pass.
+    pub logits: Tensor,
+    /// The captured layer activation, whose hook holds its gradient.
+    pub captured: Option<Captured>,
+}
+
+/// A (B, C) mask with 1 at each row's target.
+pub fn one_hot(targets: &[usize], classes: usize, dtype: DType) -> Result<Tensor> {
+    let mut v = vec![0f64; targets.len() * classes];
+    for (i, &t) in targets.iter().enumerate() {
+        v[i * classes + t] = 1.0;
+    }
+    Ok(
+        Tensor::from_vec(v, (targets.len(), classes), &candle_core::Device::Cpu)?
+            .to_dtype(dtype)?,
+    )
+}
+
+/// Run the model on `x` with `rule` and back-propagate the targets' outputs.
+/// For [`Rule::DeepLift`], `x` holds B inputs then B baselines and `samples` is B.
+pub fn gradient(
+    model: &Model,
+    x: &Tensor,
+    targets: &[usize],
+    rule: Rule,
+    samples: usize,
+    capture: Option<LayerRef>,
+) -> Result<Gradient> {
+    let var = Var::from_tensor(&x.to_dtype(model.dtype)?)?;
+    let mut pass = Pass::eval(rule).with_capture(capture);
+    pass.samples = samples;
+    let logits = model.forward(var.as_tensor(), &mut pass)?;
+    let objective = (&logits * one_hot(targets, model.classes, model.dtype)?)?.sum_all()?;
+    let grads = objective.backward()?;
+    let grad = match grads.get(var.as_tensor()) {
+        Some(g) => g.clone(),
+        // No path from the input to the output (cannot happen for real models): zero gradient.
+        None => var.as_tensor().zeros_like()?,
+    };
+    Ok(Gradient {
+        grad,
+        logits: logits.detach(),
+        captured: pass.captured,
+    })
+}

@@ -1,0 +1,307 @@
+//! Attribution methods (heatmaps), batched, with Captum 0.9's exact semantics
+//! (`../shared/paper/METHOD.md` §4.2–4.2b). One file per method; this module chooses targets,
+//! splits large batches into chunks and normalises heatmaps.
+//!
+//! Every method returns a tensor of the input's shape and dtype, one heatmap per sample, equal to
+//! what Captum returns for that sample alone.
+
+pub mod deconvolution;
+pub mod deeplift;
+pub mod gradient;
+pub mod guided_backprop;
+pub mod input_x_gradient;
+pub mod integrated_gradients;
+pub mod layer_gradcam;
+pub mod noise_tunnel;
+pub mod saliency;
+
+use crate::error::{Error, Result};
+use crate::nn::{LayerRef, Model};
+use crate::tensor::resize::Mode;
+use candle_core::{DType, Tensor};
+
+/// The methods, by Captum's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Saliency,
+    InputXGradient,
+    LayerGradCam,
+    Deconvolution,
+    GuidedBackprop,
+    DeepLift,
+    IntegratedGradients,
+}
+
+impl Method {
+    /// The six methods of the paper, in its order.
+    pub const PAPER: [Method; 6] = [
+        Method::Saliency,
+        Method::InputXGradient,
+        Method::LayerGradCam,
+        Method::Deconvolution,
+        Method::GuidedBackprop,
+        Method::DeepLift,
+    ];
+
+    pub const ALL: [Method; 7] = [
+        Method::Saliency,
+        Method::InputXGradient,
+        Method::LayerGradCam,
+        Method::Deconvolution,
+        Method::GuidedBackprop,
+        Method::DeepLift,
+        Method::IntegratedGradients,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Saliency => "Saliency",
+            Method::InputXGradient => "InputXGradient",
+            Method::LayerGradCam => "LayerGradCam",
+            Method::Deconvolution => "Deconvolution",
+            Method::GuidedBackprop => "GuidedBackprop",
+            Method::DeepLift => "DeepLift",
+            Method::IntegratedGradients => "IntegratedGradients",
+        }
+    }
+
+    /// Parse a method name; `NoiseTunnel` is an option of the others (see [`noise_tunnel`]).
+    pub fn parse(name: &str) -> Result<Method> {
+        Method::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                let valid: Vec<&str> = Method::ALL
+                    .iter()
+                    .map(|m| m.name())
+                    .chain(["NoiseTunnel"])
+                    .collect();
+                Error::unknown("method", name, &valid)
+            })
+    }
+}
+
+/// Which output each sample's heatmap explains.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Target {
+    /// The model's prediction for the sample (the paper's choice).
+    Predicted,
+    /// One class for every sample.
+    Class(usize),
+    /// One class per sample.
+    PerSample(Vec<usize>),
+}
+
+/// Numerical integration of Integrated Gradients (Captum's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IgMethod {
+    GaussLegendre,
+    RiemannLeft,
+    RiemannRight,
+    RiemannMiddle,
+    RiemannTrapezoid,
+}
+
+impl IgMethod {
+    pub fn parse(s: &str) -> Result<IgMethod> {
+        Ok(match s {
+            "gausslegendre" => IgMethod::GaussLegendre,
+            "riemann_left" => IgMethod::RiemannLeft,
+            "riemann_right" => IgMethod::RiemannRight,
+            "riemann_middle" => IgMethod::RiemannMiddle,
+            "riemann_trapezoid" => IgMethod::RiemannTrapezoid,
+            other => {
+                return Err(Error::unknown(
+                    "integration method",
+                    other,
+                    &[
+                        "gausslegendre",
+                        "riemann_left",
+                        "riemann_right",
+                        "riemann_middle",
+                        "riemann_trapezoid",
+                    ],
+                ));
+            }
+        })
+    }
+}
+
+/// Options shared by the methods (each uses the ones that concern it).
+#[derive(Clone, Debug)]
+pub struct AttrOptions {
+    pub target: Target,
+    /// Saliency: |gradient| (Captum's default) instead of the signed gradient (the paper's).
+    pub abs: bool,
+    /// DeepLift / IG baseline, broadcast to the input; zeros when absent.
+    pub baseline: Option<Tensor>,
+    /// Grad-CAM layer; the model's paper layer when absent.
+    pub layer: Option<LayerRef>,
+    /// Grad-CAM: apply ReLU to the map (Captum's `relu_attributions`).
+    pub relu: bool,
+    /// Grad-CAM: how the map is brought to the input size.
+    pub upsample: Mode,
+    pub ig_steps: usize,
+    pub ig_method: IgMethod,
+    /// IG: scaled inputs per forward/backward (0 = all at once).
+    pub internal_batch: usize,
+    /// Samples per forward/backward pass (0 = chosen from the sample size).
+    pub chunk: usize,
+}
+
+impl Default for AttrOptions {
+    fn default() -> Self {
+        AttrOptions {
+            target: Target::Predicted,
+            abs: false,
+            baseline: None,
+            layer: None,
+            relu: false,
+            upsample: Mode::Bilinear,
+            ig_steps: 50,
+            ig_method: IgMethod::GaussLegendre,
+            internal_batch: 0,
+            chunk: 0,
+        }
+    }
+}
+
+/// A chunk size keeping about four million input values per pass.
+fn auto_chunk(model: &Model) -> usize {
+    let per = model.input_shape.iter().product::<usize>().max(1);
+    (4_000_000 / per).clamp(1, 4096)
+}
+
+/// Resolve targets for a batch: the prediction, one class, or one per sample.
+pub fn resolve_targets(model: &Model, x: &Tensor, target: &Target) -> Result<Vec<usize>> {
+    let n = x.dim(0)?;
+    let t = match target {
+        Target::Predicted => model.predict(x, 256)?,
+        Target::Class(c) => vec![*c; n],
+        Target::PerSample(v) => {
+            if v.len() != n {
+                return Err(Error::invalid(format!(
+                    "{} targets for {n} samples",
+                    v.len()
+                )));
+            }
+            v.clone()
+        }
+    };
+    if let Some(&bad) = t.iter().find(|&&c| c >= model.classes) {
+        return Err(Error::invalid(format!(
+            "target class {bad} is out of range: the model has {} outputs",
+            model.classes
+        )));
+    }
+    Ok(t)
+}
+
+/// Heatmaps of `method` for a batch, computed in chunks; targets resolved once for the batch.
+pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) -> Result<Tensor> {
+    let x = x.to_dtype(model.dtype)?;
+    let targets = resolve_targets(model, &x, &opts.target)?;
+    let n = x.dim(0)?;
+    let chunk = if opts.chunk == 0 {
+        auto_chunk(model)
+    } else {
+        opts.chunk
+    };
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < n {
+        crate::interrupt::check()?;
+        let len = chunk.min(n - start);
+        let xs = x.narrow(0, start, len)?;
+        let ts = &targets[start..start + len];
+        let baseline = match &opts.baseline {
+            Some(b) => Some(baseline_for(b, &xs)?),
+            None => None,
+        };
+        let h = match method {
+            Method::Saliency => saliency::saliency(model, &xs, ts, opts.abs)?,
+            Method::InputXGradient => input_x_gradient::input_x_gradient(model, &xs, ts)?,
+            Method::Deconvolution => deconvolution::deconvolution(model, &xs, ts)?,
+            Method::GuidedBackprop => guided_backprop::guided_backprop(model, &xs, ts)?,
+            Method::DeepLift => deeplift::deeplift(model, &xs, ts, baseline.as_ref())?,
+            Method::LayerGradCam => {
+                let layer = opts
+                    .layer
+                    .clone()
+                    .or_else(|| model.cam_layer.clone())
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "LayerGradCam needs a layer for {}; give one of: {}",
+                            model.arch.name(),
+                            layer_list(model)
+                        ))
+                    })?;
+                layer_gradcam::layer_gradcam(model, &xs, ts, &layer, opts.relu, opts.upsample)?
+            }
+            Method::IntegratedGradients => integrated_gradients::integrated_gradients(
+                model,
+                &xs,
+                ts,
+                baseline.as_ref(),
+                opts.ig_steps,
+                opts.ig_method,
+                opts.internal_batch,
+            )?,
+        };
+        parts.push(h);
+        start += len;
+    }
+    if parts.is_empty() {
+        return Err(Error::invalid("attribute: empty batch"));
+    }
+    Ok(Tensor::cat(&parts, 0)?)
+}
+
+fn layer_list(model: &Model) -> String {
+    model
+        .layers()
+        .into_iter()
+        .map(|(n, _)| n)
+        .take(30)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A baseline for a chunk: a full batch of the chunk's size, one sample (broadcast) or a scalar.
+fn baseline_for(b: &Tensor, xs: &Tensor) -> Result<Tensor> {
+    let b = b.to_dtype(xs.dtype())?;
+    let out = if b.dims() == xs.dims() {
+        b
+    } else if b.rank() + 1 == xs.rank()
+        || b.elem_count() == 1
+        || (b.rank() == xs.rank() && b.dim(0)? == 1)
+    {
+        b.broadcast_as(xs.shape())?.contiguous()?
+    } else {
+        return Err(Error::ShapeMismatch {
+            op: "baseline".into(),
+            lhs: xs.dims().to_vec(),
+            rhs: b.dims().to_vec(),
+        });
+    };
+    Ok(out)
+}
+
+/// h / max|h| per sample over all its elements (channels and positions together). A sample
+/// whose heatmap is all zeros stays zero (never NaN); the count of such samples is returned.
+pub fn normalize(h: &Tensor) -> Result<(Tensor, usize)> {
+    let n = h.dim(0)?;
+    let flat = h.reshape((n, ()))?;
+    let maxabs = flat.abs()?.max_keepdim(1)?;
+    let zeros = maxabs
+        .to_dtype(DType::F64)?
+        .flatten_all()?
+        .to_vec1::<f64>()?
+        .iter()
+        .filter(|&&m| m == 0.0)
+        .count();
+    // Where the maximum is 0 the heatmap is 0 too; dividing by 1 keeps it 0.
+    let safe = maxabs.eq(0.0)?.where_cond(&maxabs.ones_like()?, &maxabs)?;
+    Ok((flat.broadcast_div(&safe)?.reshape(h.shape())?, zeros))
+}

@@ -1,0 +1,371 @@
+//! Every attribution method against Captum 0.9 (fixtures from tools/reference/make_fixtures.py):
+//! f64 to 1e-5 (plain gradients) / 1e-4 (rules), with targets = prediction and = given classes,
+//! batched calls giving per-sample results, f32 within f32 noise, and the known identities.
+
+mod common;
+use candle_core::{DType, Tensor};
+use common::*;
+use gaxsh::attr::{AttrOptions, IgMethod, Method, Target, attribute, normalize};
+use gaxsh::nn::formula::load_formula_weights;
+use gaxsh::nn::{Arch, Model};
+
+fn arch(name: &str) -> Arch {
+    match name {
+        "drybean_fpa" => Arch::DrybeanFpa,
+        "ccf_fpa" => Arch::CcfFpa,
+        "cxc_multi_spa" => Arch::CxcMultiSpa {
+            classes: 4,
+            size: 64,
+        },
+        "resnet_small" => Arch::ResNet {
+            blocks: vec![1, 1],
+            widths: vec![8, 16],
+            classes: 5,
+            in_channels: 3,
+            size: 32,
+            pneumonia: false,
+        },
+        other => panic!("{other}"),
+    }
+}
+
+const MODELS: [&str; 4] = ["drybean_fpa", "ccf_fpa", "cxc_multi_spa", "resnet_small"];
+
+fn model(name: &str, dtype: DType) -> Model {
+    let m = arch(name).build(dtype).unwrap();
+    load_formula_weights(&m).unwrap();
+    m
+}
+
+fn targets(fx: &std::collections::HashMap<String, Tensor>, which: &str) -> Vec<usize> {
+    fx[&format!("target_{which}")]
+        .to_dtype(DType::F64)
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()
+        .into_iter()
+        .map(|v| v as usize)
+        .collect()
+}
+
+/// (fixture key, method, options, tolerance)
+fn methods() -> Vec<(&'static str, Method, AttrOptions, f64)> {
+    let o = AttrOptions::default;
+    vec![
+        ("Saliency", Method::Saliency, o(), 1e-5),
+        ("InputXGradient", Method::InputXGradient, o(), 1e-5),
+        ("Deconvolution", Method::Deconvolution, o(), 1e-4),
+        ("GuidedBackprop", Method::GuidedBackprop, o(), 1e-4),
+        ("DeepLift", Method::DeepLift, o(), 1e-4),
+        ("LayerGradCam", Method::LayerGradCam, o(), 1e-5),
+        (
+            "IG_gl16",
+            Method::IntegratedGradients,
+            AttrOptions {
+                ig_steps: 16,
+                ..o()
+            },
+            1e-5,
+        ),
+        (
+            "IG_trap10",
+            Method::IntegratedGradients,
+            AttrOptions {
+                ig_steps: 10,
+                ig_method: IgMethod::RiemannTrapezoid,
+                ..o()
+            },
+            1e-5,
+        ),
+    ]
+}
+
+#[test]
+fn every_method_matches_captum_in_f64() {
+    for name in MODELS {
+        let fx = fixture(&format!("attr_{name}.safetensors"));
+        let m = model(name, DType::F64);
+        let x = fx["input"].to_dtype(DType::F64).unwrap();
+        // The model agrees with PyTorch on these inputs, and so do the predictions.
+        assert_tensor_close(
+            &m.logits(&x, 64).unwrap(),
+            &fx["logits"].to_dtype(DType::F64).unwrap(),
+            1e-6,
+            name,
+        );
+        assert_eq!(
+            m.predict(&x, 64).unwrap(),
+            targets(&fx, "pred"),
+            "{name} predictions"
+        );
+        for which in ["pred", "given"] {
+            let target = if which == "pred" {
+                Target::Predicted
+            } else {
+                Target::PerSample(targets(&fx, "given"))
+            };
+            for (key, method, opts, tol) in methods() {
+                let opts = AttrOptions {
+                    target: target.clone(),
+                    ..opts
+                };
+                let h = attribute(&m, &x, method, &opts).unwrap();
+                let want = fx[&format!("{key}.{which}")].to_dtype(DType::F64).unwrap();
+                assert_tensor_close(&h, &want, tol, &format!("{name} {key} target={which}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn batched_calls_give_per_sample_results() {
+    // One sample at a time (chunk 1) and the whole batch at once agree, DeepLift included
+    // (a batched Captum call would not: its softmax rule mixes the batch).
+    for name in ["drybean_fpa", "cxc_multi_spa"] {
+        let fx = fixture(&format!("attr_{name}.safetensors"));
+        let m = model(name, DType::F64);
+        let x = fx["input"].to_dtype(DType::F64).unwrap();
+        for method in [
+            Method::DeepLift,
+            Method::GuidedBackprop,
+            Method::LayerGradCam,
+        ] {
+            let whole = attribute(&m, &x, method, &AttrOptions::default()).unwrap();
+            let single = attribute(
+                &m,
+                &x,
+                method,
+                &AttrOptions {
+                    chunk: 1,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            assert_tensor_close(
+                &whole,
+                &single,
+                1e-12,
+                &format!("{name} {method:?} batched vs single"),
+            );
+        }
+    }
+}
+
+#[test]
+fn f32_stays_within_f32_noise() {
+    for name in ["drybean_fpa", "ccf_fpa", "resnet_small"] {
+        let fx = fixture(&format!("attr_{name}.safetensors"));
+        let m = model(name, DType::F32);
+        let x = fx["input"].to_dtype(DType::F32).unwrap();
+        for (key, method, opts, _) in methods() {
+            let h = attribute(&m, &x, method, &opts).unwrap();
+            assert_eq!(h.dtype(), DType::F32);
+            let want = fx[&format!("{key}.pred")].to_dtype(DType::F32).unwrap();
+            assert_tensor_close(&h, &want, 2e-3, &format!("{name} {key} f32"));
+        }
+    }
+}
+
+#[test]
+fn deeplift_completeness_holds_where_captums_does() {
+    for name in MODELS {
+        let fx = fixture(&format!("attr_{name}.safetensors"));
+        let m = model(name, DType::F64);
+        let x = fx["input"].to_dtype(DType::F64).unwrap();
+        let t = targets(&fx, "pred");
+        let h = attribute(&m, &x, Method::DeepLift, &AttrOptions::default()).unwrap();
+        let n = x.dim(0).unwrap();
+        let sums = h
+            .reshape((n, ()))
+            .unwrap()
+            .sum(1)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let fx_logits = m.logits(&x, 64).unwrap().to_vec2::<f64>().unwrap();
+        let f0 = m
+            .logits(&x.zeros_like().unwrap(), 64)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        let captum_delta = fx["DeepLift_delta.pred"]
+            .to_dtype(DType::F64)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        for i in 0..n {
+            // Captum's convergence delta = Σ attributions − (f(x) − f(baseline)).
+            let delta = sums[i] - (fx_logits[i][t[i]] - f0[i][t[i]]);
+            let scale = (fx_logits[i][t[i]] - f0[i][t[i]]).abs().max(1.0);
+            assert!(
+                (delta - captum_delta[i]).abs() <= 1e-4 * scale,
+                "{name} sample {i}: delta {delta} vs Captum {}",
+                captum_delta[i]
+            );
+            if name == "resnet_small" {
+                // A plain ReLU conv net: completeness holds.
+                assert!(
+                    delta.abs() < 1e-6 * scale,
+                    "{name}: completeness delta {delta}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fpa_gradcam_closed_form() {
+    // METHOD.md §4.2: for FPA models LGC = x · mean_j(∂y_t/∂x_j).
+    let fx = fixture("attr_drybean_fpa.safetensors");
+    let m = model("drybean_fpa", DType::F64);
+    let x = fx["input"].to_dtype(DType::F64).unwrap();
+    let lgc = attribute(&m, &x, Method::LayerGradCam, &AttrOptions::default()).unwrap();
+    let grad = attribute(&m, &x, Method::Saliency, &AttrOptions::default()).unwrap();
+    let closed = x.broadcast_mul(&grad.mean_keepdim(1).unwrap()).unwrap();
+    assert_tensor_close(&lgc, &closed, 1e-12, "LGC closed form");
+    // After normalisation h = sign(mean grad) · x / max|x|.
+    let (h, zeros) = normalize(&lgc).unwrap();
+    assert_eq!(zeros, 0);
+    let maxabs = h.abs().unwrap().max(1).unwrap().to_vec1::<f64>().unwrap();
+    assert!(maxabs.iter().all(|v| (v - 1.0).abs() < 1e-12));
+}
+
+#[test]
+fn normalize_guards_zero_heatmaps() {
+    let h = Tensor::from_vec(
+        vec![0.0f64, 0.0, 0.0, 2.0, -4.0, 1.0],
+        (2, 3),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let (n, zeros) = normalize(&h).unwrap();
+    assert_eq!(zeros, 1);
+    assert_eq!(
+        n.to_vec2::<f64>().unwrap(),
+        vec![vec![0.0, 0.0, 0.0], vec![0.5, -1.0, 0.25]]
+    );
+}
+
+#[test]
+fn noise_tunnel_reduces_to_the_method_without_noise() {
+    use gaxsh::attr::noise_tunnel::{NoiseKind, noise_tunnel};
+    let fx = fixture("attr_ccf_fpa.safetensors");
+    let m = model("ccf_fpa", DType::F64);
+    let x = fx["input"].to_dtype(DType::F64).unwrap();
+    let plain = attribute(&m, &x, Method::Saliency, &AttrOptions::default()).unwrap();
+    let sg = noise_tunnel(
+        &m,
+        &x,
+        Method::Saliency,
+        &AttrOptions::default(),
+        NoiseKind::SmoothGrad,
+        3,
+        0.0,
+    )
+    .unwrap();
+    assert_tensor_close(&sg, &plain, 1e-12, "smoothgrad at σ = 0");
+    let vg = noise_tunnel(
+        &m,
+        &x,
+        Method::Saliency,
+        &AttrOptions::default(),
+        NoiseKind::VarGrad,
+        3,
+        0.0,
+    )
+    .unwrap();
+    assert!(
+        vg.abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+            < 1e-12
+    );
+    // With noise: smoothgrad_sq = vargrad + smoothgrad² for the same draws.
+    gaxsh::tensor::random::seed(3);
+    let sq = noise_tunnel(
+        &m,
+        &x,
+        Method::Saliency,
+        &AttrOptions::default(),
+        NoiseKind::SmoothGradSq,
+        4,
+        0.2,
+    )
+    .unwrap();
+    gaxsh::tensor::random::seed(3);
+    let mean = noise_tunnel(
+        &m,
+        &x,
+        Method::Saliency,
+        &AttrOptions::default(),
+        NoiseKind::SmoothGrad,
+        4,
+        0.2,
+    )
+    .unwrap();
+    gaxsh::tensor::random::seed(3);
+    let var = noise_tunnel(
+        &m,
+        &x,
+        Method::Saliency,
+        &AttrOptions::default(),
+        NoiseKind::VarGrad,
+        4,
+        0.2,
+    )
+    .unwrap();
+    assert_tensor_close(
+        &sq,
+        &(var + mean.sqr().unwrap()).unwrap(),
+        1e-10,
+        "sq = var + mean²",
+    );
+}
+
+#[test]
+fn unknown_names_list_the_valid_ones() {
+    let e = Method::parse("Saliancy").unwrap_err().to_string();
+    assert!(
+        e.contains("unknown method 'Saliancy'; valid: Saliency, InputXGradient, LayerGradCam"),
+        "{e}"
+    );
+    let m = model("ccf_fpa", DType::F32);
+    let layer = gaxsh::nn::LayerRef {
+        name: "fpa.fconv.0".into(),
+        input: true,
+    };
+    let x = Tensor::zeros((2, 28), DType::F32, &candle_core::Device::Cpu).unwrap();
+    let e = attribute(
+        &m,
+        &x,
+        Method::LayerGradCam,
+        &AttrOptions {
+            layer: Some(layer),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("unknown layer 'fpa.fconv.0'") && e.contains("fpa.fconvs.0"),
+        "{e}"
+    );
+    let e = attribute(
+        &m,
+        &x,
+        Method::Saliency,
+        &AttrOptions {
+            target: Target::Class(5),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("target class 5 is out of range: the model has 2 outputs"),
+        "{e}"
+    );
+}
