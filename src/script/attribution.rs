@@ -56,12 +56,15 @@ pub fn indices(d: &Dynamic, what: &str) -> RResult<Vec<usize>> {
     }
 }
 
+/// NoiseTunnel settings: the smoothed method, the kind, samples and σ.
+pub type NoiseSpec = (Method, NoiseKind, usize, f64);
+
 /// The options map of `attribute`, for any method; also returns the noise-tunnel settings.
 pub fn attr_options(
     model: &crate::nn::Model,
     m: Map,
     labels: Option<Vec<usize>>,
-) -> RResult<(AttrOptions, Option<(Method, NoiseKind, usize, f64)>, Opts)> {
+) -> RResult<(AttrOptions, Option<NoiseSpec>, Opts)> {
     let mut o = Opts::new("attribute", m);
     let labels = match o.raw("labels") {
         Some(l) => Some(indices(&l, "labels")?),
