@@ -15,9 +15,12 @@
 #![allow(clippy::result_large_err)]
 
 pub mod attr;
+pub mod ax;
 pub mod cli_progress;
 pub mod data;
 pub mod error;
+pub mod gap;
+pub mod gax;
 pub mod interrupt;
 pub mod io;
 pub mod metrics;

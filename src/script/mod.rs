@@ -3,6 +3,7 @@
 //! reads option maps and turns library errors into script errors.
 
 pub mod attribution;
+pub mod ax;
 pub mod convert;
 pub mod data;
 pub mod diagnostic;
@@ -55,6 +56,7 @@ pub fn build_engine(output: OutputSink, args: Arc<Mutex<ScriptArgs>>) -> (Engine
         data::register(&mut r);
         models::register(&mut r);
         attribution::register(&mut r);
+        ax::register(&mut r);
         options::register(&mut r, args, output.clone());
         session_fns::register(&mut r);
         session_fns::document_help(&mut r);

@@ -315,13 +315,6 @@ fn register_model_methods(r: &mut Registrar) {
             .map(|(l, _)| Dynamic::from(l))
             .collect::<Array>()
     });
-    r.doc(
-        M,
-        "summary",
-        "net.summary() -> string",
-        "The layers with their kinds and the parameter count.",
-    )
-    .example("print(ccf_fpa().summary())");
     r.engine.register_fn("summary", |n: &mut Net| {
         let mut s = format!(
             "{} ({} trainable parameters, {})\n",
@@ -370,13 +363,6 @@ fn register_model_methods(r: &mut Registrar) {
             l.argmax(1).map(ScriptTensor).rh()
         },
     );
-    r.doc(
-        M,
-        "save",
-        "net.save(path)",
-        "Write the weights as safetensors with PyTorch state_dict names.",
-    )
-    .example("drybean_fpa().save(temp_path(\"bean.safetensors\"))");
     r.engine.register_fn("save", |n: &mut Net, p: &str| {
         crate::nn::weights::save(&n.0, Path::new(p)).rh()
     });

@@ -9,6 +9,8 @@ Writes, in float64 computation stored as float32 (6e-8 relative, far inside the 
   resize.safetensors   PIL-decoded bundled PNG resized by F.interpolate (bilinear, no antialias)
   attr_<model>.safetensors  Captum 0.9 attributions of every method, for targets = prediction and
                        targets = given classes; DeepLift one sample per call, as the paper ran it
+  ax_gax.safetensors   AX logits and CO scores (raw, softmax, as coded), and the first 10 GAX steps
+                       (scores, final heatmap) on drybean_fpa, ccf_fpa and cxc_multi_spa
 """
 import sys
 from pathlib import Path
@@ -141,6 +143,82 @@ def attr_fixture(name):
     print(f"attr_{name}: {n} samples")
 
 
+def co(before, after, labels, form="raw"):
+    c = before.shape[1]
+    kappa = torch.full_like(before, -1.0 / (c - 1))
+    kappa[torch.arange(len(labels)), labels] = 1.0
+    if form == "softmax":
+        after, before = after.softmax(1), before.softmax(1)
+    elif form == "softmax_as_coded":
+        after = after.softmax(1)
+    return (kappa * (after - before)).sum(1)
+
+
+def gax_steps(net, x, target, mode, steps=10, ls=100.0, eps=1e-4, use_abs=True, bias=True):
+    """The authors' GAX loop (METHOD.md §5) with the |x| option; scores and the heatmap of each step."""
+    with torch.no_grad():
+        y0 = net(x)
+    c = y0.shape[1]
+    kappa = torch.full_like(y0, -1.0 / (c - 1))
+    kappa[torch.arange(len(target)), target] = 1.0
+    w = torch.ones_like(x, requires_grad=True)
+    b = torch.full_like(x, 0.01, requires_grad=True)
+    opt = torch.optim.Adam([w, b] if bias else [w], lr=0.1, betas=(0.9, 0.999))
+    scores, last_h = [], None
+    for _ in range(steps):
+        opt.zero_grad()
+        h = torch.tanh(w * x + b) if bias else torch.tanh(w * x)
+        y = net(x + h if mode == "sum" else x * h)
+        s = (kappa * (y - y0)).sum(1)
+        den = x.abs() + eps if use_abs else x + eps
+        sim = ((h - x + eps) ** 2 / den).flatten(1).mean(1)
+        loss = (-s + ls / sim).sum()
+        loss.backward()
+        opt.step()
+        scores.append(s.detach())
+        last_h = h.detach()
+    return torch.stack(scores, 1), last_h
+
+
+def ax_gax_fixture():
+    from captum.attr import Saliency
+    out = {}
+    net = build(FpaNet(14, 7))
+    gen = torch.Generator().manual_seed(11)
+    x = f32able(torch.randn(6, 16, generator=gen, dtype=torch.float64) * 0.8 + 0.5)
+    with torch.no_grad():
+        before = net(x)
+    pred = before.argmax(1)
+    labels = torch.tensor([0, 1, 2, 3, 4, 5]) % 7
+    a = Saliency(net).attribute(x, target=pred, abs=False)
+    h = a / a.abs().flatten(1).max(1).values[:, None]
+    with torch.no_grad():
+        for mode, xa in (("sum", x + h), ("mult", x * h)):
+            after = net(xa)
+            out[f"drybean.after_{mode}"] = after
+            for form in ("raw", "softmax", "softmax_as_coded"):
+                out[f"drybean.co_{mode}_{form}"] = co(before, after, labels, form)
+    out.update({"drybean.input": x, "drybean.labels": labels, "drybean.heatmap": h})
+    s, hl = gax_steps(net, x, pred, "sum")
+    out.update({"drybean.gax_scores": s, "drybean.gax_heatmap": hl})
+
+    ccf = build(FpaNet(7, 2))
+    xc = f32able(torch.rand(4, 28, generator=gen, dtype=torch.float64) * 2.0 - 0.5)
+    with torch.no_grad():
+        pc = ccf(xc).argmax(1)
+    s, hl = gax_steps(ccf, xc, pc, "mult")
+    out.update({"ccf.input": xc, "ccf.gax_scores": s, "ccf.gax_heatmap": hl})
+
+    cxc = build(CXCMultiSPA(4))
+    xi = f32able(torch.rand(2, 1, 64, 64, generator=gen, dtype=torch.float64))
+    with torch.no_grad():
+        pi = cxc(xi).argmax(1)
+    s, hl = gax_steps(cxc, xi, pi, "sum", use_abs=False)
+    out.update({"cxc.input": xi, "cxc.gax_scores": s, "cxc.gax_heatmap": hl})
+    save_file({k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in out.items()}, str(OUT / "ax_gax.safetensors"))
+    print("ax_gax: done")
+
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     models_fixture()
@@ -148,3 +226,4 @@ if __name__ == "__main__":
     resize_fixture()
     for name in ATTR_MODELS:
         attr_fixture(name)
+    ax_gax_fixture()

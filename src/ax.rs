@@ -1,0 +1,647 @@
+//! The AX process and the CO score (METHOD.md §4.1).
+//!
+//! For each sample: the prediction t = argmax f(x); a heatmap A for t; h = A / max|A|; the
+//! augmented logits f(x + h) ("sum") or f(x ⊙ h) ("mult"); and the CO score
+//! s = Σ_j κ_j (f(x + h)_j − f(x)_j) with κ = 1 for the true class and −1/(C−1) for the others.
+//!
+//! [`ax_sweep`] runs every method × mode over a dataset in batches, appends each sample's row to
+//! a CSV as it goes (an interrupted sweep keeps its rows and resumes where it stopped) and
+//! returns the [`AxTable`] the gap statistics and plots are made from.
+
+use crate::attr::{self, AttrOptions, Method, Target};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::nn::Model;
+use crate::progress::Task;
+use candle_core::{DType, Tensor};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// How the heatmap is fed back to the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// x + h (the paper's main variant, v2).
+    Sum,
+    /// x ⊙ h (v1's "mult").
+    Mult,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Mode> {
+        match s {
+            "sum" => Ok(Mode::Sum),
+            "mult" => Ok(Mode::Mult),
+            other => Err(Error::unknown("AX mode", other, &["sum", "mult"])),
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Sum => "sum",
+            Mode::Mult => "mult",
+        }
+    }
+    /// The augmented input.
+    pub fn apply(self, x: &Tensor, h: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Mode::Sum => (x + h)?,
+            Mode::Mult => (x * h)?,
+        })
+    }
+}
+
+/// Which outputs the CO score compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Raw logits (the paper's main CO).
+    Raw,
+    /// Σκ·(softmax(y_a) − softmax(y_b)), the evidently intended softmax form.
+    Softmax,
+    /// Σκ·(softmax(y_a) − y_b), the v2 code's formula (appendix Figs 14–16).
+    SoftmaxAsCoded,
+}
+
+impl Output {
+    pub fn parse(s: &str) -> Result<Output> {
+        match s {
+            "raw" => Ok(Output::Raw),
+            "softmax" => Ok(Output::Softmax),
+            "softmax_as_coded" => Ok(Output::SoftmaxAsCoded),
+            other => Err(Error::unknown(
+                "CO output",
+                other,
+                &["raw", "softmax", "softmax_as_coded"],
+            )),
+        }
+    }
+}
+
+fn softmax_row(v: &[f64]) -> Vec<f64> {
+    let m = v.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    let e: Vec<f64> = v.iter().map(|x| (x - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.into_iter().map(|x| x / s).collect()
+}
+
+/// The CO score of one sample with `label` among C = len classes.
+pub fn co_row(before: &[f64], after: &[f64], label: usize, output: Output) -> f64 {
+    let c = before.len();
+    let kappa = |j: usize| {
+        if j == label {
+            1.0
+        } else {
+            -1.0 / (c as f64 - 1.0)
+        }
+    };
+    let (a, b): (Vec<f64>, Vec<f64>) = match output {
+        Output::Raw => (after.to_vec(), before.to_vec()),
+        Output::Softmax => (softmax_row(after), softmax_row(before)),
+        Output::SoftmaxAsCoded => (softmax_row(after), before.to_vec()),
+    };
+    (0..c).map(|j| kappa(j) * (a[j] - b[j])).sum()
+}
+
+/// CO scores of a batch from logits before and after AX (N, C).
+pub fn co_scores(
+    before: &Tensor,
+    after: &Tensor,
+    labels: &[usize],
+    output: Output,
+) -> Result<Vec<f64>> {
+    if before.dims() != after.dims() || before.rank() != 2 {
+        return Err(Error::ShapeMismatch {
+            op: "co_score".into(),
+            lhs: before.dims().to_vec(),
+            rhs: after.dims().to_vec(),
+        });
+    }
+    let (n, c) = before.dims2()?;
+    if labels.len() != n {
+        return Err(Error::invalid(format!(
+            "co_score: {} labels for {n} samples",
+            labels.len()
+        )));
+    }
+    if c < 2 {
+        return Err(Error::invalid("co_score needs at least two classes"));
+    }
+    if let Some(&bad) = labels.iter().find(|&&l| l >= c) {
+        return Err(Error::invalid(format!(
+            "co_score: label {bad} but only {c} classes"
+        )));
+    }
+    let b = before.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+    let a = after.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+    Ok((0..n)
+        .map(|i| co_row(&b[i], &a[i], labels[i], output))
+        .collect())
+}
+
+/// One sample's AX outcome for one method and mode.
+#[derive(Clone, Debug, Serialize)]
+pub struct AxRow {
+    pub method: String,
+    pub mode: Mode,
+    /// Position in the dataset.
+    pub index: usize,
+    pub id: String,
+    pub label: usize,
+    pub pred_before: usize,
+    pub pred_after: usize,
+    /// CO on raw logits.
+    pub co: f64,
+    pub co_softmax: f64,
+    pub co_softmax_as_coded: f64,
+    /// The method gave an all-zero heatmap (h = 0 then, or NaN in the compatibility mode).
+    pub zero_map: bool,
+    /// Maximum softmax probability before AX (the trivial correctness baseline).
+    pub msp: f64,
+}
+
+impl AxRow {
+    pub fn correct_before(&self) -> bool {
+        self.pred_before == self.label
+    }
+    pub fn correct_after(&self) -> bool {
+        self.pred_after == self.label
+    }
+}
+
+const HEADER: &str = "method,mode,index,id,label,pred_before,pred_after,correct_before,correct_after,co,co_softmax,co_softmax_as_coded,zero_map,msp";
+
+impl AxRow {
+    fn csv_line(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            self.method,
+            self.mode.name(),
+            self.index,
+            csv_field(&self.id),
+            self.label,
+            self.pred_before,
+            self.pred_after,
+            self.correct_before() as u8,
+            self.correct_after() as u8,
+            self.co,
+            self.co_softmax,
+            self.co_softmax_as_coded,
+            self.zero_map as u8,
+            self.msp
+        )
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Every row of a sweep and what produced it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AxTable {
+    pub rows: Vec<AxRow>,
+    pub class_names: Vec<String>,
+    pub methods: Vec<String>,
+    pub modes: Vec<Mode>,
+    /// `<dataset>_<model>`, the paper's row label.
+    pub label: String,
+    pub n_samples: usize,
+    /// Caveats carried from the data (substitute splits…).
+    pub notes: Vec<String>,
+}
+
+/// Options of an AX sweep.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    pub methods: Vec<Method>,
+    pub modes: Vec<Mode>,
+    pub batch: usize,
+    /// Append rows here as they are computed; resume from the rows already there.
+    pub csv: Option<PathBuf>,
+    pub resume: bool,
+    /// The authors' behaviour for all-zero heatmaps: h = NaN, prediction after = class 0,
+    /// CO = NaN (reproduces Table 2 exactly); off by default (h = 0, counted).
+    pub nan_compat: bool,
+    pub attr: AttrOptions,
+    pub label: String,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        SweepOptions {
+            methods: Method::PAPER.to_vec(),
+            modes: vec![Mode::Sum],
+            batch: 256,
+            csv: None,
+            resume: true,
+            nan_compat: false,
+            attr: AttrOptions::default(),
+            label: String::new(),
+        }
+    }
+}
+
+fn read_existing(path: &Path) -> Result<Vec<AxRow>> {
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| Error::bad_file(path, e.to_string()))?;
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| Error::bad_file(path, e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header.join(",") != HEADER {
+        return Err(Error::bad_file(
+            path,
+            "exists but is not an AX sweep CSV (different columns); choose another path or remove it",
+        ));
+    }
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let Ok(r) = rec else { break }; // a last line cut by an interruption
+        if r.len() != 14 {
+            break;
+        }
+        let p = |i: usize| r.get(i).unwrap_or("");
+        let (Ok(index), Ok(label), Ok(pb), Ok(pa)) =
+            (p(2).parse(), p(4).parse(), p(5).parse(), p(6).parse())
+        else {
+            break;
+        };
+        let f = |i: usize| p(i).parse::<f64>().unwrap_or(f64::NAN);
+        rows.push(AxRow {
+            method: p(0).to_string(),
+            mode: Mode::parse(p(1))?,
+            index,
+            id: p(3).to_string(),
+            label,
+            pred_before: pb,
+            pred_after: pa,
+            co: f(9),
+            co_softmax: f(10),
+            co_softmax_as_coded: f(11),
+            zero_map: p(12) == "1",
+            msp: f(13),
+        });
+    }
+    Ok(rows)
+}
+
+/// Run the AX process for every method × mode over a dataset.
+pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTable> {
+    if ds.is_empty() {
+        return Err(Error::invalid("ax_sweep: the dataset is empty"));
+    }
+    if ds.class_names.len() != model.classes {
+        return Err(Error::invalid(format!(
+            "ax_sweep: the data has {} classes, the model {} outputs",
+            ds.class_names.len(),
+            model.classes
+        )));
+    }
+    let mut rows: Vec<AxRow> = Vec::new();
+    let mut writer = None;
+    if let Some(path) = &opts.csv {
+        crate::io::ensure_parent(path)?;
+        if path.exists() && opts.resume {
+            rows = read_existing(path)?;
+            // Rewrite the file from the rows that parsed, dropping a cut last line.
+            let mut text = String::from(HEADER);
+            text.push('\n');
+            for r in &rows {
+                text.push_str(&r.csv_line());
+                text.push('\n');
+            }
+            crate::io::write_atomic(path, text.as_bytes())?;
+        } else {
+            crate::io::write_atomic(path, format!("{HEADER}\n").as_bytes())?;
+        }
+        writer = Some(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?,
+        );
+    }
+    let done: HashSet<(String, Mode, usize)> = rows
+        .iter()
+        .map(|r| (r.method.clone(), r.mode, r.index))
+        .collect();
+    let batch = opts.batch.max(1);
+    let n_batches = ds.len().div_ceil(batch);
+    let task = Task::start("AX sweep", (n_batches * opts.methods.len()) as u64);
+    let mut step = 0u64;
+    for bi in 0..n_batches {
+        let start = bi * batch;
+        let len = batch.min(ds.len() - start);
+        let todo = |m: &Method, mode: Mode| {
+            (start..start + len).any(|i| !done.contains(&(m.name().to_string(), mode, i)))
+        };
+        if !opts
+            .methods
+            .iter()
+            .any(|m| opts.modes.iter().any(|&md| todo(m, md)))
+        {
+            step += opts.methods.len() as u64;
+            continue;
+        }
+        crate::interrupt::check()?;
+        let x = ds.batch(start, len)?.to_dtype(model.dtype)?;
+        let labels = &ds.y[start..start + len];
+        let before = model.logits(&x, batch)?;
+        let pred_before: Vec<usize> = before
+            .argmax(1)?
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|v| v as usize)
+            .collect();
+        let probs = candle_nn::ops::softmax(&before.to_dtype(DType::F64)?, 1)?
+            .max(1)?
+            .to_vec1::<f64>()?;
+        for method in &opts.methods {
+            step += 1;
+            if !opts.modes.iter().any(|&md| todo(method, md)) {
+                continue;
+            }
+            crate::interrupt::check()?;
+            let a = attr::attribute(
+                model,
+                &x,
+                *method,
+                &AttrOptions {
+                    target: Target::PerSample(pred_before.clone()),
+                    ..opts.attr.clone()
+                },
+            )?;
+            let (h, _) = attr::normalize(&a)?;
+            let zero: Vec<bool> = a
+                .reshape((len, ()))?
+                .abs()?
+                .max(1)?
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?
+                .iter()
+                .map(|&m| m == 0.0)
+                .collect();
+            let h = if opts.nan_compat && zero.iter().any(|&z| z) {
+                let mask = Tensor::from_vec(
+                    zero.iter()
+                        .map(|&z| if z { f64::NAN } else { 0.0 })
+                        .collect::<Vec<_>>(),
+                    len,
+                    x.device(),
+                )?
+                .to_dtype(h.dtype())?;
+                let mut shape = vec![1usize; h.rank()];
+                shape[0] = len;
+                h.broadcast_add(&mask.reshape(shape)?)?
+            } else {
+                h
+            };
+            let mut out = String::new();
+            for &mode in &opts.modes {
+                let after = model.logits(&mode.apply(&x, &h)?, batch)?;
+                let a64 = after.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+                let b64 = before.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+                for i in 0..len {
+                    let key = (method.name().to_string(), mode, start + i);
+                    if done.contains(&key) {
+                        continue;
+                    }
+                    // torch.argmax of an all-NaN row is 0 (the authors' counting, §8.4).
+                    let pa = if a64[i].iter().any(|v| v.is_nan()) {
+                        0
+                    } else {
+                        argmax(&a64[i])
+                    };
+                    let row = AxRow {
+                        method: method.name().to_string(),
+                        mode,
+                        index: start + i,
+                        id: ds.ids[start + i].clone(),
+                        label: labels[i],
+                        pred_before: pred_before[i],
+                        pred_after: pa,
+                        co: co_row(&b64[i], &a64[i], labels[i], Output::Raw),
+                        co_softmax: co_row(&b64[i], &a64[i], labels[i], Output::Softmax),
+                        co_softmax_as_coded: co_row(
+                            &b64[i],
+                            &a64[i],
+                            labels[i],
+                            Output::SoftmaxAsCoded,
+                        ),
+                        zero_map: zero[i],
+                        msp: probs[i],
+                    };
+                    out.push_str(&row.csv_line());
+                    out.push('\n');
+                    rows.push(row);
+                }
+            }
+            if let (Some(w), Some(path)) = (writer.as_mut(), &opts.csv) {
+                w.write_all(out.as_bytes())
+                    .and_then(|_| w.flush())
+                    .map_err(|e| Error::io(path, e))?;
+            }
+            task.update(
+                step,
+                &format!("batch {}/{n_batches}, {}", bi + 1, method.name()),
+            );
+        }
+    }
+    // Rows in a stable order (method, mode, index), whatever order a resumed run produced.
+    let method_rank = |m: &str| {
+        opts.methods
+            .iter()
+            .position(|x| x.name() == m)
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_key(|r| {
+        (
+            method_rank(&r.method),
+            opts.modes.iter().position(|&m| m == r.mode).unwrap_or(0),
+            r.index,
+        )
+    });
+    Ok(AxTable {
+        rows,
+        class_names: ds.class_names.clone(),
+        methods: opts.methods.iter().map(|m| m.name().to_string()).collect(),
+        modes: opts.modes.clone(),
+        label: opts.label.clone(),
+        n_samples: ds.len(),
+        notes: ds.provenance.notes.clone(),
+    })
+}
+
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Accuracy before and after AX, per mode and method: the paper's Table 2 layout.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccuracyRow {
+    pub mode: Mode,
+    pub baseline: (usize, f64),
+    /// (method, correct after AX, accuracy after AX, zero heatmaps)
+    pub methods: Vec<(String, usize, f64, usize)>,
+}
+
+impl AxTable {
+    pub fn rows_of<'a>(
+        &'a self,
+        method: &'a str,
+        mode: Mode,
+    ) -> impl Iterator<Item = &'a AxRow> + 'a {
+        self.rows
+            .iter()
+            .filter(move |r| r.method == method && r.mode == mode)
+    }
+
+    pub fn accuracy(&self) -> Vec<AccuracyRow> {
+        self.modes
+            .iter()
+            .map(|&mode| {
+                let first = self
+                    .methods
+                    .first()
+                    .map(|m| self.rows_of(m, mode).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let n = first.len().max(1);
+                let base = first.iter().filter(|r| r.correct_before()).count();
+                let methods = self
+                    .methods
+                    .iter()
+                    .map(|m| {
+                        let rows: Vec<&AxRow> = self.rows_of(m, mode).collect();
+                        let c = rows.iter().filter(|r| r.correct_after()).count();
+                        let z = rows.iter().filter(|r| r.zero_map).count();
+                        (m.clone(), c, c as f64 / rows.len().max(1) as f64, z)
+                    })
+                    .collect();
+                AccuracyRow {
+                    mode,
+                    baseline: (base, base as f64 / n as f64),
+                    methods,
+                }
+            })
+            .collect()
+    }
+
+    /// The accuracy table as text: one line per mode, the paper's column order.
+    pub fn accuracy_text(&self) -> String {
+        let mut s = format!(
+            "accuracy before / after AX ({}, N = {})\n",
+            if self.label.is_empty() {
+                "sweep"
+            } else {
+                &self.label
+            },
+            self.n_samples
+        );
+        let mut header = format!("{:<6} {:>9}", "mode", "Baseline");
+        for m in &self.methods {
+            header.push_str(&format!(" {:>14}", m));
+        }
+        s.push_str(&header);
+        s.push('\n');
+        for a in self.accuracy() {
+            let mut line = format!("{:<6} {:>9.4}", a.mode.name(), a.baseline.1);
+            for (_, _, acc, _) in &a.methods {
+                line.push_str(&format!(" {acc:>14.4}"));
+            }
+            s.push_str(&line);
+            s.push('\n');
+        }
+        let zeros: Vec<String> = self
+            .accuracy()
+            .iter()
+            .flat_map(|a| {
+                a.methods
+                    .iter()
+                    .filter(|m| m.3 > 0)
+                    .map(move |m| format!("{} {} ({})", m.0, m.3, a.mode.name()))
+            })
+            .collect();
+        if !zeros.is_empty() {
+            s.push_str(&format!(
+                "all-zero heatmaps (h = 0): {}\n",
+                zeros.join(", ")
+            ));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
+        s.trim_end().to_string()
+    }
+
+    /// Write all rows to a CSV (atomically).
+    pub fn save_csv(&self, path: &Path) -> Result<()> {
+        let mut text = String::from(HEADER);
+        text.push('\n');
+        for r in &self.rows {
+            text.push_str(&r.csv_line());
+            text.push('\n');
+        }
+        crate::io::write_atomic(path, text.as_bytes())
+    }
+
+    /// Read a sweep CSV back (for plots, gap statistics, merging shards).
+    pub fn load_csv(path: &Path, class_names: Vec<String>) -> Result<AxTable> {
+        let rows = read_existing(path)?;
+        let mut methods: Vec<String> = Vec::new();
+        let mut modes: Vec<Mode> = Vec::new();
+        for r in &rows {
+            if !methods.contains(&r.method) {
+                methods.push(r.method.clone());
+            }
+            if !modes.contains(&r.mode) {
+                modes.push(r.mode);
+            }
+        }
+        let n_samples = rows.iter().map(|r| r.index + 1).max().unwrap_or(0);
+        Ok(AxTable {
+            rows,
+            class_names,
+            methods,
+            modes,
+            label: String::new(),
+            n_samples,
+            notes: vec![],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn co_identities() {
+        let b = [1.0, 2.0, 3.0];
+        // h = 0: no change, CO = 0.
+        assert_eq!(co_row(&b, &b, 1, Output::Raw), 0.0);
+        // κ sums to 0: a uniform logit shift gives 0.
+        let shifted: Vec<f64> = b.iter().map(|v| v + 5.0).collect();
+        assert!(co_row(&b, &shifted, 2, Output::Raw).abs() < 1e-12);
+        // C = 2: Δy[y0] − Δy[other].
+        assert_eq!(co_row(&[0.0, 0.0], &[3.0, 1.0], 0, Output::Raw), 2.0);
+        // Softmax of a uniform shift is unchanged; the coded form compares with raw logits.
+        assert!(co_row(&b, &shifted, 0, Output::Softmax).abs() < 1e-12);
+        assert!(co_row(&b, &b, 0, Output::SoftmaxAsCoded).abs() > 0.5);
+    }
+}

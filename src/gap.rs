@@ -1,0 +1,315 @@
+//! The paper's main finding, made measurable: do CO scores separate correct from wrong
+//! predictions, and better than the trivial baseline (the maximum softmax probability)?
+//!
+//! For every method and mode, and for both meanings of "correct" — the original prediction (the
+//! paper's main figures, v1) and the prediction after AX (its appendix figures, v2) — this gives
+//! the CO distributions of the two groups, the AUROC of CO as a correctness score, the widest
+//! gap between the two empirical distributions (Kolmogorov–Smirnov) with its threshold, and the
+//! samples on the "wrong" side of that threshold ([`flag_errors`]), the paper's proposed use.
+
+use crate::ax::{AxRow, AxTable, Mode};
+use serde::Serialize;
+
+/// Which prediction "correct" refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Meaning {
+    /// argmax f(x) == label (v1, the paper's main figures).
+    Before,
+    /// argmax f(x + h) == label (v2, the appendix figures).
+    After,
+}
+
+impl Meaning {
+    pub fn name(self) -> &'static str {
+        match self {
+            Meaning::Before => "before",
+            Meaning::After => "after",
+        }
+    }
+    pub fn correct(self, r: &AxRow) -> bool {
+        match self {
+            Meaning::Before => r.correct_before(),
+            Meaning::After => r.correct_after(),
+        }
+    }
+}
+
+/// Quartiles and extremes of a sample.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub n: usize,
+    pub mean: f64,
+    pub min: f64,
+    pub q1: f64,
+    pub median: f64,
+    pub q3: f64,
+    pub max: f64,
+}
+
+/// Linear-interpolated quantile of sorted data (numpy's default).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+pub fn summarize(values: &[f64]) -> Summary {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return Summary {
+            n: 0,
+            mean: f64::NAN,
+            min: f64::NAN,
+            q1: f64::NAN,
+            median: f64::NAN,
+            q3: f64::NAN,
+            max: f64::NAN,
+        };
+    }
+    v.sort_by(f64::total_cmp);
+    Summary {
+        n: v.len(),
+        mean: v.iter().sum::<f64>() / v.len() as f64,
+        min: v[0],
+        q1: quantile(&v, 0.25),
+        median: quantile(&v, 0.5),
+        q3: quantile(&v, 0.75),
+        max: v[v.len() - 1],
+    }
+}
+
+/// AUROC of `score` for telling positives from negatives: P(score_pos > score_neg) + ½P(=),
+/// computed with average ranks (Mann–Whitney U).
+pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
+    if pos.is_empty() || neg.is_empty() {
+        return f64::NAN;
+    }
+    let mut all: Vec<(f64, bool)> = pos
+        .iter()
+        .map(|&v| (v, true))
+        .chain(neg.iter().map(|&v| (v, false)))
+        .collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut rank_sum_pos = 0.0;
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j + 1 < all.len() && all[j + 1].0 == all[i].0 {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum_pos += all[i..=j].iter().filter(|x| x.1).count() as f64 * avg_rank;
+        i = j + 1;
+    }
+    let (np, nn) = (pos.len() as f64, neg.len() as f64);
+    (rank_sum_pos - np * (np + 1.0) / 2.0) / (np * nn)
+}
+
+/// The widest vertical gap between the two empirical CDFs and the threshold where it occurs:
+/// samples with CO ≤ threshold lean wrong (when correct samples score higher).
+pub fn widest_gap(pos: &[f64], neg: &[f64]) -> (f64, f64) {
+    if pos.is_empty() || neg.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let sorted = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let (p, n) = (sorted(pos), sorted(neg));
+    let (mut i, mut j) = (0, 0);
+    let mut best = (0.0, p[0].min(n[0]));
+    // Walk the merged values; after consuming everything ≤ t, compare the two CDFs at t.
+    while i < p.len() || j < n.len() {
+        let t = match (p.get(i), n.get(j)) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => break,
+        };
+        while i < p.len() && p[i] <= t {
+            i += 1;
+        }
+        while j < n.len() && n[j] <= t {
+            j += 1;
+        }
+        // F_wrong(t) − F_correct(t): how many more wrong than correct lie at or below t.
+        let gap = (j as f64 / n.len() as f64 - i as f64 / p.len() as f64).abs();
+        if gap > best.0 {
+            best = (gap, t);
+        }
+    }
+    best
+}
+
+/// Gap statistics of one method × mode × meaning.
+#[derive(Clone, Debug, Serialize)]
+pub struct Gap {
+    pub method: String,
+    pub mode: Mode,
+    pub meaning: Meaning,
+    pub correct: Summary,
+    pub wrong: Summary,
+    /// AUROC of CO as a score for "correct".
+    pub auroc: f64,
+    /// AUROC of the maximum softmax probability (before AX), the trivial baseline.
+    pub msp_auroc: f64,
+    /// Kolmogorov–Smirnov distance between the two CO distributions.
+    pub ks: f64,
+    /// The CO threshold of that widest gap.
+    pub threshold: f64,
+    /// CO scores that were NaN (all-zero heatmaps in the compatibility mode), left out.
+    pub nan: usize,
+}
+
+pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
+    let mut out = Vec::new();
+    for meaning in [Meaning::Before, Meaning::After] {
+        for &mode in &table.modes {
+            for m in &table.methods {
+                let rows: Vec<&AxRow> = table.rows_of(m, mode).collect();
+                let finite = |r: &&&AxRow| r.co.is_finite();
+                let pos: Vec<f64> = rows
+                    .iter()
+                    .filter(finite)
+                    .filter(|r| meaning.correct(r))
+                    .map(|r| r.co)
+                    .collect();
+                let neg: Vec<f64> = rows
+                    .iter()
+                    .filter(finite)
+                    .filter(|r| !meaning.correct(r))
+                    .map(|r| r.co)
+                    .collect();
+                let msp_pos: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| meaning.correct(r))
+                    .map(|r| r.msp)
+                    .collect();
+                let msp_neg: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| !meaning.correct(r))
+                    .map(|r| r.msp)
+                    .collect();
+                let (ks, threshold) = widest_gap(&pos, &neg);
+                out.push(Gap {
+                    method: m.clone(),
+                    mode,
+                    meaning,
+                    correct: summarize(&pos),
+                    wrong: summarize(&neg),
+                    auroc: auroc(&pos, &neg),
+                    msp_auroc: auroc(&msp_pos, &msp_neg),
+                    ks,
+                    threshold,
+                    nan: rows.iter().filter(|r| !r.co.is_finite()).count(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The gap statistics as a plain table, with the baseline beside each line and a verdict.
+pub fn gap_text(gaps: &[Gap]) -> String {
+    let mut s = String::from(
+        "CO as a correctness indicator (AUROC > 0.5: correct predictions score higher)\n",
+    );
+    s.push_str(&format!(
+        "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10} {:>10} {:>7} {:>7} {:>9}  {}\n",
+        "correct",
+        "mode",
+        "method",
+        "n_ok",
+        "n_wrong",
+        "median_ok",
+        "median_wr",
+        "AUROC",
+        "KS",
+        "MSP AUROC",
+        "vs baseline"
+    ));
+    for g in gaps {
+        let verdict = if !g.auroc.is_finite() || !g.msp_auroc.is_finite() {
+            "n/a".to_string()
+        } else if g.auroc > g.msp_auroc {
+            format!("CO better by {:.3}", g.auroc - g.msp_auroc)
+        } else {
+            format!("MSP better by {:.3}", g.msp_auroc - g.auroc)
+        };
+        s.push_str(&format!(
+            "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10.4} {:>10.4} {:>7.4} {:>7.4} {:>9.4}  {}\n",
+            g.meaning.name(),
+            g.mode.name(),
+            g.method,
+            g.correct.n,
+            g.wrong.n,
+            g.correct.median,
+            g.wrong.median,
+            g.auroc,
+            g.ks,
+            g.msp_auroc,
+            verdict
+        ));
+    }
+    s.trim_end().to_string()
+}
+
+/// The samples whose CO falls on the "wrong" side of the widest-gap threshold for one method:
+/// candidates for prediction or label errors.
+pub fn flag_errors(table: &AxTable, method: &str, mode: Mode, meaning: Meaning) -> Vec<AxRow> {
+    let Some(g) = gap_stats(table)
+        .into_iter()
+        .find(|g| g.method == method && g.mode == mode && g.meaning == meaning)
+    else {
+        return vec![];
+    };
+    if !g.threshold.is_finite() {
+        return vec![];
+    }
+    // Which side is "wrong": the side where the wrong group's CDF runs ahead.
+    let wrong_low = g.wrong.median <= g.correct.median;
+    table
+        .rows_of(method, mode)
+        .filter(|r| {
+            r.co.is_finite()
+                && if wrong_low {
+                    r.co <= g.threshold
+                } else {
+                    r.co > g.threshold
+                }
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auroc_with_ties_matches_sklearn() {
+        // sklearn.metrics.roc_auc_score([1,1,0,0,1,0], [0.9,0.4,0.4,0.1,0.8,0.3]) = 0.9444…
+        let auc = auroc(&[0.9, 0.4, 0.8], &[0.4, 0.1, 0.3]);
+        assert!((auc - 0.944_444_444_444_444_4).abs() < 1e-12, "{auc}");
+        assert_eq!(auroc(&[1.0], &[2.0]), 0.0);
+    }
+
+    #[test]
+    fn quantiles_as_numpy() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&v, 0.25), 1.75);
+        assert_eq!(quantile(&v, 0.5), 2.5);
+    }
+
+    #[test]
+    fn widest_gap_finds_the_separating_threshold() {
+        let (ks, t) = widest_gap(&[5.0, 6.0, 7.0], &[1.0, 2.0, 3.0]);
+        assert_eq!(ks, 1.0);
+        assert_eq!(t, 3.0);
+    }
+}

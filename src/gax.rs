@@ -1,0 +1,389 @@
+//! GAX: optimise a heatmap h = tanh(w ⊙ x + b) so that feeding it back (x + h, or x ⊙ h) pushes
+//! the CO score past a target (METHOD.md §5, with the project defaults at its end).
+//!
+//! Each sample has its own w (init 1) and b (init 0.01; `bias: false` is the ImageNet variant),
+//! optimised by Adam (lr 0.1, betas (0.9, 0.999)) on
+//!   loss = −CO + l_s / S,  S = mean((h − x + ε)² / (x + ε)),  l_s = 100, ε = 1e-4,
+//! with |x| + ε in the denominator when inputs can be negative (standardised tables), where the
+//! paper's x + ε is meaningless. All samples run in one batch (Adam is elementwise, so this equals
+//! optimising them one by one); each stops on its own once its CO exceeds the target, or at the
+//! step cap. Score k and heatmap frame k belong together (frame k is the h whose CO is score k).
+//! Ctrl-C returns what was computed so far, marked interrupted.
+
+use crate::ax::Mode;
+use crate::error::{Error, Result};
+use crate::nn::{Model, Pass, Rule};
+use crate::progress::Task;
+use candle_core::{DType, Tensor, Var};
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GaxOptions {
+    pub mode: Mode,
+    pub target_co: f64,
+    pub max_steps: usize,
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// l_s; 0 switches the similarity term off.
+    pub similarity: f64,
+    /// ε of the similarity term.
+    pub epsilon: f64,
+    /// Divide by |x| + ε (None: when any input is negative).
+    pub abs_denominator: Option<bool>,
+    pub bias: bool,
+    pub w_init: f64,
+    pub b_init: f64,
+    /// Keep a heatmap frame every this many steps (the last scored step is always kept).
+    pub frame_every: usize,
+    /// At most this many frames per sample (0: fit 256 MiB); beyond it every other frame is
+    /// dropped and the interval doubles, so memory stays bounded on long runs.
+    pub max_frames: usize,
+    /// Samples optimised together.
+    pub batch: usize,
+}
+
+impl Default for GaxOptions {
+    fn default() -> Self {
+        GaxOptions {
+            mode: Mode::Sum,
+            target_co: 48.0,
+            max_steps: 500,
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            similarity: 100.0,
+            epsilon: 1e-4,
+            abs_denominator: None,
+            bias: true,
+            w_init: 1.0,
+            b_init: 0.01,
+            frame_every: 1,
+            max_frames: 0,
+            batch: 64,
+        }
+    }
+}
+
+/// The outcome for every sample.
+#[derive(Clone, Debug)]
+pub struct GaxResult {
+    pub ids: Vec<String>,
+    pub labels: Vec<usize>,
+    /// The class each CO score is built for (the prediction, unless told otherwise).
+    pub targets: Vec<usize>,
+    /// CO score per step, per sample.
+    pub scores: Vec<Vec<f64>>,
+    /// The index of the first score above the target, if reached.
+    pub steps_to_target: Vec<Option<usize>>,
+    /// The heatmap of each sample's last score (N, …).
+    pub heatmaps: Tensor,
+    /// (step, heatmap) frames per sample.
+    pub frames: Vec<Vec<(usize, Tensor)>>,
+    pub interrupted: bool,
+    pub options: GaxOptions,
+    /// "x + eps" or "|x| + eps".
+    pub denominator: String,
+    pub seconds: f64,
+}
+
+struct Adam {
+    m: Tensor,
+    v: Tensor,
+}
+
+impl Adam {
+    fn new(like: &Tensor) -> Result<Adam> {
+        Ok(Adam {
+            m: like.zeros_like()?,
+            v: like.zeros_like()?,
+        })
+    }
+
+    /// PyTorch's single-tensor Adam update of `p` by gradient `g` at step `t` (1-based).
+    fn step(&mut self, p: &Tensor, g: &Tensor, t: i32, o: &GaxOptions) -> Result<Tensor> {
+        self.m = (&self.m + ((g - &self.m)? * (1.0 - o.beta1))?)?;
+        self.v = ((&self.v * o.beta2)? + (g.sqr()? * (1.0 - o.beta2))?)?;
+        let bc1 = 1.0 - o.beta1.powi(t);
+        let bc2 = Tensor::new((1.0 - o.beta2.powi(t)).sqrt(), p.device())?.to_dtype(p.dtype())?;
+        let denom = (self.v.sqrt()?.broadcast_div(&bc2)? + o.eps)?;
+        Ok((p - (self.m.broadcast_div(&denom)? * (o.lr / bc1))?)?)
+    }
+
+    fn keep(&mut self, idx: &Tensor) -> Result<()> {
+        self.m = self.m.index_select(idx, 0)?;
+        self.v = self.v.index_select(idx, 0)?;
+        Ok(())
+    }
+}
+
+/// κ rows: 1 at the target, −1/(C−1) elsewhere.
+fn kappa(targets: &[usize], classes: usize, dtype: DType) -> Result<Tensor> {
+    let off = -1.0 / (classes as f64 - 1.0);
+    let mut v = vec![off; targets.len() * classes];
+    for (i, &t) in targets.iter().enumerate() {
+        v[i * classes + t] = 1.0;
+    }
+    Ok(
+        Tensor::from_vec(v, (targets.len(), classes), &candle_core::Device::Cpu)?
+            .to_dtype(dtype)?,
+    )
+}
+
+/// Run GAX on a batch of samples. `targets` are the classes CO is built for.
+pub fn gax(
+    model: &Model,
+    x: &Tensor,
+    targets: &[usize],
+    labels: &[usize],
+    ids: &[String],
+    opts: &GaxOptions,
+) -> Result<GaxResult> {
+    let started = std::time::Instant::now();
+    let n = x.dim(0)?;
+    if targets.len() != n || labels.len() != n || ids.len() != n {
+        return Err(Error::invalid(
+            "gax: targets, labels and ids must have one entry per sample",
+        ));
+    }
+    if model.classes < 2 {
+        return Err(Error::invalid(
+            "gax needs a model with at least two classes",
+        ));
+    }
+    let x = x.to_dtype(model.dtype)?;
+    let negative = x.min_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()? < 0.0;
+    let use_abs = opts.abs_denominator.unwrap_or(negative);
+    let per_sample = x.elem_count() / n.max(1);
+    let max_frames = if opts.max_frames > 0 {
+        opts.max_frames
+    } else {
+        let bytes = per_sample * x.dtype().size_in_bytes() * n.max(1);
+        (256 * 1024 * 1024 / bytes.max(1)).clamp(2, 512)
+    };
+    let mut result = GaxResult {
+        ids: ids.to_vec(),
+        labels: labels.to_vec(),
+        targets: targets.to_vec(),
+        scores: vec![Vec::new(); n],
+        steps_to_target: vec![None; n],
+        heatmaps: x.zeros_like()?,
+        frames: vec![Vec::new(); n],
+        interrupted: false,
+        options: opts.clone(),
+        denominator: if use_abs {
+            "|x| + eps".into()
+        } else {
+            "x + eps".into()
+        },
+        seconds: 0.0,
+    };
+    let mut finals: Vec<Option<Tensor>> = vec![None; n];
+    let task = Task::start("GAX", (n * opts.max_steps) as u64);
+    let batch = opts.batch.max(1);
+    let mut done_steps = 0u64;
+    'chunks: for c0 in (0..n).step_by(batch) {
+        let c1 = (c0 + batch).min(n);
+        let xs = x.narrow(0, c0, c1 - c0)?;
+        let y_ref = model.logits(&xs, batch)?;
+        let k = kappa(&targets[c0..c1], model.classes, model.dtype)?;
+        let mut w = (xs.ones_like()? * opts.w_init)?;
+        let mut b = (xs.ones_like()? * opts.b_init)?;
+        let (mut aw, mut ab) = (Adam::new(&w)?, Adam::new(&b)?);
+        // Rows still being optimised: their sample indices and their inputs.
+        let mut active: Vec<usize> = (c0..c1).collect();
+        let (mut xa, mut ya, mut ka) = (xs.clone(), y_ref.clone(), k.clone());
+        let mut every = vec![opts.frame_every.max(1); n];
+        for step in 0..opts.max_steps {
+            if crate::interrupt::requested() {
+                result.interrupted = true;
+                break 'chunks;
+            }
+            let wv = Var::from_tensor(&w)?;
+            let bv = Var::from_tensor(&b)?;
+            let pre = (wv.as_tensor() * &xa)?;
+            let h = if opts.bias {
+                (pre + bv.as_tensor())?.tanh()?
+            } else {
+                pre.tanh()?
+            };
+            let y = model.forward(&opts.mode.apply(&xa, &h)?, &mut Pass::eval(Rule::Plain))?;
+            let co = ((&y - &ya)? * &ka)?.sum(1)?;
+            let rows = active.len();
+            let mut loss = co.neg()?;
+            if opts.similarity > 0.0 {
+                let num = ((&h - &xa)? + opts.epsilon)?.sqr()?;
+                let den = if use_abs {
+                    (xa.abs()? + opts.epsilon)?
+                } else {
+                    (&xa + opts.epsilon)?
+                };
+                let s = (num / den)?.reshape((rows, ()))?.mean(1)?;
+                loss = (loss + (s.recip()? * opts.similarity)?)?;
+            }
+            let grads = loss.sum_all()?.backward()?;
+            let scores = co.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+            let h = h.detach();
+            let mut finished = Vec::new();
+            for (r, &i) in active.iter().enumerate() {
+                result.scores[i].push(scores[r]);
+                let hr = h.get(r)?;
+                let last = scores[r] > opts.target_co || step + 1 == opts.max_steps;
+                if step % every[i] == 0 || last {
+                    result.frames[i].push((step, hr.clone()));
+                    if result.frames[i].len() > max_frames {
+                        // Thin out: keep every other frame (the newest always stays).
+                        let kept: Vec<(usize, Tensor)> = result.frames[i]
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| j % 2 == 0 || *j + 1 == result.frames[i].len())
+                            .map(|(_, f)| f.clone())
+                            .collect();
+                        result.frames[i] = kept;
+                        every[i] *= 2;
+                    }
+                }
+                finals[i] = Some(hr);
+                if scores[r] > opts.target_co {
+                    result.steps_to_target[i] = Some(step);
+                    finished.push(r);
+                }
+            }
+            let gw = grads
+                .get(wv.as_tensor())
+                .cloned()
+                .unwrap_or(w.zeros_like()?);
+            w = aw.step(&w, &gw, step as i32 + 1, opts)?;
+            if opts.bias {
+                let gb = grads
+                    .get(bv.as_tensor())
+                    .cloned()
+                    .unwrap_or(b.zeros_like()?);
+                b = ab.step(&b, &gb, step as i32 + 1, opts)?;
+            }
+            done_steps += rows as u64;
+            let reached = result
+                .steps_to_target
+                .iter()
+                .filter(|s| s.is_some())
+                .count();
+            task.update(
+                done_steps,
+                &format!("step {step}, {reached}/{n} past CO {}", opts.target_co),
+            );
+            if !finished.is_empty() {
+                let keep: Vec<u32> = (0..rows)
+                    .filter(|r| !finished.contains(r))
+                    .map(|r| r as u32)
+                    .collect();
+                if keep.is_empty() {
+                    break;
+                }
+                let idx = Tensor::from_vec(keep.clone(), keep.len(), xs.device())?;
+                active = keep.iter().map(|&r| active[r as usize]).collect();
+                xa = xa.index_select(&idx, 0)?;
+                ya = ya.index_select(&idx, 0)?;
+                ka = ka.index_select(&idx, 0)?;
+                w = w.index_select(&idx, 0)?;
+                b = b.index_select(&idx, 0)?;
+                aw.keep(&idx)?;
+                ab.keep(&idx)?;
+            }
+        }
+    }
+    let zero = x.get(0)?.zeros_like()?;
+    let hs: Vec<Tensor> = finals
+        .into_iter()
+        .map(|f| f.unwrap_or_else(|| zero.clone()))
+        .collect();
+    result.heatmaps = Tensor::stack(&hs, 0)?;
+    result.seconds = started.elapsed().as_secs_f64();
+    Ok(result)
+}
+
+impl GaxResult {
+    /// Steps to target of the samples that reached it.
+    pub fn reached(&self) -> Vec<usize> {
+        self.steps_to_target.iter().flatten().copied().collect()
+    }
+
+    /// The last CO of each sample.
+    pub fn final_scores(&self) -> Vec<f64> {
+        self.scores
+            .iter()
+            .map(|s| s.last().copied().unwrap_or(f64::NAN))
+            .collect()
+    }
+
+    pub fn summary(&self) -> String {
+        let n = self.scores.len();
+        let r = self.reached();
+        let mut sorted = r.clone();
+        sorted.sort();
+        let med = if sorted.is_empty() {
+            f64::NAN
+        } else {
+            crate::gap::quantile(&sorted.iter().map(|&v| v as f64).collect::<Vec<_>>(), 0.5)
+        };
+        let mut s = format!(
+            "GAX ({} mode, target CO {}, cap {} steps, lr {}, l_s {}, denominator {}): {}/{} samples reached the target",
+            self.options.mode.name(),
+            self.options.target_co,
+            self.options.max_steps,
+            self.options.lr,
+            self.options.similarity,
+            self.denominator,
+            r.len(),
+            n
+        );
+        if !sorted.is_empty() {
+            s.push_str(&format!(
+                "; steps to target: median {med}, min {}, max {}",
+                sorted[0],
+                sorted[sorted.len() - 1]
+            ));
+        }
+        if self.interrupted {
+            s.push_str(" (interrupted: partial result)");
+        }
+        s
+    }
+
+    /// `gax_scores.csv` (one row per sample and step) and `gax_heatmaps.safetensors` (final
+    /// heatmaps, frames and their steps), both written atomically into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut csv = String::from("sample,id,label,target,step,co,reached\n");
+        for (i, sc) in self.scores.iter().enumerate() {
+            for (k, v) in sc.iter().enumerate() {
+                let reached = self.steps_to_target[i] == Some(k);
+                csv.push_str(&format!(
+                    "{i},{},{},{},{k},{v},{}\n",
+                    self.ids[i].replace(',', ";"),
+                    self.labels[i],
+                    self.targets[i],
+                    reached as u8
+                ));
+            }
+        }
+        crate::io::write_atomic(&dir.join("gax_scores.csv"), csv.as_bytes())?;
+        let mut t = std::collections::HashMap::new();
+        t.insert("heatmaps".to_string(), self.heatmaps.clone());
+        for (i, f) in self.frames.iter().enumerate() {
+            if f.is_empty() {
+                continue;
+            }
+            let frames: Vec<Tensor> = f.iter().map(|(_, h)| h.clone()).collect();
+            t.insert(format!("frames.{i}"), Tensor::stack(&frames, 0)?);
+            let steps: Vec<i64> = f.iter().map(|(s, _)| *s as i64).collect();
+            t.insert(
+                format!("frame_steps.{i}"),
+                Tensor::from_vec(steps, f.len(), &candle_core::Device::Cpu)?,
+            );
+        }
+        crate::io::save_safetensors(&t, &dir.join("gax_heatmaps.safetensors"))
+    }
+}

@@ -1,0 +1,427 @@
+//! Script bindings: CO scores, AX sweeps, gap statistics and GAX.
+
+use super::attribution::{attr_options, indices};
+use super::convert::*;
+use super::models::Net;
+use super::registry::{Category, Registrar};
+use crate::attr::{Method, Target};
+use crate::ax::{AxTable, Mode, Output, SweepOptions, ax_sweep, co_scores};
+use crate::data::Dataset;
+use crate::gap::{Gap, Meaning, flag_errors, gap_stats, gap_text};
+use crate::gax::{GaxOptions, GaxResult, gax};
+use rhai::{Array, Dynamic, Map};
+use std::path::{Path, PathBuf};
+
+const AX: Category = Category::Ax;
+const GAX: Category = Category::Gax;
+
+/// The gap statistics of a sweep, printable as a table.
+#[derive(Clone)]
+pub struct GapReport(pub Vec<Gap>);
+
+fn methods_of(d: Option<Dynamic>) -> RResult<Vec<Method>> {
+    let Some(d) = d else {
+        return Ok(Method::PAPER.to_vec());
+    };
+    if let Some(s) = d.clone().try_cast::<rhai::ImmutableString>() {
+        return match s.as_str() {
+            "all" | "paper" => Ok(Method::PAPER.to_vec()),
+            one => Ok(vec![Method::parse(one).rh()?]),
+        };
+    }
+    match d.try_cast::<Array>() {
+        Some(a) => a
+            .iter()
+            .map(|m| {
+                m.clone()
+                    .into_string()
+                    .map_err(|_| to_rhai(crate::Error::invalid("methods: expected names")))
+                    .and_then(|s| Method::parse(&s).rh())
+            })
+            .collect(),
+        None => err("methods: \"all\", one name, or an array of names"),
+    }
+}
+
+fn modes_of(o: &mut Opts) -> RResult<Vec<Mode>> {
+    match o.strings("modes")? {
+        Some(v) => v.iter().map(|m| Mode::parse(m).rh()).collect(),
+        None => Ok(vec![Mode::Sum]),
+    }
+}
+
+fn meaning_of(s: &str) -> RResult<Meaning> {
+    match s {
+        "before" | "original" => Ok(Meaning::Before),
+        "after" | "ax" => Ok(Meaning::After),
+        other => Err(to_rhai(crate::Error::unknown(
+            "meaning of correct",
+            other,
+            &["before", "after"],
+        ))),
+    }
+}
+
+fn row_map(r: &crate::ax::AxRow) -> RResult<Dynamic> {
+    rhai::serde::to_dynamic(r)
+}
+
+fn register_co(r: &mut Registrar) {
+    r.doc(AX, "co_score", "co_score(y_before, y_after, labels) | co_score(net, x, h, labels, #{mode, output}) -> Tensor",
+        "Per-sample CO = Σ κ·(after − before), κ = 1 for the true class and −1/(C−1) otherwise; mode sum (x + h) or mult (x ⊙ h); output raw (default), softmax, or softmax_as_coded (the v2 code's formula).")
+        .example_is("co_score(tensor([[0.0, 0.0]]), tensor([[3.0, 1.0]]), [0]).item()", "2.0");
+    fn from_logits(
+        b: &ScriptTensor,
+        a: &ScriptTensor,
+        labels: &Dynamic,
+        out: Output,
+    ) -> RResult<ScriptTensor> {
+        let l = indices(labels, "labels")?;
+        let v = co_scores(&b.0, &a.0, &l, out).rh()?;
+        let n = v.len();
+        candle_core::Tensor::from_vec(v, n, &candle_core::Device::Cpu)
+            .map(ScriptTensor)
+            .rh()
+    }
+    r.engine.register_fn(
+        "co_score",
+        |b: ScriptTensor, a: ScriptTensor, l: Dynamic| from_logits(&b, &a, &l, Output::Raw),
+    );
+    r.engine.register_fn(
+        "co_score",
+        |b: ScriptTensor, a: ScriptTensor, l: Dynamic, m: Map| -> RResult<ScriptTensor> {
+            let mut o = Opts::new("co_score", m);
+            let out = Output::parse(&o.string("output", "raw")?).rh()?;
+            o.finish()?;
+            from_logits(&b, &a, &l, out)
+        },
+    );
+    fn with_net(
+        n: &Net,
+        x: &ScriptTensor,
+        h: &ScriptTensor,
+        l: &Dynamic,
+        m: Map,
+    ) -> RResult<ScriptTensor> {
+        let mut o = Opts::new("co_score", m);
+        let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
+        let out = Output::parse(&o.string("output", "raw")?).rh()?;
+        o.finish()?;
+        let x = x.0.to_dtype(n.0.dtype).rh()?;
+        let h = h.0.to_dtype(n.0.dtype).rh()?;
+        let before = n.0.logits(&x, 256).rh()?;
+        let after = n.0.logits(&mode.apply(&x, &h).rh()?, 256).rh()?;
+        from_logits(&ScriptTensor(before), &ScriptTensor(after), l, out)
+    }
+    r.engine.register_fn(
+        "co_score",
+        |n: Net, x: ScriptTensor, h: ScriptTensor, l: Dynamic| with_net(&n, &x, &h, &l, Map::new()),
+    );
+    r.engine.register_fn(
+        "co_score",
+        |n: Net, x: ScriptTensor, h: ScriptTensor, l: Dynamic, m: Map| with_net(&n, &x, &h, &l, m),
+    );
+}
+
+fn register_sweep(r: &mut Registrar) {
+    r.engine.register_type_with_name::<AxTable>("AxTable");
+    r.engine
+        .register_fn("to_string", |t: &mut AxTable| t.accuracy_text());
+    r.engine
+        .register_fn("to_debug", |t: &mut AxTable| t.accuracy_text());
+    r.doc(AX, "ax_sweep", "ax_sweep(net, ds, #{methods, modes, batch, csv, resume, nan_compat, label, layer, …}) -> AxTable",
+        "The AX process over a dataset for every method × mode: per sample the prediction before/after, CO (raw and softmax forms), correctness; rows are appended to csv as they come and an interrupted sweep resumes from them.")
+        .example("let b = load_drybean(); let t = ax_sweep(drybean_fpa(), b.head(8).map(b.standardize()), #{modes: [\"sum\", \"mult\"]}); print(t)");
+    fn sweep(n: &Net, ds: &Dataset, m: Map) -> RResult<AxTable> {
+        let (attr, noise, mut o) = attr_options(&n.0, m, None)?;
+        if noise.is_some() {
+            return err("ax_sweep: NoiseTunnel options are not supported in sweeps");
+        }
+        let methods = methods_of(o.raw("methods"))?;
+        let modes = modes_of(&mut o)?;
+        let opts = SweepOptions {
+            methods,
+            modes,
+            batch: o.usize("batch", 256)?,
+            csv: o.opt_string("csv")?.map(PathBuf::from),
+            resume: o.bool("resume", true)?,
+            nan_compat: o.bool("nan_compat", false)?,
+            label: o.string("label", &n.0.arch.name())?,
+            attr: crate::attr::AttrOptions {
+                target: Target::Predicted,
+                ..attr
+            },
+        };
+        o.finish()?;
+        ax_sweep(&n.0, ds, &opts).rh()
+    }
+    r.engine
+        .register_fn("ax_sweep", |n: Net, ds: Dataset| sweep(&n, &ds, Map::new()));
+    r.engine
+        .register_fn("ax_sweep", |n: Net, ds: Dataset, m: Map| sweep(&n, &ds, m));
+
+    r.doc(AX, "save_csv", "table.save_csv(path)", "Write every row of a sweep (written whole or not at all).")
+        .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(4), #{methods: \"Saliency\"}).save_csv(temp_path(\"co.csv\"))");
+    r.engine
+        .register_fn("save_csv", |t: &mut AxTable, p: &str| {
+            t.save_csv(Path::new(p)).rh()
+        });
+    r.doc(AX, "load_ax_csv", "load_ax_csv(path, classes) -> AxTable", "Read a sweep's CSV back (for plots, gap statistics, reports).")
+        .example("let b = load_drybean(); let p = temp_path(\"c.csv\"); ax_sweep(drybean_fpa(), b.head(4), #{methods: \"Saliency\"}).save_csv(p); load_ax_csv(p, b.classes)");
+    r.engine.register_fn(
+        "load_ax_csv",
+        |p: &str, classes: Array| -> RResult<AxTable> {
+            let c: Vec<String> = classes.into_iter().map(|d| d.to_string()).collect();
+            AxTable::load_csv(Path::new(p), c).rh()
+        },
+    );
+    r.doc(AX, "accuracy_table", "table.accuracy_table() -> array", "Accuracy before and after AX per mode and method (the paper's Table 2 layout) as maps.")
+        .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(4), #{methods: \"Saliency\"}).accuracy_table()");
+    r.engine
+        .register_fn("accuracy_table", |t: &mut AxTable| -> RResult<Array> {
+            t.accuracy()
+                .iter()
+                .map(|a| {
+                    let mut m = Map::new();
+                    m.insert("mode".into(), Dynamic::from(a.mode.name().to_string()));
+                    m.insert("Baseline".into(), Dynamic::from_float(a.baseline.1));
+                    for (name, _, acc, _) in &a.methods {
+                        m.insert(name.as_str().into(), Dynamic::from_float(*acc));
+                    }
+                    Ok(Dynamic::from_map(m))
+                })
+                .collect()
+        });
+    r.doc(AX, "co", "table.co(method, mode?) -> Tensor", "The CO scores of one method (and mode, sum by default), in sample order.")
+        .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(4), #{methods: \"Saliency\"}).co(\"Saliency\")");
+    fn co_of(t: &AxTable, method: &str, mode: &str) -> RResult<ScriptTensor> {
+        let mode = Mode::parse(mode).rh()?;
+        if !t.methods.iter().any(|m| m == method) {
+            return Err(to_rhai(crate::Error::UnknownName {
+                what: "method in this sweep",
+                name: method.into(),
+                valid: t.methods.clone(),
+            }));
+        }
+        let v: Vec<f64> = t.rows_of(method, mode).map(|r| r.co).collect();
+        let n = v.len();
+        candle_core::Tensor::from_vec(v, n, &candle_core::Device::Cpu)
+            .map(ScriptTensor)
+            .rh()
+    }
+    r.engine
+        .register_fn("co", |t: &mut AxTable, m: &str| co_of(t, m, "sum"));
+    r.engine
+        .register_fn("co", |t: &mut AxTable, m: &str, mode: &str| {
+            co_of(t, m, mode)
+        });
+    r.doc(AX, "rows", "table.rows() -> array", "Every row of a sweep as a map (method, mode, index, id, label, pred_before, pred_after, co, …).")
+        .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(2), #{methods: \"Saliency\"}).rows()[0].co");
+    r.engine
+        .register_fn("rows", |t: &mut AxTable| -> RResult<Array> {
+            t.rows.iter().map(row_map).collect()
+        });
+}
+
+fn register_gap(r: &mut Registrar) {
+    r.engine.register_type_with_name::<GapReport>("GapStats");
+    r.engine
+        .register_fn("to_string", |g: &mut GapReport| gap_text(&g.0));
+    r.engine
+        .register_fn("to_debug", |g: &mut GapReport| gap_text(&g.0));
+    r.doc(AX, "gap_stats", "gap_stats(table) -> GapStats",
+        "Per method, mode and meaning of \"correct\" (before AX / after AX): CO summaries of correct vs wrong, AUROC of CO as a correctness score, the widest gap (KS) and its threshold, beside the max-softmax-probability AUROC baseline.")
+        .example("let b = load_drybean(); print(gap_stats(ax_sweep(drybean_fpa(), b.head(20), #{methods: \"Saliency\"})))");
+    r.engine
+        .register_fn("gap_stats", |t: AxTable| GapReport(gap_stats(&t)));
+    r.doc(AX, "to_maps", "gaps.to_maps() -> array", "The gap statistics as maps, one per method × mode × meaning.")
+        .example("let b = load_drybean(); gap_stats(ax_sweep(drybean_fpa(), b.head(20), #{methods: \"Saliency\"})).to_maps()[0].auroc");
+    r.engine
+        .register_fn("to_maps", |g: &mut GapReport| -> RResult<Array> {
+            g.0.iter().map(rhai::serde::to_dynamic).collect()
+        });
+    r.doc(AX, "flag_errors", "flag_errors(table, method, #{mode, correct}) -> array",
+        "The samples whose CO falls on the wrong side of the widest-gap threshold (candidate prediction or label errors); correct: \"after\" (default) or \"before\".")
+        .example("let b = load_drybean(); flag_errors(ax_sweep(drybean_fpa(), b.head(20), #{methods: \"Saliency\"}), \"Saliency\")");
+    fn flag(t: &AxTable, method: &str, m: Map) -> RResult<Array> {
+        let mut o = Opts::new("flag_errors", m);
+        let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
+        let meaning = meaning_of(&o.string("correct", "after")?)?;
+        o.finish()?;
+        if !t.methods.iter().any(|x| x == method) {
+            return Err(to_rhai(crate::Error::UnknownName {
+                what: "method in this sweep",
+                name: method.into(),
+                valid: t.methods.clone(),
+            }));
+        }
+        flag_errors(t, method, mode, meaning)
+            .iter()
+            .map(row_map)
+            .collect()
+    }
+    r.engine
+        .register_fn("flag_errors", |t: AxTable, method: &str| {
+            flag(&t, method, Map::new())
+        });
+    r.engine
+        .register_fn("flag_errors", |t: AxTable, method: &str, m: Map| {
+            flag(&t, method, m)
+        });
+}
+
+fn gax_options(m: Map) -> RResult<(GaxOptions, Option<Dynamic>)> {
+    let mut o = Opts::new("gax", m);
+    let d = GaxOptions::default();
+    let betas = o.f64s("betas")?.unwrap_or(vec![d.beta1, d.beta2]);
+    if betas.len() != 2 {
+        return err("gax: betas is [beta1, beta2]");
+    }
+    let abs = match o.raw("abs") {
+        Some(v) => Some(
+            v.as_bool()
+                .or_else(|_| err("gax option 'abs': true or false"))?,
+        ),
+        None => None,
+    };
+    let opts = GaxOptions {
+        mode: Mode::parse(&o.string("mode", "sum")?).rh()?,
+        target_co: o.f64("target_co", d.target_co)?,
+        max_steps: o.usize("max_steps", d.max_steps)?,
+        lr: o.f64("lr", d.lr)?,
+        beta1: betas[0],
+        beta2: betas[1],
+        eps: d.eps,
+        similarity: o.f64("similarity", d.similarity)?,
+        epsilon: o.f64("epsilon", d.epsilon)?,
+        abs_denominator: abs,
+        bias: o.bool("bias", true)?,
+        w_init: o.f64("w_init", d.w_init)?,
+        b_init: o.f64("b_init", d.b_init)?,
+        frame_every: o.usize("frame_every", d.frame_every)?,
+        max_frames: o.usize("max_frames", d.max_frames)?,
+        batch: o.usize("batch", d.batch)?,
+    };
+    let target = o.raw("target");
+    o.finish()?;
+    Ok((opts, target))
+}
+
+fn register_gax(r: &mut Registrar) {
+    r.engine.register_type_with_name::<GaxResult>("GaxResult");
+    r.engine
+        .register_fn("to_string", |g: &mut GaxResult| g.summary());
+    r.engine
+        .register_fn("to_debug", |g: &mut GaxResult| g.summary());
+    r.doc(GAX, "gax", "gax(net, x_or_dataset, #{target_co, max_steps, lr, betas, mode, similarity, epsilon, abs, bias, frame_every, max_frames, batch, target}) -> GaxResult",
+        "Optimise h = tanh(w·x + b) per sample (w = 1, b = 0.01; bias: false for the ImageNet variant) with Adam (lr 0.1) on −CO + l_s/S until CO > target_co (48) or max_steps (500); |x| + ε denominators when inputs can be negative. target: the prediction (default), \"label\", or classes.")
+        .example("let b = load_drybean(); let s = b.standardize(); gax(drybean_fpa(), b.head(2).map(s), #{max_steps: 5, target_co: 100})");
+    fn run(
+        n: &Net,
+        x: &candle_core::Tensor,
+        labels: Vec<usize>,
+        ids: Vec<String>,
+        m: Map,
+    ) -> RResult<GaxResult> {
+        let (opts, target) = gax_options(m)?;
+        let pred = n.0.predict(x, 256).rh()?;
+        let targets = match target {
+            None => pred,
+            Some(t) => {
+                if t.clone()
+                    .into_string()
+                    .map(|s| s == "label" || s == "labels")
+                    .unwrap_or(false)
+                {
+                    labels.clone()
+                } else if t
+                    .clone()
+                    .into_string()
+                    .map(|s| s == "pred")
+                    .unwrap_or(false)
+                {
+                    pred
+                } else if let Ok(c) = t.as_int() {
+                    vec![c.max(0) as usize; labels.len()]
+                } else {
+                    indices(&t, "target")?
+                }
+            }
+        };
+        gax(&n.0, x, &targets, &labels, &ids, &opts).rh()
+    }
+    r.engine
+        .register_fn("gax", |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
+            let x = d.x().rh()?;
+            run(&n, &x, d.y.clone(), d.ids.clone(), m)
+        });
+    r.engine.register_fn(
+        "gax",
+        |n: Net, x: ScriptTensor, m: Map| -> RResult<GaxResult> {
+            let len = x.0.dim(0).rh()?;
+            let pred = n.0.predict(&x.0, 256).rh()?;
+            run(&n, &x.0, pred, (0..len).map(|i| i.to_string()).collect(), m)
+        },
+    );
+    r.prop(GAX, "scores", "g.scores -> array", "The CO trajectory of every sample (one array per sample).")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 3, target_co: 100}).scores[0].len()");
+    r.engine
+        .register_get("scores", |g: &mut GaxResult| -> Array {
+            g.scores
+                .iter()
+                .map(|s| Dynamic::from_array(s.iter().map(|&v| Dynamic::from_float(v)).collect()))
+                .collect()
+        });
+    r.prop(GAX, "steps_to_target", "g.steps_to_target -> array", "Per sample, the step whose CO first exceeded the target, or -1.")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 3, target_co: 100}).steps_to_target");
+    r.engine
+        .register_get("steps_to_target", |g: &mut GaxResult| -> Array {
+            g.steps_to_target
+                .iter()
+                .map(|s| Dynamic::from_int(s.map(|v| v as i64).unwrap_or(-1)))
+                .collect()
+        });
+    r.prop(GAX, "heatmaps", "g.heatmaps -> Tensor", "Each sample's heatmap at its last score (the input's shape).")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 3, target_co: 100}).heatmaps.shape");
+    r.engine.register_get("heatmaps", |g: &mut GaxResult| {
+        ScriptTensor(g.heatmaps.clone())
+    });
+    r.prop(GAX, "final_scores", "g.final_scores -> Tensor", "Each sample's last CO score.")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 3, target_co: 100}).final_scores");
+    r.engine.register_get(
+        "final_scores",
+        |g: &mut GaxResult| -> RResult<ScriptTensor> {
+            let v = g.final_scores();
+            let n = v.len();
+            candle_core::Tensor::from_vec(v, n, &candle_core::Device::Cpu)
+                .map(ScriptTensor)
+                .rh()
+        },
+    );
+    r.prop(GAX, "reached", "g.reached -> int", "How many samples passed the target CO.")
+        .example_is("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 2, target_co: 1000}).reached", "0");
+    r.engine
+        .register_get("reached", |g: &mut GaxResult| g.reached().len() as i64);
+    r.doc(GAX, "save", "g.save(dir) / net.save(path)", "GAX: gax_scores.csv and gax_heatmaps.safetensors (final heatmaps and frames) in dir. Model: its weights as safetensors.")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 2}).save(temp_path(\"gax\"))");
+    r.engine
+        .register_fn("save", |g: &mut GaxResult, dir: &str| {
+            g.save(Path::new(dir)).rh()
+        });
+    r.doc(
+        GAX,
+        "summary",
+        "g.summary() / net.summary() -> string",
+        "A GAX run in one line (reached, steps to target) or a model's layers.",
+    )
+    .example("print(ccf_fpa().summary())");
+    r.engine
+        .register_fn("summary", |g: &mut GaxResult| g.summary());
+}
+
+pub fn register(r: &mut Registrar) {
+    register_co(r);
+    register_sweep(r);
+    register_gap(r);
+    register_gax(r);
+}
