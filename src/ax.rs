@@ -311,7 +311,23 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
     let mut writer = None;
     if let Some(path) = &opts.csv {
         crate::io::ensure_parent(path)?;
+        // Rows may only be resumed by the same model, data and settings: a fingerprint of them
+        // sits beside the CSV.
+        let stamp_path = path.with_file_name(format!(
+            "{}.run",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        let stamp = fingerprint(model, ds, opts)?;
         if path.exists() && opts.resume {
+            let old = std::fs::read_to_string(&stamp_path).unwrap_or_default();
+            if old.trim() != stamp {
+                return Err(Error::bad_file(
+                    path,
+                    "holds rows from a different model, dataset or sweep settings, so it cannot be resumed; remove it, choose another csv path, or pass resume: false to start over",
+                ));
+            }
             rows = read_existing(path)?;
             // Rewrite the file from the rows that parsed, dropping a cut last line.
             let mut text = String::from(HEADER);
@@ -324,6 +340,7 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         } else {
             crate::io::write_atomic(path, format!("{HEADER}\n").as_bytes())?;
         }
+        crate::io::write_atomic(&stamp_path, format!("{stamp}\n").as_bytes())?;
         writer = Some(
             std::fs::OpenOptions::new()
                 .append(true)
@@ -480,6 +497,33 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         n_samples: ds.len(),
         notes: ds.provenance.notes.clone(),
     })
+}
+
+/// A fingerprint of what a sweep's rows depend on: the weights, the samples and the settings.
+fn fingerprint(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for e in &model.params.entries {
+        e.name.hash(&mut h);
+        for v in e
+            .var
+            .as_tensor()
+            .flatten_all()?
+            .to_dtype(DType::F64)?
+            .to_vec1::<f64>()?
+        {
+            v.to_bits().hash(&mut h);
+        }
+    }
+    ds.ids.hash(&mut h);
+    ds.y.hash(&mut h);
+    format!("{:?}", ds.transform).hash(&mut h);
+    for m in &opts.methods {
+        m.name().hash(&mut h);
+    }
+    opts.modes.hash(&mut h);
+    (opts.batch, opts.nan_compat, format!("{:?}", opts.attr)).hash(&mut h);
+    Ok(format!("{} {:016x}", model.arch.name(), h.finish()))
 }
 
 fn argmax(v: &[f64]) -> usize {

@@ -214,3 +214,38 @@ fn gather(ds: &Dataset, idx: &[usize]) -> Result<Tensor> {
         crate::data::Storage::Files(_) => ds.subset(idx, "batch")?.x(),
     }
 }
+
+/// A training run in a few lines, for reports.
+pub fn describe(r: &TrainReport, o: &TrainOptions) -> String {
+    let mut s = format!(
+        "Adam lr {} betas ({}, {}), batch {}, up to {} epochs{}: {} epochs in {:.1} s, stopped: {}\n",
+        o.adam.lr,
+        o.adam.beta1,
+        o.adam.beta2,
+        o.batch,
+        o.epochs,
+        o.target_val_acc
+            .map(|t| format!(", target val acc > {t}"))
+            .unwrap_or_default(),
+        r.epochs.len(),
+        r.seconds,
+        r.stopped
+    );
+    if let (Some(a), Some(e)) = (r.best_val_acc, r.best_epoch) {
+        s.push_str(&format!(
+            "best validation accuracy {a:.4} at epoch {e} (the weights kept)\n"
+        ));
+    }
+    for e in &r.epochs {
+        s.push_str(&format!(
+            "epoch {:>3}: loss {:.4}, train acc {:.4}{}\n",
+            e.epoch,
+            e.loss,
+            e.train_acc,
+            e.val_acc
+                .map(|v| format!(", val acc {v:.4}"))
+                .unwrap_or_default()
+        ));
+    }
+    s.trim_end().to_string()
+}

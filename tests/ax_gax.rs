@@ -334,7 +334,7 @@ fn gax_beats_methods(which: &str, n: usize, steps: usize) {
     }
     let pred = net.predict(&x, 256).unwrap();
     // The similarity weight l_s = 100 is calibrated for images, whose CO reaches 48; tabular
-    // CO stays below ~3, where 100/S swamps it (measured with examples/gax_explore.rs: 11/100
+    // CO stays below ~3, where 100/S swamps it (measured with tools/gax_similarity.rhai: 11/100
     // wins on dry bean at l_s = 100, 100/100 at l_s = 1). The scripts use l_s = 1 there too.
     let opts = GaxOptions {
         target_co: 1e9,

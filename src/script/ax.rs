@@ -129,16 +129,17 @@ fn register_sweep(r: &mut Registrar) {
         .register_fn("to_string", |t: &mut AxTable| t.accuracy_text());
     r.engine
         .register_fn("to_debug", |t: &mut AxTable| t.accuracy_text());
-    r.doc(AX, "ax_sweep", "ax_sweep(net, ds, #{methods, modes, batch, csv, resume, nan_compat, label, layer, …}) -> AxTable",
-        "The AX process over a dataset for every method × mode: per sample the prediction before/after, CO (raw and softmax forms), correctness; rows are appended to csv as they come and an interrupted sweep resumes from them.")
+    r.doc(AX, "ax_sweep", "ax_sweep(net, ds, #{methods, modes, batch, csv, resume, nan_compat, label, report, layer, …}) -> AxTable",
+        "The AX process over a dataset for every method × mode: per sample the prediction before/after, CO (raw and softmax forms), correctness; rows are appended to csv as they come and an interrupted sweep resumes from them; report: false keeps it out of the report.")
         .example("let b = load_drybean(); let t = ax_sweep(drybean_fpa(), b.head(8).map(b.standardize()), #{modes: [\"sum\", \"mult\"]}); print(t)");
-    fn sweep(n: &Net, ds: &Dataset, m: Map) -> RResult<AxTable> {
+    fn sweep(n: &Net, ds: &Dataset, m: Map) -> RResult<(AxTable, bool)> {
         let (attr, noise, mut o) = attr_options(&n.0, m, None)?;
         if noise.is_some() {
             return err("ax_sweep: NoiseTunnel options are not supported in sweeps");
         }
         let methods = methods_of(o.raw("methods"))?;
         let modes = modes_of(&mut o)?;
+        let in_report = o.bool("report", true)?;
         let opts = SweepOptions {
             methods,
             modes,
@@ -153,12 +154,28 @@ fn register_sweep(r: &mut Registrar) {
             },
         };
         o.finish()?;
-        ax_sweep(&n.0, ds, &opts).rh()
+        Ok((ax_sweep(&n.0, ds, &opts).rh()?, in_report))
     }
+    let log = r.log.clone();
+    let logged = move |n: &Net, ds: &Dataset, m: Map| -> RResult<AxTable> {
+        let (t, in_report) = sweep(n, ds, m)?;
+        if in_report {
+            let mut l = super::runlog::lock(&log);
+            l.add_data(&ds.provenance);
+            l.sections
+                .push(crate::report::Section::Sweep(Box::new(t.clone())));
+        }
+        Ok(t)
+    };
+    let l2 = logged.clone();
     r.engine
-        .register_fn("ax_sweep", |n: Net, ds: Dataset| sweep(&n, &ds, Map::new()));
+        .register_fn("ax_sweep", move |n: Net, ds: Dataset| {
+            l2(&n, &ds, Map::new())
+        });
     r.engine
-        .register_fn("ax_sweep", |n: Net, ds: Dataset, m: Map| sweep(&n, &ds, m));
+        .register_fn("ax_sweep", move |n: Net, ds: Dataset, m: Map| {
+            logged(&n, &ds, m)
+        });
 
     r.doc(AX, "save_csv", "table.save_csv(path)", "Write every row of a sweep (written whole or not at all).")
         .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(4), #{methods: \"Saliency\"}).save_csv(temp_path(\"co.csv\"))");
@@ -350,17 +367,34 @@ fn register_gax(r: &mut Registrar) {
         };
         gax(&n.0, x, &targets, &labels, &ids, &opts).rh()
     }
-    r.engine
-        .register_fn("gax", |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
-            let x = d.x().rh()?;
-            run(&n, &x, d.y.clone(), d.ids.clone(), m)
-        });
+    fn log_gax(log: &super::runlog::SharedLog, g: &GaxResult, data: Option<&Dataset>) {
+        let mut l = super::runlog::lock(log);
+        if let Some(d) = data {
+            l.add_data(&d.provenance);
+        }
+        l.set("GAX similarity denominator", &g.denominator);
+        l.sections
+            .push(crate::report::Section::Gax(Box::new(g.clone())));
+    }
+    let log = r.log.clone();
     r.engine.register_fn(
         "gax",
-        |n: Net, x: ScriptTensor, m: Map| -> RResult<GaxResult> {
+        move |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
+            let x = d.x().rh()?;
+            let g = run(&n, &x, d.y.clone(), d.ids.clone(), m)?;
+            log_gax(&log, &g, Some(&d));
+            Ok(g)
+        },
+    );
+    let log = r.log.clone();
+    r.engine.register_fn(
+        "gax",
+        move |n: Net, x: ScriptTensor, m: Map| -> RResult<GaxResult> {
             let len = x.0.dim(0).rh()?;
             let pred = n.0.predict(&x.0, 256).rh()?;
-            run(&n, &x.0, pred, (0..len).map(|i| i.to_string()).collect(), m)
+            let g = run(&n, &x.0, pred, (0..len).map(|i| i.to_string()).collect(), m)?;
+            log_gax(&log, &g, None);
+            Ok(g)
         },
     );
     r.prop(GAX, "scores", "g.scores -> array", "The CO trajectory of every sample (one array per sample).")

@@ -9,7 +9,9 @@ pub mod data;
 pub mod diagnostic;
 pub mod models;
 pub mod options;
+pub mod plots;
 pub mod registry;
+pub mod runlog;
 pub mod session;
 pub mod session_fns;
 pub mod stdlib;
@@ -28,7 +30,11 @@ use rhai::{Dynamic, Engine};
 use std::sync::{Arc, Mutex};
 
 /// An engine with every gaxsh function registered, and the registry documenting them.
-pub fn build_engine(output: OutputSink, args: Arc<Mutex<ScriptArgs>>) -> (Engine, Arc<Registry>) {
+pub fn build_engine(
+    output: OutputSink,
+    args: Arc<Mutex<ScriptArgs>>,
+    log: runlog::SharedLog,
+) -> (Engine, Arc<Registry>) {
     let mut engine = Engine::new();
     engine.set_max_expr_depths(256, 256);
     engine.set_module_resolver(stdlib::StdlibResolver::new());
@@ -49,6 +55,7 @@ pub fn build_engine(output: OutputSink, args: Arc<Mutex<ScriptArgs>>) -> (Engine
         let mut r = Registrar {
             engine: &mut engine,
             docs: &mut docs,
+            log,
         };
         tensor::register(&mut r);
         tensor_math::register(&mut r);
@@ -57,7 +64,8 @@ pub fn build_engine(output: OutputSink, args: Arc<Mutex<ScriptArgs>>) -> (Engine
         models::register(&mut r);
         attribution::register(&mut r);
         ax::register(&mut r);
-        options::register(&mut r, args, output.clone());
+        options::register(&mut r, args.clone(), output.clone());
+        plots::register(&mut r, args);
         session_fns::register(&mut r);
         session_fns::document_help(&mut r);
     }

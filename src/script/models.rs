@@ -480,11 +480,18 @@ fn register_training(r: &mut Registrar) {
     r.doc(T, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> map",
         "Train with Adam (paper: lr 1e-3, betas [0.5, 0.999], batch 16) and cross-entropy; keeps the best-validation weights, stops when val accuracy exceeds target_val_acc; Ctrl-C keeps the best so far.")
         .example("let b = load_drybean(); let n = b.standardize(); drybean_fpa().fit(b.head(64).map(n), #{epochs: 1})");
+    let log = r.log.clone();
     r.engine.register_fn(
         "fit",
-        |n: &mut Net, train: Dataset, m: Map| -> RResult<Dynamic> {
+        move |n: &mut Net, train: Dataset, m: Map| -> RResult<Dynamic> {
             let (opts, val) = train_options(m)?;
             let report = fit(&n.0, &train, val.as_ref(), &opts).rh()?;
+            let mut l = super::runlog::lock(&log);
+            l.add_data(&train.provenance);
+            l.add_text(
+                &format!("Training {}", n.0.arch.name()),
+                &crate::train::describe(&report, &opts),
+            );
             rhai::serde::to_dynamic(&report)
         },
     );
@@ -497,13 +504,41 @@ fn register_training(r: &mut Registrar) {
     .example(
         "let b = load_drybean(); print(drybean_fpa().evaluate(b.head(50).map(b.standardize())))",
     );
-    r.engine
-        .register_fn("evaluate", |n: &mut Net, ds: Dataset| {
-            evaluate_model(&n.0, &ds, 256).rh()
-        });
+    let log = r.log.clone();
+    r.engine.register_fn(
+        "evaluate",
+        move |n: &mut Net, ds: Dataset| -> RResult<Metrics> {
+            let m = evaluate_model(&n.0, &ds, 256).rh()?;
+            let mut l = super::runlog::lock(&log);
+            l.add_data(&ds.provenance);
+            let what = ds.provenance.steps.last().cloned().unwrap_or_default();
+            l.add_text(
+                &format!(
+                    "Evaluation of {} ({} samples: {what})",
+                    n.0.arch.name(),
+                    ds.len()
+                ),
+                &m.to_string(),
+            );
+            Ok(m)
+        },
+    );
+}
+
+fn register_selection(r: &mut Registrar) {
+    r.doc(Category::Data, "first_n_correct", "ds.first_n_correct(net, n) -> Dataset",
+        "The first n samples, in dataset order, that the model classifies correctly (GAX's sample choice); fewer is an error.")
+        .example("let b = load_drybean(); b.head(20).first_n_correct(drybean_fpa(), 0).len()");
+    r.engine.register_fn(
+        "first_n_correct",
+        |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
+            crate::data::split::first_n_correct(d, &n.0, k.max(0) as usize, 256).rh()
+        },
+    );
 }
 
 pub fn register(r: &mut Registrar) {
+    register_selection(r);
     register_zoo(r);
     register_model_methods(r);
     register_training(r);

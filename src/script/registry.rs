@@ -103,6 +103,8 @@ pub struct FnDoc {
 pub struct Registrar<'a> {
     pub engine: &'a mut Engine,
     pub docs: &'a mut Vec<FnDoc>,
+    /// The session's run log, for bindings whose results belong in the report.
+    pub log: super::runlog::SharedLog,
 }
 
 impl Registrar<'_> {

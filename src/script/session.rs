@@ -39,7 +39,18 @@ impl SessionBuilder {
 
     pub fn build(self) -> Session {
         let args = Arc::new(Mutex::new(self.args));
-        let (engine, registry) = super::build_engine(self.output.clone(), args.clone());
+        let log: super::runlog::SharedLog = Default::default();
+        {
+            let mut l = super::runlog::lock(&log);
+            l.script = args
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .script
+                .clone();
+            l.started = crate::report::record::now_utc();
+        }
+        let (engine, registry) =
+            super::build_engine(self.output.clone(), args.clone(), log.clone());
         let mut scope = Scope::new();
         scope.push_constant(
             "args",
@@ -52,6 +63,7 @@ impl SessionBuilder {
             registry,
             output: self.output,
             args,
+            log,
         }
     }
 }
@@ -64,6 +76,8 @@ pub struct Session {
     pub registry: Arc<Registry>,
     pub output: OutputSink,
     pub args: Arc<Mutex<ScriptArgs>>,
+    /// What the script has done, for `report()` and the kernel's inline plots.
+    pub log: super::runlog::SharedLog,
 }
 
 impl Session {

@@ -53,6 +53,12 @@ fn register_elementwise(r: &mut Registrar) {
     )
     .example_is("tensor([0]).tanh()", "tensor([0.])");
     unary(r, "tanh", |t| t.tanh());
+    r.doc(Cat, "sin", "x.sin() -> Tensor", "Elementwise sine.")
+        .example_is("tensor([0]).sin()", "tensor([0.])");
+    unary(r, "sin", |t| t.sin());
+    r.doc(Cat, "cos", "x.cos() -> Tensor", "Elementwise cosine.")
+        .example_is("tensor([0]).cos()", "tensor([1.])");
+    unary(r, "cos", |t| t.cos());
     r.doc(
         Cat,
         "sigmoid",

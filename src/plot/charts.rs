@@ -1,0 +1,431 @@
+//! General charts: grouped box plots, overlaid histograms, lines, scatter, bars.
+
+use super::{Chart, FONT, PALETTE, perr};
+use crate::error::Result;
+use crate::gap::quantile;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Axis labels and title shared by every chart.
+#[derive(Clone, Debug, Default)]
+pub struct Labels {
+    pub title: String,
+    pub x: String,
+    pub y: String,
+}
+
+fn finite(v: &[f64]) -> Vec<f64> {
+    v.iter().copied().filter(|x| x.is_finite()).collect()
+}
+
+/// The padded range of some values (never empty).
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        return (lo - 0.5, hi + 0.5);
+    }
+    let pad = (hi - lo) * 0.05;
+    (lo - pad, hi + pad)
+}
+
+/// Box plots grouped by category (x) and series (colour): Tukey whiskers at 1.5 IQR, outliers
+/// as dots, the median as a bar, n under each box.
+#[derive(Clone, Debug, Default)]
+pub struct BoxPlot {
+    pub labels: Labels,
+    pub categories: Vec<String>,
+    pub series: Vec<String>,
+    /// values[category][series]
+    pub values: Vec<Vec<Vec<f64>>>,
+}
+
+impl Chart for BoxPlot {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let n = self.categories.len().max(1);
+        let s = self.series.len().max(1);
+        let (lo, hi) = range(self.values.iter().flatten().flatten().copied());
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.labels.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
+            .map_err(perr)?;
+        let cats = self.categories.clone();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    cats.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(&self.labels.x)
+            .y_desc(&self.labels.y)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(perr)?;
+        let width = 0.8 / s as f64;
+        for (si, name) in self.series.iter().enumerate() {
+            let color = PALETTE[si % PALETTE.len()];
+            let mut first = true;
+            for (ci, per_series) in self.values.iter().enumerate() {
+                let Some(vals) = per_series.get(si) else {
+                    continue;
+                };
+                let mut v = finite(vals);
+                if v.is_empty() {
+                    continue;
+                }
+                v.sort_by(f64::total_cmp);
+                let (q1, med, q3) = (quantile(&v, 0.25), quantile(&v, 0.5), quantile(&v, 0.75));
+                let iqr = q3 - q1;
+                let lo_w = v
+                    .iter()
+                    .copied()
+                    .find(|&x| x >= q1 - 1.5 * iqr)
+                    .unwrap_or(v[0]);
+                let hi_w = v
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|&x| x <= q3 + 1.5 * iqr)
+                    .unwrap_or(v[v.len() - 1]);
+                let cx = ci as f64 - 0.4 + width * (si as f64 + 0.5);
+                let (l, r) = (cx - width * 0.4, cx + width * 0.4);
+                let body = chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(l, q1), (r, q3)],
+                        color.mix(0.35).filled(),
+                    )))
+                    .map_err(perr)?;
+                if first {
+                    body.label(name.clone()).legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.6).filled())
+                    });
+                    first = false;
+                }
+                let stroke = color.stroke_width(2);
+                chart
+                    .draw_series([
+                        PathElement::new(
+                            vec![(l, q1), (r, q1), (r, q3), (l, q3), (l, q1)],
+                            color.stroke_width(1),
+                        ),
+                        PathElement::new(vec![(l, med), (r, med)], stroke),
+                        PathElement::new(vec![(cx, q3), (cx, hi_w)], color.stroke_width(1)),
+                        PathElement::new(vec![(cx, q1), (cx, lo_w)], color.stroke_width(1)),
+                        PathElement::new(
+                            vec![(cx - width * 0.2, hi_w), (cx + width * 0.2, hi_w)],
+                            color.stroke_width(1),
+                        ),
+                        PathElement::new(
+                            vec![(cx - width * 0.2, lo_w), (cx + width * 0.2, lo_w)],
+                            color.stroke_width(1),
+                        ),
+                    ])
+                    .map_err(perr)?;
+                chart
+                    .draw_series(
+                        v.iter()
+                            .filter(|&&x| x < lo_w || x > hi_w)
+                            .map(|&x| Circle::new((cx, x), 2, color.filled())),
+                    )
+                    .map_err(perr)?;
+            }
+        }
+        if self.series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font((FONT, 13))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(perr)?;
+        }
+        Ok(())
+    }
+}
+
+/// Histograms of several samples overlaid on common bins.
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    pub labels: Labels,
+    pub series: Vec<(String, Vec<f64>)>,
+    pub bins: usize,
+}
+
+impl Chart for Histogram {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let bins = self.bins.max(1);
+        let (lo, hi) = range(self.series.iter().flat_map(|(_, v)| v.iter().copied()));
+        let w = (hi - lo) / bins as f64;
+        let counts: Vec<Vec<usize>> = self
+            .series
+            .iter()
+            .map(|(_, v)| {
+                let mut c = vec![0usize; bins];
+                for x in finite(v) {
+                    c[(((x - lo) / w) as usize).min(bins - 1)] += 1;
+                }
+                c
+            })
+            .collect();
+        let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.labels.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d(lo..hi, 0f64..top)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.labels.x)
+            .y_desc(if self.labels.y.is_empty() {
+                "count"
+            } else {
+                &self.labels.y
+            })
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(perr)?;
+        for (si, ((name, _), c)) in self.series.iter().zip(&counts).enumerate() {
+            let color = PALETTE[si % PALETTE.len()];
+            chart
+                .draw_series(c.iter().enumerate().map(|(b, &k)| {
+                    let x0 = lo + b as f64 * w;
+                    Rectangle::new([(x0, 0.0), (x0 + w, k as f64)], color.mix(0.35).filled())
+                }))
+                .map_err(perr)?
+                .label(format!("{name} (n = {})", finite(&self.series[si].1).len()))
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.6).filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(perr)?;
+        Ok(())
+    }
+}
+
+/// Line series; many unlabelled thin lines (GAX trajectories) or a few labelled ones.
+#[derive(Clone, Debug, Default)]
+pub struct Lines {
+    pub labels: Labels,
+    /// (label, x, y); an empty label is not listed in the legend.
+    pub series: Vec<(String, Vec<f64>, Vec<f64>)>,
+    /// Horizontal reference lines (label, y).
+    pub hlines: Vec<(String, f64)>,
+    pub points: bool,
+}
+
+impl Chart for Lines {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().copied()));
+        let (y0, y1) = range(
+            self.series
+                .iter()
+                .flat_map(|s| s.2.iter().copied())
+                .chain(self.hlines.iter().map(|h| h.1)),
+        );
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.labels.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.labels.x)
+            .y_desc(&self.labels.y)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(perr)?;
+        let many = self.series.len() > 10;
+        let mut legend = false;
+        for (i, (name, xs, ys)) in self.series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let pts: Vec<(f64, f64)> = xs
+                .iter()
+                .zip(ys)
+                .filter(|(a, b)| a.is_finite() && b.is_finite())
+                .map(|(&a, &b)| (a, b))
+                .collect();
+            let style = if many {
+                color.mix(0.6).stroke_width(1)
+            } else {
+                color.stroke_width(2)
+            };
+            let s = chart
+                .draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(perr)?;
+            if !name.is_empty() {
+                legend = true;
+                s.label(name.clone()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            }
+            if self.points {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(perr)?;
+            }
+        }
+        for (name, y) in &self.hlines {
+            let s = chart
+                .draw_series(LineSeries::new(
+                    vec![(x0, *y), (x1, *y)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(perr)?;
+            if !name.is_empty() {
+                legend = true;
+                s.label(name.clone()).legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1))
+                });
+            }
+        }
+        if legend {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .label_font((FONT, 13))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(perr)?;
+        }
+        Ok(())
+    }
+}
+
+/// Scatter plot of labelled point sets.
+#[derive(Clone, Debug, Default)]
+pub struct Scatter {
+    pub labels: Labels,
+    pub series: Vec<(String, Vec<f64>, Vec<f64>)>,
+}
+
+impl Chart for Scatter {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let lines = Lines {
+            labels: self.labels.clone(),
+            series: vec![],
+            hlines: vec![],
+            points: true,
+        };
+        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().copied()));
+        let (y0, y1) = range(self.series.iter().flat_map(|s| s.2.iter().copied()));
+        let mut chart = ChartBuilder::on(root)
+            .caption(&lines.labels.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.labels.x)
+            .y_desc(&self.labels.y)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(perr)?;
+        for (i, (name, xs, ys)) in self.series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(
+                    xs.iter()
+                        .zip(ys)
+                        .filter(|(a, b)| a.is_finite() && b.is_finite())
+                        .map(|(&a, &b)| Circle::new((a, b), 3, color.mix(0.7).filled())),
+                )
+                .map_err(perr)?
+                .label(name.clone())
+                .legend(move |(x, y)| Circle::new((x + 7, y), 4, color.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .label_font((FONT, 13))
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(perr)?;
+        Ok(())
+    }
+}
+
+/// A bar per labelled value.
+#[derive(Clone, Debug, Default)]
+pub struct Bars {
+    pub labels: Labels,
+    pub names: Vec<String>,
+    pub values: Vec<f64>,
+}
+
+impl Chart for Bars {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        let n = self.names.len().max(1);
+        let (lo, hi) = range(self.values.iter().copied().chain([0.0]));
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.labels.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
+            .map_err(perr)?;
+        let names = self.names.clone();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|v| {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    names.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .x_desc(&self.labels.x)
+            .y_desc(&self.labels.y)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15))
+            .draw()
+            .map_err(perr)?;
+        chart
+            .draw_series(self.values.iter().enumerate().map(|(i, &v)| {
+                let c = PALETTE[i % PALETTE.len()];
+                Rectangle::new(
+                    [(i as f64 - 0.35, 0.0), (i as f64 + 0.35, v)],
+                    c.mix(0.8).filled(),
+                )
+            }))
+            .map_err(perr)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! Heatmap images as in the paper's Fig. 5: one panel per channel in a diverging colour map
+//! with symmetric limits, a colour bar and the "abs max" label, optionally over the input image;
+//! tabular heatmaps as a column of labelled cells.
+
+use super::colormap::ColorMap;
+use super::{FONT, ensure_font, perr};
+use crate::error::{Error, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+#[derive(Clone, Debug)]
+pub struct HeatmapSpec {
+    pub title: String,
+    pub cmap: ColorMap,
+    /// Colour limit; `None` = max |h| (symmetric).
+    pub limit: Option<f64>,
+    /// Panel titles (channels) or row labels (features).
+    pub names: Vec<String>,
+    /// The input image (C, H, W) in [0, 1], drawn under the heatmap.
+    pub overlay: Option<(Vec<f64>, Vec<usize>)>,
+    /// Heatmap opacity over the image.
+    pub alpha: f64,
+    /// Shortest panel side in pixels (panels are scaled up to it).
+    pub panel: u32,
+}
+
+impl Default for HeatmapSpec {
+    fn default() -> Self {
+        HeatmapSpec {
+            title: String::new(),
+            cmap: ColorMap::Bwr,
+            limit: None,
+            names: vec![],
+            overlay: None,
+            alpha: 0.8,
+            panel: 224,
+        }
+    }
+}
+
+/// Draw a heatmap of shape (C, H, W), (H, W) or (d) into a PNG.
+pub fn heatmap_png(values: &[f64], dims: &[usize], spec: &HeatmapSpec, path: &Path) -> Result<()> {
+    if super::format_of(path)? != "png" {
+        return Err(Error::invalid("heatmaps are written as .png"));
+    }
+    ensure_font();
+    let maxabs = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let limit = spec.limit.unwrap_or(maxabs);
+    match dims {
+        [d] => strip(values, *d, spec, limit, maxabs, path),
+        [h, w] => panels(values, 1, *h, *w, spec, limit, maxabs, path),
+        [c, h, w] => panels(values, *c, *h, *w, spec, limit, maxabs, path),
+        other => Err(Error::invalid(format!(
+            "heatmap: expected (C, H, W), (H, W) or (d), got {other:?}"
+        ))),
+    }
+}
+
+fn label_of(spec: &HeatmapSpec, i: usize, default: String) -> String {
+    spec.names.get(i).cloned().unwrap_or(default)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn panels(
+    v: &[f64],
+    c: usize,
+    h: usize,
+    w: usize,
+    spec: &HeatmapSpec,
+    limit: f64,
+    maxabs: f64,
+    path: &Path,
+) -> Result<()> {
+    let scale = ((spec.panel as usize).div_ceil(h.max(1))).max(1) as u32;
+    let (ph, pw) = (h as u32 * scale, w as u32 * scale);
+    let (gap, top, bar) = (16u32, 56u32, 70u32);
+    let width = c as u32 * (pw + gap) + gap + bar;
+    let height = ph + top + 30;
+    let mut buf = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let title = if spec.title.is_empty() {
+            String::new()
+        } else {
+            format!("{}   ", spec.title)
+        };
+        root.draw_text(
+            &format!("{title}abs max: {maxabs:.4}"),
+            &(FONT, 17).into_text_style(&root),
+            (gap as i32, 8),
+        )
+        .map_err(perr)?;
+        for ch in 0..c {
+            let x0 = gap + ch as u32 * (pw + gap);
+            root.draw_text(
+                &label_of(
+                    spec,
+                    ch,
+                    if c == 3 {
+                        ["R", "G", "B"][ch].to_string()
+                    } else {
+                        format!("channel {ch}")
+                    },
+                ),
+                &(FONT, 14).into_text_style(&root),
+                (x0 as i32, 32),
+            )
+            .map_err(perr)?;
+            for y in 0..h {
+                for x in 0..w {
+                    let val = v[ch * h * w + y * w + x];
+                    let mut rgb = spec.cmap.color(val, limit);
+                    if let Some((img, d)) = &spec.overlay {
+                        // Image luminance under the heatmap (alpha blend).
+                        let (ic, ih, iw) = (d[0], d[1], d[2]);
+                        if ih == h && iw == w {
+                            let g = (0..ic).map(|k| img[k * h * w + y * w + x]).sum::<f64>()
+                                / ic as f64;
+                            let a = spec.alpha;
+                            for k in &mut rgb {
+                                *k = (a * *k as f64 + (1.0 - a) * g * 255.0)
+                                    .round()
+                                    .clamp(0.0, 255.0) as u8;
+                            }
+                        }
+                    }
+                    let color = RGBColor(rgb[0], rgb[1], rgb[2]);
+                    let (px, py) = (x0 + x as u32 * scale, top + y as u32 * scale);
+                    root.draw(&Rectangle::new(
+                        [
+                            (px as i32, py as i32),
+                            ((px + scale) as i32, (py + scale) as i32),
+                        ],
+                        color.filled(),
+                    ))
+                    .map_err(perr)?;
+                }
+            }
+        }
+        colorbar(&root, width - bar + 10, top, ph, spec.cmap, limit)?;
+        root.present().map_err(perr)?;
+    }
+    super::write_png(path, width, height, buf)
+}
+
+fn colorbar<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    x: u32,
+    y: u32,
+    h: u32,
+    cmap: ColorMap,
+    limit: f64,
+) -> Result<()> {
+    let lo = if cmap == ColorMap::Bwr { -limit } else { 0.0 };
+    for i in 0..h {
+        let v = limit - (limit - lo) * i as f64 / (h.max(2) - 1) as f64;
+        let c = cmap.color(v, limit);
+        root.draw(&Rectangle::new(
+            [
+                (x as i32, (y + i) as i32),
+                ((x + 14) as i32, (y + i + 1) as i32),
+            ],
+            RGBColor(c[0], c[1], c[2]).filled(),
+        ))
+        .map_err(perr)?;
+    }
+    let style = (FONT, 12).into_text_style(root);
+    for (v, dy) in [(limit, 0), ((limit + lo) / 2.0, h / 2), (lo, h - 10)] {
+        root.draw_text(
+            &format!("{v:.2}"),
+            &style,
+            ((x + 17) as i32, (y + dy) as i32),
+        )
+        .map_err(perr)?;
+    }
+    Ok(())
+}
+
+/// Tabular heatmaps: one labelled cell per feature, with its value.
+fn strip(
+    v: &[f64],
+    d: usize,
+    spec: &HeatmapSpec,
+    limit: f64,
+    maxabs: f64,
+    path: &Path,
+) -> Result<()> {
+    let row = 22u32;
+    let name_w = 150u32;
+    let cell_w = 120u32;
+    let (top, bar) = (40u32, 70u32);
+    let width = name_w + cell_w + 90 + bar;
+    let height = top + d as u32 * row + 16;
+    let mut buf = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
+        let title = if spec.title.is_empty() {
+            String::new()
+        } else {
+            format!("{}   ", spec.title)
+        };
+        root.draw_text(
+            &format!("{title}abs max: {maxabs:.4}"),
+            &(FONT, 15).into_text_style(&root),
+            (8, 10),
+        )
+        .map_err(perr)?;
+        let style = (FONT, 13).into_text_style(&root);
+        for (i, &value) in v.iter().enumerate().take(d) {
+            let y = top + i as u32 * row;
+            root.draw_text(
+                &label_of(spec, i, format!("feature {i}")),
+                &style,
+                (8, (y + 4) as i32),
+            )
+            .map_err(perr)?;
+            let c = spec.cmap.color(value, limit);
+            root.draw(&Rectangle::new(
+                [
+                    (name_w as i32, y as i32),
+                    ((name_w + cell_w) as i32, (y + row - 2) as i32),
+                ],
+                RGBColor(c[0], c[1], c[2]).filled(),
+            ))
+            .map_err(perr)?;
+            root.draw_text(
+                &format!("{:+.3}", value),
+                &style,
+                ((name_w + cell_w + 8) as i32, (y + 4) as i32),
+            )
+            .map_err(perr)?;
+        }
+        colorbar(
+            &root,
+            width - bar + 6,
+            top,
+            d as u32 * row - 2,
+            spec.cmap,
+            limit,
+        )?;
+        root.present().map_err(perr)?;
+    }
+    super::write_png(path, width, height, buf)
+}

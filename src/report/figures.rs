@@ -1,0 +1,213 @@
+//! The paper's figures from AX sweeps and GAX runs: CO box plots split by correct/wrong per method
+//! (Figs 2, 3, 7), overlaid CO histograms, GAX CO-vs-iteration curves (Fig 4) and heatmap frames
+//! (Fig 5).
+
+use crate::ax::{AxTable, Mode};
+use crate::error::Result;
+use crate::gap::Meaning;
+use crate::gax::GaxResult;
+use crate::plot::charts::{BoxPlot, Histogram, Labels, Lines};
+use crate::plot::colormap::ColorMap;
+use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
+use crate::plot::save;
+use std::path::Path;
+
+/// Which CO column a figure shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoForm {
+    Raw,
+    Softmax,
+    SoftmaxAsCoded,
+}
+
+impl CoForm {
+    pub fn parse(s: &str) -> crate::Result<CoForm> {
+        match s {
+            "raw" => Ok(CoForm::Raw),
+            "softmax" => Ok(CoForm::Softmax),
+            "softmax_as_coded" => Ok(CoForm::SoftmaxAsCoded),
+            other => Err(crate::Error::unknown(
+                "CO form",
+                other,
+                &["raw", "softmax", "softmax_as_coded"],
+            )),
+        }
+    }
+    fn of(self, r: &crate::ax::AxRow) -> f64 {
+        match self {
+            CoForm::Raw => r.co,
+            CoForm::Softmax => r.co_softmax,
+            CoForm::SoftmaxAsCoded => r.co_softmax_as_coded,
+        }
+    }
+    fn label(self) -> &'static str {
+        match self {
+            CoForm::Raw => "CO score",
+            CoForm::Softmax => "CO score (softmax)",
+            CoForm::SoftmaxAsCoded => "CO score (softmax, as coded)",
+        }
+    }
+}
+
+/// CO values of correct and wrong samples for every method of a sweep.
+fn split(
+    table: &AxTable,
+    mode: Mode,
+    meaning: Meaning,
+    form: CoForm,
+) -> Vec<(String, Vec<f64>, Vec<f64>)> {
+    table
+        .methods
+        .iter()
+        .map(|m| {
+            let (mut ok, mut bad) = (Vec::new(), Vec::new());
+            for r in table.rows_of(m, mode) {
+                if meaning.correct(r) {
+                    ok.push(form.of(r));
+                } else {
+                    bad.push(form.of(r));
+                }
+            }
+            (m.clone(), ok, bad)
+        })
+        .collect()
+}
+
+fn meaning_text(m: Meaning) -> &'static str {
+    match m {
+        Meaning::Before => "correct = original prediction",
+        Meaning::After => "correct = prediction after AX",
+    }
+}
+
+/// CO box plots, correct vs wrong, one pair per method.
+pub fn boxplot_co(
+    table: &AxTable,
+    path: &Path,
+    mode: Mode,
+    meaning: Meaning,
+    form: CoForm,
+) -> Result<()> {
+    let s = split(table, mode, meaning, form);
+    let chart = BoxPlot {
+        labels: Labels {
+            title: format!(
+                "{} ({}, x{}h; {})",
+                form.label(),
+                table.label,
+                if mode == Mode::Sum { "+" } else { "*" },
+                meaning_text(meaning)
+            ),
+            x: "method".into(),
+            y: form.label().into(),
+        },
+        categories: s.iter().map(|(m, _, _)| short(m)).collect(),
+        series: vec!["correct".into(), "wrong".into()],
+        values: s.into_iter().map(|(_, a, b)| vec![a, b]).collect(),
+    };
+    save(&chart, path, (1100, 480))
+}
+
+fn short(m: &str) -> String {
+    match m {
+        "InputXGradient" => "InputXGrad".into(),
+        "GuidedBackprop" => "GuidedBP".into(),
+        "Deconvolution" => "Deconv".into(),
+        "LayerGradCam" => "LayerGradCAM".into(),
+        other => other.into(),
+    }
+}
+
+/// Overlaid CO histograms of correct and wrong samples for one method.
+pub fn histogram_co(
+    table: &AxTable,
+    method: &str,
+    path: &Path,
+    mode: Mode,
+    meaning: Meaning,
+    form: CoForm,
+) -> Result<()> {
+    let s = split(table, mode, meaning, form);
+    let (_, ok, bad) = s
+        .into_iter()
+        .find(|(m, _, _)| m == method)
+        .unwrap_or_default();
+    let chart = Histogram {
+        labels: Labels {
+            title: format!("{method}: {} ({})", form.label(), meaning_text(meaning)),
+            x: form.label().into(),
+            y: "count".into(),
+        },
+        series: vec![("correct".into(), ok), ("wrong".into(), bad)],
+        bins: 30,
+    };
+    save(&chart, path, (700, 420))
+}
+
+/// CO against GAX step, one line per sample, with the target.
+pub fn curves_co(g: &GaxResult, path: &Path) -> Result<()> {
+    let series = g
+        .scores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let name = if g.scores.len() <= 10 {
+                g.ids[i].rsplit('/').next().unwrap_or("").to_string()
+            } else {
+                String::new()
+            };
+            (name, (0..s.len()).map(|k| k as f64).collect(), s.clone())
+        })
+        .collect();
+    let target = g.options.target_co;
+    let hlines = if target.abs() < 1e6 {
+        vec![(format!("target {target}"), target)]
+    } else {
+        vec![]
+    };
+    let chart = Lines {
+        labels: Labels {
+            title: format!("GAX: CO score per iteration ({} samples)", g.scores.len()),
+            x: "iter".into(),
+            y: "CO score".into(),
+        },
+        series,
+        hlines,
+        points: false,
+    };
+    save(&chart, path, (800, 460))
+}
+
+/// One heatmap frame (channels side by side, bwr, limit 1 since h = tanh(…) ∈ [−1, 1]).
+pub fn frame_png(
+    h: &candle_core::Tensor,
+    path: &Path,
+    title: &str,
+    names: &[String],
+    cmap: ColorMap,
+    limit: Option<f64>,
+) -> Result<()> {
+    let dims = h.dims().to_vec();
+    let v = crate::tensor::ops::to_f64_vec(h)?;
+    // Large images are shown at up to 128 px per side in the viewer.
+    let (v, dims) = if dims.len() == 3 && dims[1] > 128 {
+        let t = crate::tensor::resize::resize(
+            h,
+            128,
+            128 * dims[2] / dims[1],
+            crate::tensor::resize::Mode::Bilinear,
+        )?;
+        (crate::tensor::ops::to_f64_vec(&t)?, t.dims().to_vec())
+    } else {
+        (v, dims)
+    };
+    let spec = HeatmapSpec {
+        title: title.into(),
+        cmap,
+        limit,
+        names: names.to_vec(),
+        panel: 128,
+        ..Default::default()
+    };
+    heatmap_png(&v, &dims, &spec, path)
+}

@@ -1,0 +1,325 @@
+//! The HTML of the report: plain tables, figures, and the GAX viewer (a slider through the
+//! heatmap frames with the CO score at each step). No external assets or network.
+//!
+//! Opening the page as `index.html#selftest` moves every viewer slider once and writes what
+//! changed (and any script error) into `#selftest-result`; the headless-browser test reads it.
+
+use super::record::RunRecord;
+use crate::ax::AxTable;
+use crate::gap::Gap;
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn heading(t: &str) -> String {
+    format!("<h2>{}</h2>\n", esc(t))
+}
+
+pub fn text(title: &str, body: &str) -> String {
+    let h = if title.is_empty() {
+        String::new()
+    } else {
+        format!("<h3>{}</h3>\n", esc(title))
+    };
+    format!("{h}<pre>{}</pre>\n", esc(body))
+}
+
+pub fn figure(file: &str, caption: &str) -> String {
+    format!(
+        "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>\n",
+        esc(file),
+        esc(caption),
+        esc(caption)
+    )
+}
+
+pub fn comparison(title: &str, rows: &[(String, String, String)]) -> String {
+    let mut s = format!(
+        "<h3>{}</h3>\n<table><tr><th></th><th>gaxsh</th><th>paper</th></tr>\n",
+        esc(title)
+    );
+    for (a, b, c) in rows {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(a),
+            esc(b),
+            esc(c)
+        ));
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+pub fn accuracy(t: &AxTable) -> String {
+    let mut s = format!(
+        "<h3>Accuracy before and after AX (N = {})</h3>\n<table><tr><th>mode</th><th>Baseline</th>",
+        t.n_samples
+    );
+    for m in &t.methods {
+        s.push_str(&format!("<th>{}</th>", esc(m)));
+    }
+    s.push_str("</tr>\n");
+    for a in t.accuracy() {
+        s.push_str(&format!(
+            "<tr><td>x{}h</td><td>{:.4}</td>",
+            if a.mode.name() == "sum" { "+" } else { "*" },
+            a.baseline.1
+        ));
+        for (_, c, acc, z) in &a.methods {
+            let zero = if *z > 0 {
+                format!(" <span class=note>({z} all-zero heatmaps)</span>")
+            } else {
+                String::new()
+            };
+            s.push_str(&format!(
+                "<td>{acc:.4} <span class=n>({c})</span>{zero}</td>"
+            ));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
+    for n in &t.notes {
+        s.push_str(&format!("<p class=note>Note: {}</p>\n", esc(n)));
+    }
+    s
+}
+
+pub fn gaps(gaps: &[Gap]) -> String {
+    let mut s = String::from(
+        "<h3>Gap statistics: does CO tell correct from wrong predictions?</h3>\n\
+         <p>AUROC of the CO score as a correctness indicator (0.5 = no information), the widest gap between the \
+         two CO distributions (Kolmogorov–Smirnov) and, beside it, the AUROC of the trivial baseline: the maximum \
+         softmax probability before AX. Both meanings of “correct” are shown.</p>\n\
+         <table><tr><th>correct</th><th>mode</th><th>method</th><th>n correct</th><th>n wrong</th><th>median CO correct</th>\
+         <th>median CO wrong</th><th>AUROC (CO)</th><th>KS gap</th><th>threshold</th><th>AUROC (max softmax)</th><th>verdict</th></tr>\n",
+    );
+    for g in gaps {
+        let verdict = if !g.auroc.is_finite() || !g.msp_auroc.is_finite() {
+            "n/a".to_string()
+        } else if g.auroc > g.msp_auroc {
+            format!("<b>CO better</b> by {:.3}", g.auroc - g.msp_auroc)
+        } else {
+            format!("max softmax better by {:.3}", g.msp_auroc - g.auroc)
+        };
+        s.push_str(&format!(
+            "<tr><td>{} AX</td><td>x{}h</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{verdict}</td></tr>\n",
+            g.meaning.name(),
+            if g.mode.name() == "sum" { "+" } else { "*" },
+            esc(&g.method),
+            g.correct.n,
+            g.wrong.n,
+            g.correct.median,
+            g.wrong.median,
+            g.auroc,
+            g.ks,
+            g.threshold,
+            g.msp_auroc
+        ));
+    }
+    s.push_str("</table>\n");
+    s
+}
+
+/// One sample of the GAX viewer: (step, CO, frame image, change image) per frame, or, for
+/// tabular heatmaps, the frame values themselves (drawn as coloured cells by the page).
+pub struct ViewerSample {
+    pub id: String,
+    pub label: usize,
+    pub target: usize,
+    pub frames: Vec<(usize, f64, String, String)>,
+    pub values: Vec<Vec<f64>>,
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '<' => out.push_str("\\u003c"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_num(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".into()
+    }
+}
+
+pub fn viewer(id: usize, samples: &[ViewerSample], names: &[String]) -> String {
+    if samples.is_empty() {
+        return String::new();
+    }
+    let data: Vec<String> = samples
+        .iter()
+        .map(|s| {
+            let steps: Vec<String> = s.frames.iter().map(|f| f.0.to_string()).collect();
+            let scores: Vec<String> = s.frames.iter().map(|f| json_num(f.1)).collect();
+            let imgs: Vec<String> = s.frames.iter().map(|f| json_str(&f.2)).collect();
+            let diffs: Vec<String> = s.frames.iter().map(|f| json_str(&f.3)).collect();
+            let values: Vec<String> = s.values.iter().map(|v| format!("[{}]", v.iter().map(|x| json_num(*x)).collect::<Vec<_>>().join(","))).collect();
+            format!(
+                "{{\"id\":{},\"label\":{},\"target\":{},\"steps\":[{}],\"scores\":[{}],\"frames\":[{}],\"changes\":[{}],\"values\":[{}]}}",
+                json_str(&s.id),
+                s.label,
+                s.target,
+                steps.join(","),
+                scores.join(","),
+                imgs.join(","),
+                diffs.join(","),
+                values.join(",")
+            )
+        })
+        .collect();
+    format!(
+        r#"<h3>GAX viewer</h3>
+<div class="viewer" id="viewer{id}">
+  <label>sample <select class="sample"></select></label>
+  <label>time step <input class="slider" type="range" min="0" max="0" step="1" value="0"></label>
+  <span class="status"></span>
+  <div><img class="frame" alt="heatmap channels at this step"><img class="change" alt="change to the next step"><table class="cells"></table></div>
+</div>
+<script>
+gaxViewer(document.getElementById("viewer{id}"), [{}], [{}]);
+</script>
+"#,
+        data.join(",\n"),
+        names
+            .iter()
+            .map(|n| json_str(n))
+            .collect::<Vec<_>>()
+            .join(",")
+    )
+}
+
+const STYLE: &str = r#"
+body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }
+th { background: #f2f2f2; }
+td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #555; }
+pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
+.note { color: #a33; }
+.n { color: #777; font-size: 0.85em; }
+.viewer { border: 1px solid #ccc; padding: 0.6em; }
+.viewer img { max-width: 49%; vertical-align: top; }
+.viewer .status { font-family: monospace; margin-left: 1em; }
+"#;
+
+const SCRIPT: &str = r##"
+var gaxErrors = [];
+window.addEventListener("error", function (e) { gaxErrors.push(String(e.message)); });
+(function () { var orig = console.error; console.error = function () { gaxErrors.push(Array.prototype.join.call(arguments, " ")); orig.apply(console, arguments); }; })();
+var gaxViewers = [];
+function bwr(v) {
+  var u = Math.max(-1, Math.min(1, v));
+  var r = u < 0 ? 1 + u : 1, g = 1 - Math.abs(u), b = u > 0 ? 1 - u : 1;
+  return "rgb(" + Math.round(255 * r) + "," + Math.round(255 * g) + "," + Math.round(255 * b) + ")";
+}
+function gaxViewer(root, samples, names) {
+  var sel = root.querySelector(".sample"), slider = root.querySelector(".slider");
+  var status = root.querySelector(".status"), frame = root.querySelector(".frame"), change = root.querySelector(".change");
+  var cells = root.querySelector(".cells");
+  samples.forEach(function (s, i) {
+    var o = document.createElement("option"); o.value = i;
+    o.textContent = s.id + " (label " + s.label + ", target " + s.target + ")"; sel.appendChild(o);
+  });
+  function show() {
+    var s = samples[+sel.value], k = +slider.value;
+    var score = s.scores[k] === null ? "nan" : s.scores[k].toFixed(3);
+    status.textContent = "step: " + s.steps[k] + " score: " + score;
+    if (s.values.length) {
+      frame.style.display = change.style.display = "none";
+      var v = s.values[k], next = s.values[Math.min(k + 1, s.values.length - 1)], rows = "<tr><th>feature</th><th>h</th><th></th><th>change</th></tr>";
+      for (var i = 0; i < v.length; i++) {
+        var d = next[i] - v[i];
+        rows += "<tr><td>" + (names[i] || i) + "</td><td style='background:" + bwr(v[i]) + "'>" + v[i].toFixed(3) + "</td><td></td><td>" + d.toFixed(3) + "</td></tr>";
+      }
+      cells.innerHTML = rows;
+    } else {
+      frame.src = s.frames[k]; change.src = s.changes[k];
+    }
+  }
+  function pick() { slider.max = samples[+sel.value].frames.length - 1; slider.value = 0; show(); }
+  sel.addEventListener("change", pick);
+  slider.addEventListener("input", show);
+  pick();
+  gaxViewers.push({ slider: slider, status: status });
+}
+window.addEventListener("load", function () {
+  if (location.hash !== "#selftest") return;
+  var out = { errors: gaxErrors, viewers: [] };
+  gaxViewers.forEach(function (v) {
+    var before = v.status.textContent;
+    v.slider.value = v.slider.max; v.slider.dispatchEvent(new Event("input"));
+    out.viewers.push({ before: before, after: v.status.textContent, max: +v.slider.max });
+  });
+  var images = Array.prototype.slice.call(document.images);
+  out.images = images.length;
+  out.broken_images = images.filter(function (i) { return i.complete && i.naturalWidth === 0 && i.getAttribute("src"); }).map(function (i) { return i.getAttribute("src"); });
+  var pre = document.createElement("pre"); pre.id = "selftest-result"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+"##;
+
+pub fn page(title: &str, r: &RunRecord, body: &str) -> String {
+    let mut rec = String::new();
+    rec.push_str(&format!(
+        "<table><tr><td>script</td><td>{}</td></tr><tr><td>started</td><td>{}</td></tr><tr><td>seed</td><td>{}</td></tr>\
+         <tr><td>gaxsh</td><td>{}</td></tr><tr><td>threads</td><td>{}</td></tr>",
+        esc(&r.script),
+        esc(&r.started),
+        r.seed,
+        esc(&r.gaxsh_version),
+        r.threads
+    ));
+    for (k, v) in &r.options {
+        let v = serde_yaml::to_string(v).unwrap_or_default();
+        rec.push_str(&format!(
+            "<tr><td>--{}</td><td>{}</td></tr>",
+            esc(k),
+            esc(v.trim())
+        ));
+    }
+    for (k, v) in &r.settings {
+        rec.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v)));
+    }
+    rec.push_str("</table>\n");
+    for d in &r.data {
+        rec.push_str(&format!(
+            "<p><b>data</b> {}<br>{}</p>\n",
+            esc(&d.source),
+            d.steps
+                .iter()
+                .map(|s| esc(s))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        ));
+    }
+    for n in r
+        .notes
+        .iter()
+        .chain(r.data.iter().flat_map(|d| d.notes.iter()))
+    {
+        rec.push_str(&format!("<p class=note>Note: {}</p>\n", esc(n)));
+    }
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>{STYLE}</style>\n<script>{SCRIPT}</script></head>\n<body>\n<h1>{t}</h1>\n<h2>Run record</h2>\n{rec}{body}\n<p class=n>Made by gaxsh {v}. The run record is also in run.yaml; <code>gaxsh rerun run.yaml</code> repeats the run.</p>\n</body></html>\n",
+        t = esc(title),
+        v = esc(&r.gaxsh_version)
+    )
+}

@@ -1,0 +1,251 @@
+//! The experiment report: a folder with a self-contained `index.html` (no network; figures and
+//! viewer frames beside it), and the `run.yaml` run record that `gaxsh rerun` repeats.
+
+pub mod figures;
+mod html;
+pub mod record;
+
+use crate::ax::AxTable;
+use crate::error::{Error, Result};
+use crate::gap::{Gap, Meaning, gap_stats};
+use crate::gax::GaxResult;
+use record::RunRecord;
+use std::path::{Path, PathBuf};
+
+/// One block of the report, in the order it was added.
+#[derive(Clone, Debug)]
+pub enum Section {
+    /// A heading and preformatted text (metrics, training summaries, notes).
+    Text { title: String, body: String },
+    /// An AX sweep: accuracy table, gap statistics, CO figures.
+    Sweep(Box<AxTable>),
+    /// A GAX run: summary, CO curves and the frame viewer.
+    Gax(Box<GaxResult>),
+    /// A figure file made elsewhere (copied into the report folder).
+    Figure { caption: String, path: PathBuf },
+    /// Rows of numbers side by side with the paper's (label, ours, paper).
+    Comparison {
+        title: String,
+        rows: Vec<(String, String, String)>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub title: String,
+    pub record: RunRecord,
+    pub sections: Vec<Section>,
+    /// Feature or channel names for heatmap frames.
+    pub feature_names: Vec<String>,
+}
+
+/// What `write` produced.
+pub struct Written {
+    pub index: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
+impl Report {
+    pub fn new(title: &str, record: RunRecord) -> Report {
+        Report {
+            title: title.into(),
+            record,
+            sections: vec![],
+            feature_names: vec![],
+        }
+    }
+
+    /// Write `index.html`, its figures and `run.yaml` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<Written> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut files = Vec::new();
+        let mut body = String::new();
+        for (si, s) in self.sections.iter().enumerate() {
+            crate::interrupt::check()?;
+            body.push_str(&match s {
+                Section::Text { title, body } => html::text(title, body),
+                Section::Comparison { title, rows } => html::comparison(title, rows),
+                Section::Figure { caption, path } => {
+                    let name = format!(
+                        "fig{si}_{}",
+                        path.file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default()
+                    );
+                    let dest = dir.join(&name);
+                    if path != &dest {
+                        std::fs::copy(path, &dest).map_err(|e| Error::io(path, e))?;
+                    }
+                    files.push(dest);
+                    html::figure(&name, caption)
+                }
+                Section::Sweep(t) => self.sweep_section(si, t, dir, &mut files)?,
+                Section::Gax(g) => self.gax_section(si, g, dir, &mut files)?,
+            });
+        }
+        let page = html::page(&self.title, &self.record, &body);
+        let index = dir.join("index.html");
+        crate::io::write_atomic(&index, page.as_bytes())?;
+        let yaml = self.record.to_yaml()?;
+        crate::io::write_atomic(&dir.join("run.yaml"), yaml.as_bytes())?;
+        files.push(dir.join("run.yaml"));
+        Ok(Written { index, files })
+    }
+
+    fn sweep_section(
+        &self,
+        si: usize,
+        t: &AxTable,
+        dir: &Path,
+        files: &mut Vec<PathBuf>,
+    ) -> Result<String> {
+        use figures::{CoForm, boxplot_co};
+        let mut out = html::heading(&format!(
+            "AX process: {}",
+            if t.label.is_empty() {
+                "sweep"
+            } else {
+                &t.label
+            }
+        ));
+        out.push_str(&html::accuracy(t));
+        let gaps: Vec<Gap> = gap_stats(t);
+        out.push_str(&html::gaps(&gaps));
+        for &mode in &t.modes {
+            for meaning in [Meaning::Before, Meaning::After] {
+                for form in [CoForm::Raw, CoForm::Softmax] {
+                    let name = format!(
+                        "s{si}_co_{}_{}_{}.png",
+                        mode.name(),
+                        meaning.name(),
+                        if form == CoForm::Raw {
+                            "raw"
+                        } else {
+                            "softmax"
+                        }
+                    );
+                    boxplot_co(t, &dir.join(&name), mode, meaning, form)?;
+                    files.push(dir.join(&name));
+                    let caption = format!(
+                        "CO scores of correct and wrong predictions per method (x{}h, {}, correct = {} AX{}).",
+                        if mode.name() == "sum" { "+" } else { "*" },
+                        if form == CoForm::Raw {
+                            "raw logits"
+                        } else {
+                            "softmax"
+                        },
+                        meaning.name(),
+                        if meaning == Meaning::Before {
+                            "; the paper's main figures"
+                        } else {
+                            "; the paper's appendix figures"
+                        }
+                    );
+                    out.push_str(&html::figure(&name, &caption));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn gax_section(
+        &self,
+        si: usize,
+        g: &GaxResult,
+        dir: &Path,
+        files: &mut Vec<PathBuf>,
+    ) -> Result<String> {
+        let mut out = html::heading("GAX");
+        out.push_str(&html::text("", &g.summary()));
+        let curves = format!("s{si}_gax_curves.png");
+        figures::curves_co(g, &dir.join(&curves))?;
+        files.push(dir.join(&curves));
+        out.push_str(&html::figure(
+            &curves,
+            "CO score against GAX iteration, one line per sample (the paper's Fig. 4).",
+        ));
+        // The viewer: at most 12 samples and 40 frames each. Tabular frames travel as numbers
+        // (drawn by the page); image frames as PNGs beside the page.
+        let frames_dir = dir.join(format!("gax{si}"));
+        let mut samples = Vec::new();
+        for i in 0..g.frames.len().min(12) {
+            let fr = &g.frames[i];
+            if fr.is_empty() {
+                continue;
+            }
+            let pick: Vec<usize> = if fr.len() <= 40 {
+                (0..fr.len()).collect()
+            } else {
+                (0..40).map(|k| k * (fr.len() - 1) / 39).collect()
+            };
+            let mut sample = html::ViewerSample {
+                id: g.ids[i].clone(),
+                label: g.labels[i],
+                target: g.targets[i],
+                frames: vec![],
+                values: vec![],
+            };
+            if fr[0].1.rank() == 1 {
+                for &k in &pick {
+                    let (step, h) = &fr[k];
+                    sample.values.push(crate::tensor::ops::to_f64_vec(h)?);
+                    sample.frames.push((
+                        *step,
+                        g.scores[i].get(*step).copied().unwrap_or(f64::NAN),
+                        String::new(),
+                        String::new(),
+                    ));
+                }
+                samples.push(sample);
+                continue;
+            }
+            std::fs::create_dir_all(&frames_dir).map_err(|e| Error::io(&frames_dir, e))?;
+            // Per-step change |h_k+1 − h_k| between the frames shown, on one scale per sample.
+            let changes: Vec<candle_core::Tensor> = pick
+                .iter()
+                .enumerate()
+                .map(|(j, &k)| match pick.get(j + 1) {
+                    Some(&n) => (&fr[n].1 - &fr[k].1).and_then(|d| d.abs()),
+                    None => fr[k].1.zeros_like(),
+                })
+                .collect::<candle_core::Result<_>>()?;
+            let change_max = changes
+                .iter()
+                .map(|c| {
+                    c.max_all()
+                        .and_then(|m| m.to_dtype(candle_core::DType::F64))
+                        .and_then(|m| m.to_scalar::<f64>())
+                        .unwrap_or(0.0)
+                })
+                .fold(0.0f64, f64::max);
+            for (j, &k) in pick.iter().enumerate() {
+                let (step, h) = &fr[k];
+                let f = format!("gax{si}/s{i}_f{j}.png");
+                let c = format!("gax{si}/s{i}_d{j}.png");
+                let score = g.scores[i].get(*step).copied().unwrap_or(f64::NAN);
+                figures::frame_png(
+                    h,
+                    &dir.join(&f),
+                    &format!("step {step}, CO {score:.3}"),
+                    &[],
+                    crate::plot::colormap::ColorMap::Bwr,
+                    Some(1.0),
+                )?;
+                figures::frame_png(
+                    &changes[j],
+                    &dir.join(&c),
+                    "|change to the next frame|",
+                    &[],
+                    crate::plot::colormap::ColorMap::Reds,
+                    Some(change_max.max(1e-12)),
+                )?;
+                files.push(dir.join(&f));
+                files.push(dir.join(&c));
+                sample.frames.push((*step, score, f, c));
+            }
+            samples.push(sample);
+        }
+        out.push_str(&html::viewer(si, &samples, &self.feature_names));
+        Ok(out)
+    }
+}

@@ -1,0 +1,521 @@
+//! Script bindings: plots, heatmaps, the HTML report and the run record.
+
+use super::convert::*;
+use super::options::ScriptArgs;
+use super::registry::{Category, Registrar};
+use super::runlog::{SharedLog, lock};
+use crate::ax::{AxTable, Mode};
+use crate::gap::Meaning;
+use crate::gax::GaxResult;
+use crate::plot::charts::{Bars, BoxPlot, Histogram, Labels, Lines, Scatter};
+use crate::plot::colormap::ColorMap;
+use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
+use crate::report::figures::{CoForm, boxplot_co, curves_co, histogram_co};
+use crate::report::record::{DataRecord, RunRecord};
+use crate::report::{Report, Section};
+use rhai::{Array, Dynamic, Map};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const P: Category = Category::Plots;
+const R: Category = Category::Report;
+
+fn labels(o: &mut Opts, title: &str, x: &str, y: &str) -> RResult<Labels> {
+    Ok(Labels {
+        title: o.string("title", title)?,
+        x: o.string("xlabel", x)?,
+        y: o.string("ylabel", y)?,
+    })
+}
+
+fn size(o: &mut Opts, w: u32, h: u32) -> RResult<(u32, u32)> {
+    let v = o.f64s("size")?.unwrap_or(vec![w as f64, h as f64]);
+    if v.len() != 2 || v.iter().any(|x| *x < 50.0 || *x > 8000.0) {
+        return err("size: [width, height] in pixels, 50 to 8000");
+    }
+    Ok((v[0] as u32, v[1] as u32))
+}
+
+fn floats(d: &Dynamic, what: &str) -> RResult<Vec<f64>> {
+    if let Some(t) = d.clone().try_cast::<ScriptTensor>() {
+        return crate::tensor::ops::to_f64_vec(&t.0).rh();
+    }
+    match d.clone().try_cast::<Array>() {
+        Some(a) => a.iter().map(|x| number(x, what)).collect(),
+        None => err(format!("{what}: expected an array or a tensor of numbers")),
+    }
+}
+
+/// `#{name: values, …}` or `[values, …]` as named series.
+fn series(d: &Dynamic, what: &str) -> RResult<Vec<(String, Vec<f64>)>> {
+    if let Some(m) = d.clone().try_cast::<Map>() {
+        return m
+            .iter()
+            .map(|(k, v)| Ok((k.to_string(), floats(v, what)?)))
+            .collect();
+    }
+    if let Some(a) = d
+        .clone()
+        .try_cast::<Array>()
+        .filter(|a| !a.is_empty() && a.iter().all(|x| x.is::<Array>() || x.is::<ScriptTensor>()))
+    {
+        return a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Ok((format!("series {}", i + 1), floats(v, what)?)))
+            .collect();
+    }
+    Ok(vec![(String::new(), floats(d, what)?)])
+}
+
+/// Record a written plot and return its path (the REPL prints it, Jupyter shows it).
+fn done(log: &SharedLog, path: &str, caption: &str) -> String {
+    lock(log).add_plot(Path::new(path), caption);
+    path.to_string()
+}
+
+fn co_opts(o: &mut Opts) -> RResult<(Mode, Meaning, CoForm)> {
+    let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
+    let meaning = match o.string("correct", "before")?.as_str() {
+        "before" => Meaning::Before,
+        "after" => Meaning::After,
+        other => {
+            return Err(to_rhai(crate::Error::unknown(
+                "meaning of correct",
+                other,
+                &["before", "after"],
+            )));
+        }
+    };
+    let form = CoForm::parse(&o.string("output", "raw")?).rh()?;
+    Ok((mode, meaning, form))
+}
+
+fn register_co_plots(r: &mut Registrar) {
+    let log = r.log.clone();
+    r.doc(P, "boxplot_co", "boxplot_co(table, path, #{mode, correct, output}) -> string",
+        "CO box plots of correct vs wrong predictions per method (the paper's Figs 2, 3, 7); correct: \"before\" (original prediction, default) or \"after\" AX; output raw or softmax.")
+        .example("let b = load_drybean(); boxplot_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"box.png\"))");
+    let l = log.clone();
+    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
+        let mut o = Opts::new("boxplot_co", m);
+        let (mode, meaning, form) = co_opts(&mut o)?;
+        o.finish()?;
+        boxplot_co(&t, Path::new(p), mode, meaning, form).rh()?;
+        Ok(done(
+            &l,
+            p,
+            &format!("CO scores by method (correct = {} AX)", meaning.name()),
+        ))
+    };
+    let f2 = f.clone();
+    r.engine
+        .register_fn("boxplot_co", move |t: AxTable, p: &str| {
+            f2(t, p, Map::new())
+        });
+    r.engine.register_fn("boxplot_co", f);
+
+    r.doc(P, "histogram_co", "histogram_co(table, path, #{method, mode, correct, output}) -> string",
+        "Overlaid CO histograms of correct and wrong predictions for one method (Saliency by default).")
+        .example("let b = load_drybean(); histogram_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"hist.png\"), #{method: \"DeepLift\"})");
+    let l = log.clone();
+    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
+        let mut o = Opts::new("histogram_co", m);
+        let method = o.string(
+            "method",
+            t.methods.first().map(|s| s.as_str()).unwrap_or("Saliency"),
+        )?;
+        let (mode, meaning, form) = co_opts(&mut o)?;
+        o.finish()?;
+        if !t.methods.contains(&method) {
+            return Err(to_rhai(crate::Error::UnknownName {
+                what: "method in this sweep",
+                name: method,
+                valid: t.methods.clone(),
+            }));
+        }
+        histogram_co(&t, &method, Path::new(p), mode, meaning, form).rh()?;
+        Ok(done(
+            &l,
+            p,
+            &format!("{method}: CO histograms, correct vs wrong"),
+        ))
+    };
+    let f2 = f.clone();
+    r.engine
+        .register_fn("histogram_co", move |t: AxTable, p: &str| {
+            f2(t, p, Map::new())
+        });
+    r.engine.register_fn("histogram_co", f);
+
+    r.doc(P, "curves_co", "curves_co(gax_result, path) -> string", "CO score against GAX iteration, one line per sample (the paper's Fig. 4).")
+        .example("let b = load_drybean(); curves_co(gax(drybean_fpa(), b.head(3).map(b.standardize()), #{max_steps: 5}), temp_path(\"curves.png\"))");
+    let l = log;
+    r.engine.register_fn(
+        "curves_co",
+        move |g: GaxResult, p: &str| -> RResult<String> {
+            curves_co(&g, Path::new(p)).rh()?;
+            Ok(done(&l, p, "GAX: CO score per iteration"))
+        },
+    );
+}
+
+fn register_general_plots(r: &mut Registrar) {
+    let log = r.log.clone();
+    r.doc(P, "heatmap", "heatmap(h, path, #{image, names, cmap, limit, title, alpha}) -> string",
+        "One heatmap, (C, H, W) as per-channel panels or (d) as labelled cells, in a diverging red/blue map with symmetric limits (±max|h| unless limit), a colour bar and the abs max; image overlays the input.")
+        .example("heatmap(randn([3, 16, 16]), temp_path(\"h.png\"), #{title: \"noise\"})");
+    let l = log.clone();
+    let f = move |h: ScriptTensor, p: &str, m: Map| -> RResult<String> {
+        let mut o = Opts::new("heatmap", m);
+        let mut t = h.0.clone();
+        while t.rank() > 1 && t.dim(0).rh()? == 1 && t.rank() != 3 {
+            t = t.squeeze(0).rh()?;
+        }
+        if t.rank() == 4 && t.dim(0).rh()? == 1 {
+            t = t.squeeze(0).rh()?;
+        }
+        let overlay = match o.raw("image") {
+            Some(i) => {
+                let mut it = tensor_arg(&i, "image")?;
+                if it.rank() == 4 {
+                    it = it.squeeze(0).rh()?;
+                }
+                Some((
+                    crate::tensor::ops::to_f64_vec(&it).rh()?,
+                    it.dims().to_vec(),
+                ))
+            }
+            None => None,
+        };
+        let spec = HeatmapSpec {
+            title: o.string("title", "")?,
+            cmap: ColorMap::parse(&o.string("cmap", "bwr")?).rh()?,
+            limit: o.opt_f64("limit")?,
+            names: o.strings("names")?.unwrap_or_default(),
+            overlay,
+            alpha: o.f64("alpha", 0.8)?,
+            panel: o.usize("panel", 224)? as u32,
+        };
+        o.finish()?;
+        let v = crate::tensor::ops::to_f64_vec(&t).rh()?;
+        heatmap_png(&v, t.dims(), &spec, Path::new(p)).rh()?;
+        Ok(done(
+            &l,
+            p,
+            &if spec.title.is_empty() {
+                "heatmap".to_string()
+            } else {
+                spec.title.clone()
+            },
+        ))
+    };
+    let f2 = f.clone();
+    r.engine
+        .register_fn("heatmap", move |h: ScriptTensor, p: &str| {
+            f2(h, p, Map::new())
+        });
+    r.engine.register_fn("heatmap", f);
+
+    macro_rules! chart_fn {
+        ($name:expr, $sig:expr, $doc:expr, $ex:expr, $build:expr) => {{
+            r.doc(P, $name, $sig, $doc).example($ex);
+            let l = log.clone();
+            let f = move |a: Dynamic, b: Dynamic, p: &str, m: Map| -> RResult<String> {
+                let mut o = Opts::new($name, m);
+                let (chart_size, caption) = $build(&a, &b, p, &mut o)?;
+                o.finish()?;
+                let _ = chart_size;
+                Ok(done(&l, p, &caption))
+            };
+            let f2 = f.clone();
+            r.engine
+                .register_fn($name, move |a: Dynamic, b: Dynamic, p: &str| {
+                    f2(a, b, p, Map::new())
+                });
+            r.engine.register_fn($name, f);
+        }};
+    }
+    chart_fn!(
+        "line",
+        "line(x, y_or_series, path, #{title, xlabel, ylabel, size}) -> string",
+        "Line plot: y an array/tensor, or a map / array of named series sharing x.",
+        "line(arange(10), #{sin: arange(10).sin(), cos: arange(10).cos()}, temp_path(\"l.png\"))",
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+            let x = floats(a, "line")?;
+            let s = series(b, "line")?;
+            let labels = labels(o, "", "x", "y")?;
+            let sz = size(o, 800, 460)?;
+            let caption = labels.title.clone();
+            let chart = Lines {
+                labels,
+                series: s.into_iter().map(|(n, y)| (n, x.clone(), y)).collect(),
+                hlines: vec![],
+                points: false,
+            };
+            crate::plot::save(&chart, Path::new(p), sz).rh()?;
+            Ok((sz, caption))
+        }
+    );
+    chart_fn!(
+        "scatter",
+        "scatter(x, y, path, #{title, xlabel, ylabel, size}) -> string",
+        "Scatter plot of y against x (arrays or tensors).",
+        "scatter(randn([50]), randn([50]), temp_path(\"s.png\"), #{title: \"noise\"})",
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+            let (x, y) = (floats(a, "scatter")?, floats(b, "scatter")?);
+            if x.len() != y.len() {
+                return err(format!(
+                    "scatter: {} x values and {} y values",
+                    x.len(),
+                    y.len()
+                ));
+            }
+            let labels = labels(o, "", "x", "y")?;
+            let sz = size(o, 700, 500)?;
+            let caption = labels.title.clone();
+            crate::plot::save(
+                &Scatter {
+                    labels,
+                    series: vec![("points".into(), x, y)],
+                },
+                Path::new(p),
+                sz,
+            )
+            .rh()?;
+            Ok((sz, caption))
+        }
+    );
+    chart_fn!(
+        "bar",
+        "bar(names, values, path, #{title, xlabel, ylabel, size}) -> string",
+        "A bar per name.",
+        "bar([\"a\", \"b\"], [3, 5], temp_path(\"b.png\"))",
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+            let names: Vec<String> = a
+                .clone()
+                .try_cast::<Array>()
+                .ok_or_else(|| to_rhai(crate::Error::invalid("bar: names is an array")))?
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            let values = floats(b, "bar")?;
+            if names.len() != values.len() {
+                return err("bar: as many names as values");
+            }
+            let labels = labels(o, "", "", "")?;
+            let sz = size(o, 700, 450)?;
+            let caption = labels.title.clone();
+            crate::plot::save(
+                &Bars {
+                    labels,
+                    names,
+                    values,
+                },
+                Path::new(p),
+                sz,
+            )
+            .rh()?;
+            Ok((sz, caption))
+        }
+    );
+    chart_fn!(
+        "histogram",
+        "histogram(values_or_series, bins, path, #{title, xlabel, size}) -> string",
+        "Histograms of one or several samples (a map of named arrays) on common bins.",
+        "histogram(#{a: randn([200]), b: randn([200]) + 1}, 20, temp_path(\"hh.png\"))",
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+            let s = series(a, "histogram")?;
+            let bins = index(b, "histogram bins")?;
+            let labels = labels(o, "", "value", "count")?;
+            let sz = size(o, 700, 420)?;
+            let caption = labels.title.clone();
+            crate::plot::save(
+                &Histogram {
+                    labels,
+                    series: s,
+                    bins,
+                },
+                Path::new(p),
+                sz,
+            )
+            .rh()?;
+            Ok((sz, caption))
+        }
+    );
+    chart_fn!(
+        "boxplot",
+        "boxplot(groups, series_names, path, #{title, xlabel, ylabel, size}) -> string",
+        "Box plots: groups is a map name → array of values (one box each), or name → array of arrays (one per series).",
+        "boxplot(#{a: randn([50]), b: randn([50]) * 2}, [], temp_path(\"bx.png\"))",
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+            let m = a.clone().try_cast::<Map>().ok_or_else(|| {
+                to_rhai(crate::Error::invalid(
+                    "boxplot: groups is a map of name → values",
+                ))
+            })?;
+            let names: Vec<String> = b
+                .clone()
+                .try_cast::<Array>()
+                .unwrap_or_default()
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            let mut categories = Vec::new();
+            let mut values = Vec::new();
+            for (k, v) in &m {
+                categories.push(k.to_string());
+                let per: Vec<Vec<f64>> = match v.clone().try_cast::<Array>() {
+                    Some(arr)
+                        if arr
+                            .iter()
+                            .all(|x| x.is::<Array>() || x.is::<ScriptTensor>())
+                            && !arr.is_empty() =>
+                    {
+                        arr.iter()
+                            .map(|x| floats(x, "boxplot"))
+                            .collect::<RResult<_>>()?
+                    }
+                    _ => vec![floats(v, "boxplot")?],
+                };
+                values.push(per);
+            }
+            let n_series = values.iter().map(|v| v.len()).max().unwrap_or(1);
+            let series = if names.len() == n_series {
+                names
+            } else {
+                (1..=n_series).map(|i| format!("series {i}")).collect()
+            };
+            let labels = labels(o, "", "", "")?;
+            let sz = size(o, 800, 450)?;
+            let caption = labels.title.clone();
+            crate::plot::save(
+                &BoxPlot {
+                    labels,
+                    categories,
+                    series,
+                    values,
+                },
+                Path::new(p),
+                sz,
+            )
+            .rh()?;
+            Ok((sz, caption))
+        }
+    );
+}
+
+/// The run record of a session so far.
+pub fn run_record(log: &SharedLog, args: &Arc<Mutex<ScriptArgs>>) -> RunRecord {
+    let l = lock(log);
+    let a = args.lock().unwrap_or_else(|p| p.into_inner());
+    let options = a
+        .resolved
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                rhai::serde::from_dynamic::<serde_yaml::Value>(v)
+                    .unwrap_or(serde_yaml::Value::Null),
+            )
+        })
+        .collect();
+    let notes: Vec<String> =
+        l.data
+            .iter()
+            .flat_map(|d| d.notes.iter().cloned())
+            .fold(Vec::new(), |mut acc, n| {
+                if !acc.contains(&n) {
+                    acc.push(n);
+                }
+                acc
+            });
+    RunRecord {
+        script: a.script.clone(),
+        options,
+        seed: crate::tensor::random::current_seed(),
+        gaxsh_version: env!("CARGO_PKG_VERSION").to_string(),
+        started: l.started.clone(),
+        threads: crate::threads::current(),
+        data: l.data.iter().map(DataRecord::from).collect(),
+        notes,
+        settings: l.settings.iter().cloned().collect(),
+    }
+}
+
+fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
+    let log = r.log.clone();
+    r.doc(R, "report", "report(dir, #{title, features}) -> string",
+        "Write dir/index.html (self-contained: run record, accuracy and gap-statistics tables, every figure, the GAX viewer) and dir/run.yaml from what the script has done; returns the index path.")
+        .example("let b = load_drybean(); let n = drybean_fpa(); ax_sweep(n, b.head(20)); report(temp_path(\"rep\"), #{title: \"demo\"})");
+    let (l, a) = (log.clone(), args.clone());
+    let f = move |dir: &str, m: Map| -> RResult<String> {
+        let mut o = Opts::new("report", m);
+        let title = o.string("title", "gaxsh experiment")?;
+        let features = o.strings("features")?.unwrap_or_default();
+        o.finish()?;
+        let record = run_record(&l, &a);
+        let mut rep = Report::new(&title, record);
+        rep.feature_names = features;
+        rep.sections = lock(&l).sections.clone();
+        let w = rep.write(Path::new(dir)).rh()?;
+        Ok(w.index.display().to_string())
+    };
+    let f2 = f.clone();
+    r.engine
+        .register_fn("report", move |d: &str| f2(d, Map::new()));
+    r.engine.register_fn("report", f);
+
+    r.doc(
+        R,
+        "report_text",
+        "report_text(title, text)",
+        "Add a titled block of text to the report.",
+    )
+    .example("report_text(\"Notes\", \"trained on the bundled data\")");
+    let l = log.clone();
+    r.engine
+        .register_fn("report_text", move |t: &str, body: &str| {
+            lock(&l).add_text(t, body)
+        });
+
+    r.doc(R, "report_compare", "report_compare(title, rows)", "Add a table of [label, ours, paper] rows to the report (numbers side by side with the paper's).")
+        .example("report_compare(\"Table 2, dry bean\", [[\"Baseline\", \"0.868\", \"0.877\"]])");
+    let l = log.clone();
+    r.engine.register_fn(
+        "report_compare",
+        move |t: &str, rows: Array| -> RResult<()> {
+            let rows = rows
+                .iter()
+                .map(|row| match row.clone().try_cast::<Array>() {
+                    Some(c) if c.len() == 3 => {
+                        Ok((c[0].to_string(), c[1].to_string(), c[2].to_string()))
+                    }
+                    _ => err("report_compare: each row is [label, ours, paper]"),
+                })
+                .collect::<RResult<Vec<_>>>()?;
+            lock(&l).sections.push(Section::Comparison {
+                title: t.to_string(),
+                rows,
+            });
+            Ok(())
+        },
+    );
+
+    r.doc(R, "record_run", "record_run(dir) -> string", "Write dir/run.yaml (seed, options, data provenance, versions); `gaxsh rerun dir/run.yaml` repeats the run.")
+        .example("record_run(temp_path(\"rec\"))");
+    let (l, a) = (log, args);
+    r.engine
+        .register_fn("record_run", move |dir: &str| -> RResult<String> {
+            let rec = run_record(&l, &a);
+            let p = Path::new(dir).join("run.yaml");
+            crate::io::write_atomic(&p, rec.to_yaml().rh()?.as_bytes()).rh()?;
+            Ok(p.display().to_string())
+        });
+}
+
+pub fn register(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
+    register_co_plots(r);
+    register_general_plots(r);
+    register_report(r, args);
+}
