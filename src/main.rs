@@ -70,6 +70,10 @@ fn main() -> ExitCode {
         gaxsh::cli_progress::TerminalProgress::new(),
     ));
 
+    gaxsh::threads::run_in_pool(move || dispatch(&cli))
+}
+
+fn dispatch(cli: &Cli) -> ExitCode {
     match (&cli.command, &cli.eval, &cli.script) {
         (Some(Command::Help { name, markdown }), _, _) => help(name.as_deref(), *markdown),
         (None, Some(expr), _) => eval_expr(expr),

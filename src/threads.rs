@@ -37,3 +37,12 @@ pub fn current() -> usize {
         n => n,
     }
 }
+
+/// Run `f` on a thread of the compute pool. candle splits its CPU ops with rayon; called from a
+/// thread outside the pool, every op is handed to a pool thread and waited for, which costs more
+/// than a small op itself. Running the whole session inside the pool makes those calls local.
+pub fn run_in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    let mut out = None;
+    rayon::scope(|_| out = Some(f()));
+    out.expect("the scope ran the closure")
+}

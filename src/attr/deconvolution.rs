@@ -7,6 +7,6 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
-pub fn deconvolution(model: &Model, x: &Tensor, targets: &[usize]) -> Result<Tensor> {
+pub fn deconvolution(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
     Ok(gradient(model, x, targets, Rule::Deconvolution, 0, None)?.grad)
 }

@@ -13,7 +13,7 @@ use candle_core::Tensor;
 pub fn deeplift(
     model: &Model,
     x: &Tensor,
-    targets: &[usize],
+    targets: Option<&[usize]>,
     baseline: Option<&Tensor>,
 ) -> Result<Tensor> {
     let b = x.dim(0)?;
@@ -23,7 +23,7 @@ pub fn deeplift(
         None => x.zeros_like()?,
     };
     let both = Tensor::cat(&[&x, &base], 0)?;
-    let doubled: Vec<usize> = targets.iter().chain(targets).copied().collect();
-    let g = gradient(model, &both, &doubled, Rule::DeepLift, b, None)?.grad;
+    let doubled: Option<Vec<usize>> = targets.map(|t| t.iter().chain(t).copied().collect());
+    let g = gradient(model, &both, doubled.as_deref(), Rule::DeepLift, b, None)?.grad;
     Ok(((&x - &base)? * g.narrow(0, 0, b)?)?)
 }

@@ -30,12 +30,14 @@ pub fn one_hot(targets: &[usize], classes: usize, dtype: DType) -> Result<Tensor
     )
 }
 
-/// Run the model on `x` with `rule` and back-propagate the targets' outputs.
-/// For [`Rule::DeepLift`], `x` holds B inputs then B baselines and `samples` is B.
+/// Run the model on `x` with `rule` and back-propagate the targets' outputs; `None` targets the
+/// model's prediction, read from this same forward pass (the rules change only the backward
+/// pass, so no separate forward is needed). For [`Rule::DeepLift`], `x` holds B inputs then B
+/// baselines and `samples` is B; predictions are those of the inputs, shared by their baselines.
 pub fn gradient(
     model: &Model,
     x: &Tensor,
-    targets: &[usize],
+    targets: Option<&[usize]>,
     rule: Rule,
     samples: usize,
     capture: Option<LayerRef>,
@@ -44,6 +46,30 @@ pub fn gradient(
     let mut pass = Pass::eval(rule).with_capture(capture);
     pass.samples = samples;
     let logits = model.forward(var.as_tensor(), &mut pass)?;
+    let predicted: Vec<usize>;
+    let targets = match targets {
+        Some(t) => t,
+        None => {
+            let rows = if rule == Rule::DeepLift {
+                samples
+            } else {
+                logits.dim(0)?
+            };
+            let p: Vec<usize> = logits
+                .narrow(0, 0, rows)?
+                .argmax(1)?
+                .to_vec1::<u32>()?
+                .into_iter()
+                .map(|v| v as usize)
+                .collect();
+            predicted = if rule == Rule::DeepLift {
+                p.iter().chain(&p).copied().collect()
+            } else {
+                p
+            };
+            &predicted
+        }
+    };
     let objective = (&logits * one_hot(targets, model.classes, model.dtype)?)?.sum_all()?;
     let grads = objective.backward()?;
     let grad = match grads.get(var.as_tensor()) {

@@ -6,6 +6,6 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
-pub fn guided_backprop(model: &Model, x: &Tensor, targets: &[usize]) -> Result<Tensor> {
+pub fn guided_backprop(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
     Ok(gradient(model, x, targets, Rule::GuidedBackprop, 0, None)?.grad)
 }

@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
-pub fn input_x_gradient(model: &Model, x: &Tensor, targets: &[usize]) -> Result<Tensor> {
+pub fn input_x_gradient(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
     let g = gradient(model, x, targets, Rule::Plain, 0, None)?.grad;
     Ok((x.to_dtype(g.dtype())? * g)?)
 }

@@ -15,7 +15,7 @@ use candle_core::Tensor;
 pub fn layer_gradcam(
     model: &Model,
     x: &Tensor,
-    targets: &[usize],
+    targets: Option<&[usize]>,
     layer: &LayerRef,
     relu: bool,
     upsample: Mode,

@@ -201,7 +201,12 @@ pub fn resolve_targets(model: &Model, x: &Tensor, target: &Target) -> Result<Vec
 /// Heatmaps of `method` for a batch, computed in chunks; targets resolved once for the batch.
 pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) -> Result<Tensor> {
     let x = x.to_dtype(model.dtype)?;
-    let targets = resolve_targets(model, &x, &opts.target)?;
+    // Predictions come from each method's own forward pass, except for Integrated Gradients,
+    // whose passes run on scaled inputs.
+    let targets = match (&opts.target, method) {
+        (Target::Predicted, m) if m != Method::IntegratedGradients => None,
+        (t, _) => Some(resolve_targets(model, &x, t)?),
+    };
     let n = x.dim(0)?;
     let chunk = if opts.chunk == 0 {
         auto_chunk(model)
@@ -214,7 +219,7 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
         crate::interrupt::check()?;
         let len = chunk.min(n - start);
         let xs = x.narrow(0, start, len)?;
-        let ts = &targets[start..start + len];
+        let ts = targets.as_ref().map(|t| &t[start..start + len]);
         let baseline = match &opts.baseline {
             Some(b) => Some(baseline_for(b, &xs)?),
             None => None,
@@ -242,7 +247,7 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
             Method::IntegratedGradients => integrated_gradients::integrated_gradients(
                 model,
                 &xs,
-                ts,
+                ts.expect("resolved above"),
                 baseline.as_ref(),
                 opts.ig_steps,
                 opts.ig_method,

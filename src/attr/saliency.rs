@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
-pub fn saliency(model: &Model, x: &Tensor, targets: &[usize], abs: bool) -> Result<Tensor> {
+pub fn saliency(model: &Model, x: &Tensor, targets: Option<&[usize]>, abs: bool) -> Result<Tensor> {
     let g = gradient(model, x, targets, Rule::Plain, 0, None)?.grad;
     Ok(if abs { g.abs()? } else { g })
 }

@@ -4,6 +4,7 @@ use super::act::ActKind;
 use super::module::Module;
 use super::params::{Builder, Init};
 use super::pass::Pass;
+use crate::tensor::conv::{ConvGeom, conv2d};
 use crate::tensor::pool::{Pool2d, adaptive_avg_pool2d, max_pool2d};
 use candle_core::{D, Result, Tensor, Var};
 
@@ -105,17 +106,15 @@ impl Module for Conv1d {
         "conv1d"
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
-        // As a 2-D convolution of height 1: candle 0.11.1's conv1d backward mixes the samples
-        // of a batch (its conv_transpose1d is wrong for batch > 1), conv2d's is correct.
+        // As a 2-D convolution of height 1 with gaxsh's own op (candle 0.11.1's conv1d backward
+        // also mixes the samples of a batch).
         let w = pass.param(&self.weight).unsqueeze(2)?;
-        let x2 = x.unsqueeze(2)?;
-        let y = if self.padding > 0 {
-            x2.pad_with_zeros(3, self.padding, self.padding)?
-                .conv2d(&w, 0, self.stride, 1, 1)?
-        } else {
-            x2.conv2d(&w, 0, self.stride, 1, 1)?
-        }
-        .squeeze(2)?;
+        let geom = ConvGeom {
+            stride: self.stride,
+            pad: (0, 0, self.padding, self.padding),
+            groups: 1,
+        };
+        let y = conv2d(&x.unsqueeze(2)?, &w, geom)?.squeeze(2)?;
         match &self.bias {
             Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1))?),
             None => Ok(y),
@@ -241,20 +240,24 @@ impl Module for Conv2d {
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let w = pass.param(&self.weight);
         let k = w.dim(2)?;
-        let (x, pad) = match self.padding {
-            Padding::Symmetric(p) => (x.clone(), p),
+        let pad = match self.padding {
+            Padding::Symmetric(p) => (p, p, p, p),
             Padding::TfSame => {
                 let (_, _, h, wd) = x.dims4()?;
                 let (t, b) = tf_same_pad(h, k, self.stride);
                 let (l, r) = tf_same_pad(wd, k, self.stride);
-                if t == b && l == r && t == l {
-                    (x.clone(), t)
-                } else {
-                    (x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)?, 0)
-                }
+                (t, b, l, r)
             }
         };
-        let y = x.conv2d(&w, pad, self.stride, 1, self.groups)?;
+        let y = conv2d(
+            x,
+            &w,
+            ConvGeom {
+                stride: self.stride,
+                pad,
+                groups: self.groups,
+            },
+        )?;
         match &self.bias {
             Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1, 1))?),
             None => Ok(y),
@@ -268,7 +271,6 @@ pub struct ConvTranspose2d {
     pub weight: Var,
     pub bias: Option<Var>,
     pub stride: usize,
-    pub padding: usize,
 }
 
 impl ConvTranspose2d {
@@ -300,7 +302,6 @@ impl ConvTranspose2d {
             weight,
             bias,
             stride,
-            padding: 0,
         })
     }
 }
@@ -313,7 +314,7 @@ impl Module for ConvTranspose2d {
         "conv_transpose2d"
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
-        let y = x.conv_transpose2d(&pass.param(&self.weight), self.padding, 0, self.stride, 1)?;
+        let y = crate::tensor::conv::conv_transpose2d(x, &pass.param(&self.weight), self.stride)?;
         match &self.bias {
             Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1, 1))?),
             None => Ok(y),
@@ -387,13 +388,39 @@ impl Module for BatchNorm {
             self.batches_tracked
                 .set(&(self.batches_tracked.as_tensor() + 1.0)?)?;
             Ok(y)
-        } else {
+        } else if pass.grad_params {
+            // Eval mode while training parameters (rare): keep the graph through w and b.
             let rm = pass.param(&self.running_mean).reshape(shape.as_slice())?;
             let rv = pass.param(&self.running_var).reshape(shape.as_slice())?;
             x.broadcast_sub(&rm)?
                 .broadcast_div(&(rv + self.eps)?.sqrt()?)?
                 .broadcast_mul(&w)?
                 .broadcast_add(&b)
+        } else {
+            // One pass, as PyTorch's inference kernel: α = w/√(var+ε), β = b − mean·α.
+            let v = |t: &Var| {
+                t.as_tensor()
+                    .to_dtype(candle_core::DType::F64)
+                    .and_then(|t| t.to_vec1::<f64>())
+            };
+            let (wv, bv, mv, vv) = (
+                v(&self.weight)?,
+                v(&self.bias)?,
+                v(&self.running_mean)?,
+                v(&self.running_var)?,
+            );
+            let scale: Vec<f64> = wv
+                .iter()
+                .zip(&vv)
+                .map(|(w, var)| w / (var + self.eps).sqrt())
+                .collect();
+            let shift: Vec<f64> = bv
+                .iter()
+                .zip(&mv)
+                .zip(&scale)
+                .map(|((b, m), s)| b - m * s)
+                .collect();
+            crate::tensor::affine::channel_affine(x, scale, shift)
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Helpers over candle: what candle lacks or does differently from PyTorch.
 
+pub mod affine;
+pub mod conv;
 pub mod cpu;
 pub mod format;
 pub mod grad_hook;

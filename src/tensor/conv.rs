@@ -1,0 +1,739 @@
+//! 2-D convolution as gaxsh's own op: im2col + the `gemm` crate for ordinary convolutions,
+//! direct loops for depthwise ones, asymmetric zero padding (TensorFlow "SAME") built in, and a
+//! backward pass of the same kind (col2im for the input gradient; the weight gradient only when
+//! the weight takes part in the graph, i.e. in training).
+//!
+//! candle 0.11's own conv2d backward goes through conv_transpose2d and an odd-shaped conv2d and
+//! was 5–8× slower than PyTorch on small conv nets (STACK.md §4); its grouped convolution runs one
+//! convolution per group, which makes MobileNet's depthwise layers very slow.
+
+use super::cpu::dims4;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use num_traits::Float;
+
+/// Geometry of a convolution (stride and padding per axis; no dilation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub stride: usize,
+    /// (top, bottom, left, right) zero padding.
+    pub pad: (usize, usize, usize, usize),
+    pub groups: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl ConvGeom {
+    fn dims(&self, x: [usize; 4], w: [usize; 4]) -> Result<Dims> {
+        let [n, c, h, wd] = x;
+        let [k, cg, kh, kw] = w;
+        if c != cg * self.groups || k % self.groups != 0 {
+            candle_core::bail!(
+                "conv2d: {c} input channels and a kernel of {cg} channels per group do not fit {} groups",
+                self.groups
+            );
+        }
+        let (ph, pw) = (h + self.pad.0 + self.pad.1, wd + self.pad.2 + self.pad.3);
+        if ph < kh || pw < kw {
+            candle_core::bail!(
+                "conv2d: kernel {kh}×{kw} is larger than the padded input {ph}×{pw}"
+            );
+        }
+        Ok(Dims {
+            n,
+            c,
+            h,
+            w: wd,
+            k,
+            kh,
+            kw,
+            oh: (ph - kh) / self.stride + 1,
+            ow: (pw - kw) / self.stride + 1,
+        })
+    }
+
+    fn depthwise(&self, d: &Dims) -> bool {
+        self.groups > 1 && self.groups == d.c && d.k == d.c
+    }
+}
+
+fn parallelism() -> gemm::Parallelism {
+    match crate::threads::current() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// C = A·B (+ C when `acc`), all row-major: A m×k, B k×n, C m×n.
+/// `at`/`bt` read A or B transposed from row-major storage of the transposed shape.
+#[allow(clippy::too_many_arguments)]
+fn matmul<T: Float + 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    at: bool,
+    b: &[T],
+    bt: bool,
+    c: &mut [T],
+    acc: bool,
+) {
+    let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
+    let (b_rs, b_cs) = if bt { (1, k as isize) } else { (n as isize, 1) };
+    // SAFETY: the slices hold m·k, k·n and m·n elements laid out as the strides say.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            acc,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism(),
+        )
+    }
+}
+
+/// The output positions `lo..hi` whose input index `o·stride + k − pad` lies inside `0..size`.
+fn valid_range(k: usize, pad: usize, stride: usize, size: usize, out: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(k).div_ceil(stride).min(out);
+    let hi = if size + pad < k + 1 {
+        0
+    } else {
+        ((size - 1 + pad - k) / stride + 1).min(out)
+    };
+    (lo, hi.max(lo))
+}
+
+/// The columns of one sample and group: (cg·kh·kw) × (oh·ow).
+fn im2col<T: Float>(x: &[T], d: &Dims, g: &ConvGeom, c0: usize, cg: usize, col: &mut [T]) {
+    let (oh, ow, s) = (d.oh, d.ow, g.stride);
+    for ci in 0..cg {
+        let plane = &x[(c0 + ci) * d.h * d.w..(c0 + ci + 1) * d.h * d.w];
+        for ky in 0..d.kh {
+            let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, oh);
+            for kx in 0..d.kw {
+                let (xlo, xhi) = valid_range(kx, g.pad.2, s, d.w, ow);
+                let row = (ci * d.kh + ky) * d.kw + kx;
+                let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
+                for oy in 0..oh {
+                    let out = &mut dst[oy * ow..(oy + 1) * ow];
+                    if oy < ylo || oy >= yhi {
+                        out.fill(T::zero());
+                        continue;
+                    }
+                    let iy = oy * s + ky - g.pad.0;
+                    let src = &plane[iy * d.w..(iy + 1) * d.w];
+                    out[..xlo].fill(T::zero());
+                    out[xhi..].fill(T::zero());
+                    let ix0 = xlo * s + kx - g.pad.2;
+                    if s == 1 {
+                        out[xlo..xhi].copy_from_slice(&src[ix0..ix0 + (xhi - xlo)]);
+                    } else {
+                        for (o, v) in out[xlo..xhi].iter_mut().zip(src[ix0..].iter().step_by(s)) {
+                            *o = *v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Add the columns back into the input gradient of one sample and group.
+fn col2im<T: Float>(col: &[T], d: &Dims, g: &ConvGeom, c0: usize, cg: usize, dx: &mut [T]) {
+    let (oh, ow, s) = (d.oh, d.ow, g.stride);
+    for ci in 0..cg {
+        let plane = &mut dx[(c0 + ci) * d.h * d.w..(c0 + ci + 1) * d.h * d.w];
+        for ky in 0..d.kh {
+            let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, oh);
+            for kx in 0..d.kw {
+                let (xlo, xhi) = valid_range(kx, g.pad.2, s, d.w, ow);
+                let row = (ci * d.kh + ky) * d.kw + kx;
+                let src = &col[row * oh * ow..(row + 1) * oh * ow];
+                for oy in ylo..yhi {
+                    let iy = oy * s + ky - g.pad.0;
+                    let dst = &mut plane[iy * d.w..(iy + 1) * d.w];
+                    let ix0 = xlo * s + kx - g.pad.2;
+                    let from = &src[oy * ow + xlo..oy * ow + xhi];
+                    if s == 1 {
+                        for (o, v) in dst[ix0..ix0 + from.len()].iter_mut().zip(from) {
+                            *o = *o + *v;
+                        }
+                    } else {
+                        for (o, v) in dst[ix0..].iter_mut().step_by(s).zip(from) {
+                            *o = *o + *v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn forward<T: Float + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    let (oh, ow) = (d.oh, d.ow);
+    let mut out = vec![T::zero(); d.n * d.k * oh * ow];
+    if g.depthwise(d) {
+        for n in 0..d.n {
+            for c in 0..d.c {
+                let plane = &x[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
+                let ker = &w[c * d.kh * d.kw..(c + 1) * d.kh * d.kw];
+                let dst = &mut out[(n * d.k + c) * oh * ow..(n * d.k + c + 1) * oh * ow];
+                for oy in 0..oh {
+                    for ky in 0..d.kh {
+                        let iy = (oy * g.stride + ky) as isize - g.pad.0 as isize;
+                        if iy < 0 || iy >= d.h as isize {
+                            continue;
+                        }
+                        let row = &plane[iy as usize * d.w..(iy as usize + 1) * d.w];
+                        for kx in 0..d.kw {
+                            let wv = ker[ky * d.kw + kx];
+                            for ox in 0..ow {
+                                let ix = (ox * g.stride + kx) as isize - g.pad.2 as isize;
+                                if ix >= 0 && (ix as usize) < d.w {
+                                    dst[oy * ow + ox] = dst[oy * ow + ox] + wv * row[ix as usize];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+    let cg = d.c / g.groups;
+    let kg = d.k / g.groups;
+    let rows = cg * d.kh * d.kw;
+    let mut col = vec![T::zero(); rows * oh * ow];
+    for n in 0..d.n {
+        let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
+        for gi in 0..g.groups {
+            im2col(xs, d, g, gi * cg, cg, &mut col);
+            let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
+            let dst = &mut out[(n * d.k + gi * kg) * oh * ow..(n * d.k + (gi + 1) * kg) * oh * ow];
+            matmul(kg, oh * ow, rows, wg, false, &col, false, dst, false);
+        }
+    }
+    out
+}
+
+fn grad_input<T: Float + 'static>(w: &[T], dy: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    let (oh, ow) = (d.oh, d.ow);
+    let mut dx = vec![T::zero(); d.n * d.c * d.h * d.w];
+    if g.depthwise(d) {
+        for n in 0..d.n {
+            for c in 0..d.c {
+                let plane = &mut dx[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
+                let ker = &w[c * d.kh * d.kw..(c + 1) * d.kh * d.kw];
+                let src = &dy[(n * d.k + c) * oh * ow..(n * d.k + c + 1) * oh * ow];
+                for oy in 0..oh {
+                    for ky in 0..d.kh {
+                        let iy = (oy * g.stride + ky) as isize - g.pad.0 as isize;
+                        if iy < 0 || iy >= d.h as isize {
+                            continue;
+                        }
+                        let row = &mut plane[iy as usize * d.w..(iy as usize + 1) * d.w];
+                        for kx in 0..d.kw {
+                            let wv = ker[ky * d.kw + kx];
+                            for ox in 0..ow {
+                                let ix = (ox * g.stride + kx) as isize - g.pad.2 as isize;
+                                if ix >= 0 && (ix as usize) < d.w {
+                                    row[ix as usize] = row[ix as usize] + wv * src[oy * ow + ox];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx;
+    }
+    let cg = d.c / g.groups;
+    let kg = d.k / g.groups;
+    let rows = cg * d.kh * d.kw;
+    let mut col = vec![T::zero(); rows * oh * ow];
+    for n in 0..d.n {
+        let dxs = &mut dx[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
+        for gi in 0..g.groups {
+            let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
+            let dys = &dy[(n * d.k + gi * kg) * oh * ow..(n * d.k + (gi + 1) * kg) * oh * ow];
+            // dcol = Wᵀ (rows × kg) · dy (kg × oh·ow)
+            matmul(rows, oh * ow, kg, wg, true, dys, false, &mut col, false);
+            col2im(&col, d, g, gi * cg, cg, dxs);
+        }
+    }
+    dx
+}
+
+fn grad_weight<T: Float + 'static>(x: &[T], dy: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    let (oh, ow) = (d.oh, d.ow);
+    let cg = d.c / g.groups;
+    let kg = d.k / g.groups;
+    let rows = cg * d.kh * d.kw;
+    let mut dw = vec![T::zero(); d.k * rows];
+    let mut col = vec![T::zero(); rows * oh * ow];
+    for n in 0..d.n {
+        let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
+        for gi in 0..g.groups {
+            im2col(xs, d, g, gi * cg, cg, &mut col);
+            let dys = &dy[(n * d.k + gi * kg) * oh * ow..(n * d.k + (gi + 1) * kg) * oh * ow];
+            // dW (kg × rows) += dy (kg × oh·ow) · colᵀ (oh·ow × rows)
+            let dst = &mut dw[gi * kg * rows..(gi + 1) * kg * rows];
+            matmul(kg, rows, oh * ow, dys, false, &col, true, dst, true);
+        }
+    }
+    dw
+}
+
+struct Conv2dOp(ConvGeom);
+
+impl CustomOp2 for Conv2dOp {
+    fn name(&self) -> &'static str {
+        "conv2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = self
+            .0
+            .dims(dims4(l1, "conv2d")?, dims4(l2, "conv2d weight")?)?;
+        let out = crate::with_float2!(s1, l1, s2, l2, "conv2d", |x, w| forward(x, w, &d, &self.0));
+        Ok((out, Shape::from((d.n, d.k, d.oh, d.ow))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let dx = if x.track_op() {
+            Some(w.apply_op2_no_bwd(&grad, &InputGrad(self.0, x.dims().to_vec()))?)
+        } else {
+            None
+        };
+        let dw = if w.track_op() {
+            Some(x.apply_op3_no_bwd(w, &grad, &WeightGrad(self.0))?)
+        } else {
+            None
+        };
+        Ok((dx, dw))
+    }
+}
+
+/// (weight, grad) → input gradient of the given shape.
+struct InputGrad(ConvGeom, Vec<usize>);
+
+impl CustomOp2 for InputGrad {
+    fn name(&self) -> &'static str {
+        "conv2d-input-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x: [usize; 4] = self
+            .1
+            .clone()
+            .try_into()
+            .map_err(|_| candle_core::Error::Msg("conv2d: bad input shape".into()))?;
+        let d = self.0.dims(x, dims4(l1, "conv2d weight")?)?;
+        let out = crate::with_float2!(s1, l1, s2, l2, "conv2d backward", |w, dy| grad_input(
+            w, dy, &d, &self.0
+        ));
+        Ok((out, Shape::from(self.1.clone())))
+    }
+}
+
+/// (input, weight, grad) → weight gradient.
+struct WeightGrad(ConvGeom);
+
+impl CustomOp3 for WeightGrad {
+    fn name(&self) -> &'static str {
+        "conv2d-weight-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        _s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = self
+            .0
+            .dims(dims4(l1, "conv2d")?, dims4(l2, "conv2d weight")?)?;
+        let out = if self.0.depthwise(&d) {
+            crate::with_float2!(s1, l1, s3, l3, "conv2d backward", |x, dy| {
+                depthwise_weight_grad(x, dy, &d, &self.0)
+            })
+        } else {
+            crate::with_float2!(s1, l1, s3, l3, "conv2d backward", |x, dy| grad_weight(
+                x, dy, &d, &self.0
+            ))
+        };
+        Ok((out, l2.shape().clone()))
+    }
+}
+
+fn depthwise_weight_grad<T: Float>(x: &[T], dy: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    let (oh, ow) = (d.oh, d.ow);
+    let mut dw = vec![T::zero(); d.c * d.kh * d.kw];
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = &x[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
+            let src = &dy[(n * d.k + c) * oh * ow..(n * d.k + c + 1) * oh * ow];
+            for ky in 0..d.kh {
+                for kx in 0..d.kw {
+                    let mut s = T::zero();
+                    for oy in 0..oh {
+                        let iy = (oy * g.stride + ky) as isize - g.pad.0 as isize;
+                        if iy < 0 || iy >= d.h as isize {
+                            continue;
+                        }
+                        for ox in 0..ow {
+                            let ix = (ox * g.stride + kx) as isize - g.pad.2 as isize;
+                            if ix >= 0 && (ix as usize) < d.w {
+                                s = s + src[oy * ow + ox] * plane[iy as usize * d.w + ix as usize];
+                            }
+                        }
+                    }
+                    let i = c * d.kh * d.kw + ky * d.kw + kx;
+                    dw[i] = dw[i] + s;
+                }
+            }
+        }
+    }
+    dw
+}
+
+/// Transposed convolution (groups 1, no padding): (N, Cin, H, W) by (Cin, Cout, kh, kw) →
+/// (N, Cout, (H−1)·s + kh, (W−1)·s + kw). It is the input gradient of a convolution, so it reuses
+/// those kernels with the roles of input and output exchanged.
+struct ConvTranspose2dOp {
+    stride: usize,
+}
+
+impl ConvTranspose2dOp {
+    fn dims(&self, x: [usize; 4], w: [usize; 4]) -> Result<(Dims, ConvGeom)> {
+        let [n, cin, h, wd] = x;
+        let [wi, cout, kh, kw] = w;
+        if wi != cin {
+            candle_core::bail!("conv_transpose2d: {cin} input channels but a kernel for {wi}");
+        }
+        let s = self.stride;
+        let d = Dims {
+            n,
+            c: cout,
+            h: (h - 1) * s + kh,
+            w: (wd - 1) * s + kw,
+            k: cin,
+            kh,
+            kw,
+            oh: h,
+            ow: wd,
+        };
+        Ok((
+            d,
+            ConvGeom {
+                stride: s,
+                pad: (0, 0, 0, 0),
+                groups: 1,
+            },
+        ))
+    }
+}
+
+impl CustomOp2 for ConvTranspose2dOp {
+    fn name(&self) -> &'static str {
+        "conv-transpose2d"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (d, g) = self.dims(
+            dims4(l1, "conv_transpose2d")?,
+            dims4(l2, "conv_transpose2d weight")?,
+        )?;
+        let out = crate::with_float2!(s1, l1, s2, l2, "conv_transpose2d", |x, w| grad_input(
+            w, x, &d, &g
+        ));
+        Ok((out, Shape::from((d.n, d.c, d.h, d.w))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let geom = ConvGeom {
+            stride: self.stride,
+            pad: (0, 0, 0, 0),
+            groups: 1,
+        };
+        // d/dx: the convolution of the output gradient by the same kernel.
+        let dx = if x.track_op() {
+            Some(grad.apply_op2_no_bwd(w, &Conv2dOp(geom))?)
+        } else {
+            None
+        };
+        // d/dw: the convolution's weight gradient with the output gradient as its input.
+        let dw = if w.track_op() {
+            Some(grad.apply_op3_no_bwd(w, x, &WeightGrad(geom))?)
+        } else {
+            None
+        };
+        Ok((dx, dw))
+    }
+}
+
+/// `ConvTranspose2d` (groups 1, no padding, no output padding).
+pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor> {
+    if stride == 0 {
+        candle_core::bail!("conv_transpose2d: stride must be positive");
+    }
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, ConvTranspose2dOp { stride })
+}
+
+/// 2-D convolution of (N, C, H, W) by (K, C/groups, kh, kw), no bias.
+pub fn conv2d(x: &Tensor, w: &Tensor, geom: ConvGeom) -> Result<Tensor> {
+    if geom.stride == 0 || geom.groups == 0 {
+        candle_core::bail!("conv2d: stride and groups must be positive");
+    }
+    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2dOp(geom))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn rand(shape: &[usize], seed: u64) -> Tensor {
+        crate::tensor::random::seed(seed);
+        Tensor::from_vec(
+            crate::tensor::random::normal_vec(shape.iter().product()),
+            shape,
+            &Device::Cpu,
+        )
+        .unwrap()
+    }
+
+    /// The same values and gradients as candle's own conv2d (symmetric padding).
+    fn check(geom: ConvGeom, x: &[usize], w: &[usize]) {
+        let (xt, wt) = (rand(x, 1), rand(w, 2));
+        let (xa, wa) = (
+            Var::from_tensor(&xt).unwrap(),
+            Var::from_tensor(&wt).unwrap(),
+        );
+        let ours = conv2d(&xa, &wa, geom).unwrap();
+        let (xb, wb) = (
+            Var::from_tensor(&xt).unwrap(),
+            Var::from_tensor(&wt).unwrap(),
+        );
+        let theirs = xb
+            .conv2d(&wb, geom.pad.0, geom.stride, 1, geom.groups)
+            .unwrap();
+        let diff = (&ours - &theirs)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        assert!(diff < 1e-10, "forward {diff}");
+        let gy = rand(ours.dims(), 3);
+        let ga = (ours * &gy).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (theirs * &gy)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (a, b, name) in [
+            (ga.get(&xa).unwrap(), gb.get(&xb).unwrap(), "dx"),
+            (ga.get(&wa).unwrap(), gb.get(&wb).unwrap(), "dw"),
+        ] {
+            let d = (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert!(d < 1e-9, "{name} differs by {d}");
+        }
+    }
+
+    #[test]
+    fn matches_candle_values_and_gradients() {
+        check(
+            ConvGeom {
+                stride: 1,
+                pad: (1, 1, 1, 1),
+                groups: 1,
+            },
+            &[2, 3, 9, 9],
+            &[5, 3, 3, 3],
+        );
+        check(
+            ConvGeom {
+                stride: 2,
+                pad: (3, 3, 3, 3),
+                groups: 1,
+            },
+            &[2, 3, 16, 16],
+            &[4, 3, 7, 7],
+        );
+        check(
+            ConvGeom {
+                stride: 2,
+                pad: (0, 0, 0, 0),
+                groups: 1,
+            },
+            &[1, 2, 11, 11],
+            &[3, 2, 3, 3],
+        );
+        check(
+            ConvGeom {
+                stride: 1,
+                pad: (1, 1, 1, 1),
+                groups: 4,
+            },
+            &[2, 4, 7, 7],
+            &[4, 1, 3, 3],
+        );
+        check(
+            ConvGeom {
+                stride: 2,
+                pad: (1, 1, 1, 1),
+                groups: 2,
+            },
+            &[2, 4, 8, 8],
+            &[6, 2, 3, 3],
+        );
+    }
+
+    #[test]
+    fn transposed_convolution_matches_candle() {
+        let (xt, wt) = (rand(&[2, 1, 6, 6], 6), rand(&[1, 3, 3, 3], 7));
+        let (xa, wa) = (
+            Var::from_tensor(&xt).unwrap(),
+            Var::from_tensor(&wt).unwrap(),
+        );
+        let ours = conv_transpose2d(&xa, &wa, 2).unwrap();
+        let (xb, wb) = (
+            Var::from_tensor(&xt).unwrap(),
+            Var::from_tensor(&wt).unwrap(),
+        );
+        let theirs = xb.conv_transpose2d(&wb, 0, 0, 2, 1).unwrap();
+        assert_eq!(ours.dims(), &[2, 3, 13, 13]);
+        let d = (&ours - &theirs)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        assert!(d < 1e-10, "forward {d}");
+        let gy = rand(ours.dims(), 8);
+        let ga = (ours * &gy).unwrap().sum_all().unwrap().backward().unwrap();
+        let gb = (theirs * &gy)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for (a, b, name) in [
+            (ga.get(&xa).unwrap(), gb.get(&xb).unwrap(), "dx"),
+            (ga.get(&wa).unwrap(), gb.get(&wb).unwrap(), "dw"),
+        ] {
+            let d = (a - b)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            assert!(d < 1e-9, "{name} differs by {d}");
+        }
+    }
+
+    #[test]
+    fn asymmetric_padding_equals_explicit_zero_padding() {
+        let (x, w) = (rand(&[1, 2, 8, 8], 4), rand(&[3, 2, 3, 3], 5));
+        let ours = conv2d(
+            &x,
+            &w,
+            ConvGeom {
+                stride: 2,
+                pad: (0, 1, 0, 1),
+                groups: 1,
+            },
+        )
+        .unwrap();
+        let padded = x
+            .pad_with_zeros(2, 0, 1)
+            .unwrap()
+            .pad_with_zeros(3, 0, 1)
+            .unwrap();
+        let theirs = padded.conv2d(&w, 0, 2, 1, 1).unwrap();
+        let d = (ours - theirs)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap();
+        assert!(d < 1e-12);
+    }
+}
