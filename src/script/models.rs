@@ -525,6 +525,26 @@ fn register_training(r: &mut Registrar) {
     );
 }
 
+fn register_formula(r: &mut Registrar) {
+    r.doc(M, "init_formula", "net.init_formula()",
+        "Set every weight from the deterministic formula the Python reference scripts share (nn/formula.rs), for parity tests and benchmarks.")
+        .example_is("let n = ccf_fpa(); n.init_formula(); n.logits(zeros([1, 28])).shape", "[1, 2]");
+    r.engine.register_fn("init_formula", |n: &mut Net| {
+        crate::nn::formula::load_formula_weights(&n.0).rh()
+    });
+    r.doc(Category::Tensor, "formula_input", "formula_input(shape, phase) -> Tensor",
+        "sin(0.917·i + phase) over all elements (f32), the deterministic inputs of the reference scripts.")
+        .example_is("formula_input([2], 0.0).shape", "[2]");
+    r.engine.register_fn(
+        "formula_input",
+        |s: Dynamic, phase: f64| -> RResult<ScriptTensor> {
+            crate::nn::formula::formula_input(&shape_of(&s)?, phase, DType::F32)
+                .map(ScriptTensor)
+                .rh()
+        },
+    );
+}
+
 fn register_selection(r: &mut Registrar) {
     r.doc(Category::Data, "first_n_correct", "ds.first_n_correct(net, n) -> Dataset",
         "The first n samples, in dataset order, that the model classifies correctly (GAX's sample choice); fewer is an error.")
@@ -538,6 +558,7 @@ fn register_selection(r: &mut Registrar) {
 }
 
 pub fn register(r: &mut Registrar) {
+    register_formula(r);
     register_selection(r);
     register_zoo(r);
     register_model_methods(r);

@@ -65,12 +65,91 @@ impl ConvGeom {
     fn depthwise(&self, d: &Dims) -> bool {
         self.groups > 1 && self.groups == d.c && d.k == d.c
     }
+
+    /// A 1×1 convolution with stride 1 and no padding: a plain matrix product per sample, the
+    /// input itself being its im2col matrix.
+    fn pointwise(&self, d: &Dims) -> bool {
+        self.groups == 1 && d.kh == 1 && d.kw == 1 && self.stride == 1 && self.pad == (0, 0, 0, 0)
+    }
+
+    /// Small outputs (1-D convolutions on tabular rows) run as one product over the whole batch:
+    /// per-sample products of a few hundred elements cost more in calls than in arithmetic.
+    fn batched(&self, d: &Dims) -> bool {
+        self.groups == 1
+            && d.oh * d.ow <= 1024
+            && (d.c * d.kh * d.kw) * d.n * d.oh * d.ow <= 1 << 24
+    }
+}
+
+/// (N, K, P) ↔ (K, N·P) layouts of a batched product.
+fn to_batch_major<T: Copy>(kn: &[T], n: usize, k: usize, p: usize, out: &mut [T]) {
+    for ki in 0..k {
+        for ni in 0..n {
+            out[(ni * k + ki) * p..(ni * k + ki + 1) * p]
+                .copy_from_slice(&kn[ki * n * p + ni * p..ki * n * p + (ni + 1) * p]);
+        }
+    }
+}
+
+fn to_channel_major<T: Copy>(nk: &[T], n: usize, k: usize, p: usize, out: &mut [T]) {
+    for ni in 0..n {
+        for ki in 0..k {
+            out[ki * n * p + ni * p..ki * n * p + (ni + 1) * p]
+                .copy_from_slice(&nk[(ni * k + ki) * p..(ni * k + ki + 1) * p]);
+        }
+    }
 }
 
 fn parallelism() -> gemm::Parallelism {
     match crate::threads::current() {
         0 | 1 => gemm::Parallelism::None,
         n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// Output rows per band so that a band's column matrix holds about 32k values.
+fn band_rows(rows: usize, ow: usize, oh: usize) -> usize {
+    (32_768 / (rows * ow).max(1)).clamp(1, oh.max(1))
+}
+
+/// C = A·B (+ C when `acc`) with explicit row strides of B and C (their columns contiguous).
+#[allow(clippy::too_many_arguments)]
+fn matmul_strided<T: Float + 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    at: bool,
+    b: &[T],
+    b_rs: usize,
+    c: &mut [T],
+    c_rs: usize,
+    acc: bool,
+) {
+    let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
+    // SAFETY: A holds m·k values; B and C are indexed within their row strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            c_rs as isize,
+            acc,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            1,
+            b_rs as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            parallelism(),
+        )
     }
 }
 
@@ -129,17 +208,34 @@ fn valid_range(k: usize, pad: usize, stride: usize, size: usize, out: usize) -> 
 
 /// The columns of one sample and group: (cg·kh·kw) × (oh·ow).
 fn im2col<T: Float>(x: &[T], d: &Dims, g: &ConvGeom, c0: usize, cg: usize, col: &mut [T]) {
-    let (oh, ow, s) = (d.oh, d.ow, g.stride);
+    im2col_band(x, d, g, c0, cg, 0, d.oh, col)
+}
+
+/// The columns of output rows `oy0..oy1` only: (cg·kh·kw) × ((oy1 − oy0)·ow). Working band by
+/// band keeps the column matrix in cache for large images.
+#[allow(clippy::too_many_arguments)]
+fn im2col_band<T: Float>(
+    x: &[T],
+    d: &Dims,
+    g: &ConvGeom,
+    c0: usize,
+    cg: usize,
+    oy0: usize,
+    oy1: usize,
+    col: &mut [T],
+) {
+    let (ow, s) = (d.ow, g.stride);
+    let bl = (oy1 - oy0) * ow;
     for ci in 0..cg {
         let plane = &x[(c0 + ci) * d.h * d.w..(c0 + ci + 1) * d.h * d.w];
         for ky in 0..d.kh {
-            let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, oh);
+            let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, d.oh);
             for kx in 0..d.kw {
                 let (xlo, xhi) = valid_range(kx, g.pad.2, s, d.w, ow);
                 let row = (ci * d.kh + ky) * d.kw + kx;
-                let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
-                for oy in 0..oh {
-                    let out = &mut dst[oy * ow..(oy + 1) * ow];
+                let dst = &mut col[row * bl..(row + 1) * bl];
+                for oy in oy0..oy1 {
+                    let out = &mut dst[(oy - oy0) * ow..(oy - oy0 + 1) * ow];
                     if oy < ylo || oy >= yhi {
                         out.fill(T::zero());
                         continue;
@@ -164,20 +260,37 @@ fn im2col<T: Float>(x: &[T], d: &Dims, g: &ConvGeom, c0: usize, cg: usize, col: 
 
 /// Add the columns back into the input gradient of one sample and group.
 fn col2im<T: Float>(col: &[T], d: &Dims, g: &ConvGeom, c0: usize, cg: usize, dx: &mut [T]) {
-    let (oh, ow, s) = (d.oh, d.ow, g.stride);
+    col2im_band(col, d, g, c0, cg, 0, d.oh, dx)
+}
+
+/// [`col2im`] for the output rows `oy0..oy1`.
+#[allow(clippy::too_many_arguments)]
+fn col2im_band<T: Float>(
+    col: &[T],
+    d: &Dims,
+    g: &ConvGeom,
+    c0: usize,
+    cg: usize,
+    oy0: usize,
+    oy1: usize,
+    dx: &mut [T],
+) {
+    let (ow, s) = (d.ow, g.stride);
+    let bl = (oy1 - oy0) * ow;
     for ci in 0..cg {
         let plane = &mut dx[(c0 + ci) * d.h * d.w..(c0 + ci + 1) * d.h * d.w];
         for ky in 0..d.kh {
-            let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, oh);
+            let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, d.oh);
             for kx in 0..d.kw {
                 let (xlo, xhi) = valid_range(kx, g.pad.2, s, d.w, ow);
                 let row = (ci * d.kh + ky) * d.kw + kx;
-                let src = &col[row * oh * ow..(row + 1) * oh * ow];
-                for oy in ylo..yhi {
+                let src = &col[row * bl..(row + 1) * bl];
+                for oy in ylo.max(oy0)..yhi.min(oy1) {
                     let iy = oy * s + ky - g.pad.0;
                     let dst = &mut plane[iy * d.w..(iy + 1) * d.w];
                     let ix0 = xlo * s + kx - g.pad.2;
-                    let from = &src[oy * ow + xlo..oy * ow + xhi];
+                    let r = (oy - oy0) * ow;
+                    let from = &src[r + xlo..r + xhi];
                     if s == 1 {
                         for (o, v) in dst[ix0..ix0 + from.len()].iter_mut().zip(from) {
                             *o = *o + *v;
@@ -227,14 +340,70 @@ fn forward<T: Float + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<
     let cg = d.c / g.groups;
     let kg = d.k / g.groups;
     let rows = cg * d.kh * d.kw;
-    let mut col = vec![T::zero(); rows * oh * ow];
+    let p = oh * ow;
+    if g.pointwise(d) {
+        for n in 0..d.n {
+            let xs = &x[n * d.c * p..(n + 1) * d.c * p];
+            matmul(
+                d.k,
+                p,
+                d.c,
+                w,
+                false,
+                xs,
+                false,
+                &mut out[n * d.k * p..(n + 1) * d.k * p],
+                false,
+            );
+        }
+        return out;
+    }
+    if g.batched(d) {
+        let mut col = vec![T::zero(); rows * d.n * p];
+        let mut one = vec![T::zero(); rows * p];
+        for n in 0..d.n {
+            im2col(
+                &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w],
+                d,
+                g,
+                0,
+                d.c,
+                &mut one,
+            );
+            for r in 0..rows {
+                col[r * d.n * p + n * p..r * d.n * p + (n + 1) * p]
+                    .copy_from_slice(&one[r * p..(r + 1) * p]);
+            }
+        }
+        let mut kn = vec![T::zero(); d.k * d.n * p];
+        matmul(d.k, d.n * p, rows, w, false, &col, false, &mut kn, false);
+        to_batch_major(&kn, d.n, d.k, p, &mut out);
+        return out;
+    }
+    let band = band_rows(rows, ow, oh);
+    let mut col = vec![T::zero(); rows * band * ow];
     for n in 0..d.n {
         let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
         for gi in 0..g.groups {
-            im2col(xs, d, g, gi * cg, cg, &mut col);
             let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
-            let dst = &mut out[(n * d.k + gi * kg) * oh * ow..(n * d.k + (gi + 1) * kg) * oh * ow];
-            matmul(kg, oh * ow, rows, wg, false, &col, false, dst, false);
+            let dst = &mut out[(n * d.k + gi * kg) * p..(n * d.k + (gi + 1) * kg) * p];
+            for oy0 in (0..oh).step_by(band) {
+                let oy1 = (oy0 + band).min(oh);
+                let bl = (oy1 - oy0) * ow;
+                im2col_band(xs, d, g, gi * cg, cg, oy0, oy1, &mut col[..rows * bl]);
+                matmul_strided(
+                    kg,
+                    bl,
+                    rows,
+                    wg,
+                    false,
+                    &col[..rows * bl],
+                    bl,
+                    &mut dst[oy0 * ow..],
+                    p,
+                    false,
+                );
+            }
         }
     }
     out
@@ -274,15 +443,71 @@ fn grad_input<T: Float + 'static>(w: &[T], dy: &[T], d: &Dims, g: &ConvGeom) -> 
     let cg = d.c / g.groups;
     let kg = d.k / g.groups;
     let rows = cg * d.kh * d.kw;
-    let mut col = vec![T::zero(); rows * oh * ow];
+    let p = oh * ow;
+    if g.pointwise(d) {
+        for n in 0..d.n {
+            let dys = &dy[n * d.k * p..(n + 1) * d.k * p];
+            matmul(
+                d.c,
+                p,
+                d.k,
+                w,
+                true,
+                dys,
+                false,
+                &mut dx[n * d.c * p..(n + 1) * d.c * p],
+                false,
+            );
+        }
+        return dx;
+    }
+    if g.batched(d) {
+        let mut dyt = vec![T::zero(); d.k * d.n * p];
+        to_channel_major(dy, d.n, d.k, p, &mut dyt);
+        let mut col = vec![T::zero(); rows * d.n * p];
+        matmul(rows, d.n * p, d.k, w, true, &dyt, false, &mut col, false);
+        let mut one = vec![T::zero(); rows * p];
+        for n in 0..d.n {
+            for r in 0..rows {
+                one[r * p..(r + 1) * p]
+                    .copy_from_slice(&col[r * d.n * p + n * p..r * d.n * p + (n + 1) * p]);
+            }
+            col2im(
+                &one,
+                d,
+                g,
+                0,
+                d.c,
+                &mut dx[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w],
+            );
+        }
+        return dx;
+    }
+    let band = band_rows(rows, ow, oh);
+    let mut col = vec![T::zero(); rows * band * ow];
     for n in 0..d.n {
         let dxs = &mut dx[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
         for gi in 0..g.groups {
             let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
-            let dys = &dy[(n * d.k + gi * kg) * oh * ow..(n * d.k + (gi + 1) * kg) * oh * ow];
-            // dcol = Wᵀ (rows × kg) · dy (kg × oh·ow)
-            matmul(rows, oh * ow, kg, wg, true, dys, false, &mut col, false);
-            col2im(&col, d, g, gi * cg, cg, dxs);
+            let dys = &dy[(n * d.k + gi * kg) * p..(n * d.k + (gi + 1) * kg) * p];
+            for oy0 in (0..oh).step_by(band) {
+                let oy1 = (oy0 + band).min(oh);
+                let bl = (oy1 - oy0) * ow;
+                // dcol = Wᵀ (rows × kg) · dy band (kg × bl)
+                matmul_strided(
+                    rows,
+                    bl,
+                    kg,
+                    wg,
+                    true,
+                    &dys[oy0 * ow..],
+                    p,
+                    &mut col[..rows * bl],
+                    bl,
+                    false,
+                );
+                col2im_band(&col[..rows * bl], d, g, gi * cg, cg, oy0, oy1, dxs);
+            }
         }
     }
     dx
@@ -294,6 +519,39 @@ fn grad_weight<T: Float + 'static>(x: &[T], dy: &[T], d: &Dims, g: &ConvGeom) ->
     let kg = d.k / g.groups;
     let rows = cg * d.kh * d.kw;
     let mut dw = vec![T::zero(); d.k * rows];
+    let p = oh * ow;
+    if g.pointwise(d) {
+        for n in 0..d.n {
+            let (xs, dys) = (
+                &x[n * d.c * p..(n + 1) * d.c * p],
+                &dy[n * d.k * p..(n + 1) * d.k * p],
+            );
+            matmul(d.k, d.c, p, dys, false, xs, true, &mut dw, true);
+        }
+        return dw;
+    }
+    if g.batched(d) {
+        let mut col = vec![T::zero(); rows * d.n * p];
+        let mut one = vec![T::zero(); rows * p];
+        for n in 0..d.n {
+            im2col(
+                &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w],
+                d,
+                g,
+                0,
+                d.c,
+                &mut one,
+            );
+            for r in 0..rows {
+                col[r * d.n * p + n * p..r * d.n * p + (n + 1) * p]
+                    .copy_from_slice(&one[r * p..(r + 1) * p]);
+            }
+        }
+        let mut dyt = vec![T::zero(); d.k * d.n * p];
+        to_channel_major(dy, d.n, d.k, p, &mut dyt);
+        matmul(d.k, rows, d.n * p, &dyt, false, &col, true, &mut dw, false);
+        return dw;
+    }
     let mut col = vec![T::zero(); rows * oh * ow];
     for n in 0..d.n {
         let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];

@@ -182,3 +182,58 @@ def formula_input(shape, phase=0.5):
     """Deterministic inputs: sin(0.917 i + phase), row-major over the whole batch."""
     n = int(np.prod(shape))
     return torch.from_numpy(np.sin(0.917 * np.arange(n, dtype=np.float64) + phase).reshape(shape))
+
+
+class KerasMobileNetV1(nn.Module):
+    """Keras MobileNetV1 (alpha 0.25) in PyTorch: TF "SAME" padding, BN eps 1e-3, ReLU6; the
+    layer names of gaxsh's port, so the same converted weights load into both."""
+
+    BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
+              (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
+
+    def __init__(self, alpha_div=4):
+        super().__init__()
+        self.units = []
+        cin = 32 // alpha_div
+        self._unit("conv1", nn.Conv2d(3, cin, 3, 2, bias=False), 2)
+        for i, (cout, s) in enumerate(self.BLOCKS, start=1):
+            cout //= alpha_div
+            self._unit(f"conv_dw_{i}", nn.Conv2d(cin, cin, 3, s, groups=cin, bias=False), s)
+            self._unit(f"conv_pw_{i}", nn.Conv2d(cin, cout, 1, bias=False), 1)
+            cin = cout
+        self.conv_preds = nn.Conv2d(cin, 1000, 1)
+
+    def _unit(self, name, conv, stride):
+        setattr(self, name, conv)
+        setattr(self, f"{name}_bn", nn.BatchNorm2d(conv.out_channels, eps=1e-3))
+        setattr(self, f"{name}_relu", nn.ReLU6())
+        self.units.append((name, stride, conv.kernel_size[0]))
+
+    def forward(self, x):
+        import torch.nn.functional as F
+        for name, s, k in self.units:
+            h, w = x.shape[2:]
+            ph = max((-(-h // s) - 1) * s + k - h, 0)
+            pw = max((-(-w // s) - 1) * s + k - w, 0)
+            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+            x = getattr(self, name)(x)
+            x = getattr(self, f"{name}_relu")(getattr(self, f"{name}_bn")(x))
+        x = x.mean((2, 3), keepdim=True)
+        return self.conv_preds(x).flatten(1)
+
+
+def keras_v1_state_dict(path):
+    """The Keras file's tensors under the port's names (HWIO kernels → OIHW)."""
+    from safetensors.numpy import load_file
+    out = {}
+    for k, v in load_file(path).items():
+        layer, leaf = k.rsplit(".", 1)
+        t = torch.from_numpy(v)
+        if leaf == "kernel":
+            out[f"{layer}.weight"] = t.permute(3, 2, 0, 1).contiguous()
+        elif leaf == "depthwise_kernel":
+            out[f"{layer}.weight"] = t.permute(2, 3, 0, 1).contiguous()
+        else:
+            out[f"{layer}." + {"bias": "bias", "gamma": "weight", "beta": "bias",
+                               "moving_mean": "running_mean", "moving_variance": "running_var"}[leaf]] = t
+    return out

@@ -15,6 +15,9 @@ use crate::error::{Error, Result};
 use crate::nn::{Model, Pass, Rule};
 use crate::progress::Task;
 use candle_core::{DType, Tensor, Var};
+
+mod ops;
+use ops::{AdamState, Generator, Similarity};
 use serde::Serialize;
 use std::path::Path;
 
@@ -90,36 +93,6 @@ pub struct GaxResult {
     pub seconds: f64,
 }
 
-struct Adam {
-    m: Tensor,
-    v: Tensor,
-}
-
-impl Adam {
-    fn new(like: &Tensor) -> Result<Adam> {
-        Ok(Adam {
-            m: like.zeros_like()?,
-            v: like.zeros_like()?,
-        })
-    }
-
-    /// PyTorch's single-tensor Adam update of `p` by gradient `g` at step `t` (1-based).
-    fn step(&mut self, p: &Tensor, g: &Tensor, t: i32, o: &GaxOptions) -> Result<Tensor> {
-        self.m = (&self.m + ((g - &self.m)? * (1.0 - o.beta1))?)?;
-        self.v = ((&self.v * o.beta2)? + (g.sqr()? * (1.0 - o.beta2))?)?;
-        let bc1 = 1.0 - o.beta1.powi(t);
-        let bc2 = Tensor::new((1.0 - o.beta2.powi(t)).sqrt(), p.device())?.to_dtype(p.dtype())?;
-        let denom = (self.v.sqrt()?.broadcast_div(&bc2)? + o.eps)?;
-        Ok((p - (self.m.broadcast_div(&denom)? * (o.lr / bc1))?)?)
-    }
-
-    fn keep(&mut self, idx: &Tensor) -> Result<()> {
-        self.m = self.m.index_select(idx, 0)?;
-        self.v = self.v.index_select(idx, 0)?;
-        Ok(())
-    }
-}
-
 /// κ rows: 1 at the target, −1/(C−1) elsewhere.
 fn kappa(targets: &[usize], classes: usize, dtype: DType) -> Result<Tensor> {
     let off = -1.0 / (classes as f64 - 1.0);
@@ -188,11 +161,19 @@ pub fn gax(
     'chunks: for c0 in (0..n).step_by(batch) {
         let c1 = (c0 + batch).min(n);
         let xs = x.narrow(0, c0, c1 - c0)?;
+        let shape: Vec<usize> = xs.dims().to_vec();
         let y_ref = model.logits(&xs, batch)?;
         let k = kappa(&targets[c0..c1], model.classes, model.dtype)?;
-        let mut w = (xs.ones_like()? * opts.w_init)?;
-        let mut b = (xs.ones_like()? * opts.b_init)?;
-        let (mut aw, mut ab) = (Adam::new(&w)?, Adam::new(&b)?);
+        // Per-row state, flat and in f64: parameters, Adam moments, inputs, denominators.
+        let rows0 = c1 - c0;
+        let mut xv = crate::tensor::ops::to_f64_vec(&xs)?;
+        let mut den: Vec<f64> = xv
+            .iter()
+            .map(|&v| if use_abs { v.abs() } else { v } + opts.epsilon)
+            .collect();
+        let mut w = vec![opts.w_init; rows0 * per_sample];
+        let mut b = vec![opts.b_init; rows0 * per_sample];
+        let (mut aw, mut ab) = (AdamState::new(w.len()), AdamState::new(b.len()));
         // Rows still being optimised: their sample indices and their inputs.
         let mut active: Vec<usize> = (c0..c1).collect();
         let (mut xa, mut ya, mut ka) = (xs.clone(), y_ref.clone(), k.clone());
@@ -202,26 +183,32 @@ pub fn gax(
                 result.interrupted = true;
                 break 'chunks;
             }
-            let wv = Var::from_tensor(&w)?;
-            let bv = Var::from_tensor(&b)?;
-            let pre = (wv.as_tensor() * &xa)?;
+            let rows = active.len();
+            let mut dims = shape.clone();
+            dims[0] = rows;
+            let as_tensor = |v: &[f64]| -> Result<Tensor> {
+                Ok(Tensor::from_slice(v, dims.as_slice(), xs.device())?.to_dtype(model.dtype)?)
+            };
+            let wv = Var::from_tensor(&as_tensor(&w)?)?;
+            let bv = Var::from_tensor(&as_tensor(if opts.bias { &b } else { &w })?)?;
             let h = if opts.bias {
-                (pre + bv.as_tensor())?.tanh()?
+                wv.as_tensor()
+                    .apply_op2(bv.as_tensor(), Generator { x: xv.clone() })?
             } else {
-                pre.tanh()?
+                let zeros = Tensor::zeros(dims.as_slice(), model.dtype, xs.device())?;
+                wv.as_tensor()
+                    .apply_op2(&zeros, Generator { x: xv.clone() })?
             };
             let y = model.forward(&opts.mode.apply(&xa, &h)?, &mut Pass::eval(Rule::Plain))?;
             let co = ((&y - &ya)? * &ka)?.sum(1)?;
-            let rows = active.len();
             let mut loss = co.neg()?;
             if opts.similarity > 0.0 {
-                let num = ((&h - &xa)? + opts.epsilon)?.sqr()?;
-                let den = if use_abs {
-                    (xa.abs()? + opts.epsilon)?
-                } else {
-                    (&xa + opts.epsilon)?
-                };
-                let s = (num / den)?.reshape((rows, ()))?.mean(1)?;
+                let s = h.apply_op1(Similarity {
+                    x: xv.clone(),
+                    den: den.clone(),
+                    eps: opts.epsilon,
+                    rows,
+                })?;
                 loss = (loss + (s.recip()? * opts.similarity)?)?;
             }
             let grads = loss.sum_all()?.backward()?;
@@ -236,10 +223,11 @@ pub fn gax(
                     result.frames[i].push((step, hr.clone()));
                     if result.frames[i].len() > max_frames {
                         // Thin out: keep every other frame (the newest always stays).
+                        let len = result.frames[i].len();
                         let kept: Vec<(usize, Tensor)> = result.frames[i]
                             .iter()
                             .enumerate()
-                            .filter(|(j, _)| j % 2 == 0 || *j + 1 == result.frames[i].len())
+                            .filter(|(j, _)| j % 2 == 0 || *j + 1 == len)
                             .map(|(_, f)| f.clone())
                             .collect();
                         result.frames[i] = kept;
@@ -252,17 +240,16 @@ pub fn gax(
                     finished.push(r);
                 }
             }
-            let gw = grads
-                .get(wv.as_tensor())
-                .cloned()
-                .unwrap_or(w.zeros_like()?);
-            w = aw.step(&w, &gw, step as i32 + 1, opts)?;
+            let grad_of = |v: &Var| -> Result<Vec<f64>> {
+                match grads.get(v.as_tensor()) {
+                    Some(g) => crate::tensor::ops::to_f64_vec(g),
+                    None => Ok(vec![0.0; rows * per_sample]),
+                }
+            };
+            let t = step as i32 + 1;
+            aw.step(&mut w, &grad_of(&wv)?, t, opts);
             if opts.bias {
-                let gb = grads
-                    .get(bv.as_tensor())
-                    .cloned()
-                    .unwrap_or(b.zeros_like()?);
-                b = ab.step(&b, &gb, step as i32 + 1, opts)?;
+                ab.step(&mut b, &grad_of(&bv)?, t, opts);
             }
             done_steps += rows as u64;
             let reached = result
@@ -275,22 +262,30 @@ pub fn gax(
                 &format!("step {step}, {reached}/{n} past CO {}", opts.target_co),
             );
             if !finished.is_empty() {
-                let keep: Vec<u32> = (0..rows)
-                    .filter(|r| !finished.contains(r))
-                    .map(|r| r as u32)
-                    .collect();
+                let keep: Vec<usize> = (0..rows).filter(|r| !finished.contains(r)).collect();
                 if keep.is_empty() {
                     break;
                 }
-                let idx = Tensor::from_vec(keep.clone(), keep.len(), xs.device())?;
-                active = keep.iter().map(|&r| active[r as usize]).collect();
+                let pick = |v: &[f64]| -> Vec<f64> {
+                    keep.iter()
+                        .flat_map(|&r| v[r * per_sample..(r + 1) * per_sample].to_vec())
+                        .collect()
+                };
+                w = pick(&w);
+                b = pick(&b);
+                xv = pick(&xv);
+                den = pick(&den);
+                aw.keep(&keep, per_sample);
+                ab.keep(&keep, per_sample);
+                let idx = Tensor::from_vec(
+                    keep.iter().map(|&r| r as u32).collect::<Vec<_>>(),
+                    keep.len(),
+                    xs.device(),
+                )?;
+                active = keep.iter().map(|&r| active[r]).collect();
                 xa = xa.index_select(&idx, 0)?;
                 ya = ya.index_select(&idx, 0)?;
                 ka = ka.index_select(&idx, 0)?;
-                w = w.index_select(&idx, 0)?;
-                b = b.index_select(&idx, 0)?;
-                aw.keep(&idx)?;
-                ab.keep(&idx)?;
             }
         }
     }

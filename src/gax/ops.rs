@@ -1,0 +1,161 @@
+//! GAX's elementwise chains as single passes with their own backward (the step loop is small
+//! tensors and many steps, where one op per arithmetic step would cost more than the arithmetic):
+//! the generator h = tanh(w ⊙ x + b) and the similarity S = mean((h − x + ε)² / den) per sample.
+
+use crate::tensor::cpu::Floats;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use num_traits::Float;
+
+fn f64s(t: &Tensor) -> Result<Vec<f64>> {
+    t.flatten_all()?
+        .to_dtype(candle_core::DType::F64)?
+        .to_vec1::<f64>()
+}
+
+fn to_storage(v: Vec<f64>, like: &CpuStorage) -> CpuStorage {
+    match like {
+        CpuStorage::F32(_) => CpuStorage::F32(v.into_iter().map(|x| x as f32).collect()),
+        _ => CpuStorage::F64(v),
+    }
+}
+
+fn read<T: Float>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|x| x.to_f64().unwrap_or(f64::NAN)).collect()
+}
+
+fn values(s: &CpuStorage, l: &Layout, op: &str) -> Result<Vec<f64>> {
+    Ok(match crate::tensor::cpu::floats(s, l, op)? {
+        Floats::F32(v) => read(v),
+        Floats::F64(v) => read(v),
+    })
+}
+
+/// h = tanh(w ⊙ x + b) with x fixed; gradients for w and b.
+pub struct Generator {
+    pub x: Vec<f64>,
+}
+
+impl CustomOp2 for Generator {
+    fn name(&self) -> &'static str {
+        "gax-generator"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (w, b) = (
+            values(s1, l1, "gax generator")?,
+            values(s2, l2, "gax generator")?,
+        );
+        let h: Vec<f64> = w
+            .iter()
+            .zip(&b)
+            .zip(&self.x)
+            .map(|((w, b), x)| (w * x + b).tanh())
+            .collect();
+        Ok((to_storage(h, s1), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _w: &Tensor,
+        _b: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (h, g) = (f64s(res)?, f64s(grad)?);
+        let db: Vec<f64> = h.iter().zip(&g).map(|(h, g)| g * (1.0 - h * h)).collect();
+        let dw: Vec<f64> = db.iter().zip(&self.x).map(|(d, x)| d * x).collect();
+        let mk =
+            |v: Vec<f64>| Tensor::from_vec(v, res.shape(), res.device())?.to_dtype(res.dtype());
+        Ok((Some(mk(dw)?), Some(mk(db)?)))
+    }
+}
+
+/// S_i = mean over sample i of (h − x + ε)² / den, for `rows` samples.
+pub struct Similarity {
+    pub x: Vec<f64>,
+    pub den: Vec<f64>,
+    pub eps: f64,
+    pub rows: usize,
+}
+
+impl CustomOp1 for Similarity {
+    fn name(&self) -> &'static str {
+        "gax-similarity"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let h = values(s, l, "gax similarity")?;
+        let per = h.len() / self.rows.max(1);
+        let out: Vec<f64> = (0..self.rows)
+            .map(|i| {
+                let r = i * per..(i + 1) * per;
+                h[r.clone()]
+                    .iter()
+                    .zip(&self.x[r.clone()])
+                    .zip(&self.den[r])
+                    .map(|((h, x), d)| (h - x + self.eps).powi(2) / d)
+                    .sum::<f64>()
+                    / per as f64
+            })
+            .collect();
+        Ok((to_storage(out, s), Shape::from(self.rows)))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (h, g) = (f64s(arg)?, f64s(grad)?);
+        let per = h.len() / self.rows.max(1);
+        let dh: Vec<f64> = (0..h.len())
+            .map(|k| g[k / per] * 2.0 * (h[k] - self.x[k] + self.eps) / self.den[k] / per as f64)
+            .collect();
+        Ok(Some(
+            Tensor::from_vec(dh, arg.shape(), arg.device())?.to_dtype(arg.dtype())?,
+        ))
+    }
+}
+
+/// PyTorch's single-tensor Adam on a flat parameter, state kept in f64.
+pub struct AdamState {
+    pub m: Vec<f64>,
+    pub v: Vec<f64>,
+}
+
+impl AdamState {
+    pub fn new(n: usize) -> Self {
+        AdamState {
+            m: vec![0.0; n],
+            v: vec![0.0; n],
+        }
+    }
+
+    /// Update `p` by gradient `g` at step `t` (1-based).
+    pub fn step(&mut self, p: &mut [f64], g: &[f64], t: i32, o: &super::GaxOptions) {
+        let (lr, b1, b2, eps) = (o.lr, o.beta1, o.beta2, o.eps);
+        let bc1 = 1.0 - b1.powi(t);
+        let bc2_sqrt = (1.0 - b2.powi(t)).sqrt();
+        for k in 0..p.len() {
+            self.m[k] += (g[k] - self.m[k]) * (1.0 - b1);
+            // The operand order of torch's addcmul: v·β2 + ((1−β2)·g)·g.
+            self.v[k] = self.v[k] * b2 + (1.0 - b2) * g[k] * g[k];
+            let denom = self.v[k].sqrt() / bc2_sqrt + eps;
+            p[k] -= self.m[k] / denom * (lr / bc1);
+        }
+    }
+
+    /// Keep only the rows `keep` (each `per` long).
+    pub fn keep(&mut self, keep: &[usize], per: usize) {
+        self.m = keep
+            .iter()
+            .flat_map(|&r| self.m[r * per..(r + 1) * per].to_vec())
+            .collect();
+        self.v = keep
+            .iter()
+            .flat_map(|&r| self.v[r * per..(r + 1) * per].to_vec())
+            .collect();
+    }
+}
