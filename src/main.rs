@@ -47,6 +47,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Repeat a run from the run.yaml it wrote (same script, options and seed).
+    Rerun {
+        /// The run.yaml of an earlier run.
+        record: PathBuf,
+        /// Options that override the recorded ones (`--out other/dir`…).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        overrides: Vec<String>,
+    },
     /// Show the function list, or one function's documentation.
     Help {
         /// A function name or a category.
@@ -76,6 +84,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: &Cli) -> ExitCode {
     match (&cli.command, &cli.eval, &cli.script) {
         (Some(Command::Help { name, markdown }), _, _) => help(name.as_deref(), *markdown),
+        (Some(Command::Rerun { record, overrides }), _, _) => rerun(record, overrides),
         (None, Some(expr), _) => eval_expr(expr),
         (None, None, Some(script)) => run_script(script, &cli.script_args),
         (None, None, None) => {
@@ -95,7 +104,7 @@ fn dispatch(cli: &Cli) -> ExitCode {
 /// there before clap sees it.
 fn split_script_args(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
     const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads"];
-    const SUBCOMMANDS: &[&str] = &["help"];
+    const SUBCOMMANDS: &[&str] = &["help", "rerun"];
     let mut i = 1;
     while i < argv.len() {
         let a = &argv[i];
@@ -163,6 +172,35 @@ fn eval_expr(expr: &str) -> ExitCode {
         }
         Err(e) => report(&e),
     }
+}
+
+fn rerun(record: &std::path::Path, overrides: &[String]) -> ExitCode {
+    let text = match std::fs::read_to_string(record) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("gaxsh: {}: {e}", record.display());
+            return ExitCode::from(2);
+        }
+    };
+    let rec =
+        match gaxsh::report::record::RunRecord::from_yaml(&text, &record.display().to_string()) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("gaxsh: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    if rec.script.is_empty() {
+        eprintln!("gaxsh: {} does not name a script", record.display());
+        return ExitCode::from(2);
+    }
+    // Later options win, so the overrides go after the recorded ones.
+    let mut args = rec.rerun_args();
+    args.extend(overrides.iter().cloned());
+    eprintln!("gaxsh: rerunning {} {}", rec.script, args.join(" "));
+    // Scripts that never call seed() draw from the recorded seed too.
+    gaxsh::tensor::random::seed(rec.seed);
+    run_script(std::path::Path::new(&rec.script), &args)
 }
 
 fn run_script(path: &std::path::Path, raw: &[String]) -> ExitCode {

@@ -191,7 +191,14 @@ impl Arch {
             }
             Arch::Custom(spec) => {
                 let (m, classes) = spec.build(&mut b)?;
-                (m, spec.input.clone(), classes, None)
+                // Grad-CAM's default: the first convolution's output, like the paper's conv1.
+                let mut first_conv = None;
+                super::module::walk(m.as_ref(), &mut |l| {
+                    if first_conv.is_none() && l.kind().starts_with("conv") {
+                        first_conv = Some(layer(l.name(), false));
+                    }
+                });
+                (m, spec.input.clone(), classes, first_conv)
             }
         };
         Ok(Model {

@@ -204,6 +204,20 @@ fn dataset_ops(r: &mut Registrar) {
     });
     r.doc(
         Cat,
+        "skip",
+        "ds.skip(n) -> Dataset",
+        "All samples but the first n.",
+    )
+    .example_is("load_drybean().skip(13600).len()", "11");
+    r.engine
+        .register_fn("skip", |d: &mut Dataset, n: i64| -> RResult<Dataset> {
+            let n = (n.max(0) as usize).min(d.len());
+            let idx: Vec<usize> = (n..d.len()).collect();
+            d.subset(&idx, &format!("all but the first {n} samples"))
+                .rh()
+        });
+    r.doc(
+        Cat,
         "subset",
         "ds.subset(indices) -> Dataset",
         "The samples at the given indices, in that order.",

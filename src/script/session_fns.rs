@@ -75,6 +75,26 @@ pub fn register(r: &mut Registrar) {
 
     r.doc(
         Cat,
+        "list_dir",
+        "list_dir(path) -> array",
+        "The names in a folder, sorted bytewise.",
+    )
+    .example_is(
+        "list_dir(\"data/chest_xray/test\")",
+        "[\"NORMAL\", \"PNEUMONIA\"]",
+    );
+    r.engine
+        .register_fn("list_dir", |p: &str| -> RResult<rhai::Array> {
+            let mut names: Vec<String> = std::fs::read_dir(p)
+                .map_err(|e| to_rhai(crate::Error::io(p, e)))?
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect();
+            names.sort();
+            Ok(names.into_iter().map(rhai::Dynamic::from).collect())
+        });
+
+    r.doc(
+        Cat,
         "read_text",
         "read_text(path) -> string",
         "The whole content of a text file.",

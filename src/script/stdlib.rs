@@ -9,6 +9,8 @@ use std::sync::RwLock;
 
 /// The embedded modules: `stdlib/<name>.rhai`.
 pub const MODULES: &[(&str, &str)] = &[
+    ("experiment", include_str!("../../stdlib/experiment.rhai")),
+    ("plots", include_str!("../../stdlib/plots.rhai")),
     ("stats", include_str!("../../stdlib/stats.rhai")),
     ("table", include_str!("../../stdlib/table.rhai")),
 ];

@@ -20,6 +20,34 @@ fn unary(r: &mut Registrar, name: &'static str, f: fn(&Tensor) -> candle_core::R
 pub fn register(r: &mut Registrar) {
     register_elementwise(r);
     register_reductions(r);
+    register_grad(r);
+}
+
+fn register_grad(r: &mut Registrar) {
+    r.doc(Cat, "grad", "grad(f, x) -> Tensor",
+        "The gradient of a scalar-valued script function f at x (automatic differentiation through the tensor operations f uses).")
+        .example_is("grad(|w| (w * w).sum(), tensor([1.0, -2.0]))", "tensor([ 2., -4.])");
+    r.engine.register_fn(
+        "grad",
+        |ctx: rhai::NativeCallContext, f: rhai::FnPtr, x: T| -> RResult<T> {
+            let var = candle_core::Var::from_tensor(&float(&x.0)?).rh()?;
+            let y: rhai::Dynamic = f.call_within_context(&ctx, (T(var.as_tensor().clone()),))?;
+            let Some(y) = y.try_cast::<T>() else {
+                return err("grad: the function must return a Tensor");
+            };
+            if y.0.elem_count() != 1 {
+                return err(format!(
+                    "grad: the function must return one value, got shape {:?}",
+                    y.0.dims()
+                ));
+            }
+            let grads = y.0.sum_all().and_then(|s| s.backward()).rh()?;
+            match grads.get(var.as_tensor()) {
+                Some(g) => Ok(T(g.clone())),
+                None => Ok(T(var.as_tensor().zeros_like().rh()?)),
+            }
+        },
+    );
 }
 
 fn register_elementwise(r: &mut Registrar) {

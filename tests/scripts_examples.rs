@@ -1,0 +1,189 @@
+//! Every script (in --quick mode) and every example runs, so none can rot; script options are
+//! listed and checked; a run repeats from its run.yaml; the README's tour runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn gaxsh(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gaxsh"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run gaxsh")
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gaxsh-scripts-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn ok(o: &Output, what: &str) -> String {
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(
+        o.status.success(),
+        "{what} failed ({:?}):\n{out}\n{err}",
+        o.status.code()
+    );
+    out.into_owned()
+}
+
+const SCRIPTS: [&str; 6] = [
+    "drybean",
+    "creditcard",
+    "covid",
+    "pneumonia",
+    "imagenet",
+    "toy2d",
+];
+
+#[test]
+fn every_script_runs_quick_and_writes_its_report() {
+    for s in SCRIPTS {
+        let out = out_dir(s);
+        let o = gaxsh(&[
+            &format!("scripts/{s}.rhai"),
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let text = ok(&o, s);
+        assert!(text.contains("report: "), "{s}: {text}");
+        let html =
+            std::fs::read_to_string(out.join("index.html")).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert!(html.contains("Run record"), "{s}");
+        let rec = std::fs::read_to_string(out.join("run.yaml")).unwrap();
+        assert!(
+            rec.contains(&format!("script: scripts/{s}.rhai")) && rec.contains("quick: true"),
+            "{s}: {rec}"
+        );
+    }
+}
+
+#[test]
+fn scripts_list_their_options_and_reject_misspelt_ones() {
+    for s in SCRIPTS {
+        let path = format!("scripts/{s}.rhai");
+        let text = ok(&gaxsh(&[&path, "--help"]), s);
+        assert!(
+            text.contains("--quick") && text.contains("--out") && text.contains("(default:"),
+            "{s}: {text}"
+        );
+        let o = gaxsh(&[&path, "--quik"]);
+        assert_eq!(o.status.code(), Some(1), "{s}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("unknown option --quik (did you mean --quick?)"),
+            "{s}: {err}"
+        );
+    }
+}
+
+#[test]
+fn substitutes_are_said() {
+    let out = out_dir("cc-note");
+    let text = ok(
+        &gaxsh(&[
+            "scripts/creditcard.rhai",
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "creditcard",
+    );
+    assert!(text.contains("SUBSTITUTE"), "{text}");
+    assert!(
+        std::fs::read_to_string(out.join("index.html"))
+            .unwrap()
+            .contains("SUBSTITUTE")
+    );
+    assert!(
+        std::fs::read_to_string(out.join("run.yaml"))
+            .unwrap()
+            .contains("SUBSTITUTE")
+    );
+    let out = out_dir("covid-note");
+    let text = ok(
+        &gaxsh(&[
+            "scripts/covid.rhai",
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "covid",
+    );
+    assert!(
+        text.contains("bundled Kermany chest X-ray sample"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_run_repeats_from_its_record() {
+    let first = out_dir("rerun-a");
+    ok(
+        &gaxsh(&[
+            "scripts/drybean.rhai",
+            "--quick",
+            "--out",
+            first.to_str().unwrap(),
+        ]),
+        "drybean",
+    );
+    let second = out_dir("rerun-b");
+    let rec = first.join("run.yaml");
+    ok(
+        &gaxsh(&[
+            "rerun",
+            rec.to_str().unwrap(),
+            "--out",
+            second.to_str().unwrap(),
+        ]),
+        "rerun",
+    );
+    // Same seed, options and data: the same CO scores, row for row.
+    let a = std::fs::read_to_string(first.join("co_scores.csv")).unwrap();
+    let b = std::fs::read_to_string(second.join("co_scores.csv")).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn every_example_runs() {
+    let dir = root().join("examples");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().and_then(|x| x.to_str()) != Some("rhai") {
+            continue;
+        }
+        let rel = format!("examples/{}", p.file_name().unwrap().to_string_lossy());
+        ok(&gaxsh(&[&rel]), &rel);
+        n += 1;
+    }
+    assert!(n >= 5, "only {n} examples found");
+}
+
+#[test]
+fn the_readme_tour_runs() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("```rhai\n")
+        .expect("a rhai block in the README")
+        + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let out = out_dir("tour");
+    let code = readme[start..end].replace("out/", &format!("{}/", out.display()));
+    let script = out_dir("tour-script");
+    std::fs::create_dir_all(&script).unwrap();
+    let file = script.join("tour.rhai");
+    std::fs::write(&file, code).unwrap();
+    ok(&gaxsh(&[file.to_str().unwrap()]), "README tour");
+    assert!(out.join("tour/index.html").exists());
+}
