@@ -23,6 +23,8 @@ pub mod gap;
 pub mod gax;
 pub mod interrupt;
 pub mod io;
+#[cfg(feature = "kernel")]
+pub mod kernel;
 pub mod metrics;
 pub mod nn;
 pub mod plot;

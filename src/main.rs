@@ -55,6 +55,14 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         overrides: Vec<String>,
     },
+    /// Run as a Jupyter kernel (`-f CONNECTION_FILE`), or `kernel install` its kernelspec.
+    Kernel {
+        /// The connection file Jupyter passes to the kernel.
+        #[arg(short = 'f', long = "connection-file", value_name = "FILE")]
+        connection_file: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<KernelAction>,
+    },
     /// Show the function list, or one function's documentation.
     Help {
         /// A function name or a category.
@@ -62,6 +70,22 @@ enum Command {
         /// Print the whole registry as Markdown (docs/FUNCTIONS.md).
         #[arg(long)]
         markdown: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KernelAction {
+    /// Write the kernelspec "gaxsh (rhai)" so Jupyter can start this gaxsh.
+    Install {
+        /// Into the user's Jupyter folder (the default).
+        #[arg(long, conflicts_with = "prefix")]
+        user: bool,
+        /// Into PREFIX/share/jupyter (a virtual environment: `--prefix "$VIRTUAL_ENV"`).
+        #[arg(long, value_name = "PREFIX")]
+        prefix: Option<PathBuf>,
+        /// The kernelspec's name.
+        #[arg(long, default_value = "gaxsh")]
+        name: String,
     },
 }
 
@@ -73,7 +97,7 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse_from(own);
     cli.script_args = script_args;
     gaxsh::threads::init(cli.threads);
-    install_ctrlc();
+    install_ctrlc(matches!(cli.command, Some(Command::Kernel { .. })));
     gaxsh::progress::set_reporter(std::sync::Arc::new(
         gaxsh::cli_progress::TerminalProgress::new(),
     ));
@@ -85,6 +109,14 @@ fn dispatch(cli: &Cli) -> ExitCode {
     match (&cli.command, &cli.eval, &cli.script) {
         (Some(Command::Help { name, markdown }), _, _) => help(name.as_deref(), *markdown),
         (Some(Command::Rerun { record, overrides }), _, _) => rerun(record, overrides),
+        (
+            Some(Command::Kernel {
+                connection_file,
+                action,
+            }),
+            _,
+            _,
+        ) => kernel(connection_file.as_deref(), action.as_ref()),
         (None, Some(expr), _) => eval_expr(expr),
         (None, None, Some(script)) => run_script(script, &cli.script_args),
         (None, None, None) => {
@@ -104,7 +136,7 @@ fn dispatch(cli: &Cli) -> ExitCode {
 /// there before clap sees it.
 fn split_script_args(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
     const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads"];
-    const SUBCOMMANDS: &[&str] = &["help", "rerun"];
+    const SUBCOMMANDS: &[&str] = &["help", "rerun", "kernel"];
     let mut i = 1;
     while i < argv.len() {
         let a = &argv[i];
@@ -126,14 +158,62 @@ fn split_script_args(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
 }
 
 /// First Ctrl-C asks the computation to stop; a second one (if it does not) ends the process.
-fn install_ctrlc() {
-    let _ = ctrlc::set_handler(|| {
-        if gaxsh::interrupt::requested() {
+/// A Jupyter kernel only ever stops the running cell: Jupyter ends it by message.
+fn install_ctrlc(kernel: bool) {
+    let _ = ctrlc::set_handler(move || {
+        if gaxsh::interrupt::requested() && !kernel {
             eprintln!("\ninterrupted twice: exiting");
             std::process::exit(130);
         }
         gaxsh::interrupt::request();
     });
+}
+
+#[cfg(feature = "kernel")]
+fn kernel(connection_file: Option<&std::path::Path>, action: Option<&KernelAction>) -> ExitCode {
+    use gaxsh::kernel::{InstallTarget, install, run};
+    match (connection_file, action) {
+        (_, Some(KernelAction::Install { prefix, name, .. })) => {
+            let target = match prefix {
+                Some(p) => InstallTarget::Prefix(p.clone()),
+                None => InstallTarget::User,
+            };
+            match install(&target, name) {
+                Ok(dir) => {
+                    println!(
+                        "installed the Jupyter kernel \"gaxsh (rhai)\" in {}",
+                        dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("gaxsh: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        (Some(file), None) => match run(file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("gaxsh kernel: {e}");
+                ExitCode::from(1)
+            }
+        },
+        (None, None) => {
+            eprintln!(
+                "gaxsh kernel: give -f CONNECTION_FILE (Jupyter does), or `gaxsh kernel install`"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "kernel"))]
+fn kernel(_: Option<&std::path::Path>, _: Option<&KernelAction>) -> ExitCode {
+    eprintln!(
+        "gaxsh: this build has no Jupyter kernel (it was built without the `kernel` feature)"
+    );
+    ExitCode::from(2)
 }
 
 fn help(name: Option<&str>, markdown: bool) -> ExitCode {

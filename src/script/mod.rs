@@ -65,7 +65,7 @@ pub fn build_engine(
         attribution::register(&mut r);
         ax::register(&mut r);
         options::register(&mut r, args.clone(), output.clone());
-        plots::register(&mut r, args);
+        plots::register(&mut r, args, output.clone());
         session_fns::register(&mut r);
         session_fns::document_help(&mut r);
     }

@@ -4,6 +4,7 @@ use super::convert::*;
 use super::options::ScriptArgs;
 use super::registry::{Category, Registrar};
 use super::runlog::{SharedLog, lock};
+use super::session::OutputSink;
 use crate::ax::{AxTable, Mode};
 use crate::gap::Meaning;
 use crate::gax::GaxResult;
@@ -514,7 +515,47 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
         });
 }
 
-pub fn register(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
+/// `show(path_or_tensor)`: a figure file (or a tensor drawn as a heatmap) shown inline in Jupyter;
+/// outside a notebook the path is printed.
+fn register_show(r: &mut Registrar, output: OutputSink) {
+    r.doc(P, "show", "show(path_or_tensor) -> string",
+        "Show a figure: a .png/.jpg/.svg file, or a tensor drawn as a heatmap. Inline in Jupyter (plots written by a cell are shown anyway); the REPL and scripts print the path. Returns the path.")
+        .example("show(heatmap(randn([8, 8]), temp_path(\"s.png\")))");
+    let log = r.log.clone();
+    let show_file = move |p: &str| -> RResult<String> {
+        let path = Path::new(p);
+        crate::plot::format_of(path).rh()?;
+        if !path.is_file() {
+            return err(format!("show: no such figure: {p}"));
+        }
+        let sink = lock(&log).display.clone();
+        match sink {
+            Some(show) => show(path),
+            None => output(&format!("figure: {p}")),
+        }
+        Ok(p.to_string())
+    };
+    let f = show_file.clone();
+    r.engine.register_fn("show", move |p: &str| f(p));
+    let counter = std::sync::atomic::AtomicUsize::new(0);
+    r.engine
+        .register_fn("show", move |t: ScriptTensor| -> RResult<String> {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = super::session_fns::temp_dir();
+            std::fs::create_dir_all(&dir).map_err(|e| to_rhai(crate::Error::io(&dir, e)))?;
+            let path = dir.join(format!("show-{n}.png"));
+            let mut t = t.0;
+            while t.rank() > 3 && t.dim(0).rh()? == 1 {
+                t = t.squeeze(0).rh()?;
+            }
+            let v = crate::tensor::ops::to_f64_vec(&t).rh()?;
+            heatmap_png(&v, t.dims(), &HeatmapSpec::default(), &path).rh()?;
+            show_file(&path.display().to_string())
+        });
+}
+
+pub fn register(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>, output: OutputSink) {
+    register_show(r, output);
     register_co_plots(r);
     register_general_plots(r);
     register_report(r, args);

@@ -7,6 +7,10 @@ use crate::report::Section;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+/// Where figures go to be seen as they are written: nowhere in the CLI (the path is printed), a
+/// `display_data` message in the Jupyter kernel.
+pub type DisplaySink = Arc<dyn Fn(&Path) + Send + Sync>;
+
 #[derive(Default)]
 pub struct RunLog {
     pub script: String,
@@ -17,6 +21,8 @@ pub struct RunLog {
     pub settings: Vec<(String, String)>,
     /// Plot files written, in order (the Jupyter kernel shows new ones after each cell).
     pub plots: Vec<PathBuf>,
+    /// Shows each figure as it is written (set by the Jupyter kernel).
+    pub display: Option<DisplaySink>,
 }
 
 /// The log shared by a session's bindings.
@@ -38,6 +44,9 @@ impl RunLog {
     }
 
     pub fn add_plot(&mut self, path: &Path, caption: &str) {
+        if let Some(show) = &self.display {
+            show(path);
+        }
         self.plots.push(path.to_path_buf());
         self.sections.push(Section::Figure {
             caption: caption.to_string(),

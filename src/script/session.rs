@@ -15,6 +15,7 @@ pub type OutputSink = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct SessionBuilder {
     pub output: OutputSink,
     pub args: ScriptArgs,
+    pub display: Option<super::runlog::DisplaySink>,
 }
 
 impl Default for SessionBuilder {
@@ -22,6 +23,7 @@ impl Default for SessionBuilder {
         SessionBuilder {
             output: Arc::new(|s: &str| println!("{s}")),
             args: ScriptArgs::default(),
+            display: None,
         }
     }
 }
@@ -37,6 +39,12 @@ impl SessionBuilder {
         self
     }
 
+    /// Show figures as they are written (the Jupyter kernel's inline plots).
+    pub fn display(mut self, sink: super::runlog::DisplaySink) -> Self {
+        self.display = Some(sink);
+        self
+    }
+
     pub fn build(self) -> Session {
         let args = Arc::new(Mutex::new(self.args));
         let log: super::runlog::SharedLog = Default::default();
@@ -48,6 +56,7 @@ impl SessionBuilder {
                 .script
                 .clone();
             l.started = crate::report::record::now_utc();
+            l.display = self.display;
         }
         let (engine, registry) =
             super::build_engine(self.output.clone(), args.clone(), log.clone());
