@@ -169,10 +169,10 @@ impl AxRow {
     }
 }
 
-const HEADER: &str = "method,mode,index,id,label,pred_before,pred_after,correct_before,correct_after,co,co_softmax,co_softmax_as_coded,zero_map,msp";
+pub const HEADER: &str = "method,mode,index,id,label,pred_before,pred_after,correct_before,correct_after,co,co_softmax,co_softmax_as_coded,zero_map,msp";
 
 impl AxRow {
-    fn csv_line(&self) -> String {
+    pub fn csv_line(&self) -> String {
         format!(
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.method,
@@ -229,6 +229,8 @@ pub struct SweepOptions {
     pub nan_compat: bool,
     pub attr: AttrOptions,
     pub label: String,
+    /// Run only this shard's batches, writing them to the csv path tagged with the shard.
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Default for SweepOptions {
@@ -242,11 +244,12 @@ impl Default for SweepOptions {
             nan_compat: false,
             attr: AttrOptions::default(),
             label: String::new(),
+            shard: None,
         }
     }
 }
 
-fn read_existing(path: &Path) -> Result<Vec<AxRow>> {
+pub fn read_existing(path: &Path) -> Result<Vec<AxRow>> {
     let mut rdr = ::csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -307,22 +310,39 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
             model.classes
         )));
     }
+    let batch = opts.batch.max(1);
+    // The samples this process covers: all, or a shard's run of whole batches.
+    let items = match opts.shard {
+        Some(s) => s.items(ds.len(), batch),
+        None => 0..ds.len(),
+    };
+    let csv_path = match (&opts.csv, opts.shard) {
+        (Some(p), Some(s)) => Some(s.path(p)),
+        (Some(p), None) => Some(p.clone()),
+        (None, Some(s)) => {
+            return Err(Error::invalid(format!(
+                "ax_sweep: shard {s} needs a csv path to write its rows to (gaxsh merge joins the shards' files)"
+            )));
+        }
+        (None, None) => None,
+    };
     let mut rows: Vec<AxRow> = Vec::new();
     let mut writer = None;
-    if let Some(path) = &opts.csv {
+    if let Some(path) = &csv_path {
         crate::io::ensure_parent(path)?;
         // Rows may only be resumed by the same model, data and settings: a fingerprint of them
-        // sits beside the CSV.
-        let stamp_path = path.with_file_name(format!(
-            "{}.run",
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        ));
-        let stamp = fingerprint(model, ds, opts)?;
+        // sits beside the CSV, with the shard and the rows it will hold (for `gaxsh merge`).
+        let stamp_file = stamp_path(path);
+        let expected = items.len() * opts.methods.len() * opts.modes.len();
+        let stamp = Stamp {
+            fingerprint: fingerprint(model, ds, opts)?,
+            shard: opts.shard.map(|s| (s, items.clone())),
+            rows: expected,
+        }
+        .to_string();
         if path.exists() && opts.resume {
-            let old = std::fs::read_to_string(&stamp_path).unwrap_or_default();
-            if old.trim() != stamp {
+            let old = std::fs::read_to_string(&stamp_file).unwrap_or_default();
+            if old.trim() != stamp.trim() {
                 return Err(Error::bad_file(
                     path,
                     "holds rows from a different model, dataset or sweep settings, so it cannot be resumed; remove it, choose another csv path, or pass resume: false to start over",
@@ -340,7 +360,7 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         } else {
             crate::io::write_atomic(path, format!("{HEADER}\n").as_bytes())?;
         }
-        crate::io::write_atomic(&stamp_path, format!("{stamp}\n").as_bytes())?;
+        crate::io::write_atomic(&stamp_file, stamp.as_bytes())?;
         writer = Some(
             std::fs::OpenOptions::new()
                 .append(true)
@@ -352,11 +372,11 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         .iter()
         .map(|r| (r.method.clone(), r.mode, r.index))
         .collect();
-    let batch = opts.batch.max(1);
     let n_batches = ds.len().div_ceil(batch);
-    let task = Task::start("AX sweep", (n_batches * opts.methods.len()) as u64);
+    let my_batches = items.start / batch..items.end.div_ceil(batch);
+    let task = Task::start("AX sweep", (my_batches.len() * opts.methods.len()) as u64);
     let mut step = 0u64;
-    for bi in 0..n_batches {
+    for bi in my_batches {
         let start = bi * batch;
         let len = batch.min(ds.len() - start);
         let todo = |m: &Method, mode: Mode| {
@@ -463,7 +483,7 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
                     rows.push(row);
                 }
             }
-            if let (Some(w), Some(path)) = (writer.as_mut(), &opts.csv) {
+            if let (Some(w), Some(path)) = (writer.as_mut(), &csv_path) {
                 w.write_all(out.as_bytes())
                     .and_then(|_| w.flush())
                     .map_err(|e| Error::io(path, e))?;
@@ -494,9 +514,73 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         methods: opts.methods.iter().map(|m| m.name().to_string()).collect(),
         modes: opts.modes.clone(),
         label: opts.label.clone(),
-        n_samples: ds.len(),
+        n_samples: items.len(),
         notes: ds.provenance.notes.clone(),
     })
+}
+
+/// The file beside a sweep CSV that says what produced it (`co.csv.run`).
+pub fn stamp_path(csv: &Path) -> PathBuf {
+    csv.with_file_name(format!(
+        "{}.run",
+        csv.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ))
+}
+
+/// What a sweep CSV holds: a fingerprint of the model, data and settings, the shard and its
+/// samples (if sharded), and how many rows the finished file has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stamp {
+    pub fingerprint: String,
+    pub shard: Option<(crate::shard::Shard, std::ops::Range<usize>)>,
+    pub rows: usize,
+}
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.fingerprint)?;
+        match &self.shard {
+            Some((s, r)) => writeln!(f, "shard: {s} samples {}..{}", r.start, r.end)?,
+            None => writeln!(f, "shard: none")?,
+        }
+        writeln!(f, "rows: {}", self.rows)
+    }
+}
+
+impl Stamp {
+    pub fn read(csv: &Path) -> Result<Stamp> {
+        let path = stamp_path(csv);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let bad = || Error::bad_file(&path, "not a sweep stamp (fingerprint, shard, rows)");
+        let mut lines = text.lines();
+        let fingerprint = lines.next().ok_or_else(bad)?.trim().to_string();
+        let shard_line = lines
+            .next()
+            .and_then(|l| l.strip_prefix("shard: "))
+            .ok_or_else(bad)?;
+        let shard = if shard_line == "none" {
+            None
+        } else {
+            let (s, r) = shard_line.split_once(" samples ").ok_or_else(bad)?;
+            let (a, b) = r.split_once("..").ok_or_else(bad)?;
+            Some((
+                crate::shard::Shard::parse(s)?,
+                a.parse().map_err(|_| bad())?..b.parse().map_err(|_| bad())?,
+            ))
+        };
+        let rows = lines
+            .next()
+            .and_then(|l| l.strip_prefix("rows: "))
+            .and_then(|r| r.parse().ok())
+            .ok_or_else(bad)?;
+        Ok(Stamp {
+            fingerprint,
+            shard,
+            rows,
+        })
+    }
 }
 
 /// A fingerprint of what a sweep's rows depend on: the weights, the samples and the settings.

@@ -25,6 +25,7 @@ pub mod interrupt;
 pub mod io;
 #[cfg(feature = "kernel")]
 pub mod kernel;
+pub mod merge;
 pub mod metrics;
 pub mod nn;
 pub mod plot;
@@ -32,6 +33,7 @@ pub mod progress;
 pub mod repl;
 pub mod report;
 pub mod script;
+pub mod shard;
 pub mod tensor;
 pub mod threads;
 pub mod train;

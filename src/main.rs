@@ -28,6 +28,11 @@ struct Cli {
     #[arg(long, value_name = "N", global = true)]
     threads: Option<usize>,
 
+    /// Run only shard I of N of every AX sweep and GAX run (I counts from 0), or `none`;
+    /// default: GAXSH_SHARD, a Slurm array or a Kubernetes indexed job. `gaxsh merge` joins them.
+    #[arg(long, value_name = "I/N", global = true)]
+    shard: Option<String>,
+
     #[command(subcommand)]
     command: Option<Command>,
 
@@ -63,6 +68,13 @@ enum Command {
         #[command(subcommand)]
         action: Option<KernelAction>,
     },
+    /// Join the per-shard outputs of a sharded run into what the unsharded run writes.
+    Merge {
+        /// The outputs as the script names them (`out/co_scores.csv`, `out/gax`); their
+        /// `.shard-I-of-N` siblings are found beside them.
+        #[arg(required = true)]
+        targets: Vec<PathBuf>,
+    },
     /// Show the function list, or one function's documentation.
     Help {
         /// A function name or a category.
@@ -97,6 +109,9 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse_from(own);
     cli.script_args = script_args;
     gaxsh::threads::init(cli.threads);
+    if let Err(code) = choose_shard(cli.shard.as_deref()) {
+        return code;
+    }
     install_ctrlc(matches!(cli.command, Some(Command::Kernel { .. })));
     gaxsh::progress::set_reporter(std::sync::Arc::new(
         gaxsh::cli_progress::TerminalProgress::new(),
@@ -109,6 +124,7 @@ fn dispatch(cli: &Cli) -> ExitCode {
     match (&cli.command, &cli.eval, &cli.script) {
         (Some(Command::Help { name, markdown }), _, _) => help(name.as_deref(), *markdown),
         (Some(Command::Rerun { record, overrides }), _, _) => rerun(record, overrides),
+        (Some(Command::Merge { targets }), _, _) => merge(targets),
         (
             Some(Command::Kernel {
                 connection_file,
@@ -135,8 +151,8 @@ fn dispatch(cli: &Cli) -> ExitCode {
 /// Everything after the script path belongs to the script, `--help` included, so split argv
 /// there before clap sees it.
 fn split_script_args(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
-    const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads"];
-    const SUBCOMMANDS: &[&str] = &["help", "rerun", "kernel"];
+    const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads", "--shard"];
+    const SUBCOMMANDS: &[&str] = &["help", "rerun", "kernel", "merge"];
     let mut i = 1;
     while i < argv.len() {
         let a = &argv[i];
@@ -214,6 +230,45 @@ fn kernel(_: Option<&std::path::Path>, _: Option<&KernelAction>) -> ExitCode {
         "gaxsh: this build has no Jupyter kernel (it was built without the `kernel` feature)"
     );
     ExitCode::from(2)
+}
+
+/// The shard from `--shard`, else from the job's environment (said on stderr, since a job
+/// array may not mean to shard: `--shard none` says so).
+fn choose_shard(flag: Option<&str>) -> Result<(), ExitCode> {
+    use gaxsh::shard::{Shard, set_current};
+    let chosen = match flag {
+        Some("none") => None,
+        Some(s) => Some(Shard::parse(s).map_err(|e| {
+            eprintln!("gaxsh: --shard: {e}");
+            ExitCode::from(2)
+        })?),
+        None => match Shard::from_vars(|k| std::env::var(k).ok()) {
+            Ok(Some((s, from))) => {
+                eprintln!("gaxsh: running shard {s} (from {from}; --shard none to run everything)");
+                Some(s)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                eprintln!("gaxsh: {e}");
+                return Err(ExitCode::from(2));
+            }
+        },
+    };
+    set_current(chosen);
+    Ok(())
+}
+
+fn merge(targets: &[PathBuf]) -> ExitCode {
+    for t in targets {
+        match gaxsh::merge::merge(t) {
+            Ok(msg) => println!("{msg}"),
+            Err(e) => {
+                eprintln!("gaxsh merge: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn help(name: Option<&str>, markdown: bool) -> ExitCode {

@@ -17,6 +17,11 @@ use crate::progress::Task;
 use candle_core::{DType, Tensor, Var};
 
 mod ops;
+
+/// The columns of `gax_scores.csv`.
+pub const SCORES_HEADER: &str = "sample,id,label,target,step,co,reached";
+/// In a shard's folder: which samples of how many it holds.
+pub const SHARD_FILE: &str = "gax_shard.txt";
 use ops::{AdamState, Generator, Similarity};
 use serde::Serialize;
 use std::path::Path;
@@ -91,6 +96,25 @@ pub struct GaxResult {
     /// "x + eps" or "|x| + eps".
     pub denominator: String,
     pub seconds: f64,
+    /// Set when this is one shard of a larger run (its samples are numbered run-wide).
+    pub part: Option<ShardPart>,
+}
+
+/// Frames kept per sample when `max_frames` is 0: what fits 256 MiB for `n` samples of
+/// `per_sample` values. (A shard asks with the whole run's `n`, so it keeps the same frames.)
+pub fn frame_budget(per_sample: usize, dtype: DType, n: usize) -> usize {
+    let bytes = per_sample * dtype.size_in_bytes() * n.max(1);
+    (256 * 1024 * 1024 / bytes.max(1)).clamp(2, 512)
+}
+
+/// The part of a sharded GAX run a result holds.
+#[derive(Clone, Copy, Debug)]
+pub struct ShardPart {
+    pub shard: crate::shard::Shard,
+    /// The run-wide index of this part's first sample.
+    pub first: usize,
+    /// Samples in the whole run.
+    pub total: usize,
 }
 
 /// κ rows: 1 at the target, −1/(C−1) elsewhere.
@@ -134,8 +158,7 @@ pub fn gax(
     let max_frames = if opts.max_frames > 0 {
         opts.max_frames
     } else {
-        let bytes = per_sample * x.dtype().size_in_bytes() * n.max(1);
-        (256 * 1024 * 1024 / bytes.max(1)).clamp(2, 512)
+        frame_budget(per_sample, x.dtype(), n)
     };
     let mut result = GaxResult {
         ids: ids.to_vec(),
@@ -153,6 +176,7 @@ pub fn gax(
             "x + eps".into()
         },
         seconds: 0.0,
+        part: None,
     };
     let mut finals: Vec<Option<Tensor>> = vec![None; n];
     let task = Task::start("GAX", (n * opts.max_steps) as u64);
@@ -349,17 +373,30 @@ impl GaxResult {
 
     /// `gax_scores.csv` (one row per sample and step) and `gax_heatmaps.safetensors` (final
     /// heatmaps, frames and their steps), both written atomically into `dir`.
+    /// A shard's result goes to `dir` tagged with the shard (`gax.shard-1-of-4`), with
+    /// `gax_shard.txt` saying which samples it holds; `gaxsh merge` joins them.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        let owned;
+        let dir = match &self.part {
+            Some(p) => {
+                owned = p.shard.path(dir);
+                owned.as_path()
+            }
+            None => dir,
+        };
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let mut csv = String::from("sample,id,label,target,step,co,reached\n");
-        for (i, sc) in self.scores.iter().enumerate() {
+        let first = self.part.map(|p| p.first).unwrap_or(0);
+        let mut csv = String::from(SCORES_HEADER);
+        csv.push('\n');
+        for (local, sc) in self.scores.iter().enumerate() {
+            let i = first + local;
             for (k, v) in sc.iter().enumerate() {
-                let reached = self.steps_to_target[i] == Some(k);
+                let reached = self.steps_to_target[local] == Some(k);
                 csv.push_str(&format!(
                     "{i},{},{},{},{k},{v},{}\n",
-                    self.ids[i].replace(',', ";"),
-                    self.labels[i],
-                    self.targets[i],
+                    self.ids[local].replace(',', ";"),
+                    self.labels[local],
+                    self.targets[local],
                     reached as u8
                 ));
             }
@@ -367,10 +404,11 @@ impl GaxResult {
         crate::io::write_atomic(&dir.join("gax_scores.csv"), csv.as_bytes())?;
         let mut t = std::collections::HashMap::new();
         t.insert("heatmaps".to_string(), self.heatmaps.clone());
-        for (i, f) in self.frames.iter().enumerate() {
+        for (local, f) in self.frames.iter().enumerate() {
             if f.is_empty() {
                 continue;
             }
+            let i = first + local;
             let frames: Vec<Tensor> = f.iter().map(|(_, h)| h.clone()).collect();
             t.insert(format!("frames.{i}"), Tensor::stack(&frames, 0)?);
             let steps: Vec<i64> = f.iter().map(|(s, _)| *s as i64).collect();
@@ -379,6 +417,17 @@ impl GaxResult {
                 Tensor::from_vec(steps, f.len(), &candle_core::Device::Cpu)?,
             );
         }
-        crate::io::save_safetensors(&t, &dir.join("gax_heatmaps.safetensors"))
+        crate::io::save_safetensors(&t, &dir.join("gax_heatmaps.safetensors"))?;
+        if let Some(p) = &self.part {
+            let text = format!(
+                "shard: {} samples {}..{} of {}\n",
+                p.shard,
+                p.first,
+                p.first + self.scores.len(),
+                p.total
+            );
+            crate::io::write_atomic(&dir.join(SHARD_FILE), text.as_bytes())?;
+        }
+        Ok(())
     }
 }

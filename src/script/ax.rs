@@ -8,7 +8,8 @@ use crate::attr::{Method, Target};
 use crate::ax::{AxTable, Mode, Output, SweepOptions, ax_sweep, co_scores};
 use crate::data::Dataset;
 use crate::gap::{Gap, Meaning, flag_errors, gap_stats, gap_text};
-use crate::gax::{GaxOptions, GaxResult, gax};
+use crate::gax::{GaxOptions, GaxResult, ShardPart, gax};
+use crate::shard::Shard;
 use rhai::{Array, Dynamic, Map};
 use std::path::{Path, PathBuf};
 
@@ -140,7 +141,9 @@ fn register_sweep(r: &mut Registrar) {
         let methods = methods_of(o.raw("methods"))?;
         let modes = modes_of(&mut o)?;
         let in_report = o.bool("report", true)?;
+        let shard = shard_option(o.opt_string("shard")?)?;
         let opts = SweepOptions {
+            shard,
             methods,
             modes,
             batch: o.usize("batch", 256)?,
@@ -287,7 +290,45 @@ fn register_gap(r: &mut Registrar) {
         });
 }
 
-fn gax_options(m: Map) -> RResult<(GaxOptions, Option<Dynamic>)> {
+/// A `shard` option ("i/n" or "none"), else the process's shard (`--shard`, job variables).
+fn shard_option(s: Option<String>) -> RResult<Option<Shard>> {
+    match s.as_deref() {
+        None => Ok(crate::shard::current()),
+        Some("none") => Ok(None),
+        Some(s) => Shard::parse(s).rh().map(Some),
+    }
+}
+
+/// The samples of a GAX run this process optimises: all of `n`, or its shard's whole batches.
+fn gax_part(
+    shard: Option<Shard>,
+    n: usize,
+    opts: &mut GaxOptions,
+    per_sample: usize,
+    dtype: candle_core::DType,
+) -> RResult<Option<ShardPart>> {
+    let Some(shard) = shard else {
+        return Ok(None);
+    };
+    let items = shard.items(n, opts.batch);
+    if items.is_empty() {
+        return err(format!(
+            "gax: shard {shard} gets no samples ({n} samples in batches of {} over {} shards); use fewer shards",
+            opts.batch, shard.count
+        ));
+    }
+    // Keep the frames the whole run would keep.
+    if opts.max_frames == 0 {
+        opts.max_frames = crate::gax::frame_budget(per_sample, dtype, n);
+    }
+    Ok(Some(ShardPart {
+        shard,
+        first: items.start,
+        total: n,
+    }))
+}
+
+fn gax_options(m: Map) -> RResult<(GaxOptions, Option<Dynamic>, Option<Shard>)> {
     let mut o = Opts::new("gax", m);
     let d = GaxOptions::default();
     let betas = o.f64s("betas")?.unwrap_or(vec![d.beta1, d.beta2]);
@@ -320,8 +361,9 @@ fn gax_options(m: Map) -> RResult<(GaxOptions, Option<Dynamic>)> {
         batch: o.usize("batch", d.batch)?,
     };
     let target = o.raw("target");
+    let shard = shard_option(o.opt_string("shard")?)?;
     o.finish()?;
-    Ok((opts, target))
+    Ok((opts, target, shard))
 }
 
 fn register_gax(r: &mut Registrar) {
@@ -333,14 +375,16 @@ fn register_gax(r: &mut Registrar) {
     r.doc(GAX, "gax", "gax(net, x_or_dataset, #{target_co, max_steps, lr, betas, mode, similarity, epsilon, abs, bias, frame_every, max_frames, batch, target}) -> GaxResult",
         "Optimise h = tanh(w·x + b) per sample (w = 1, b = 0.01; bias: false for the ImageNet variant) with Adam (lr 0.1) on −CO + l_s/S until CO > target_co (48) or max_steps (500); |x| + ε denominators when inputs can be negative. target: the prediction (default), \"label\", or classes.")
         .example("let b = load_drybean(); let s = b.standardize(); gax(drybean_fpa(), b.head(2).map(s), #{max_steps: 5, target_co: 100})");
+    /// Run GAX on samples `first..` of a run (`part` says which when sharded).
     fn run(
         n: &Net,
         x: &candle_core::Tensor,
         labels: Vec<usize>,
         ids: Vec<String>,
-        m: Map,
+        opts: &GaxOptions,
+        target: Option<Dynamic>,
+        part: Option<ShardPart>,
     ) -> RResult<GaxResult> {
-        let (opts, target) = gax_options(m)?;
         let pred = n.0.predict(x, 256).rh()?;
         let targets = match target {
             None => pred,
@@ -365,7 +409,9 @@ fn register_gax(r: &mut Registrar) {
                 }
             }
         };
-        gax(&n.0, x, &targets, &labels, &ids, &opts).rh()
+        let mut g = gax(&n.0, x, &targets, &labels, &ids, opts).rh()?;
+        g.part = part;
+        Ok(g)
     }
     fn log_gax(log: &super::runlog::SharedLog, g: &GaxResult, data: Option<&Dataset>) {
         let mut l = super::runlog::lock(log);
@@ -380,8 +426,26 @@ fn register_gax(r: &mut Registrar) {
     r.engine.register_fn(
         "gax",
         move |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
-            let x = d.x().rh()?;
-            let g = run(&n, &x, d.y.clone(), d.ids.clone(), m)?;
+            let (mut opts, target, shard) = gax_options(m)?;
+            let per_sample = d.sample_shape().iter().product();
+            let part = gax_part(shard, d.len(), &mut opts, per_sample, n.0.dtype)?;
+            // A shard loads only its own samples.
+            let (x, range) = match &part {
+                Some(p) => {
+                    let len = p.shard.items(d.len(), opts.batch).len();
+                    (d.batch(p.first, len).rh()?, p.first..p.first + len)
+                }
+                None => (d.x().rh()?, 0..d.len()),
+            };
+            let g = run(
+                &n,
+                &x,
+                d.y[range.clone()].to_vec(),
+                d.ids[range].to_vec(),
+                &opts,
+                target,
+                part,
+            )?;
             log_gax(&log, &g, Some(&d));
             Ok(g)
         },
@@ -390,9 +454,18 @@ fn register_gax(r: &mut Registrar) {
     r.engine.register_fn(
         "gax",
         move |n: Net, x: ScriptTensor, m: Map| -> RResult<GaxResult> {
+            let (mut opts, target, shard) = gax_options(m)?;
             let len = x.0.dim(0).rh()?;
-            let pred = n.0.predict(&x.0, 256).rh()?;
-            let g = run(&n, &x.0, pred, (0..len).map(|i| i.to_string()).collect(), m)?;
+            let per_sample = x.0.elem_count() / len.max(1);
+            let part = gax_part(shard, len, &mut opts, per_sample, n.0.dtype)?;
+            let range = match &part {
+                Some(p) => p.first..p.first + p.shard.items(len, opts.batch).len(),
+                None => 0..len,
+            };
+            let xs = x.0.narrow(0, range.start, range.len()).rh()?;
+            let pred = n.0.predict(&xs, 256).rh()?;
+            let ids = range.clone().map(|i| i.to_string()).collect();
+            let g = run(&n, &xs, pred, ids, &opts, target, part)?;
             log_gax(&log, &g, None);
             Ok(g)
         },
@@ -453,7 +526,25 @@ fn register_gax(r: &mut Registrar) {
         .register_fn("summary", |g: &mut GaxResult| g.summary());
 }
 
+fn register_shard(r: &mut Registrar) {
+    r.doc(AX, "shard", "shard() -> map or ()",
+        "The shard this process runs (#{index, count}, from --shard i/n, GAXSH_SHARD, a Slurm array or a Kubernetes indexed job), or () when it runs everything. ax_sweep and gax then cover only their shard's batches (option shard: \"i/n\" or \"none\" overrides); `gaxsh merge` joins the outputs.")
+        .example("if shard() == () { \"whole run\" } else { `shard ${shard().index}` }");
+    r.engine.register_fn("shard", || -> Dynamic {
+        match crate::shard::current() {
+            None => Dynamic::UNIT,
+            Some(s) => {
+                let mut m = Map::new();
+                m.insert("index".into(), Dynamic::from_int(s.index as i64));
+                m.insert("count".into(), Dynamic::from_int(s.count as i64));
+                Dynamic::from_map(m)
+            }
+        }
+    });
+}
+
 pub fn register(r: &mut Registrar) {
+    register_shard(r);
     register_co(r);
     register_sweep(r);
     register_gap(r);
