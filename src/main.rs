@@ -101,6 +101,12 @@ enum KernelAction {
     },
 }
 
+/// mimalloc keeps freed tensor buffers for reuse; glibc's malloc hands large ones back to the
+/// kernel and faults fresh pages in on the next batch (142k page faults against 1.6k for
+/// 20 dry-bean sweeps, 15–25 % of the time; `perf stat -e page-faults`, BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // candle appends backtraces to errors when this is set; users get one line.
     // SAFETY: first thing in main, no other threads yet.

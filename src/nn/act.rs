@@ -106,7 +106,8 @@ fn plain_bwd<T: Float>(kind: ActKind, x: &[T], y: &[T], g: &[T], last: usize) ->
             let six = T::from(6.0).expect("6");
             x.iter()
                 .zip(g)
-                .map(|(&v, &gv)| if v > zero && v < six { gv } else { zero })
+                // `&`, not `&&`: no branch, so the loop vectorises (selects instead of jumps).
+                .map(|(&v, &gv)| if (v > zero) & (v < six) { gv } else { zero })
                 .collect()
         }
         ActKind::Tanh => y
@@ -171,7 +172,7 @@ impl ActBwd {
             (Rule::GuidedBackprop, ActKind::Relu) => x
                 .iter()
                 .zip(g)
-                .map(|(&v, &gv)| if v > zero && gv > zero { gv } else { zero })
+                .map(|(&v, &gv)| if (v > zero) & (gv > zero) { gv } else { zero })
                 .collect(),
             (Rule::Deconvolution, ActKind::Relu) => g.iter().map(|&gv| gv.max(zero)).collect(),
             (Rule::DeepLift, kind) => deeplift_rescale(kind, x, y, g, last, self.samples),

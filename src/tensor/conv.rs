@@ -206,6 +206,179 @@ fn valid_range(k: usize, pad: usize, stride: usize, size: usize, out: usize) -> 
     (lo, hi.max(lo))
 }
 
+// Depthwise convolutions run as direct loops, one kernel tap at a time over a whole output row:
+// out[ox] += w · in[ox·stride + kx − pad]. The valid output range of each tap is worked out once,
+// so the inner loops have no branches; for stride > 1 each input row is first split by phase
+// (row[p], row[p + s], …) so that a tap reads, or in the backward pass writes, a contiguous run
+// and the loops vectorise.
+
+/// Split rows `y0..y1` of an (h, w) plane by stride phase:
+/// `ph[(y·s + p)·pl + j] = plane[y·w + j·s + p]`.
+#[allow(clippy::too_many_arguments)]
+fn split_phases<T: Copy>(
+    plane: &[T],
+    y0: usize,
+    y1: usize,
+    w: usize,
+    s: usize,
+    pl: usize,
+    ph: &mut [T],
+) {
+    for y in y0..y1 {
+        let row = &plane[y * w..(y + 1) * w];
+        let out = &mut ph[y * s * pl..(y + 1) * s * pl];
+        if s == 2 {
+            let (even, odd) = out.split_at_mut(pl);
+            for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks_exact(2)) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+            if w % 2 == 1 {
+                even[w / 2] = row[w - 1];
+            }
+        } else {
+            for (x, &v) in row.iter().enumerate() {
+                out[(x % s) * pl + x / s] = v;
+            }
+        }
+    }
+}
+
+/// Add rows split by phase back into rows `y0..y1` of the plane (the inverse of
+/// [`split_phases`], accumulating).
+#[allow(clippy::too_many_arguments)]
+fn merge_add_phases<T: Float>(
+    ph: &[T],
+    y0: usize,
+    y1: usize,
+    w: usize,
+    s: usize,
+    pl: usize,
+    plane: &mut [T],
+) {
+    for y in y0..y1 {
+        let row = &mut plane[y * w..(y + 1) * w];
+        let src = &ph[y * s * pl..(y + 1) * s * pl];
+        if s == 2 {
+            let (even, odd) = src.split_at(pl);
+            for ((&e, &o), pair) in even.iter().zip(odd).zip(row.chunks_exact_mut(2)) {
+                pair[0] = pair[0] + e;
+                pair[1] = pair[1] + o;
+            }
+            if w % 2 == 1 {
+                row[w - 1] = row[w - 1] + even[w / 2];
+            }
+        } else {
+            for (x, v) in row.iter_mut().enumerate() {
+                *v = *v + src[(x % s) * pl + x / s];
+            }
+        }
+    }
+}
+
+/// The contiguous input run a tap reads: `len` values from input column `first` of row `iy`.
+#[inline(always)]
+fn tap_index(iy: usize, first: usize, s: usize, pl: usize, w: usize) -> usize {
+    if s == 1 {
+        iy * w + first
+    } else {
+        (iy * s + first % s) * pl + first / s
+    }
+}
+
+crate::avx2_dispatch!(
+    fn depthwise_forward<T: Float>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom, out: &mut [T])
+        => depthwise_forward_loops
+);
+
+#[inline(always)]
+fn depthwise_forward_loops<T: Float>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom, out: &mut [T]) {
+    let (oh, ow, s) = (d.oh, d.ow, g.stride);
+    let pl = d.w.div_ceil(s);
+    let mut ph = vec![T::zero(); if s > 1 { d.h * s * pl } else { 0 }];
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = &x[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
+            let src: &[T] = if s > 1 {
+                split_phases(plane, 0, d.h, d.w, s, pl, &mut ph);
+                &ph
+            } else {
+                plane
+            };
+            let ker = &w[c * d.kh * d.kw..(c + 1) * d.kh * d.kw];
+            let dst = &mut out[(n * d.k + c) * oh * ow..(n * d.k + c + 1) * oh * ow];
+            for oy in 0..oh {
+                let out_row = &mut dst[oy * ow..(oy + 1) * ow];
+                for ky in 0..d.kh {
+                    let iy = (oy * s + ky) as isize - g.pad.0 as isize;
+                    if iy < 0 || iy >= d.h as isize {
+                        continue;
+                    }
+                    for kx in 0..d.kw {
+                        let (lo, hi) = valid_range(kx, g.pad.2, s, d.w, ow);
+                        if lo >= hi {
+                            continue;
+                        }
+                        let at = tap_index(iy as usize, lo * s + kx - g.pad.2, s, pl, d.w);
+                        let wv = ker[ky * d.kw + kx];
+                        for (o, &v) in out_row[lo..hi].iter_mut().zip(&src[at..at + (hi - lo)]) {
+                            *o = *o + wv * v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+crate::avx2_dispatch!(
+    fn depthwise_grad_input<T: Float>(w: &[T], dy: &[T], d: &Dims, g: &ConvGeom, dx: &mut [T])
+        => depthwise_grad_input_loops
+);
+
+#[inline(always)]
+fn depthwise_grad_input_loops<T: Float>(w: &[T], dy: &[T], d: &Dims, g: &ConvGeom, dx: &mut [T]) {
+    let (oh, ow, s) = (d.oh, d.ow, g.stride);
+    let pl = d.w.div_ceil(s);
+    let mut ph = vec![T::zero(); if s > 1 { d.h * s * pl } else { 0 }];
+    for n in 0..d.n {
+        for c in 0..d.c {
+            let plane = &mut dx[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
+            let ker = &w[c * d.kh * d.kw..(c + 1) * d.kh * d.kw];
+            let src = &dy[(n * d.k + c) * oh * ow..(n * d.k + c + 1) * oh * ow];
+            if s > 1 {
+                ph.iter_mut().for_each(|v| *v = T::zero());
+            }
+            let acc: &mut [T] = if s > 1 { &mut ph } else { plane };
+            for oy in 0..oh {
+                let dy_row = &src[oy * ow..(oy + 1) * ow];
+                for ky in 0..d.kh {
+                    let iy = (oy * s + ky) as isize - g.pad.0 as isize;
+                    if iy < 0 || iy >= d.h as isize {
+                        continue;
+                    }
+                    for kx in 0..d.kw {
+                        let (lo, hi) = valid_range(kx, g.pad.2, s, d.w, ow);
+                        if lo >= hi {
+                            continue;
+                        }
+                        let at = tap_index(iy as usize, lo * s + kx - g.pad.2, s, pl, d.w);
+                        let wv = ker[ky * d.kw + kx];
+                        for (a, &v) in acc[at..at + (hi - lo)].iter_mut().zip(&dy_row[lo..hi]) {
+                            *a = *a + wv * v;
+                        }
+                    }
+                }
+            }
+            if s > 1 {
+                // Put the phases back in place.
+                let plane = &mut dx[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
+                merge_add_phases(&ph, 0, d.h, d.w, s, pl, plane);
+            }
+        }
+    }
+}
+
 /// The columns of one sample and group: (cg·kh·kw) × (oh·ow).
 fn im2col<T: Float>(x: &[T], d: &Dims, g: &ConvGeom, c0: usize, cg: usize, col: &mut [T]) {
     im2col_band(x, d, g, c0, cg, 0, d.oh, col)
@@ -226,8 +399,19 @@ fn im2col_band<T: Float>(
 ) {
     let (ow, s) = (d.ow, g.stride);
     let bl = (oy1 - oy0) * ow;
+    let pl = d.w.div_ceil(s);
+    let (y0, y1) = band_input_rows(d, g, oy0, oy1);
+    // Strided reads become contiguous copies from the rows split by phase.
+    let mut ph = vec![T::zero(); if s > 1 { (y1 - y0) * s * pl } else { 0 }];
     for ci in 0..cg {
         let plane = &x[(c0 + ci) * d.h * d.w..(c0 + ci + 1) * d.h * d.w];
+        // The split rows start at input row y0.
+        let (src_all, row0): (&[T], usize) = if s > 1 {
+            split_phases(&plane[y0 * d.w..], 0, y1 - y0, d.w, s, pl, &mut ph);
+            (&ph, y0)
+        } else {
+            (plane, 0)
+        };
         for ky in 0..d.kh {
             let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, d.oh);
             for kx in 0..d.kw {
@@ -236,26 +420,31 @@ fn im2col_band<T: Float>(
                 let dst = &mut col[row * bl..(row + 1) * bl];
                 for oy in oy0..oy1 {
                     let out = &mut dst[(oy - oy0) * ow..(oy - oy0 + 1) * ow];
-                    if oy < ylo || oy >= yhi {
+                    if oy < ylo || oy >= yhi || xlo >= xhi {
                         out.fill(T::zero());
                         continue;
                     }
                     let iy = oy * s + ky - g.pad.0;
-                    let src = &plane[iy * d.w..(iy + 1) * d.w];
                     out[..xlo].fill(T::zero());
                     out[xhi..].fill(T::zero());
-                    let ix0 = xlo * s + kx - g.pad.2;
-                    if s == 1 {
-                        out[xlo..xhi].copy_from_slice(&src[ix0..ix0 + (xhi - xlo)]);
-                    } else {
-                        for (o, v) in out[xlo..xhi].iter_mut().zip(src[ix0..].iter().step_by(s)) {
-                            *o = *v;
-                        }
-                    }
+                    let at = tap_index(iy - row0, xlo * s + kx - g.pad.2, s, pl, d.w);
+                    out[xlo..xhi].copy_from_slice(&src_all[at..at + (xhi - xlo)]);
                 }
             }
         }
     }
+}
+
+/// The input rows that output rows `oy0..oy1` read.
+fn band_input_rows(d: &Dims, g: &ConvGeom, oy0: usize, oy1: usize) -> (usize, usize) {
+    if oy0 >= oy1 {
+        return (0, 0);
+    }
+    let y0 = (oy0 * g.stride).saturating_sub(g.pad.0);
+    let y1 = ((oy1 - 1) * g.stride + d.kh)
+        .saturating_sub(g.pad.0)
+        .min(d.h);
+    (y0.min(y1), y1)
 }
 
 /// Add the columns back into the input gradient of one sample and group.
@@ -277,32 +466,53 @@ fn col2im_band<T: Float>(
 ) {
     let (ow, s) = (d.ow, g.stride);
     let bl = (oy1 - oy0) * ow;
+    let pl = d.w.div_ceil(s);
+    let (y0, y1) = band_input_rows(d, g, oy0, oy1);
+    // Strided scatters become contiguous additions into the rows split by phase.
+    let mut ph = vec![T::zero(); if s > 1 { (y1 - y0) * s * pl } else { 0 }];
     for ci in 0..cg {
         let plane = &mut dx[(c0 + ci) * d.h * d.w..(c0 + ci + 1) * d.h * d.w];
+        // Accumulate into rows split by phase (starting at input row y0), added back below.
+        let row0 = if s > 1 {
+            ph.fill(T::zero());
+            y0
+        } else {
+            0
+        };
+        let acc: &mut [T] = if s > 1 { &mut ph } else { plane };
         for ky in 0..d.kh {
             let (ylo, yhi) = valid_range(ky, g.pad.0, s, d.h, d.oh);
             for kx in 0..d.kw {
                 let (xlo, xhi) = valid_range(kx, g.pad.2, s, d.w, ow);
+                if xlo >= xhi {
+                    continue;
+                }
                 let row = (ci * d.kh + ky) * d.kw + kx;
                 let src = &col[row * bl..(row + 1) * bl];
                 for oy in ylo.max(oy0)..yhi.min(oy1) {
                     let iy = oy * s + ky - g.pad.0;
-                    let dst = &mut plane[iy * d.w..(iy + 1) * d.w];
-                    let ix0 = xlo * s + kx - g.pad.2;
+                    let at = tap_index(iy - row0, xlo * s + kx - g.pad.2, s, pl, d.w);
                     let r = (oy - oy0) * ow;
-                    let from = &src[r + xlo..r + xhi];
-                    if s == 1 {
-                        for (o, v) in dst[ix0..ix0 + from.len()].iter_mut().zip(from) {
-                            *o = *o + *v;
-                        }
-                    } else {
-                        for (o, v) in dst[ix0..].iter_mut().step_by(s).zip(from) {
-                            *o = *o + *v;
-                        }
-                    }
+                    add_into(&mut acc[at..at + (xhi - xlo)], &src[r + xlo..r + xhi]);
                 }
             }
         }
+        if s > 1 {
+            let plane = &mut dx[(c0 + ci) * d.h * d.w..(c0 + ci + 1) * d.h * d.w];
+            merge_add_phases(&ph, 0, y1 - y0, d.w, s, pl, &mut plane[y0 * d.w..]);
+        }
+    }
+}
+
+crate::avx2_dispatch!(
+    /// `dst += src`, elementwise.
+    fn add_into<T: Float>(dst: &mut [T], src: &[T]) => add_into_loop
+);
+
+#[inline(always)]
+fn add_into_loop<T: Float>(dst: &mut [T], src: &[T]) {
+    for (o, &v) in dst.iter_mut().zip(src) {
+        *o = *o + v;
     }
 }
 
@@ -310,31 +520,7 @@ fn forward<T: Float + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<
     let (oh, ow) = (d.oh, d.ow);
     let mut out = vec![T::zero(); d.n * d.k * oh * ow];
     if g.depthwise(d) {
-        for n in 0..d.n {
-            for c in 0..d.c {
-                let plane = &x[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
-                let ker = &w[c * d.kh * d.kw..(c + 1) * d.kh * d.kw];
-                let dst = &mut out[(n * d.k + c) * oh * ow..(n * d.k + c + 1) * oh * ow];
-                for oy in 0..oh {
-                    for ky in 0..d.kh {
-                        let iy = (oy * g.stride + ky) as isize - g.pad.0 as isize;
-                        if iy < 0 || iy >= d.h as isize {
-                            continue;
-                        }
-                        let row = &plane[iy as usize * d.w..(iy as usize + 1) * d.w];
-                        for kx in 0..d.kw {
-                            let wv = ker[ky * d.kw + kx];
-                            for ox in 0..ow {
-                                let ix = (ox * g.stride + kx) as isize - g.pad.2 as isize;
-                                if ix >= 0 && (ix as usize) < d.w {
-                                    dst[oy * ow + ox] = dst[oy * ow + ox] + wv * row[ix as usize];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        depthwise_forward(x, w, d, g, &mut out);
         return out;
     }
     let cg = d.c / g.groups;
@@ -413,31 +599,7 @@ fn grad_input<T: Float + 'static>(w: &[T], dy: &[T], d: &Dims, g: &ConvGeom) -> 
     let (oh, ow) = (d.oh, d.ow);
     let mut dx = vec![T::zero(); d.n * d.c * d.h * d.w];
     if g.depthwise(d) {
-        for n in 0..d.n {
-            for c in 0..d.c {
-                let plane = &mut dx[(n * d.c + c) * d.h * d.w..(n * d.c + c + 1) * d.h * d.w];
-                let ker = &w[c * d.kh * d.kw..(c + 1) * d.kh * d.kw];
-                let src = &dy[(n * d.k + c) * oh * ow..(n * d.k + c + 1) * oh * ow];
-                for oy in 0..oh {
-                    for ky in 0..d.kh {
-                        let iy = (oy * g.stride + ky) as isize - g.pad.0 as isize;
-                        if iy < 0 || iy >= d.h as isize {
-                            continue;
-                        }
-                        let row = &mut plane[iy as usize * d.w..(iy as usize + 1) * d.w];
-                        for kx in 0..d.kw {
-                            let wv = ker[ky * d.kw + kx];
-                            for ox in 0..ow {
-                                let ix = (ox * g.stride + kx) as isize - g.pad.2 as isize;
-                                if ix >= 0 && (ix as usize) < d.w {
-                                    row[ix as usize] = row[ix as usize] + wv * src[oy * ow + ox];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        depthwise_grad_input(w, dy, d, g, &mut dx);
         return dx;
     }
     let cg = d.c / g.groups;
@@ -915,6 +1077,36 @@ mod tests {
             },
             &[2, 4, 8, 8],
             &[6, 2, 3, 3],
+        );
+        // Depthwise at stride 2 with TensorFlow's asymmetric "SAME" padding and odd widths
+        // (the phase-split path).
+        check(
+            ConvGeom {
+                stride: 2,
+                pad: (0, 1, 0, 1),
+                groups: 3,
+            },
+            &[2, 3, 9, 11],
+            &[3, 1, 3, 3],
+        );
+        // Stride 3 (the general phase path), and an image large enough to be done in bands.
+        check(
+            ConvGeom {
+                stride: 3,
+                pad: (1, 1, 1, 1),
+                groups: 1,
+            },
+            &[1, 2, 10, 13],
+            &[2, 2, 3, 3],
+        );
+        check(
+            ConvGeom {
+                stride: 2,
+                pad: (3, 3, 3, 3),
+                groups: 1,
+            },
+            &[1, 1, 131, 131],
+            &[4, 1, 7, 7],
         );
     }
 

@@ -9,3 +9,4 @@ pub mod ops;
 pub mod pool;
 pub mod random;
 pub mod resize;
+pub mod simd;

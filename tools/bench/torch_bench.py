@@ -46,8 +46,10 @@ def formula(net):
     return net.float().eval()
 
 
-def attribute(net, x, method, layer=None, layer_input=False):
-    target = net(x).argmax(1)
+def attribute(net, x, method, layer=None, layer_input=False, target=None):
+    if target is None:
+        with torch.no_grad():
+            target = net(x).argmax(1)
     if method == "Saliency":
         return Saliency(net).attribute(x, target=target, abs=False)
     if method == "InputXGradient":
@@ -68,7 +70,8 @@ def ax(net, x, labels, method, layer=None, layer_input=False):
     """One method of the AX process: heatmaps, h = A / max|A|, logits of x + h, CO scores."""
     with torch.no_grad():
         before = net(x)
-    a = attribute(net, x, method, layer, layer_input).detach()
+    # The predictions come from the forward pass already made (as gaxsh does).
+    a = attribute(net, x, method, layer, layer_input, target=before.argmax(1)).detach()
     m = a.flatten(1).abs().max(1).values
     h = a / torch.where(m == 0, torch.ones_like(m), m).view(-1, *([1] * (a.dim() - 1)))
     with torch.no_grad():

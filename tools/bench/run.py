@@ -1,0 +1,161 @@
+"""gaxsh against PyTorch + Captum on this machine: the rows of BENCHMARKS.md.
+
+    python tools/bench/run.py [--rounds 5] [--repeats 5] [--threads 1,2] [--write BENCHMARKS.md]
+
+Run it with a Python that has torch, captum, numpy, pillow and matplotlib (e.g.
+`python -m venv .venv && .venv/bin/pip install torch captum numpy pillow matplotlib`). It builds
+`target/release/gaxsh` if needed, then for each thread count runs both suites
+(tools/bench/gaxsh_bench.rhai and tools/bench/torch_bench.py) in alternating order for several
+rounds; each suite times every workload after a warm-up and reports the median of its repeats.
+A workload's ratio is the median over rounds of (PyTorch time / gaxsh time) from the same round,
+so slow phases of a shared machine hit both sides alike. Then start-up time (e) and the peak
+memory of the whole dry-bean pipeline (f).
+
+PyTorch gets the same glibc malloc tuning that helps it most here (large buffers kept instead of
+returned to the kernel); gaxsh uses mimalloc.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GAXSH = ROOT / "target/release/gaxsh"
+TORCH_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": "268435456",
+    "MALLOC_TRIM_THRESHOLD_": "1073741824",
+    "MALLOC_TOP_PAD_": "16777216",
+}
+ROWS = {
+    "a": "(a) AX sweep, 4,537 dry-bean rows, one method",
+    "b": "(b) GAX, 50 steps, 256 tabular rows",
+    "c": "(c) cxc_multi_spa, one 256×256 image",
+    "d": "(d) MobileNetV1-0.25 at 224, one image",
+    "t": "training drybean_fpa, 2 epochs",
+}
+
+
+def suite(cmd, env=None):
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{out.stderr}")
+    return {j["name"]: j["seconds"] for j in (json.loads(l) for l in out.stdout.splitlines() if l.startswith("{"))}
+
+
+def compare(threads, rounds, repeats):
+    g_cmd = [GAXSH, "--threads", str(threads), "tools/bench/gaxsh_bench.rhai", "--repeats", str(repeats)]
+    t_cmd = [sys.executable, "tools/bench/torch_bench.py", "--threads", str(threads), "--repeats", str(repeats)]
+    g_runs, t_runs = [], []
+    for r in range(rounds):
+        first, second = ((g_cmd, None, g_runs), (t_cmd, TORCH_ENV, t_runs))[:: 1 if r % 2 == 0 else -1]
+        for cmd, env, runs in (first, second):
+            runs.append(suite(cmd, env))
+        print(f"  threads {threads}: round {r + 1}/{rounds} done", file=sys.stderr)
+    names = list(g_runs[0])
+    result = {}
+    for n in names:
+        g = [run[n] for run in g_runs]
+        t = [run[n] for run in t_runs]
+        result[n] = (statistics.median(g), statistics.median(t), statistics.median(b / a for a, b in zip(g, t)))
+    return result
+
+
+def wall(cmd, n):
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def peak(cmd, env=None):
+    """Wall seconds and peak RSS (MiB) of one process."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         env={**os.environ, **(env or {})})
+    _, status, usage = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit(f"{cmd} failed")
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import captum
+    import torch
+    gv = subprocess.run([GAXSH, "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}; "
+            f"{gv}; torch {torch.__version__}, captum {captum.__version__}, Python {platform.python_version()}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", default=f"1,{os.cpu_count()}")
+    ap.add_argument("--write", help="replace the generated part of this Markdown file")
+    args = ap.parse_args()
+    if not GAXSH.exists():
+        subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
+    threads = sorted({int(t) for t in args.threads.split(",")})
+    results = {t: compare(t, args.rounds, args.repeats) for t in threads}
+
+    lines = ["| workload | " + " | ".join(f"gaxsh s ({t} thr) | PyTorch s ({t} thr) | ratio ({t} thr)" for t in threads) + " |",
+             "|---|" + "---:|---:|---:|" * len(threads)]
+    for name in results[threads[0]]:
+        cells = []
+        for t in threads:
+            g, p, r = results[t][name]
+            cells.append(f"{g:.4f} | {p:.4f} | **{r:.2f}**")
+        lines.append(f"| {ROWS[name[0]]}: `{name}` | " + " | ".join(cells) + " |")
+
+    print("  start-up and memory", file=sys.stderr)
+    g_start = wall([GAXSH, "-e", "1"], 10)
+    t_start = wall([sys.executable, "-c", "import torch, captum"], 10)
+    with tempfile.TemporaryDirectory() as d:
+        g_time, g_mem = peak([GAXSH, "scripts/drybean.rhai", "--out", f"{d}/g"])
+        t_time, t_mem = peak([sys.executable, "tools/bench/torch_drybean.py", f"{d}/t"], TORCH_ENV)
+    extra = [
+        "",
+        "| workload | gaxsh | PyTorch | ratio |",
+        "|---|---:|---:|---:|",
+        f"| (e) start to first result: `gaxsh -e 1` vs `python -c \"import torch, captum\"` (s, median of 10) | {g_start:.3f} | {t_start:.3f} | **{t_start / g_start:.1f}** |",
+        f"| (f) peak memory of the dry-bean pipeline (MiB): `scripts/drybean.rhai` vs `tools/bench/torch_drybean.py` | {g_mem:.0f} | {t_mem:.0f} | **{t_mem / g_mem:.1f}** |",
+        f"| the same pipelines' wall time (s, one run each) | {g_time:.2f} | {t_time:.2f} | **{t_time / g_time:.1f}** |",
+    ]
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = "\n".join([
+        f"Measured {stamp} on {machine()}.",
+        f"Command: `python tools/bench/run.py --rounds {args.rounds} --repeats {args.repeats} --threads {args.threads}`"
+        " (ratio = PyTorch time / gaxsh time; above 1, gaxsh is faster).",
+        "",
+        *lines,
+        *extra,
+    ])
+    print(body)
+    if args.write:
+        path = Path(args.write)
+        text = path.read_text()
+        begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        path.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()

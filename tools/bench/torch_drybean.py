@@ -1,0 +1,152 @@
+"""The dry-bean pipeline of scripts/drybean.rhai in PyTorch + Captum, for the peak-memory and
+wall-time rows of BENCHMARKS.md (tools/bench/run.py runs it beside `gaxsh scripts/drybean.rhai`).
+
+Same work: load the CSV, split by row index mod 3, standardise ((x - mean)/std + 0.5), train
+drybeanFPA (Adam lr 1e-3, betas (0.5, 0.999), batch 16, shuffled, until validation accuracy
+> 0.85), evaluate, the AX sweep (six methods x {sum, mult}, batches of 256) written to a CSV,
+AUROC of CO per method, GAX (l_s = 1, 200 steps) on the first 100 correct test rows, and the
+box plot and GAX curves as PNGs.
+
+    python tools/bench/torch_drybean.py OUT_DIR
+"""
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools/reference"))
+from models import FpaNet  # noqa: E402
+from captum.attr import (DeepLift, Deconvolution, GuidedBackprop, InputXGradient,  # noqa: E402
+                         LayerGradCam, Saliency)
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+out = Path(sys.argv[1])
+out.mkdir(parents=True, exist_ok=True)
+torch.manual_seed(0)
+torch.set_num_threads(1)
+
+CLASSES = ["SEKER", "BARBUNYA", "BOMBAY", "CALI", "DERMASON", "HOROZ", "SIRA"]
+path = ROOT / "data/drybean/Dry_Bean_Dataset.csv"
+raw = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=range(16))
+names = np.genfromtxt(path, delimiter=",", skip_header=1, usecols=16, dtype=str)
+y = np.array([CLASSES.index(n) for n in names])
+x = (raw - raw.mean(0)) / raw.std(0) + 0.5
+idx = np.arange(len(y))
+part = lambda r: (torch.tensor(x[idx % 3 == r], dtype=torch.float32), torch.tensor(y[idx % 3 == r]))  # noqa: E731
+(train_x, train_y), (val_x, val_y), (test_x, test_y) = part(0), part(1), part(2)
+
+net = FpaNet(14, 7)
+opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.999))
+for epoch in range(256):
+    net.train()
+    order = torch.randperm(len(train_y))
+    for i in range(0, len(order), 16):
+        b = order[i:i + 16]
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(train_x[b]), train_y[b]).backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        acc = (net(val_x).argmax(1) == val_y).float().mean().item()
+    if acc > 0.85:
+        break
+net.eval()
+torch.save(net.state_dict(), out / "drybean_fpa.pt")
+with torch.no_grad():
+    print("test accuracy", (net(test_x).argmax(1) == test_y).float().mean().item())
+
+METHODS = {
+    "Saliency": lambda: Saliency(net),
+    "InputXGradient": lambda: InputXGradient(net),
+    "LayerGradCam": lambda: LayerGradCam(net, net.fpa.fconvs["0"]),
+    "Deconvolution": lambda: Deconvolution(net),
+    "GuidedBackprop": lambda: GuidedBackprop(net),
+    "DeepLift": lambda: DeepLift(net),
+}
+rows = []
+for start in range(0, len(test_y), 256):
+    xb, yb = test_x[start:start + 256], test_y[start:start + 256]
+    with torch.no_grad():
+        before = net(xb)
+    pred = before.argmax(1)
+    c = before.shape[1]
+    kappa = torch.full_like(before, -1.0 / (c - 1))
+    kappa[torch.arange(len(yb)), yb] = 1.0
+    for name, make in METHODS.items():
+        m = make()
+        if name == "LayerGradCam":
+            a = m.attribute(xb, target=pred, attribute_to_layer_input=True).reshape(xb.shape)
+        elif name == "Saliency":
+            a = m.attribute(xb, target=pred, abs=False)  # signed, as the paper
+        else:
+            a = m.attribute(xb, target=pred)
+        a = a.detach()
+        mx = a.abs().max(1).values
+        h = a / torch.where(mx == 0, torch.ones_like(mx), mx)[:, None]
+        for mode, xa in (("sum", xb + h), ("mult", xb * h)):
+            with torch.no_grad():
+                after = net(xa)
+            co = (kappa * (after - before)).sum(1)
+            for i in range(len(yb)):
+                rows.append((name, mode, start + i, yb[i].item(), pred[i].item(), after[i].argmax().item(), co[i].item()))
+with open(out / "co_scores.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["method", "mode", "index", "label", "pred_before", "pred_after", "co"])
+    w.writerows(rows)
+
+
+def auroc(pos, neg):
+    s = np.concatenate([pos, neg])
+    ranks = s.argsort().argsort() + 1.0
+    return (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+groups = {}
+for name, mode, _, label, pb, _, co in rows:
+    groups.setdefault((name, mode), ([], []))[0 if pb == label else 1].append(co)
+for (name, mode), (ok, wrong) in groups.items():
+    print(name, mode, "AUROC", round(auroc(np.array(ok), np.array(wrong)), 4))
+fig, ax = plt.subplots(figsize=(10, 5))
+data, labels = [], []
+for name in METHODS:
+    ok, wrong = groups[(name, "sum")]
+    data += [ok, wrong]
+    labels += [f"{name}\ncorrect", f"{name}\nwrong"]
+ax.boxplot(data)
+ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=6)
+fig.savefig(out / "boxplot_co.png", dpi=100)
+
+# GAX on the first 100 correctly predicted test rows: l_s = 1, |x| + eps denominators, 200 steps.
+with torch.no_grad():
+    correct = (net(test_x).argmax(1) == test_y).nonzero().flatten()[:100]
+xg = test_x[correct]
+with torch.no_grad():
+    y0 = net(xg)
+t = y0.argmax(1)
+kappa = torch.full_like(y0, -1.0 / 6)
+kappa[torch.arange(len(t)), t] = 1.0
+w = torch.ones_like(xg, requires_grad=True)
+b = torch.full_like(xg, 0.01, requires_grad=True)
+gopt = torch.optim.Adam([w, b], lr=0.1)
+den = xg.abs() + 1e-4
+traj = []
+for step in range(200):
+    gopt.zero_grad()
+    h = torch.tanh(w * xg + b)
+    s = (kappa * (net(xg + h) - y0)).sum(1)
+    traj.append(s.detach().numpy())
+    sim = ((h - xg + 1e-4) ** 2 / den).mean(1)
+    (-s + 1.0 / sim).sum().backward()
+    gopt.step()
+traj = np.array(traj)
+np.savetxt(out / "gax_scores.csv", traj, delimiter=",")
+fig, ax = plt.subplots()
+ax.plot(traj)
+fig.savefig(out / "gax_curves.png", dpi=100)
+print("done")
