@@ -373,125 +373,45 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         .map(|r| (r.method.clone(), r.mode, r.index))
         .collect();
     let n_batches = ds.len().div_ceil(batch);
-    let my_batches = items.start / batch..items.end.div_ceil(batch);
+    let my_batches: Vec<usize> = (items.start / batch..items.end.div_ceil(batch)).collect();
     let task = Task::start("AX sweep", (my_batches.len() * opts.methods.len()) as u64);
     let mut step = 0u64;
-    for bi in my_batches {
-        let start = bi * batch;
-        let len = batch.min(ds.len() - start);
-        let todo = |m: &Method, mode: Mode| {
-            (start..start + len).any(|i| !done.contains(&(m.name().to_string(), mode, i)))
-        };
-        if !opts
-            .methods
-            .iter()
-            .any(|m| opts.modes.iter().any(|&md| todo(m, md)))
-        {
-            step += opts.methods.len() as u64;
-            continue;
-        }
+    // With several compute threads, batches run side by side (each is independent and computed
+    // exactly as alone); their rows are written in batch order, as a one-thread run writes them.
+    let window = crate::threads::current().max(1);
+    for group in my_batches.chunks(window) {
         crate::interrupt::check()?;
-        let x = ds.batch(start, len)?.to_dtype(model.dtype)?;
-        let labels = &ds.y[start..start + len];
-        let before = model.logits(&x, batch)?;
-        let pred_before: Vec<usize> = before
-            .argmax(1)?
-            .to_vec1::<u32>()?
-            .into_iter()
-            .map(|v| v as usize)
-            .collect();
-        let probs = candle_nn::ops::softmax(&before.to_dtype(DType::F64)?, 1)?
-            .max(1)?
-            .to_vec1::<f64>()?;
-        for method in &opts.methods {
-            step += 1;
-            if !opts.modes.iter().any(|&md| todo(method, md)) {
-                continue;
-            }
-            crate::interrupt::check()?;
-            let a = attr::attribute(
-                model,
-                &x,
-                *method,
-                &AttrOptions {
-                    target: Target::PerSample(pred_before.clone()),
-                    ..opts.attr.clone()
-                },
-            )?;
-            let (h, _) = attr::normalize(&a)?;
-            let zero: Vec<bool> = a
-                .reshape((len, ()))?
-                .abs()?
-                .max(1)?
-                .to_dtype(DType::F64)?
-                .to_vec1::<f64>()?
+        let computed: Vec<Result<Vec<Vec<AxRow>>>> = if group.len() > 1 {
+            use rayon::prelude::*;
+            group
+                .par_iter()
+                .map(|&bi| sweep_batch(model, ds, opts, bi, &done))
+                .collect()
+        } else {
+            group
                 .iter()
-                .map(|&m| m == 0.0)
-                .collect();
-            let h = if opts.nan_compat && zero.iter().any(|&z| z) {
-                let mask = Tensor::from_vec(
-                    zero.iter()
-                        .map(|&z| if z { f64::NAN } else { 0.0 })
-                        .collect::<Vec<_>>(),
-                    len,
-                    x.device(),
-                )?
-                .to_dtype(h.dtype())?;
-                let mut shape = vec![1usize; h.rank()];
-                shape[0] = len;
-                h.broadcast_add(&mask.reshape(shape)?)?
-            } else {
-                h
-            };
+                .map(|&bi| sweep_batch(model, ds, opts, bi, &done))
+                .collect()
+        };
+        for (&bi, per_method) in group.iter().zip(computed) {
             let mut out = String::new();
-            for &mode in &opts.modes {
-                let after = model.logits(&mode.apply(&x, &h)?, batch)?;
-                let a64 = after.to_dtype(DType::F64)?.to_vec2::<f64>()?;
-                let b64 = before.to_dtype(DType::F64)?.to_vec2::<f64>()?;
-                for i in 0..len {
-                    let key = (method.name().to_string(), mode, start + i);
-                    if done.contains(&key) {
-                        continue;
-                    }
-                    // torch.argmax of an all-NaN row is 0 (the authors' counting, §8.4).
-                    let pa = if a64[i].iter().any(|v| v.is_nan()) {
-                        0
-                    } else {
-                        argmax(&a64[i])
-                    };
-                    let row = AxRow {
-                        method: method.name().to_string(),
-                        mode,
-                        index: start + i,
-                        id: ds.ids[start + i].clone(),
-                        label: labels[i],
-                        pred_before: pred_before[i],
-                        pred_after: pa,
-                        co: co_row(&b64[i], &a64[i], labels[i], Output::Raw),
-                        co_softmax: co_row(&b64[i], &a64[i], labels[i], Output::Softmax),
-                        co_softmax_as_coded: co_row(
-                            &b64[i],
-                            &a64[i],
-                            labels[i],
-                            Output::SoftmaxAsCoded,
-                        ),
-                        zero_map: zero[i],
-                        msp: probs[i],
-                    };
+            for (method, new_rows) in opts.methods.iter().zip(per_method?) {
+                step += 1;
+                for row in new_rows {
                     out.push_str(&row.csv_line());
                     out.push('\n');
                     rows.push(row);
                 }
+                task.update(
+                    step,
+                    &format!("batch {}/{n_batches}, {}", bi + 1, method.name()),
+                );
             }
             if let (Some(w), Some(path)) = (writer.as_mut(), &csv_path) {
                 w.write_all(out.as_bytes())
                     .and_then(|_| w.flush())
                     .map_err(|e| Error::io(path, e))?;
             }
-            task.update(
-                step,
-                &format!("batch {}/{n_batches}, {}", bi + 1, method.name()),
-            );
         }
     }
     // Rows in a stable order (method, mode, index), whatever order a resumed run produced.
@@ -517,6 +437,118 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         n_samples: items.len(),
         notes: ds.provenance.notes.clone(),
     })
+}
+
+/// One batch of a sweep: per method, the rows not already done (for every mode).
+fn sweep_batch(
+    model: &Model,
+    ds: &Dataset,
+    opts: &SweepOptions,
+    bi: usize,
+    done: &HashSet<(String, Mode, usize)>,
+) -> Result<Vec<Vec<AxRow>>> {
+    let batch = opts.batch.max(1);
+    let start = bi * batch;
+    let len = batch.min(ds.len() - start);
+    let todo = |m: &Method, mode: Mode| {
+        (start..start + len).any(|i| !done.contains(&(m.name().to_string(), mode, i)))
+    };
+    let mut per_method: Vec<Vec<AxRow>> = vec![Vec::new(); opts.methods.len()];
+    if !opts
+        .methods
+        .iter()
+        .any(|m| opts.modes.iter().any(|&md| todo(m, md)))
+    {
+        return Ok(per_method);
+    }
+    let x = ds.batch(start, len)?.to_dtype(model.dtype)?;
+    let labels = &ds.y[start..start + len];
+    let before = model.logits(&x, batch)?;
+    let pred_before: Vec<usize> = before
+        .argmax(1)?
+        .to_vec1::<u32>()?
+        .into_iter()
+        .map(|v| v as usize)
+        .collect();
+    let probs = candle_nn::ops::softmax(&before.to_dtype(DType::F64)?, 1)?
+        .max(1)?
+        .to_vec1::<f64>()?;
+    let b64 = before.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+    for (mi, method) in opts.methods.iter().enumerate() {
+        if !opts.modes.iter().any(|&md| todo(method, md)) {
+            continue;
+        }
+        crate::interrupt::check()?;
+        let a = attr::attribute(
+            model,
+            &x,
+            *method,
+            &AttrOptions {
+                target: Target::PerSample(pred_before.clone()),
+                ..opts.attr.clone()
+            },
+        )?;
+        let (h, _) = attr::normalize(&a)?;
+        let zero: Vec<bool> = a
+            .reshape((len, ()))?
+            .abs()?
+            .max(1)?
+            .to_dtype(DType::F64)?
+            .to_vec1::<f64>()?
+            .iter()
+            .map(|&m| m == 0.0)
+            .collect();
+        let h = if opts.nan_compat && zero.iter().any(|&z| z) {
+            let mask = Tensor::from_vec(
+                zero.iter()
+                    .map(|&z| if z { f64::NAN } else { 0.0 })
+                    .collect::<Vec<_>>(),
+                len,
+                x.device(),
+            )?
+            .to_dtype(h.dtype())?;
+            let mut shape = vec![1usize; h.rank()];
+            shape[0] = len;
+            h.broadcast_add(&mask.reshape(shape)?)?
+        } else {
+            h
+        };
+        for &mode in &opts.modes {
+            let after = model.logits(&mode.apply(&x, &h)?, batch)?;
+            let a64 = after.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+            for i in 0..len {
+                if done.contains(&(method.name().to_string(), mode, start + i)) {
+                    continue;
+                }
+                // torch.argmax of an all-NaN row is 0 (the authors' counting, §8.4).
+                let pa = if a64[i].iter().any(|v| v.is_nan()) {
+                    0
+                } else {
+                    argmax(&a64[i])
+                };
+                per_method[mi].push(AxRow {
+                    method: method.name().to_string(),
+                    mode,
+                    index: start + i,
+                    id: ds.ids[start + i].clone(),
+                    label: labels[i],
+                    pred_before: pred_before[i],
+                    pred_after: pa,
+                    co: co_row(&b64[i], &a64[i], labels[i], Output::Raw),
+                    co_softmax: co_row(&b64[i], &a64[i], labels[i], Output::Softmax),
+                    co_softmax_as_coded: co_row(
+                        &b64[i],
+                        &a64[i],
+                        labels[i],
+                        Output::SoftmaxAsCoded,
+                    ),
+                    zero_map: zero[i],
+                    msp: probs[i],
+                });
+            }
+        }
+    }
+    Ok(per_method)
 }
 
 /// The file beside a sweep CSV that says what produced it (`co.csv.run`).

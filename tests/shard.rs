@@ -1,5 +1,6 @@
 //! Sharded runs: four shards run as separate processes merge into exactly what the unsharded run
-//! writes, and `gaxsh merge` refuses missing or incomplete shards.
+//! writes (on two threads, so the parallel paths agree with the serial ones too), and
+//! `gaxsh merge` refuses missing or incomplete shards.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -73,8 +74,10 @@ fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
 fn four_shards_merge_into_exactly_the_unsharded_outputs() {
     let whole = scratch("whole");
     let sharded = scratch("sharded");
+    // The whole run on two compute threads (batches and GAX chunks side by side), the shards
+    // on one: the outputs must still agree to the byte.
     let run_whole = gaxsh()
-        .args([SCRIPT, "--out", whole.to_str().unwrap()])
+        .args(["--threads", "2", SCRIPT, "--out", whole.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::nn::{Model, Pass, Rule};
 use crate::progress::Task;
 use candle_core::{DType, Tensor, Var};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod ops;
 
@@ -178,12 +179,126 @@ pub fn gax(
         seconds: 0.0,
         part: None,
     };
-    let mut finals: Vec<Option<Tensor>> = vec![None; n];
     let task = Task::start("GAX", (n * opts.max_steps) as u64);
     let batch = opts.batch.max(1);
-    let mut done_steps = 0u64;
-    'chunks: for c0 in (0..n).step_by(batch) {
-        let c1 = (c0 + batch).min(n);
+    let progress = Progress {
+        task: &task,
+        steps: AtomicU64::new(0),
+        reached: AtomicUsize::new(0),
+        n,
+        target: opts.target_co,
+    };
+    let run = Run {
+        model,
+        x: &x,
+        targets,
+        opts,
+        per_sample,
+        use_abs,
+        max_frames,
+        progress: &progress,
+    };
+    // Chunks of samples are independent; with several compute threads they run side by side,
+    // each computed exactly as alone.
+    let chunks: Vec<(usize, usize)> = (0..n)
+        .step_by(batch)
+        .map(|c0| (c0, (c0 + batch).min(n)))
+        .collect();
+    let window = crate::threads::current().max(1);
+    let mut finals: Vec<Option<Tensor>> = vec![None; n];
+    for group in chunks.chunks(window) {
+        let outcomes: Vec<Result<Chunk>> = if group.len() > 1 {
+            use rayon::prelude::*;
+            group
+                .par_iter()
+                .map(|&(c0, c1)| run.chunk(c0, c1))
+                .collect()
+        } else {
+            group.iter().map(|&(c0, c1)| run.chunk(c0, c1)).collect()
+        };
+        for (&(c0, _), outcome) in group.iter().zip(outcomes) {
+            let chunk = outcome?;
+            result.interrupted |= chunk.interrupted;
+            let per_sample = chunk
+                .scores
+                .into_iter()
+                .zip(chunk.steps_to_target)
+                .zip(chunk.frames.into_iter().zip(chunk.finals));
+            for (j, ((scores, reached), (frames, last))) in per_sample.enumerate() {
+                result.scores[c0 + j] = scores;
+                result.steps_to_target[c0 + j] = reached;
+                result.frames[c0 + j] = frames;
+                finals[c0 + j] = last;
+            }
+        }
+        if result.interrupted {
+            break;
+        }
+    }
+    let zero = x.get(0)?.zeros_like()?;
+    let hs: Vec<Tensor> = finals
+        .into_iter()
+        .map(|f| f.unwrap_or_else(|| zero.clone()))
+        .collect();
+    result.heatmaps = Tensor::stack(&hs, 0)?;
+    result.seconds = started.elapsed().as_secs_f64();
+    Ok(result)
+}
+
+/// A result for samples `c0..c1` of a run, indexed from 0.
+struct Chunk {
+    scores: Vec<Vec<f64>>,
+    steps_to_target: Vec<Option<usize>>,
+    frames: Vec<Vec<(usize, Tensor)>>,
+    finals: Vec<Option<Tensor>>,
+    interrupted: bool,
+}
+
+/// Progress shared by the chunks of a run.
+struct Progress<'a> {
+    task: &'a Task,
+    steps: AtomicU64,
+    reached: AtomicUsize,
+    n: usize,
+    target: f64,
+}
+
+impl Progress<'_> {
+    fn advance(&self, rows: usize) {
+        let done = self.steps.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
+        let reached = self.reached.load(Ordering::Relaxed);
+        self.task.update(
+            done,
+            &format!("{reached}/{} past CO {}", self.n, self.target),
+        );
+    }
+}
+
+/// What every chunk of a run shares.
+struct Run<'a> {
+    model: &'a Model,
+    x: &'a Tensor,
+    targets: &'a [usize],
+    opts: &'a GaxOptions,
+    per_sample: usize,
+    use_abs: bool,
+    max_frames: usize,
+    progress: &'a Progress<'a>,
+}
+
+impl Run<'_> {
+    /// Optimise samples `c0..c1` together; each stops on its own.
+    fn chunk(&self, c0: usize, c1: usize) -> Result<Chunk> {
+        let (model, x, targets, opts) = (self.model, self.x, self.targets, self.opts);
+        let (per_sample, use_abs, max_frames) = (self.per_sample, self.use_abs, self.max_frames);
+        let batch = opts.batch.max(1);
+        let mut out = Chunk {
+            scores: vec![Vec::new(); c1 - c0],
+            steps_to_target: vec![None; c1 - c0],
+            frames: vec![Vec::new(); c1 - c0],
+            finals: vec![None; c1 - c0],
+            interrupted: false,
+        };
         let xs = x.narrow(0, c0, c1 - c0)?;
         let shape: Vec<usize> = xs.dims().to_vec();
         let y_ref = model.logits(&xs, batch)?;
@@ -199,13 +314,13 @@ pub fn gax(
         let mut b = vec![opts.b_init; rows0 * per_sample];
         let (mut aw, mut ab) = (AdamState::new(w.len()), AdamState::new(b.len()));
         // Rows still being optimised: their sample indices and their inputs.
-        let mut active: Vec<usize> = (c0..c1).collect();
+        let mut active: Vec<usize> = (0..c1 - c0).collect();
         let (mut xa, mut ya, mut ka) = (xs.clone(), y_ref.clone(), k.clone());
-        let mut every = vec![opts.frame_every.max(1); n];
+        let mut every = vec![opts.frame_every.max(1); c1 - c0];
         for step in 0..opts.max_steps {
             if crate::interrupt::requested() {
-                result.interrupted = true;
-                break 'chunks;
+                out.interrupted = true;
+                break;
             }
             let rows = active.len();
             let mut dims = shape.clone();
@@ -240,27 +355,28 @@ pub fn gax(
             let h = h.detach();
             let mut finished = Vec::new();
             for (r, &i) in active.iter().enumerate() {
-                result.scores[i].push(scores[r]);
+                out.scores[i].push(scores[r]);
                 let hr = h.get(r)?;
                 let last = scores[r] > opts.target_co || step + 1 == opts.max_steps;
                 if step % every[i] == 0 || last {
-                    result.frames[i].push((step, hr.clone()));
-                    if result.frames[i].len() > max_frames {
+                    out.frames[i].push((step, hr.clone()));
+                    if out.frames[i].len() > max_frames {
                         // Thin out: keep every other frame (the newest always stays).
-                        let len = result.frames[i].len();
-                        let kept: Vec<(usize, Tensor)> = result.frames[i]
+                        let len = out.frames[i].len();
+                        let kept: Vec<(usize, Tensor)> = out.frames[i]
                             .iter()
                             .enumerate()
                             .filter(|(j, _)| j % 2 == 0 || *j + 1 == len)
                             .map(|(_, f)| f.clone())
                             .collect();
-                        result.frames[i] = kept;
+                        out.frames[i] = kept;
                         every[i] *= 2;
                     }
                 }
-                finals[i] = Some(hr);
+                out.finals[i] = Some(hr);
                 if scores[r] > opts.target_co {
-                    result.steps_to_target[i] = Some(step);
+                    out.steps_to_target[i] = Some(step);
+                    self.progress.reached.fetch_add(1, Ordering::Relaxed);
                     finished.push(r);
                 }
             }
@@ -275,16 +391,7 @@ pub fn gax(
             if opts.bias {
                 ab.step(&mut b, &grad_of(&bv)?, t, opts);
             }
-            done_steps += rows as u64;
-            let reached = result
-                .steps_to_target
-                .iter()
-                .filter(|s| s.is_some())
-                .count();
-            task.update(
-                done_steps,
-                &format!("step {step}, {reached}/{n} past CO {}", opts.target_co),
-            );
+            self.progress.advance(rows);
             if !finished.is_empty() {
                 let keep: Vec<usize> = (0..rows).filter(|r| !finished.contains(r)).collect();
                 if keep.is_empty() {
@@ -312,15 +419,9 @@ pub fn gax(
                 ka = ka.index_select(&idx, 0)?;
             }
         }
+
+        Ok(out)
     }
-    let zero = x.get(0)?.zeros_like()?;
-    let hs: Vec<Tensor> = finals
-        .into_iter()
-        .map(|f| f.unwrap_or_else(|| zero.clone()))
-        .collect();
-    result.heatmaps = Tensor::stack(&hs, 0)?;
-    result.seconds = started.elapsed().as_secs_f64();
-    Ok(result)
 }
 
 impl GaxResult {
