@@ -23,6 +23,13 @@ pub fn init(requested: Option<usize>) -> usize {
     // candle reads RAYON_NUM_THREADS on every matmul; rayon reads it when its pool starts.
     // SAFETY: called at start-up, before any other thread exists.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    // candle also keeps a pool of spinning threads for large elementwise ops; gaxsh parallelises
+    // over batches and GAX chunks itself, and those spinners then compete with it for the cores
+    // (DeepLift sweeps ran 1.7× slower on two threads than on one). One thread: no pool.
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        // SAFETY: as above.
+        unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
+    }
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global();

@@ -73,12 +73,17 @@ fn fwd<T: Float>(kind: ActKind, x: &[T], last: usize) -> Vec<T> {
             .map(|&v| T::one() / (T::one() + (-v).exp()))
             .collect(),
         ActKind::Softmax => {
-            let mut out = Vec::with_capacity(x.len());
-            for row in x.chunks(last) {
+            let mut out = vec![T::zero(); x.len()];
+            for (row, dst) in x.chunks(last).zip(out.chunks_mut(last)) {
                 let m = row.iter().fold(T::neg_infinity(), |m, &v| m.max(v));
-                let e: Vec<T> = row.iter().map(|&v| (v - m).exp()).collect();
-                let s = e.iter().fold(T::zero(), |s, &v| s + v);
-                out.extend(e.into_iter().map(|v| v / s));
+                let mut s = T::zero();
+                for (d, &v) in dst.iter_mut().zip(row) {
+                    *d = (v - m).exp();
+                    s = s + *d;
+                }
+                for d in dst.iter_mut() {
+                    *d = *d / s;
+                }
             }
             out
         }

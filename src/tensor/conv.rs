@@ -100,10 +100,14 @@ fn to_channel_major<T: Copy>(nk: &[T], n: usize, k: usize, p: usize, out: &mut [
     }
 }
 
-fn parallelism() -> gemm::Parallelism {
+/// Threads for one product of m×k by k×n: all of them for large products, one for small ones,
+/// whose split costs more than it saves (and whose callers may already run side by side).
+fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+    const PARALLEL_MIN_MACS: usize = 1 << 22;
     match crate::threads::current() {
         0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
+        _ if m * n * k < PARALLEL_MIN_MACS => gemm::Parallelism::None,
+        t => gemm::Parallelism::Rayon(t),
     }
 }
 
@@ -148,7 +152,7 @@ fn matmul_strided<T: Float + 'static>(
             false,
             false,
             false,
-            parallelism(),
+            parallelism(m, n, k),
         )
     }
 }
@@ -190,7 +194,7 @@ fn matmul<T: Float + 'static>(
             false,
             false,
             false,
-            parallelism(),
+            parallelism(m, n, k),
         )
     }
 }
