@@ -377,3 +377,49 @@ fn layers_are_addressable_by_pytorch_names() {
         "{e}"
     );
 }
+
+/// The bundled photos, classified by MobileNetV1-0.25 with its real weights: each photo's
+/// labelled ImageNet class (data/images/labels.txt) should be among the top five.
+#[test]
+fn mobilenet_v1_classifies_the_bundled_photos_sensibly() {
+    let mut s = gaxsh::script::Session::new();
+    let hits = s
+        .eval(
+            r#"
+            let net = mobilenet_v1();
+            let photos = image_list("data/images/labels.txt", #{ size: 224, channels: 3 })
+                .map(normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]));
+            let p = softmax(net.logits(photos.x), 1);
+            let y = photos.y;
+            let hits = [];
+            for i in 0..photos.len() {
+                let row = p[i];
+                let mine = row.get([y[i].to_int()]);
+                // The labelled class's rank: how many classes score higher.
+                hits.push((row > mine).sum().item());
+            }
+            hits
+            "#,
+            "<test>",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let ranks: Vec<i64> = hits
+        .into_array()
+        .unwrap()
+        .into_iter()
+        .map(|v| {
+            v.as_float()
+                .map(|f| f as i64)
+                .or_else(|_| v.as_int())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ranks.len(), 7, "seven labelled photos");
+    let top5 = ranks.iter().filter(|&&r| r < 5).count();
+    let top1 = ranks.iter().filter(|&&r| r == 0).count();
+    eprintln!("ranks of the labelled classes: {ranks:?}");
+    assert!(
+        top5 == 7 && top1 >= 5,
+        "top-1 {top1}/7, top-5 {top5}/7: {ranks:?}"
+    );
+}
