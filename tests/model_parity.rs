@@ -378,32 +378,29 @@ fn layers_are_addressable_by_pytorch_names() {
     );
 }
 
-/// The bundled photos, classified by MobileNetV1-0.25 with its real weights: each photo's
-/// labelled ImageNet class (data/images/labels.txt) should be among the top five.
-#[test]
-fn mobilenet_v1_classifies_the_bundled_photos_sensibly() {
+/// The rank of each bundled photo's labelled ImageNet class (data/images/labels.txt) under a
+/// pretrained model (`offset`: 1 where output 0 is the background class).
+fn photo_ranks(net: &str, offset: i64) -> Vec<i64> {
     let mut s = gaxsh::script::Session::new();
-    let hits = s
-        .eval(
-            r#"
-            let net = mobilenet_v1();
-            let photos = image_list("data/images/labels.txt", #{ size: 224, channels: 3 })
-                .map(normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]));
-            let p = softmax(net.logits(photos.x), 1);
-            let y = photos.y;
-            let hits = [];
-            for i in 0..photos.len() {
-                let row = p[i];
-                let mine = row.get([y[i].to_int()]);
-                // The labelled class's rank: how many classes score higher.
-                hits.push((row > mine).sum().item());
-            }
-            hits
-            "#,
-            "<test>",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    let ranks: Vec<i64> = hits
+    let code = format!(
+        r#"
+        let net = {net};
+        let photos = image_list("data/images/labels.txt", #{{ size: 224, channels: 3 }})
+            .map(normalize([0.5, 0.5, 0.5], [0.5, 0.5, 0.5]));
+        let p = softmax(net.logits(photos.x), 1);
+        let y = photos.y;
+        let ranks = [];
+        for i in 0..photos.len() {{
+            let row = p[i];
+            let mine = row.get([y[i].to_int() + {offset}]);
+            // How many classes score higher than the labelled one.
+            ranks.push((row > mine).sum().item());
+        }}
+        ranks
+        "#
+    );
+    let ranks = s.eval(&code, "<test>").unwrap_or_else(|e| panic!("{e}"));
+    ranks
         .into_array()
         .unwrap()
         .into_iter()
@@ -413,11 +410,32 @@ fn mobilenet_v1_classifies_the_bundled_photos_sensibly() {
                 .or_else(|_| v.as_int())
                 .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+/// MobileNetV1-0.25 with its real (bundled) weights classifies the bundled photos sensibly.
+#[test]
+fn mobilenet_v1_classifies_the_bundled_photos_sensibly() {
+    let ranks = photo_ranks("mobilenet_v1()", 0);
     assert_eq!(ranks.len(), 7, "seven labelled photos");
     let top5 = ranks.iter().filter(|&&r| r < 5).count();
     let top1 = ranks.iter().filter(|&&r| r == 0).count();
-    eprintln!("ranks of the labelled classes: {ranks:?}");
+    assert!(
+        top5 == 7 && top1 >= 5,
+        "top-1 {top1}/7, top-5 {top5}/7: {ranks:?}"
+    );
+}
+
+/// MobileNetV2 1.0 (weights from ../shared) likewise.
+#[test]
+fn mobilenet_v2_classifies_the_bundled_photos_sensibly() {
+    if shared_data("weights/mobilenet_v2_1.0_224").is_none() {
+        return;
+    }
+    let ranks = photo_ranks("mobilenet_v2()", 1);
+    let top5 = ranks.iter().filter(|&&r| r < 5).count();
+    let top1 = ranks.iter().filter(|&&r| r == 0).count();
+    eprintln!("MobileNetV2 ranks: {ranks:?}");
     assert!(
         top5 == 7 && top1 >= 5,
         "top-1 {top1}/7, top-5 {top5}/7: {ranks:?}"
