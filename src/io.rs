@@ -4,7 +4,7 @@
 //! target and are renamed over it, so an interrupted run never leaves a half-written file.
 
 use crate::error::{Error, Result};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -72,7 +72,7 @@ pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
         ));
     }
-    candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| {
+    candle_core::safetensors::load(path, &crate::device::current()).map_err(|e| {
         Error::bad_file(
             path,
             format!(

@@ -18,6 +18,7 @@ pub mod attr;
 pub mod ax;
 pub mod cli_progress;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod gap;
 pub mod gax;

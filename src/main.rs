@@ -28,6 +28,11 @@ struct Cli {
     #[arg(long, value_name = "N", global = true)]
     threads: Option<usize>,
 
+    /// Where tensors and models live: cpu (default, or GAXSH_DEVICE), cuda, cuda:N
+    /// (a build with --features cuda; docs/GPU.md).
+    #[arg(long, value_name = "NAME", global = true)]
+    device: Option<String>,
+
     /// Run only shard I of N of every AX sweep and GAX run (I counts from 0), or `none`;
     /// default: GAXSH_SHARD, a Slurm array or a Kubernetes indexed job. `gaxsh merge` joins them.
     #[arg(long, value_name = "I/N", global = true)]
@@ -115,6 +120,10 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse_from(own);
     cli.script_args = script_args;
     gaxsh::threads::init(cli.threads);
+    if let Err(e) = gaxsh::device::init(cli.device.as_deref()) {
+        eprintln!("gaxsh: {e}");
+        return ExitCode::from(2);
+    }
     if let Err(code) = choose_shard(cli.shard.as_deref()) {
         return code;
     }
@@ -157,7 +166,7 @@ fn dispatch(cli: &Cli) -> ExitCode {
 /// Everything after the script path belongs to the script, `--help` included, so split argv
 /// there before clap sees it.
 fn split_script_args(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
-    const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads", "--shard"];
+    const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads", "--shard", "--device"];
     const SUBCOMMANDS: &[&str] = &["help", "rerun", "kernel", "merge"];
     let mut i = 1;
     while i < argv.len() {

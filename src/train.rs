@@ -135,7 +135,7 @@ pub fn fit(
                 let idx = Tensor::from_vec(
                     chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(),
                     chunk.len(),
-                    &candle_core::Device::Cpu,
+                    labels.device(),
                 )?;
                 let x = gather(train, chunk)?;
                 let y = labels.index_select(&idx, 0)?;

@@ -235,7 +235,7 @@ fn normalize_guards_zero_heatmaps() {
     let h = Tensor::from_vec(
         vec![0.0f64, 0.0, 0.0, 2.0, -4.0, 1.0],
         (2, 3),
-        &candle_core::Device::Cpu,
+        &gaxsh::device::current(),
     )
     .unwrap();
     let (n, zeros) = normalize(&h).unwrap();
@@ -337,7 +337,7 @@ fn unknown_names_list_the_valid_ones() {
         name: "fpa.fconv.0".into(),
         input: true,
     };
-    let x = Tensor::zeros((2, 28), DType::F32, &candle_core::Device::Cpu).unwrap();
+    let x = Tensor::zeros((2, 28), DType::F32, &gaxsh::device::current()).unwrap();
     let e = attribute(
         &m,
         &x,

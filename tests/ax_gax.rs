@@ -59,7 +59,7 @@ fn ax_logits_and_co_scores_match_pytorch() {
         ] {
             let got = Tensor::new(
                 co_scores(&before, &after, &labels, out).unwrap(),
-                &candle_core::Device::Cpu,
+                &gaxsh::device::current(),
             )
             .unwrap();
             assert_tensor_close(
@@ -103,7 +103,7 @@ fn first_ten_gax_steps_match_pytorch() {
         };
         let r = gax(&m, &x, &pred, &pred, &ids, &opts).unwrap();
         let scores: Vec<f64> = r.scores.iter().flatten().copied().collect();
-        let got = Tensor::from_vec(scores, (n, 10), &candle_core::Device::Cpu).unwrap();
+        let got = Tensor::from_vec(scores, (n, 10), &gaxsh::device::current()).unwrap();
         assert_tensor_close(
             &got,
             &fx[&format!("{name}.gax_scores")]

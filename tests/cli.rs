@@ -82,6 +82,29 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn device_choice_is_checked_before_any_work() {
+    let o = gaxsh(&["--device", "tpu", "-e", "1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("unknown device 'tpu': valid choices are cpu, cuda, cuda:N"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = gaxsh(&["--device", "cpu", "-e", "[device(), drybean_fpa().device]"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "[\"cpu\", \"cpu\"]\n");
+    if !cfg!(feature = "cuda") {
+        let o = gaxsh(&["--device", "cuda", "-e", "1"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(
+            text(&o.stderr).contains("--features cuda"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+}
+
+#[test]
 fn script_options_are_typed_listed_and_checked() {
     let p = script(
         "opts.rhai",

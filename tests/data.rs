@@ -303,7 +303,7 @@ fn image_folder_layout_and_torch_resize() {
             gray: Gray::Mean,
         };
         let (v, h, w) = gaxsh::data::images::decode(&bundled("images/cat.png"), &spec).unwrap();
-        candle_core::Tensor::from_vec(v, (channels, h, w), &candle_core::Device::Cpu).unwrap()
+        candle_core::Tensor::from_vec(v, (channels, h, w), &gaxsh::device::current()).unwrap()
     };
     assert_tensor_close(&one(3, (64, 80)), &fx["cat_rgb_64x80"], 1e-12, "rgb resize");
     assert_tensor_close(
@@ -313,7 +313,7 @@ fn image_folder_layout_and_torch_resize() {
         "gray (mean) resize",
     );
     let up = gaxsh::tensor::resize::resize(
-        &candle_core::Tensor::arange(0f64, 12., &candle_core::Device::Cpu)
+        &candle_core::Tensor::arange(0f64, 12., &gaxsh::device::current())
             .unwrap()
             .reshape((3, 4))
             .unwrap(),

@@ -204,7 +204,7 @@ fn mobilenet_v1_reproduces_the_reference_logits() {
     gaxsh::nn::weights::load_into(&m, &w, &Default::default()).unwrap();
     let inputs = candle_core::safetensors::load(
         dir.join("reference_inputs_first8.safetensors"),
-        &candle_core::Device::Cpu,
+        &gaxsh::device::current(),
     )
     .unwrap();
     let x = inputs["input_nhwc"]
@@ -228,7 +228,7 @@ fn mobilenet_v1_reproduces_the_reference_logits() {
                 .map(|v| v.as_f64().unwrap() as f32)
         })
         .collect();
-    let r = Tensor::from_vec(r, (8, 1000), &candle_core::Device::Cpu).unwrap();
+    let r = Tensor::from_vec(r, (8, 1000), &gaxsh::device::current()).unwrap();
     assert_tensor_close(&logits, &r, 1e-4, "mobilenet_v1 logits");
     // The predicted classes are the reference's.
     assert_eq!(
@@ -256,7 +256,7 @@ fn mobilenet_v2_reproduces_the_reference_logits() {
     .unwrap();
     let inputs = candle_core::safetensors::load(
         dir.join("reference_inputs_first8.safetensors"),
-        &candle_core::Device::Cpu,
+        &gaxsh::device::current(),
     )
     .unwrap();
     let key = inputs.keys().next().unwrap().clone();
@@ -281,7 +281,7 @@ fn mobilenet_v2_reproduces_the_reference_logits() {
                 .map(|v| v.as_f64().unwrap() as f32)
         })
         .collect();
-    let r = Tensor::from_vec(r, (8, 1001), &candle_core::Device::Cpu).unwrap();
+    let r = Tensor::from_vec(r, (8, 1001), &gaxsh::device::current()).unwrap();
     assert_tensor_close(&logits, &r, 1e-4, "mobilenet_v2 logits");
 }
 

@@ -6,7 +6,7 @@
 use crate::error::Result;
 use crate::nn::pass::Captured;
 use crate::nn::{LayerRef, Model, Pass, Rule};
-use candle_core::{DType, Tensor, Var};
+use candle_core::{Tensor, Var};
 
 /// What one forward/backward pass gives.
 pub struct Gradient {
@@ -19,15 +19,12 @@ pub struct Gradient {
 }
 
 /// A (B, C) mask with 1 at each row's target.
-pub fn one_hot(targets: &[usize], classes: usize, dtype: DType) -> Result<Tensor> {
+pub fn one_hot(targets: &[usize], classes: usize, like: &Tensor) -> Result<Tensor> {
     let mut v = vec![0f64; targets.len() * classes];
     for (i, &t) in targets.iter().enumerate() {
         v[i * classes + t] = 1.0;
     }
-    Ok(
-        Tensor::from_vec(v, (targets.len(), classes), &candle_core::Device::Cpu)?
-            .to_dtype(dtype)?,
-    )
+    Ok(Tensor::from_vec(v, (targets.len(), classes), like.device())?.to_dtype(like.dtype())?)
 }
 
 /// Run the model on `x` with `rule` and back-propagate the targets' outputs; `None` targets the
@@ -70,7 +67,7 @@ pub fn gradient(
             &predicted
         }
     };
-    let objective = (&logits * one_hot(targets, model.classes, model.dtype)?)?.sum_all()?;
+    let objective = (&logits * one_hot(targets, model.classes, &logits)?)?.sum_all()?;
     let grads = objective.backward()?;
     let grad = match grads.get(var.as_tensor()) {
         Some(g) => g.clone(),

@@ -15,7 +15,7 @@ use super::split::Splits;
 use super::transform::Transform;
 use super::{Dataset, Provenance, Storage};
 use crate::error::{Error, Result};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use std::path::Path;
 
 pub const CROSS_FACTOR: usize = 5;
@@ -53,7 +53,7 @@ fn table(
     let f = like.feature_names.len();
     let flat: Vec<f64> = x.into_iter().flatten().collect();
     Ok(Dataset {
-        storage: Storage::Memory(Tensor::from_vec(flat, (n, f), &Device::Cpu)?),
+        storage: Storage::Memory(Tensor::from_vec(flat, (n, f), &crate::device::current())?),
         y,
         ids,
         class_names: like.class_names.clone(),

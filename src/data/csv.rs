@@ -4,7 +4,7 @@
 
 use super::{Dataset, Provenance, Storage};
 use crate::error::{Error, Result};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use std::path::Path;
 
 /// How to read a table.
@@ -193,7 +193,7 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     };
     let f = features.len();
     // Kept in f64 as parsed; models convert batches to their own dtype.
-    let x = Tensor::from_vec(values, (n, f), &Device::Cpu)?;
+    let x = Tensor::from_vec(values, (n, f), &crate::device::current())?;
     let order = if opts.classes.is_some() {
         "given order"
     } else {

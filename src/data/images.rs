@@ -6,7 +6,7 @@
 use super::{Dataset, Provenance, Storage};
 use crate::error::{Error, Result};
 use crate::tensor::resize::bilinear_plane;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -149,7 +149,7 @@ impl ImageFiles {
         Ok(Tensor::from_vec(
             data,
             (len, self.spec.channels, h, w),
-            &Device::Cpu,
+            &crate::device::current(),
         )?)
     }
 

@@ -201,7 +201,7 @@ impl Dataset {
         Ok(Tensor::from_vec(
             self.y.iter().map(|&v| v as u32).collect::<Vec<_>>(),
             self.len(),
-            &candle_core::Device::Cpu,
+            &crate::device::current(),
         )?)
     }
 }

@@ -14,7 +14,7 @@ use crate::ax::Mode;
 use crate::error::{Error, Result};
 use crate::nn::{Model, Pass, Rule};
 use crate::progress::Task;
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod ops;
@@ -119,16 +119,13 @@ pub struct ShardPart {
 }
 
 /// κ rows: 1 at the target, −1/(C−1) elsewhere.
-fn kappa(targets: &[usize], classes: usize, dtype: DType) -> Result<Tensor> {
+fn kappa(targets: &[usize], classes: usize, dtype: DType, device: &Device) -> Result<Tensor> {
     let off = -1.0 / (classes as f64 - 1.0);
     let mut v = vec![off; targets.len() * classes];
     for (i, &t) in targets.iter().enumerate() {
         v[i * classes + t] = 1.0;
     }
-    Ok(
-        Tensor::from_vec(v, (targets.len(), classes), &candle_core::Device::Cpu)?
-            .to_dtype(dtype)?,
-    )
+    Ok(Tensor::from_vec(v, (targets.len(), classes), device)?.to_dtype(dtype)?)
 }
 
 /// Run GAX on a batch of samples. `targets` are the classes CO is built for.
@@ -302,7 +299,12 @@ impl Run<'_> {
         let xs = x.narrow(0, c0, c1 - c0)?;
         let shape: Vec<usize> = xs.dims().to_vec();
         let y_ref = model.logits(&xs, batch)?;
-        let k = kappa(&targets[c0..c1], model.classes, model.dtype)?;
+        let k = kappa(
+            &targets[c0..c1],
+            model.classes,
+            model.dtype,
+            &model.device(),
+        )?;
         // Per-row state, flat and in f64: parameters, Adam moments, inputs, denominators.
         let rows0 = c1 - c0;
         let mut xv = crate::tensor::ops::to_f64_vec(&xs)?;

@@ -36,6 +36,8 @@ pub struct Generator {
 }
 
 impl CustomOp2 for Generator {
+    crate::cuda_via_host!(2);
+
     fn name(&self) -> &'static str {
         "gax-generator"
     }
@@ -85,6 +87,8 @@ pub struct Similarity {
 }
 
 impl CustomOp1 for Similarity {
+    crate::cuda_via_host!(1);
+
     fn name(&self) -> &'static str {
         "gax-similarity"
     }

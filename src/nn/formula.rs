@@ -9,7 +9,7 @@
 use super::model::Model;
 use super::params::ParamKind;
 use crate::error::Result;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use std::collections::HashMap;
 
 pub fn formula_state_dict(model: &Model) -> Result<HashMap<String, Tensor>> {
@@ -19,7 +19,7 @@ pub fn formula_state_dict(model: &Model) -> Result<HashMap<String, Tensor>> {
         if e.kind == ParamKind::Counter {
             out.insert(
                 e.name.clone(),
-                Tensor::zeros(dims.as_slice(), DType::I64, &Device::Cpu)?,
+                Tensor::zeros(dims.as_slice(), DType::I64, &crate::device::current())?,
             );
             continue;
         }
@@ -38,7 +38,7 @@ pub fn formula_state_dict(model: &Model) -> Result<HashMap<String, Tensor>> {
         };
         out.insert(
             e.name.clone(),
-            Tensor::from_vec(values, dims.as_slice(), &Device::Cpu)?,
+            Tensor::from_vec(values, dims.as_slice(), &crate::device::current())?,
         );
     }
     Ok(out)
@@ -54,5 +54,5 @@ pub fn load_formula_weights(model: &Model) -> Result<()> {
 pub fn formula_input(shape: &[usize], phase: f64, dtype: DType) -> Result<Tensor> {
     let n: usize = shape.iter().product();
     let v: Vec<f64> = (0..n).map(|i| (0.917 * i as f64 + phase).sin()).collect();
-    Ok(Tensor::from_vec(v, shape, &Device::Cpu)?.to_dtype(dtype)?)
+    Ok(Tensor::from_vec(v, shape, &crate::device::current())?.to_dtype(dtype)?)
 }

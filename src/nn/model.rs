@@ -6,7 +6,7 @@ use super::params::{ParamKind, ParamStore, unknown_layer};
 use super::pass::{LayerRef, Pass};
 use super::zoo::Arch;
 use crate::error::{Error, Result};
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 
 pub struct Model {
@@ -37,8 +37,9 @@ impl std::fmt::Debug for Model {
 impl Model {
     pub fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         self.check_input(x)?;
+        let x = crate::device::to(x, &self.device())?;
         let x = if x.dtype() == self.dtype {
-            x.clone()
+            x
         } else {
             x.to_dtype(self.dtype)?
         };
@@ -190,6 +191,7 @@ impl Model {
         }
         for e in &self.params.entries {
             if let Some(t) = map.get(&e.name) {
+                let t = crate::device::to(t, e.var.device())?;
                 let t = match e.kind {
                     ParamKind::Counter => t.to_dtype(DType::I64)?,
                     _ => t.to_dtype(self.dtype)?,
@@ -208,14 +210,33 @@ impl Model {
         if dtype == self.dtype {
             return self.duplicate();
         }
-        let m = self.arch.build(dtype)?;
+        let m = self.arch.build_on(dtype, &self.device())?;
+        m.load_state_dict(&self.state_dict(), true)?;
+        Ok(m)
+    }
+
+    /// Where the parameters live (inputs are moved there by `forward`).
+    pub fn device(&self) -> Device {
+        self.params
+            .entries
+            .first()
+            .map(|e| e.var.device().clone())
+            .unwrap_or(Device::Cpu)
+    }
+
+    /// The same model with its parameters on `device`.
+    pub fn to_device(&self, device: &Device) -> Result<Model> {
+        if device.same_device(&self.device()) {
+            return self.duplicate();
+        }
+        let m = self.arch.build_on(self.dtype, device)?;
         m.load_state_dict(&self.state_dict(), true)?;
         Ok(m)
     }
 
     /// An independent copy (own parameters).
     pub fn duplicate(&self) -> Result<Model> {
-        let m = self.arch.build(self.dtype)?;
+        let m = self.arch.build_on(self.dtype, &self.device())?;
         let sd: HashMap<String, Tensor> = self
             .state_dict()
             .into_iter()

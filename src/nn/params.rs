@@ -71,14 +71,17 @@ pub struct Builder<'a> {
     store: &'a mut ParamStore,
     prefix: String,
     pub dtype: DType,
+    /// Where the parameters are made.
+    pub device: Device,
 }
 
 impl<'a> Builder<'a> {
-    pub fn new(store: &'a mut ParamStore, dtype: DType) -> Self {
+    pub fn new(store: &'a mut ParamStore, dtype: DType, device: Device) -> Self {
         Builder {
             store,
             prefix: String::new(),
             dtype,
+            device,
         }
     }
 
@@ -89,6 +92,7 @@ impl<'a> Builder<'a> {
             store: &mut *self.store,
             prefix,
             dtype: self.dtype,
+            device: self.device.clone(),
         }
     }
 
@@ -125,17 +129,17 @@ impl<'a> Builder<'a> {
             }
             Init::Const(c) => vec![c; n],
         };
-        let t = Tensor::from_vec(data, shape, &Device::Cpu)?.to_dtype(self.dtype)?;
+        let t = Tensor::from_vec(data, shape, &self.device)?.to_dtype(self.dtype)?;
         self.push(name, t, ParamKind::Trainable)
     }
 
     pub fn buffer(&mut self, name: &str, shape: &[usize], value: f64) -> Result<Var> {
-        let t = Tensor::full(value, shape, &Device::Cpu)?.to_dtype(self.dtype)?;
+        let t = Tensor::full(value, shape, &self.device)?.to_dtype(self.dtype)?;
         self.push(name, t, ParamKind::Buffer)
     }
 
     pub fn counter(&mut self, name: &str) -> Result<Var> {
-        let t = Tensor::zeros((), DType::I64, &Device::Cpu)?;
+        let t = Tensor::zeros((), DType::I64, &self.device)?;
         self.push(name, t, ParamKind::Counter)
     }
 }

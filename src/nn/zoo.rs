@@ -10,7 +10,7 @@ use super::params::{Builder, ParamStore};
 use super::pass::{LayerRef, Pass};
 use super::spec::ModelSpec;
 use crate::error::{Error, Result};
-use candle_core::{DType, Result as CResult, Tensor};
+use candle_core::{DType, Device, Result as CResult, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// A buildable architecture; recorded in run records and used to rebuild a model in another
@@ -95,8 +95,13 @@ impl Arch {
     /// Build the architecture with freshly initialised weights (PyTorch's default init, drawn
     /// from the seeded generator).
     pub fn build(&self, dtype: DType) -> Result<Model> {
+        self.build_on(dtype, &crate::device::current())
+    }
+
+    /// `build` with the parameters on `device`.
+    pub fn build_on(&self, dtype: DType, device: &Device) -> Result<Model> {
         let mut params = ParamStore::default();
-        let mut b = Builder::new(&mut params, dtype);
+        let mut b = Builder::new(&mut params, dtype, device.clone());
         let (root, input_shape, classes, cam_layer): (
             Box<dyn Module>,
             Vec<usize>,

@@ -80,7 +80,7 @@ fn register_co(r: &mut Registrar) {
         let l = indices(labels, "labels")?;
         let v = co_scores(&b.0, &a.0, &l, out).rh()?;
         let n = v.len();
-        candle_core::Tensor::from_vec(v, n, &candle_core::Device::Cpu)
+        candle_core::Tensor::from_vec(v, n, &crate::device::current())
             .map(ScriptTensor)
             .rh()
     }
@@ -225,7 +225,7 @@ fn register_sweep(r: &mut Registrar) {
         }
         let v: Vec<f64> = t.rows_of(method, mode).map(|r| r.co).collect();
         let n = v.len();
-        candle_core::Tensor::from_vec(v, n, &candle_core::Device::Cpu)
+        candle_core::Tensor::from_vec(v, n, &crate::device::current())
             .map(ScriptTensor)
             .rh()
     }
@@ -500,7 +500,7 @@ fn register_gax(r: &mut Registrar) {
         |g: &mut GaxResult| -> RResult<ScriptTensor> {
             let v = g.final_scores();
             let n = v.len();
-            candle_core::Tensor::from_vec(v, n, &candle_core::Device::Cpu)
+            candle_core::Tensor::from_vec(v, n, &crate::device::current())
                 .map(ScriptTensor)
                 .rh()
         },

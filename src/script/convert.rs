@@ -5,7 +5,7 @@
 //! [`Opts`], which rejects misspelt keys with the list of valid ones.
 
 use crate::error::Error;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
 
 pub type RResult<T> = Result<T, Box<EvalAltResult>>;
@@ -158,7 +158,7 @@ pub fn nested_values(d: &Dynamic) -> RResult<(Vec<f64>, Vec<usize>)> {
 
 /// A tensor from values and shape in the given dtype.
 pub fn make_tensor(values: Vec<f64>, shape: &[usize], dtype: DType) -> RResult<Tensor> {
-    Tensor::from_vec(values, shape, &Device::Cpu)
+    Tensor::from_vec(values, shape, &crate::device::current())
         .and_then(|t| t.to_dtype(dtype))
         .rh()
 }

@@ -483,7 +483,7 @@ fn loaders(r: &mut Registrar) {
             o.finish()?;
             let (v, h, w) = crate::data::images::decode(Path::new(p), &spec).rh()?;
             let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
-            candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &candle_core::Device::Cpu)
+            candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &crate::device::current())
                 .map(ScriptTensor)
                 .rh()
         });

@@ -387,6 +387,13 @@ fn register_model_methods(r: &mut Registrar) {
         .register_fn("to_dtype", |n: &mut Net, d: &str| -> RResult<Net> {
             n.0.to_dtype(dtype_of(d)?).map(|m| Net(Arc::new(m))).rh()
         });
+    r.engine
+        .register_get("device", |n: &mut Net| crate::device::name(&n.0.device()));
+    r.engine
+        .register_fn("to_device", |n: &mut Net, name: &str| -> RResult<Net> {
+            let d = crate::device::parse(name).rh()?;
+            n.0.to_device(&d).map(|m| Net(Arc::new(m))).rh()
+        });
     r.doc(
         M,
         "copy",

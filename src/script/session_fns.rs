@@ -28,11 +28,15 @@ pub fn register(r: &mut Registrar) {
         Cat,
         "now",
         "now() -> float",
-        "Seconds since the session started (for timing).",
+        "Seconds since the session started (for timing). On a GPU it first waits for the work \
+         queued there, so that `now() - t0` times the work, not its launch.",
     )
     .example("let t = now(); now() - t");
-    r.engine
-        .register_fn("now", || start().elapsed().as_secs_f64());
+    r.engine.register_fn("now", || {
+        // A failed wait shows up in the next tensor operation anyway.
+        let _ = crate::device::current().synchronize();
+        start().elapsed().as_secs_f64()
+    });
 
     r.doc(
         Cat,
@@ -135,6 +139,25 @@ pub fn register(r: &mut Registrar) {
     .example("threads()");
     r.engine
         .register_fn("threads", || crate::threads::current() as i64);
+
+    r.doc(
+        Cat,
+        "device",
+        "device() -> string | device(name) | x.device",
+        "Where new tensors, models and loaded data go: \"cpu\", or \"cuda\" / \"cuda:N\" in a \
+         gaxsh built with --features cuda (see --device / GAXSH_DEVICE, docs/GPU.md). With a \
+         name, switch; models already built stay where they are and move their inputs to \
+         themselves. `x.device` is where a tensor or a model's weights live.",
+    )
+    .example_is(
+        "[device(), zeros([1]).device, drybean_fpa().device]",
+        "[\"cpu\", \"cpu\", \"cpu\"]",
+    );
+    r.engine
+        .register_fn("device", || crate::device::name(&crate::device::current()));
+    r.engine.register_fn("device", |name: &str| -> RResult<()> {
+        crate::device::parse(name).map(crate::device::set).rh()
+    });
 }
 
 /// `help` must be documented before the registry is frozen, and registered after.

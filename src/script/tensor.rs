@@ -5,7 +5,7 @@ use super::registry::{Category::Tensor as Cat, Registrar};
 use crate::tensor::format::{dtype_str, format_tensor};
 use crate::tensor::ops::{self, BinOp, CmpOp};
 use crate::tensor::random;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use rhai::{Dynamic, ImmutableString, Map};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -216,7 +216,9 @@ fn register_constructors(r: &mut Registrar) {
         if n < 0 {
             return err("eye: n must be non-negative");
         }
-        Tensor::eye(n as usize, dt, &Device::Cpu).map(T).rh()
+        Tensor::eye(n as usize, dt, &crate::device::current())
+            .map(T)
+            .rh()
     }
     r.engine
         .register_fn("eye", |n: i64| eye(n, default_dtype()));
@@ -389,6 +391,22 @@ fn register_conversions(r: &mut Registrar) {
     r.engine
         .register_fn("to_dtype", |t: &mut T, d: &str| -> RResult<T> {
             t.0.to_dtype(dtype_of(d)?).map(T).rh()
+        });
+
+    // Documented with `device()` (session functions).
+    r.engine
+        .register_get("device", |t: &mut T| crate::device::name(t.0.device()));
+    r.doc(
+        Cat,
+        "to_device",
+        "x.to_device(name) -> Tensor | Model",
+        "A copy of a tensor, or of a model with its weights, on another device (\"cpu\", \"cuda\", \"cuda:N\").",
+    )
+    .example_is("zeros([2]).to_device(\"cpu\").device", "cpu");
+    r.engine
+        .register_fn("to_device", |t: &mut T, name: &str| -> RResult<T> {
+            let d = crate::device::parse(name).rh()?;
+            crate::device::to(&t.0, &d).map(T).rh()
         });
 
     r.doc(

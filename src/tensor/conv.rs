@@ -735,6 +735,8 @@ fn grad_weight<T: Float + 'static>(x: &[T], dy: &[T], d: &Dims, g: &ConvGeom) ->
 struct Conv2dOp(ConvGeom);
 
 impl CustomOp2 for Conv2dOp {
+    crate::cuda_via_host!(2);
+
     fn name(&self) -> &'static str {
         "conv2d"
     }
@@ -779,6 +781,8 @@ impl CustomOp2 for Conv2dOp {
 struct InputGrad(ConvGeom, Vec<usize>);
 
 impl CustomOp2 for InputGrad {
+    crate::cuda_via_host!(2);
+
     fn name(&self) -> &'static str {
         "conv2d-input-grad"
     }
@@ -807,6 +811,8 @@ impl CustomOp2 for InputGrad {
 struct WeightGrad(ConvGeom);
 
 impl CustomOp3 for WeightGrad {
+    crate::cuda_via_host!(3);
+
     fn name(&self) -> &'static str {
         "conv2d-weight-grad"
     }
@@ -905,6 +911,8 @@ impl ConvTranspose2dOp {
 }
 
 impl CustomOp2 for ConvTranspose2dOp {
+    crate::cuda_via_host!(2);
+
     fn name(&self) -> &'static str {
         "conv-transpose2d"
     }

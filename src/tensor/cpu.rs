@@ -96,3 +96,61 @@ pub fn dims4(l: &Layout, op: &str) -> Result<[usize; 4]> {
 pub fn shape(dims: &[usize]) -> Shape {
     Shape::from(dims.to_vec())
 }
+
+/// `cuda_fwd` for a custom op that has only a CPU kernel: copy the inputs to the host, run
+/// `cpu_fwd`, copy the result back. Correct on a GPU, not fast: every such op (convolution,
+/// rule-aware activations, pooling, the GAX steps) makes a round trip through host memory.
+/// Invoke inside `impl CustomOpN for …` with the op's arity: `cuda_via_host!(2);`.
+#[macro_export]
+macro_rules! cuda_via_host {
+    (1) => {
+        #[cfg(feature = "cuda")]
+        fn cuda_fwd(
+            &self,
+            s1: &candle_core::CudaStorage,
+            l1: &candle_core::Layout,
+        ) -> candle_core::Result<(candle_core::CudaStorage, candle_core::Shape)> {
+            use candle_core::backend::{BackendDevice, BackendStorage};
+            let (out, shape) = self.cpu_fwd(&s1.to_cpu_storage()?, l1)?;
+            Ok((s1.device().storage_from_cpu_storage_owned(out)?, shape))
+        }
+    };
+    (2) => {
+        #[cfg(feature = "cuda")]
+        fn cuda_fwd(
+            &self,
+            s1: &candle_core::CudaStorage,
+            l1: &candle_core::Layout,
+            s2: &candle_core::CudaStorage,
+            l2: &candle_core::Layout,
+        ) -> candle_core::Result<(candle_core::CudaStorage, candle_core::Shape)> {
+            use candle_core::backend::{BackendDevice, BackendStorage};
+            let (out, shape) =
+                self.cpu_fwd(&s1.to_cpu_storage()?, l1, &s2.to_cpu_storage()?, l2)?;
+            Ok((s1.device().storage_from_cpu_storage_owned(out)?, shape))
+        }
+    };
+    (3) => {
+        #[cfg(feature = "cuda")]
+        fn cuda_fwd(
+            &self,
+            s1: &candle_core::CudaStorage,
+            l1: &candle_core::Layout,
+            s2: &candle_core::CudaStorage,
+            l2: &candle_core::Layout,
+            s3: &candle_core::CudaStorage,
+            l3: &candle_core::Layout,
+        ) -> candle_core::Result<(candle_core::CudaStorage, candle_core::Shape)> {
+            use candle_core::backend::{BackendDevice, BackendStorage};
+            let (out, shape) = self.cpu_fwd(
+                &s1.to_cpu_storage()?,
+                l1,
+                &s2.to_cpu_storage()?,
+                l2,
+                &s3.to_cpu_storage()?,
+                l3,
+            )?;
+            Ok((s1.device().storage_from_cpu_storage_owned(out)?, shape))
+        }
+    };
+}

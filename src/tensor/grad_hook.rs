@@ -27,6 +27,8 @@ impl GradHook {
 }
 
 impl CustomOp1 for GradHook {
+    crate::cuda_via_host!(1);
+
     fn name(&self) -> &'static str {
         "grad-hook"
     }

@@ -3,7 +3,7 @@
 //! dimensions, 1-D `matmul`, unbiased `std`/`var`.
 
 use crate::error::{Error, Result};
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{D, DType, Tensor};
 
 /// The dtype two operands are computed in: masks (u8) and integers take the float side; f32 and
 /// f64 give f64, as `torch.result_type` does.
@@ -296,7 +296,7 @@ pub fn linspace(start: f64, end: f64, n: usize, dtype: DType) -> Result<Tensor> 
                 .collect()
         }
     };
-    Ok(Tensor::from_vec(data, n, &Device::Cpu)?.to_dtype(dtype)?)
+    Ok(Tensor::from_vec(data, n, &crate::device::current())?.to_dtype(dtype)?)
 }
 
 /// The values of any tensor as f64, row-major.
@@ -307,6 +307,7 @@ pub fn to_f64_vec(t: &Tensor) -> Result<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Device;
 
     fn t(v: &[f32], s: &[usize]) -> Tensor {
         Tensor::from_slice(v, s, &Device::Cpu).unwrap()

@@ -64,7 +64,7 @@ pub fn fixture(name: &str) -> std::collections::HashMap<String, candle_core::Ten
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name);
-    candle_core::safetensors::load(&p, &candle_core::Device::Cpu)
+    candle_core::safetensors::load(&p, &gaxsh::device::current())
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

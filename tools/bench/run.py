@@ -49,9 +49,10 @@ def suite(cmd, env=None):
     return {j["name"]: j["seconds"] for j in (json.loads(l) for l in out.stdout.splitlines() if l.startswith("{"))}
 
 
-def compare(threads, rounds, repeats):
-    g_cmd = [GAXSH, "--threads", str(threads), "tools/bench/gaxsh_bench.rhai", "--repeats", str(repeats)]
-    t_cmd = [sys.executable, "tools/bench/torch_bench.py", "--threads", str(threads), "--repeats", str(repeats)]
+def compare(threads, rounds, repeats, device="cpu"):
+    g_cmd = [GAXSH, "--threads", str(threads), "--device", device, "tools/bench/gaxsh_bench.rhai", "--repeats", str(repeats)]
+    t_cmd = [sys.executable, "tools/bench/torch_bench.py", "--threads", str(threads), "--repeats", str(repeats),
+             "--device", device]
     g_runs, t_runs = [], []
     for r in range(rounds):
         first, second = ((g_cmd, None, g_runs), (t_cmd, TORCH_ENV, t_runs))[:: 1 if r % 2 == 0 else -1]
@@ -109,11 +110,17 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", default=f"1,{os.cpu_count()}")
     ap.add_argument("--write", help="replace the generated part of this Markdown file")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu, or cuda: rows (a)-(d) and training on the GPU, both sides (gaxsh built with "
+                         "--features cuda, see docs/GPU.md); written between the bench-gpu markers")
+    ap.add_argument("--gaxsh", type=Path, help="the gaxsh binary (default target/release/gaxsh)")
     args = ap.parse_args()
+    global GAXSH
+    GAXSH = args.gaxsh or GAXSH
     if not GAXSH.exists():
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
     threads = sorted({int(t) for t in args.threads.split(",")})
-    results = {t: compare(t, args.rounds, args.repeats) for t in threads}
+    results = {t: compare(t, args.rounds, args.repeats, args.device) for t in threads}
 
     lines = ["| workload | " + " | ".join(f"gaxsh s ({t} thr) | PyTorch s ({t} thr) | ratio ({t} thr)" for t in threads) + " |",
              "|---|" + "---:|---:|---:|" * len(threads)]
@@ -123,6 +130,21 @@ def main():
             g, p, r = results[t][name]
             cells.append(f"{g:.4f} | {p:.4f} | **{r:.2f}**")
         lines.append(f"| {ROWS[name[0]]}: `{name}` | " + " | ".join(cells) + " |")
+
+    if args.device != "cpu":
+        import torch
+        gpu = torch.cuda.get_device_name(0)
+        body = "\n".join([
+            f"Measured on {gpu} beside {machine()}.",
+            f"Command: `python tools/bench/run.py --device {args.device} --rounds {args.rounds} --repeats {args.repeats}"
+            f" --threads {args.threads}` (ratio = PyTorch time / gaxsh time).",
+            "",
+            *lines,
+        ])
+        print(body)
+        if args.write:
+            write_between(Path(args.write), "<!-- bench-gpu:begin -->", "<!-- bench-gpu:end -->", body)
+        return
 
     print("  start-up and memory", file=sys.stderr)
     g_start = wall([GAXSH, "-e", "1"], 10)
@@ -149,12 +171,15 @@ def main():
     ])
     print(body)
     if args.write:
-        path = Path(args.write)
-        text = path.read_text()
-        begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        path.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+        write_between(Path(args.write), "<!-- bench:begin -->", "<!-- bench:end -->", body)
+
+
+def write_between(path, begin, end, body):
+    """Replace what lies between two marker lines of a Markdown file."""
+    text = path.read_text()
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,15 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--repeats", type=int, default=5)
 ap.add_argument("--only", default="")
+ap.add_argument("--device", default="cpu", help="cpu or cuda (tensors and models made there)")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
+torch.set_default_device(args.device)
+
+
+def sync():
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
 
 from captum.attr import (DeepLift, Deconvolution, GuidedBackprop, InputXGradient,  # noqa: E402
                          LayerAttribution, LayerGradCam, Saliency)
@@ -35,8 +42,10 @@ def time_it(name, fn, repeats=None):
     fn()
     ts = []
     for _ in range(repeats or args.repeats):
+        sync()
         t0 = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t0)
     print(json.dumps({"name": name, "seconds": sorted(ts)[len(ts) // 2]}), flush=True)
 
@@ -121,7 +130,7 @@ time_it("b_gax_50_steps_256_rows", lambda: gax_steps(bean, rows, 50))
 
 # (c) cxc_multi_spa, one 256×256 image.
 cxc = formula(CXCMultiSPA(4))
-img = formula_input((1, 1, 256, 256), 0.5).float()
+img = formula_input((1, 1, 256, 256), 0.5).float().to(args.device)
 time_it("c_cxc_forward_backward", lambda: attribute(cxc, img, "Saliency"))
 time_it("c_cxc_gax_10_steps", lambda: gax_steps(cxc, img, 10))
 
@@ -132,7 +141,7 @@ mb.load_state_dict(keras_v1_state_dict(str(ROOT / "data/weights/mobilenet_v1_0.2
 mb.eval()
 photo = np.asarray(Image.open(ROOT / "data/images/owl.jpg").convert("RGB"), dtype=np.float64) / 255.0
 photo = torch.nn.functional.interpolate(torch.from_numpy(photo).permute(2, 0, 1)[None], size=(224, 224), mode="bilinear", align_corners=False)
-photo = (photo * 2 - 1).float()
+photo = (photo * 2 - 1).float().to(args.device)
 for m in METHODS:
     time_it(f"d_mobilenet_{m}", lambda m=m: attribute(mb, photo, m, mb.conv1, False))
 
