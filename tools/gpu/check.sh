@@ -45,7 +45,11 @@ status=0
 for t in "$work"/bin/*; do
     [ "$(basename "$t")" = gaxsh ] && continue
     echo "-- $(basename "$t")"
-    GAXSH_DEVICE=cuda "$t" --test-threads 1 2>&1 | tail -3 || status=1
+    log="$work/$(basename "$t").log"
+    GAXSH_DEVICE=cuda "$t" --test-threads 1 --nocapture > "$log" 2>&1 || status=1
+    tail -3 "$log"
+    # A device that cannot be opened makes the library fall back to the CPU (and say so).
+    if grep -q "using the CPU instead" "$log"; then echo "ran on the CPU, not the GPU" >&2; status=1; fi
 done
 
 echo "== the dry-bean pipeline on the GPU and on the CPU: same CO scores"
