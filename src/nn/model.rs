@@ -210,9 +210,7 @@ impl Model {
         if dtype == self.dtype {
             return self.duplicate();
         }
-        let m = self.arch.build_on(dtype, &self.device())?;
-        m.load_state_dict(&self.state_dict(), true)?;
-        Ok(m)
+        self.rebuilt(dtype, &self.device())
     }
 
     /// Where the parameters live (inputs are moved there by `forward`).
@@ -229,7 +227,13 @@ impl Model {
         if device.same_device(&self.device()) {
             return self.duplicate();
         }
-        let m = self.arch.build_on(self.dtype, device)?;
+        self.rebuilt(self.dtype, device)
+    }
+
+    /// The architecture built anew with this model's weights converted to `dtype` on `device`
+    /// (conversions make new tensors, so the copies share nothing).
+    fn rebuilt(&self, dtype: DType, device: &Device) -> Result<Model> {
+        let m = self.arch.build_on(dtype, device)?;
         m.load_state_dict(&self.state_dict(), true)?;
         Ok(m)
     }
