@@ -4,6 +4,7 @@ use super::{Chart, FONT, PALETTE, perr};
 use crate::error::Result;
 use crate::gap::quantile;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 /// Axis labels and title shared by every chart.
@@ -12,6 +13,51 @@ pub struct Labels {
     pub title: String,
     pub x: String,
     pub y: String,
+}
+
+/// The chart of some values: title, axes and their descriptions, the same for every chart.
+type Frame<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+impl Labels {
+    /// Draw the frame every chart shares and return it for the series. With `categories`, the
+    /// x axis names them at 0, 1, 2 … instead of showing numbers (box plots, bars).
+    fn frame<'a, DB: DrawingBackend>(
+        &self,
+        root: &'a DrawingArea<DB, Shift>,
+        x: std::ops::Range<f64>,
+        y: std::ops::Range<f64>,
+        y_desc: &str,
+        categories: Option<&[String]>,
+    ) -> Result<Frame<'a, DB>> {
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, (FONT, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(65)
+            .build_cartesian_2d(x, y)
+            .map_err(perr)?;
+        let category_name = |v: &f64| {
+            let i = v.round();
+            match categories {
+                Some(c) if (v - i).abs() < 1e-6 && i >= 0.0 => {
+                    c.get(i as usize).cloned().unwrap_or_default()
+                }
+                _ => String::new(),
+            }
+        };
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(&self.x)
+            .y_desc(y_desc)
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 15));
+        if let Some(c) = categories {
+            mesh.disable_x_mesh()
+                .x_labels(c.len().max(1))
+                .x_label_formatter(&category_name);
+        }
+        mesh.draw().map_err(perr)?;
+        Ok(chart)
+    }
 }
 
 fn finite(v: &[f64]) -> Vec<f64> {
@@ -51,32 +97,13 @@ impl Chart for BoxPlot {
         let n = self.categories.len().max(1);
         let s = self.series.len().max(1);
         let (lo, hi) = range(self.values.iter().flatten().flatten().copied());
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.labels.title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(65)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
-            .map_err(perr)?;
-        let cats = self.categories.clone();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n)
-            .x_label_formatter(&|v| {
-                let i = v.round();
-                if (v - i).abs() < 1e-6 && i >= 0.0 {
-                    cats.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(perr)?;
+        let mut chart = self.labels.frame(
+            root,
+            -0.5..(n as f64 - 0.5),
+            lo..hi,
+            &self.labels.y,
+            Some(&self.categories),
+        )?;
         let width = 0.8 / s as f64;
         for (si, name) in self.series.iter().enumerate() {
             let color = PALETTE[si % PALETTE.len()];
@@ -185,25 +212,12 @@ impl Chart for Histogram {
             })
             .collect();
         let top = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.labels.title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(60)
-            .build_cartesian_2d(lo..hi, 0f64..top)
-            .map_err(perr)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.labels.x)
-            .y_desc(if self.labels.y.is_empty() {
-                "count"
-            } else {
-                &self.labels.y
-            })
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(perr)?;
+        let y_desc = if self.labels.y.is_empty() {
+            "count"
+        } else {
+            &self.labels.y
+        };
+        let mut chart = self.labels.frame(root, lo..hi, 0.0..top, y_desc, None)?;
         for (si, ((name, _), c)) in self.series.iter().zip(&counts).enumerate() {
             let color = PALETTE[si % PALETTE.len()];
             chart
@@ -249,21 +263,9 @@ impl Chart for Lines {
                 .flat_map(|s| s.2.iter().copied())
                 .chain(self.hlines.iter().map(|h| h.1)),
         );
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.labels.title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(65)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(perr)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(perr)?;
+        let mut chart = self
+            .labels
+            .frame(root, x0..x1, y0..y1, &self.labels.y, None)?;
         let many = self.series.len() > 10;
         let mut legend = false;
         for (i, (name, xs, ys)) in self.series.iter().enumerate() {
@@ -331,29 +333,11 @@ pub struct Scatter {
 
 impl Chart for Scatter {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let lines = Lines {
-            labels: self.labels.clone(),
-            series: vec![],
-            hlines: vec![],
-            points: true,
-        };
         let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().copied()));
         let (y0, y1) = range(self.series.iter().flat_map(|s| s.2.iter().copied()));
-        let mut chart = ChartBuilder::on(root)
-            .caption(&lines.labels.title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(65)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(perr)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(perr)?;
+        let mut chart = self
+            .labels
+            .frame(root, x0..x1, y0..y1, &self.labels.y, None)?;
         for (i, (name, xs, ys)) in self.series.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             chart
@@ -391,32 +375,13 @@ impl Chart for Bars {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let n = self.names.len().max(1);
         let (lo, hi) = range(self.values.iter().copied().chain([0.0]));
-        let mut chart = ChartBuilder::on(root)
-            .caption(&self.labels.title, (FONT, 20))
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(65)
-            .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
-            .map_err(perr)?;
-        let names = self.names.clone();
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n)
-            .x_label_formatter(&|v| {
-                let i = v.round();
-                if (v - i).abs() < 1e-6 && i >= 0.0 {
-                    names.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
-            .x_desc(&self.labels.x)
-            .y_desc(&self.labels.y)
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 15))
-            .draw()
-            .map_err(perr)?;
+        let mut chart = self.labels.frame(
+            root,
+            -0.5..(n as f64 - 0.5),
+            lo..hi,
+            &self.labels.y,
+            Some(&self.names),
+        )?;
         chart
             .draw_series(self.values.iter().enumerate().map(|(i, &v)| {
                 let c = PALETTE[i % PALETTE.len()];
