@@ -336,18 +336,21 @@ fn bad_input_gives_clear_errors() {
         e.contains("/no/such/beans.csv") && e.contains("No such file"),
         "{e}"
     );
-    // Misspelt column: the columns are listed, the close one suggested.
+    // A table written to `p`, loaded with the given label column.
     let p = temp("beans_small.csv");
-    std::fs::write(&p, "Area,Perimeter,Class\n1,2,SEKER\n3,4,SIRA\n").unwrap();
-    let e = load_csv(
-        &p,
-        &CsvOptions {
-            label: "Clas".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let table = |text: &str, label: &str| {
+        std::fs::write(&p, text).unwrap();
+        load_csv(
+            &p,
+            &CsvOptions {
+                label: label.into(),
+                ..Default::default()
+            },
+        )
+    };
+    let error = |text: &str, label: &str| table(text, label).unwrap_err().to_string();
+    // Misspelt column: the columns are listed, the close one suggested.
+    let e = error("Area,Perimeter,Class\n1,2,SEKER\n3,4,SIRA\n", "Clas");
     assert!(
         e.contains(
             "no label column 'Clas' (did you mean 'Class'?); columns: Area, Perimeter, Class"
@@ -355,46 +358,19 @@ fn bad_input_gives_clear_errors() {
         "{e}"
     );
     // Non-numeric cell: file:line:column and the text.
-    std::fs::write(&p, "Area,Perimeter,Class\n1,2,SEKER\n3,four,SIRA\n").unwrap();
-    let e = load_csv(
-        &p,
-        &CsvOptions {
-            label: "Class".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let e = error("Area,Perimeter,Class\n1,2,SEKER\n3,four,SIRA\n", "Class");
     assert!(
         e.ends_with("beans_small.csv:3:2: column 'Perimeter': 'four' is not a number"),
         "{e}"
     );
     // Ragged row.
-    std::fs::write(&p, "Area,Perimeter,Class\n1,2,SEKER\n3,SIRA\n").unwrap();
-    let e = load_csv(
-        &p,
-        &CsvOptions {
-            label: "Class".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let e = error("Area,Perimeter,Class\n1,2,SEKER\n3,SIRA\n", "Class");
     assert!(
         e.contains("beans_small.csv:3") && e.contains("row has 2 fields, the header has 3"),
         "{e}"
     );
     // Empty dataset.
-    std::fs::write(&p, "Area,Perimeter,Class\n").unwrap();
-    let e = load_csv(
-        &p,
-        &CsvOptions {
-            label: "Class".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let e = error("Area,Perimeter,Class\n", "Class");
     assert!(e.contains("no data rows"), "{e}");
     // A label outside the given classes.
     std::fs::write(&p, "Area,Perimeter,Class\n1,2,SEKER\n3,4,PINTO\n").unwrap();
@@ -404,15 +380,7 @@ fn bad_input_gives_clear_errors() {
         "{e}"
     );
     // Zero-variance feature in standardisation.
-    std::fs::write(&p, "Area,Perimeter,Class\n1,2,SEKER\n1,4,SIRA\n").unwrap();
-    let d = load_csv(
-        &p,
-        &CsvOptions {
-            label: "Class".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let d = table("Area,Perimeter,Class\n1,2,SEKER\n1,4,SIRA\n", "Class").unwrap();
     let e = Transform::standardize_from(&d.raw_x().unwrap(), &d.feature_names, 0.5)
         .unwrap_err()
         .to_string();
