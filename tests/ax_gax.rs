@@ -195,7 +195,7 @@ fn trained_tabular(which: &str) -> (Model, gaxsh::data::Dataset) {
     use gaxsh::train::{TrainOptions, fit};
     gaxsh::tensor::random::seed(0);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
-    if which == "drybean" {
+    let (arch, splits, transform, target_val_acc) = if which == "drybean" {
         let d = load_csv(
             &root.join("drybean/Dry_Bean_Dataset.csv"),
             &drybean_options(),
@@ -203,46 +203,34 @@ fn trained_tabular(which: &str) -> (Model, gaxsh::data::Dataset) {
         .unwrap();
         let t = Transform::standardize_from(&d.raw_x().unwrap(), &d.feature_names, 0.5).unwrap();
         let s = split_mod3(&d, false).unwrap();
-        let net = Arch::DrybeanFpa.build(DType::F32).unwrap();
-        let (tr, va, te) = (
-            s.train.with_transform(t.clone()),
-            s.val.with_transform(t.clone()),
-            s.test.with_transform(t),
-        );
-        fit(
-            &net,
-            &tr,
-            Some(&va),
-            &TrainOptions {
-                epochs: 20,
-                target_val_acc: Some(0.85),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        (net, te)
+        (Arch::DrybeanFpa, s, t, 0.85)
     } else {
         let s = gaxsh::data::creditcard::from_bundled(&root.join("creditcard")).unwrap();
-        let sc = gaxsh::data::creditcard::paper_scaling();
-        let net = Arch::CcfFpa.build(DType::F32).unwrap();
-        let (tr, va, te) = (
-            s.train.with_transform(sc.clone()),
-            s.val.with_transform(sc.clone()),
-            s.test.with_transform(sc),
-        );
-        fit(
-            &net,
-            &tr,
-            Some(&va),
-            &TrainOptions {
-                epochs: 20,
-                target_val_acc: Some(0.9),
-                ..Default::default()
-            },
+        (
+            Arch::CcfFpa,
+            s,
+            gaxsh::data::creditcard::paper_scaling(),
+            0.9,
         )
-        .unwrap();
-        (net, te)
-    }
+    };
+    let net = arch.build(DType::F32).unwrap();
+    let (tr, va, te) = (
+        splits.train.with_transform(transform.clone()),
+        splits.val.with_transform(transform.clone()),
+        splits.test.with_transform(transform),
+    );
+    fit(
+        &net,
+        &tr,
+        Some(&va),
+        &TrainOptions {
+            epochs: 20,
+            target_val_acc: Some(target_val_acc),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (net, te)
 }
 
 #[test]
