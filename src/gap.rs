@@ -166,6 +166,15 @@ pub struct Gap {
     pub nan: usize,
 }
 
+impl Gap {
+    /// How far CO's AUROC is above the max-softmax baseline's (negative: below); `None` where
+    /// either is undefined.
+    pub fn margin_over_baseline(&self) -> Option<f64> {
+        (self.auroc.is_finite() && self.msp_auroc.is_finite())
+            .then_some(self.auroc - self.msp_auroc)
+    }
+}
+
 pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
     let mut out = Vec::new();
     for meaning in [Meaning::Before, Meaning::After] {
@@ -234,12 +243,10 @@ pub fn gap_text(gaps: &[Gap]) -> String {
         "vs baseline"
     ));
     for g in gaps {
-        let verdict = if !g.auroc.is_finite() || !g.msp_auroc.is_finite() {
-            "n/a".to_string()
-        } else if g.auroc > g.msp_auroc {
-            format!("CO better by {:.3}", g.auroc - g.msp_auroc)
-        } else {
-            format!("MSP better by {:.3}", g.msp_auroc - g.auroc)
+        let verdict = match g.margin_over_baseline() {
+            None => "n/a".to_string(),
+            Some(d) if d > 0.0 => format!("CO better by {d:.3}"),
+            Some(d) => format!("MSP better by {:.3}", -d),
         };
         s.push_str(&format!(
             "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10.4} {:>10.4} {:>7.4} {:>7.4} {:>9.4}  {}\n",

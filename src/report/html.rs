@@ -98,12 +98,10 @@ pub fn gaps(gaps: &[Gap]) -> String {
          <th>median CO wrong</th><th>AUROC (CO)</th><th>KS gap</th><th>threshold</th><th>AUROC (max softmax)</th><th>verdict</th></tr>\n",
     );
     for g in gaps {
-        let verdict = if !g.auroc.is_finite() || !g.msp_auroc.is_finite() {
-            "n/a".to_string()
-        } else if g.auroc > g.msp_auroc {
-            format!("<b>CO better</b> by {:.3}", g.auroc - g.msp_auroc)
-        } else {
-            format!("max softmax better by {:.3}", g.msp_auroc - g.auroc)
+        let verdict = match g.margin_over_baseline() {
+            None => "n/a".to_string(),
+            Some(d) if d > 0.0 => format!("<b>CO better</b> by {d:.3}"),
+            Some(d) => format!("max softmax better by {:.3}", -d),
         };
         s.push_str(&format!(
             "<tr><td>{} AX</td><td>x{}h</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{verdict}</td></tr>\n",

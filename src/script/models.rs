@@ -334,10 +334,10 @@ fn register_model_methods(r: &mut Registrar) {
         "Raw outputs for a batch (eval mode, no gradients).",
     )
     .example_is("ccf_fpa().logits(zeros([3, 28])).shape", "[3, 2]");
-    r.engine
-        .register_fn("logits", |n: &mut Net, x: ScriptTensor| {
-            n.0.logits(&x.0, 256).map(ScriptTensor).rh()
-        });
+    fn logits(n: &mut Net, x: ScriptTensor) -> RResult<ScriptTensor> {
+        n.0.logits(&x.0, 256).map(ScriptTensor).rh()
+    }
+    r.engine.register_fn("logits", logits);
     r.doc(
         M,
         "forward",
@@ -345,10 +345,7 @@ fn register_model_methods(r: &mut Registrar) {
         "Same as logits: the model applied to a batch in eval mode.",
     )
     .example_is("ccf_fpa().forward(zeros([1, 28])).shape", "[1, 2]");
-    r.engine
-        .register_fn("forward", |n: &mut Net, x: ScriptTensor| {
-            n.0.logits(&x.0, 256).map(ScriptTensor).rh()
-        });
+    r.engine.register_fn("forward", logits);
     r.doc(
         M,
         "predict",
