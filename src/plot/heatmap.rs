@@ -82,13 +82,8 @@ fn panels(
     let mut buf = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        let title = if spec.title.is_empty() {
-            String::new()
-        } else {
-            format!("{}   ", spec.title)
-        };
         root.draw_text(
-            &format!("{title}abs max: {maxabs:.4}"),
+            &headline(&spec.title, maxabs),
             &(FONT, 17).into_text_style(&root),
             (gap as i32, 8),
         )
@@ -197,13 +192,8 @@ fn strip(
     let mut buf = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
-        let title = if spec.title.is_empty() {
-            String::new()
-        } else {
-            format!("{}   ", spec.title)
-        };
         root.draw_text(
-            &format!("{title}abs max: {maxabs:.4}"),
+            &headline(&spec.title, maxabs),
             &(FONT, 15).into_text_style(&root),
             (8, 10),
         )
@@ -244,4 +234,13 @@ fn strip(
         root.present().map_err(perr)?;
     }
     super::write_png(path, width, height, buf)
+}
+
+/// The line above a heatmap: its title, then the scale every colour is relative to.
+fn headline(title: &str, maxabs: f64) -> String {
+    if title.is_empty() {
+        format!("abs max: {maxabs:.4}")
+    } else {
+        format!("{title}   abs max: {maxabs:.4}")
+    }
 }
