@@ -274,6 +274,9 @@ pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Resu
             x.dim(0)?
         );
     }
+    if crate::tensor::portable::enabled(x) {
+        return portable::activation(x, kind, rule, samples);
+    }
     x.contiguous()?.apply_op1(ActOp {
         kind,
         rule,
@@ -281,10 +284,108 @@ pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Resu
     })
 }
 
+/// The same activations and backward rules as tensor ops, for devices without gaxsh's kernels
+/// (`tensor/portable.rs`): candle computes the value, `with_grad` applies the rule.
+mod portable {
+    use super::{ActKind, DEEPLIFT_EPS, Rule};
+    use crate::tensor::portable::{pick, with_grad};
+    use candle_core::{D, Result, Tensor};
+
+    fn value(kind: ActKind, x: &Tensor) -> Result<Tensor> {
+        match kind {
+            ActKind::Relu => x.relu(),
+            ActKind::LeakyRelu(a) => pick(&x.gt(0.0)?, x, &(x * a)?),
+            ActKind::Relu6 => x.clamp(0.0, 6.0),
+            ActKind::Tanh => x.tanh(),
+            ActKind::Sigmoid => (x.neg()?.exp()? + 1.0)?.recip(),
+            ActKind::Softmax => {
+                let e = x.broadcast_sub(&x.max_keepdim(D::Minus1)?)?.exp()?;
+                e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+            }
+        }
+    }
+
+    /// The ordinary gradient, with ReLU'(0) = 0 (candle's own relu gradient has 1 there).
+    fn plain(kind: ActKind, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Tensor> {
+        let zero = g.zeros_like()?;
+        match kind {
+            ActKind::Relu => pick(&x.gt(0.0)?, g, &zero),
+            ActKind::LeakyRelu(a) => pick(&x.gt(0.0)?, g, &(g * a)?),
+            ActKind::Relu6 => pick(&(x.gt(0.0)? * x.lt(6.0)?)?, g, &zero),
+            ActKind::Tanh => g * (1.0 - y.sqr()?)?,
+            ActKind::Sigmoid => (g * (1.0 - y)?)? * y,
+            ActKind::Softmax => {
+                let s = (g * y)?.sum_keepdim(D::Minus1)?;
+                y * g.broadcast_sub(&s)?
+            }
+        }
+    }
+
+    fn deeplift(
+        kind: ActKind,
+        x: &Tensor,
+        y: &Tensor,
+        g: &Tensor,
+        samples: usize,
+    ) -> Result<Tensor> {
+        let plain = plain(kind, x, y, g)?;
+        if matches!(kind, ActKind::Relu6) {
+            return Ok(plain);
+        }
+        let b = x.dim(0)? / 2;
+        let pair = |t: &Tensor| -> Result<Tensor> {
+            let d = (t.narrow(0, 0, b)? - t.narrow(0, b, b)?)?;
+            Tensor::cat(&[&d, &d], 0)
+        };
+        let (dx, dy) = (pair(x)?, pair(y)?);
+        let out = pick(&dx.abs()?.lt(DEEPLIFT_EPS)?, &plain, &((g * dy)? / &dx)?)?;
+        if kind != ActKind::Softmax || samples == 0 {
+            return Ok(out);
+        }
+        // Captum's mean subtraction over each sample's [input; baseline] pair.
+        let per = out.elem_count() / (2 * samples);
+        let rows = out.reshape((2, samples, per))?;
+        let shift = (rows.sum_keepdim(2)?.sum_keepdim(0)? / (2 * per) as f64)?;
+        rows.broadcast_sub(&shift)?.reshape(out.shape())
+    }
+
+    pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Result<Tensor> {
+        let x = x.contiguous()?;
+        let y = value(kind, &x)?;
+        with_grad(&x, &y, move |x, y, g| match (rule, kind) {
+            (Rule::GuidedBackprop, ActKind::Relu) => {
+                pick(&(x.gt(0.0)? * g.gt(0.0)?)?, g, &g.zeros_like()?)
+            }
+            (Rule::Deconvolution, ActKind::Relu) => g.relu(),
+            (Rule::DeepLift, kind) => deeplift(kind, x, y, g, samples),
+            (_, kind) => plain(kind, x, y, g),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
+
+    type Act = fn(&Tensor, ActKind, Rule, usize) -> Result<Tensor>;
+
+    /// The activation's values and the gradient of Σ y·g, through `act`.
+    fn run(
+        act: Act,
+        (kind, rule): (ActKind, Rule),
+        x: &[f64],
+        g: &[f64],
+        samples: usize,
+        shape: &[usize],
+    ) -> (Vec<f64>, Vec<f64>) {
+        let xv = Var::from_tensor(&Tensor::from_slice(x, shape, &Device::Cpu).unwrap()).unwrap();
+        let y = act(&xv, kind, rule, samples).unwrap();
+        let w = Tensor::from_slice(g, shape, &Device::Cpu).unwrap();
+        let grads = (&y * w).unwrap().sum_all().unwrap().backward().unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        (flat(&y), flat(grads.get(&xv).unwrap()))
+    }
 
     fn grad_of(
         kind: ActKind,
@@ -294,17 +395,52 @@ mod tests {
         samples: usize,
         shape: &[usize],
     ) -> Vec<f64> {
-        let xv = Var::from_tensor(&Tensor::from_slice(x, shape, &Device::Cpu).unwrap()).unwrap();
-        let y = activation(&xv, kind, rule, samples).unwrap();
-        let w = Tensor::from_slice(g, shape, &Device::Cpu).unwrap();
-        let grads = (y * w).unwrap().sum_all().unwrap().backward().unwrap();
-        grads
-            .get(&xv)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap()
+        run(activation, (kind, rule), x, g, samples, shape).1
+    }
+
+    /// The tensor-op path (what a GPU runs) against the CPU kernel: every kind under every rule,
+    /// on a DeepLift-shaped batch of 2 inputs and their 2 baselines with exact zeros, ties
+    /// between input and baseline (the rescale fallback) and values past ReLU6's 6.
+    #[test]
+    fn portable_path_matches_the_kernel() {
+        let shape = [4, 5];
+        crate::tensor::random::seed(4);
+        let mut x: Vec<f64> = crate::tensor::random::normal_vec(20)
+            .iter()
+            .map(|v| v * 4.0)
+            .collect();
+        x[0] = 0.0;
+        x[3] = 7.5;
+        x[11] = x[1]; // input row 0, column 1 equals its baseline
+        let g: Vec<f64> = (0..20).map(|i| ((i * 7 % 11) as f64 - 5.0) / 3.0).collect();
+        let kinds = [
+            ActKind::Relu,
+            ActKind::LeakyRelu(0.01),
+            ActKind::Relu6,
+            ActKind::Tanh,
+            ActKind::Sigmoid,
+            ActKind::Softmax,
+        ];
+        let rules = [
+            Rule::Plain,
+            Rule::GuidedBackprop,
+            Rule::Deconvolution,
+            Rule::DeepLift,
+        ];
+        for kind in kinds {
+            for rule in rules {
+                let a = run(activation, (kind, rule), &x, &g, 2, &shape);
+                let b = run(portable::activation, (kind, rule), &x, &g, 2, &shape);
+                for (what, u, v) in [("values", &a.0, &b.0), ("gradients", &a.1, &b.1)] {
+                    let d = u
+                        .iter()
+                        .zip(v)
+                        .map(|(p, q)| (p - q).abs())
+                        .fold(0.0, f64::max);
+                    assert!(d < 1e-12, "{kind:?} {rule:?}: {what} differ by {d}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ impl CustomOp1 for ChannelAffine {
 
 /// x·scale[c] + shift[c] over channel axis 1.
 pub fn channel_affine(x: &Tensor, scale: Vec<f64>, shift: Vec<f64>) -> Result<Tensor> {
+    if super::portable::enabled(x) {
+        return super::portable::channel_affine(x, &scale, &shift);
+    }
     x.contiguous()?.apply_op1(ChannelAffine {
         scale,
         shift,

@@ -968,6 +968,9 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor>
     if stride == 0 {
         candle_core::bail!("conv_transpose2d: stride must be positive");
     }
+    if super::portable::enabled(x) {
+        return super::portable::conv_transpose2d(x, w, stride);
+    }
     x.contiguous()?
         .apply_op2(&w.contiguous()?, ConvTranspose2dOp { stride })
 }
@@ -976,6 +979,9 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor>
 pub fn conv2d(x: &Tensor, w: &Tensor, geom: ConvGeom) -> Result<Tensor> {
     if geom.stride == 0 || geom.groups == 0 {
         candle_core::bail!("conv2d: stride and groups must be positive");
+    }
+    if super::portable::enabled(x) {
+        return super::portable::conv2d(x, w, geom);
     }
     x.contiguous()?.apply_op2(&w.contiguous()?, Conv2dOp(geom))
 }

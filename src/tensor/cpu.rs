@@ -98,8 +98,9 @@ pub fn shape(dims: &[usize]) -> Shape {
 }
 
 /// `cuda_fwd` for a custom op that has only a CPU kernel: copy the inputs to the host, run
-/// `cpu_fwd`, copy the result back. Correct on a GPU, not fast: every such op (convolution,
-/// rule-aware activations, pooling, the GAX steps) makes a round trip through host memory.
+/// `cpu_fwd`, copy the result back. Correct on a GPU, not fast. The model ops (convolution,
+/// activations, pooling, affine) take `tensor/portable.rs` off the CPU and never get here; the
+/// GAX steps do, once per step.
 /// Invoke inside `impl CustomOpN for …` with the op's arity: `cuda_via_host!(2);`.
 #[macro_export]
 macro_rules! cuda_via_host {

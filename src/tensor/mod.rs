@@ -7,6 +7,7 @@ pub mod format;
 pub mod grad_hook;
 pub mod ops;
 pub mod pool;
+pub mod portable;
 pub mod random;
 pub mod resize;
 pub mod simd;

@@ -165,6 +165,9 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
     if 2 * p.padding.0 > p.kernel.0 || 2 * p.padding.1 > p.kernel.1 {
         candle_core::bail!("max_pool2d: padding must be at most half the kernel size");
     }
+    if super::portable::enabled(x) {
+        return super::portable::max_pool2d(x, p);
+    }
     x.contiguous()?.apply_op1(MaxPool2dOp(p))
 }
 
@@ -269,6 +272,9 @@ pub fn adaptive_avg_pool2d(x: &Tensor, oh: usize, ow: usize) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     if (h, w) == (oh, ow) {
         return Ok(x.clone());
+    }
+    if super::portable::enabled(x) {
+        return super::portable::adaptive_avg_pool2d(x, oh, ow);
     }
     x.contiguous()?.apply_op1(AdaptiveAvgPool2dOp(oh, ow))
 }

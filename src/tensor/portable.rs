@@ -1,0 +1,464 @@
+//! gaxsh's own ops as compositions of candle's tensor ops: the path they take on a GPU.
+//!
+//! The custom ops (convolution, pooling, batch-norm affine, the rule-aware activations) have CPU
+//! kernels only. On any other device each entry point (`conv2d`, `max_pool2d`, `activation`, …)
+//! builds the same result from candle operations, which candle runs as CUDA kernels, so the data
+//! stays on the GPU. Where the gradient must differ from what candle's autograd would give
+//! (PyTorch's first-maximum rule in max pooling, ReLU'(0) = 0, the attribution rules), the value
+//! goes through [`with_grad`], an identity op whose backward is a closure of tensor ops.
+//!
+//! Setting `GAXSH_PORTABLE_OPS=1` takes this path on the CPU too. That is how it is tested
+//! without a GPU: the unit tests here and in `nn/act.rs` compare it with the CPU kernels, and the
+//! PyTorch/Captum parity tests run again under the variable in `.ci/run`.
+
+use candle_core::backend::{BackendDevice, BackendStorage};
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use std::sync::OnceLock;
+
+/// Whether ops on `t` take the portable path: always off the CPU, and on it when asked.
+pub fn enabled(t: &Tensor) -> bool {
+    !t.device().is_cpu() || forced()
+}
+
+fn forced() -> bool {
+    static FORCED: OnceLock<bool> = OnceLock::new();
+    *FORCED.get_or_init(|| {
+        std::env::var("GAXSH_PORTABLE_OPS").is_ok_and(|v| !v.is_empty() && v != "0")
+    })
+}
+
+/// A copy of a storage on its own device: the forward of [`with_grad`], the same code on every
+/// backend.
+pub fn copy_storage<S>(s: &S, l: &Layout) -> Result<(S, Shape)>
+where
+    S: BackendStorage,
+    S::Device: BackendDevice<Storage = S>,
+{
+    // SAFETY: `copy_strided_src` writes every element of the fresh allocation before it is read.
+    let mut out = unsafe { s.device().alloc_uninit(l.shape(), s.dtype())? };
+    s.copy_strided_src(&mut out, 0, l)?;
+    Ok((out, l.shape().clone()))
+}
+
+type GradRule = dyn Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor> + Send + Sync;
+
+struct WithGrad {
+    rule: Box<GradRule>,
+}
+
+impl CustomOp2 for WithGrad {
+    fn name(&self) -> &'static str {
+        "with-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _s1: &CpuStorage,
+        _l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        copy_storage(s2, l2)
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        _s1: &candle_core::CudaStorage,
+        _l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        copy_storage(s2, l2)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        value: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some((self.rule)(x, value, grad)?), None))
+    }
+}
+
+/// `value` (a function of `x` computed by the caller), whose backward gives `x` the gradient
+/// `rule(x, value, output_grad)` instead of what autograd would derive.
+pub fn with_grad(
+    x: &Tensor,
+    value: &Tensor,
+    rule: impl Fn(&Tensor, &Tensor, &Tensor) -> Result<Tensor> + Send + Sync + 'static,
+) -> Result<Tensor> {
+    x.apply_op2(
+        &value.detach(),
+        WithGrad {
+            rule: Box::new(rule),
+        },
+    )
+}
+
+/// `mask ? a : b` elementwise (a select, so a NaN or infinity in the other branch stays out).
+pub fn pick(mask: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    mask.where_cond(a, b)
+}
+
+/// Pad one axis with a constant (zero padding through candle's own op keeps its gradient).
+fn pad_with(x: &Tensor, dim: usize, before: usize, after: usize, value: f64) -> Result<Tensor> {
+    if before == 0 && after == 0 {
+        return Ok(x.clone());
+    }
+    if value == 0.0 {
+        return x.pad_with_zeros(dim, before, after);
+    }
+    let block = |n: usize| -> Result<Tensor> {
+        let mut dims = x.dims().to_vec();
+        dims[dim] = n;
+        Tensor::full(value, dims, x.device())?.to_dtype(x.dtype())
+    };
+    Tensor::cat(&[&block(before)?, x, &block(after)?], dim)
+}
+
+/// Every `stride`-th of `n` positions along `dim`, starting at `start`.
+fn strided(x: &Tensor, dim: usize, start: usize, n: usize, stride: usize) -> Result<Tensor> {
+    if stride == 1 {
+        return x.narrow(dim, start, n);
+    }
+    x.index_select(&positions(start, n, stride, x)?, dim)
+}
+
+fn positions(start: usize, n: usize, stride: usize, like: &Tensor) -> Result<Tensor> {
+    let idx: Vec<u32> = (0..n).map(|i| (start + i * stride) as u32).collect();
+    Tensor::from_vec(idx, n, like.device())
+}
+
+/// The window tap (ky, kx) of every output position of a sliding window over a padded
+/// (N, C, H, W) input: an (N, C, oh, ow) view-like tensor.
+fn tap(
+    xp: &Tensor,
+    ky: usize,
+    kx: usize,
+    out: (usize, usize),
+    stride: (usize, usize),
+) -> Result<Tensor> {
+    strided(
+        &strided(xp, 2, ky, out.0, stride.0)?,
+        3,
+        kx,
+        out.1,
+        stride.1,
+    )
+}
+
+/// The transpose of [`tap`]: `g` (N, C, oh, ow) added into zeros of the padded input's size at
+/// the positions that tap read.
+fn untap(
+    g: &Tensor,
+    ky: usize,
+    kx: usize,
+    padded: (usize, usize),
+    stride: (usize, usize),
+) -> Result<Tensor> {
+    let (n, c, oh, ow) = g.dims4()?;
+    let cols = Tensor::zeros((n, c, oh, padded.1), g.dtype(), g.device())?.index_add(
+        &positions(kx, ow, stride.1, g)?,
+        g,
+        3,
+    )?;
+    Tensor::zeros((n, c, padded.0, padded.1), g.dtype(), g.device())?.index_add(
+        &positions(ky, oh, stride.0, g)?,
+        &cols,
+        2,
+    )
+}
+
+/// `conv::conv2d` from candle's convolution (groups, stride, symmetric padding) or, for depthwise
+/// layers, a sum over the kernel taps (candle runs a grouped convolution as one per group).
+pub fn conv2d(x: &Tensor, w: &Tensor, geom: super::conv::ConvGeom) -> Result<Tensor> {
+    let (_, c, _, _) = x.dims4()?;
+    let (k, cg, kh, kw) = w.dims4()?;
+    if c != cg * geom.groups || k % geom.groups != 0 {
+        candle_core::bail!(
+            "conv2d: {c} input channels and a kernel of {cg} channels per group do not fit {} groups",
+            geom.groups
+        );
+    }
+    let (t, b, l, r) = geom.pad;
+    let depthwise = geom.groups > 1 && geom.groups == c && k == c;
+    if !depthwise && t == b && l == r && t == l {
+        return x.conv2d(w, t, geom.stride, 1, geom.groups);
+    }
+    let xp = pad_with(&pad_with(x, 2, t, b, 0.0)?, 3, l, r, 0.0)?;
+    if !depthwise {
+        return xp.conv2d(w, 0, geom.stride, 1, geom.groups);
+    }
+    let (_, _, ph, pw) = xp.dims4()?;
+    if ph < kh || pw < kw {
+        candle_core::bail!("conv2d: kernel {kh}×{kw} is larger than the padded input {ph}×{pw}");
+    }
+    let out = ((ph - kh) / geom.stride + 1, (pw - kw) / geom.stride + 1);
+    let mut sum: Option<Tensor> = None;
+    for ky in 0..kh {
+        for kx in 0..kw {
+            let wk = w
+                .narrow(2, ky, 1)?
+                .narrow(3, kx, 1)?
+                .reshape((1, c, 1, 1))?;
+            let term = tap(&xp, ky, kx, out, (geom.stride, geom.stride))?.broadcast_mul(&wk)?;
+            sum = Some(match sum {
+                Some(s) => (s + term)?,
+                None => term,
+            });
+        }
+    }
+    sum.ok_or_else(|| candle_core::Error::Msg("conv2d: empty kernel".into()))
+}
+
+/// `conv::conv_transpose2d` (groups 1, no padding) through candle's own op.
+pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor> {
+    x.conv_transpose2d(w, 0, 0, stride, 1)
+}
+
+/// `pool::max_pool2d`: the maximum over the window taps, the gradient routed to the first
+/// maximum of each window in row-major order (PyTorch's rule), padding with −∞.
+pub fn max_pool2d(x: &Tensor, p: super::pool::Pool2d) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (py, px) = p.padding;
+    let xp = pad_with(
+        &pad_with(x, 2, py, py, f64::NEG_INFINITY)?,
+        3,
+        px,
+        px,
+        f64::NEG_INFINITY,
+    )?;
+    let (ph, pw) = (h + 2 * py, w + 2 * px);
+    let stride = p.stride;
+    let out = (
+        (ph - p.kernel.0) / stride.0 + 1,
+        (pw - p.kernel.1) / stride.1 + 1,
+    );
+    let taps: Vec<(usize, usize)> = (0..p.kernel.0)
+        .flat_map(|ky| (0..p.kernel.1).map(move |kx| (ky, kx)))
+        .collect();
+    let mut y = tap(&xp, 0, 0, out, stride)?;
+    for &(ky, kx) in &taps[1..] {
+        y = y.maximum(&tap(&xp, ky, kx, out, stride)?)?;
+    }
+    with_grad(x, &y, move |x, y, g| {
+        let xp = pad_with(
+            &pad_with(x, 2, py, py, f64::NEG_INFINITY)?,
+            3,
+            px,
+            px,
+            f64::NEG_INFINITY,
+        )?;
+        let mut taken = y.zeros_like()?;
+        let mut dx: Option<Tensor> = None;
+        for &(ky, kx) in &taps {
+            let hit = tap(&xp, ky, kx, out, stride)?.eq(y)?.to_dtype(y.dtype())?;
+            let first = (&hit * (1.0 - &taken)?)?;
+            taken = (taken + &first)?;
+            let part = untap(&(g * &first)?, ky, kx, (ph, pw), stride)?;
+            dx = Some(match dx {
+                Some(d) => (d + part)?,
+                None => part,
+            });
+        }
+        let dx = dx.ok_or_else(|| candle_core::Error::Msg("max_pool2d: empty kernel".into()))?;
+        dx.narrow(2, py, h)?.narrow(3, px, w)
+    })
+}
+
+/// `pool::adaptive_avg_pool2d`: PyTorch's windows `[floor(i·n/m), ceil((i+1)·n/m))`, each a mean.
+pub fn adaptive_avg_pool2d(x: &Tensor, oh: usize, ow: usize) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let windows = |n: usize, m: usize| -> Vec<(usize, usize)> {
+        (0..m)
+            .map(|i| ((i * n) / m, ((i + 1) * n).div_ceil(m)))
+            .collect()
+    };
+    let mut rows = Vec::with_capacity(oh);
+    for (y0, y1) in windows(h, oh) {
+        let mut cells = Vec::with_capacity(ow);
+        for (x0, x1) in windows(w, ow) {
+            let cell = x.narrow(2, y0, y1 - y0)?.narrow(3, x0, x1 - x0)?;
+            let count =
+                Tensor::new(((y1 - y0) * (x1 - x0)) as f64, x.device())?.to_dtype(x.dtype())?;
+            cells.push(cell.sum_keepdim((2, 3))?.broadcast_div(&count)?);
+        }
+        rows.push(Tensor::cat(&cells, 3)?);
+    }
+    Tensor::cat(&rows, 2)
+}
+
+/// `affine::channel_affine`: x·scale[c] + shift[c] over axis 1, broadcast.
+pub fn channel_affine(x: &Tensor, scale: &[f64], shift: &[f64]) -> Result<Tensor> {
+    let mut dims = vec![1; x.rank()];
+    if dims.len() < 2 || x.dim(1)? != scale.len() {
+        candle_core::bail!(
+            "channel affine: {} channels for input {:?}",
+            scale.len(),
+            x.dims()
+        );
+    }
+    dims[1] = scale.len();
+    let column = |v: &[f64]| -> Result<Tensor> {
+        Tensor::from_slice(v, dims.as_slice(), x.device())?.to_dtype(x.dtype())
+    };
+    x.broadcast_mul(&column(scale)?)?
+        .broadcast_add(&column(shift)?)
+}
+
+/// Each portable op against the CPU kernel it stands in for: values and gradients, in f64, on
+/// the geometries the model zoo uses (the kernels themselves are checked against PyTorch).
+/// Meaningful in a plain `cargo test`; under `GAXSH_PORTABLE_OPS=1` both sides are portable.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::conv::ConvGeom;
+    use crate::tensor::pool::Pool2d;
+    use candle_core::{Device, Var};
+
+    fn rand(shape: &[usize], seed: u64) -> Tensor {
+        crate::tensor::random::seed(seed);
+        let v = crate::tensor::random::normal_vec(shape.iter().product());
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+        assert_eq!(a.dims(), b.dims());
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    }
+
+    /// Run `kernel` and `portable` on the same inputs (fresh `Var`s each), then a backward pass
+    /// with the same random output gradient; values and every input gradient must agree.
+    fn agree(
+        inputs: &[Tensor],
+        kernel: impl Fn(&[Tensor]) -> Result<Tensor>,
+        portable: impl Fn(&[Tensor]) -> Result<Tensor>,
+        what: &str,
+    ) {
+        let run = |f: &dyn Fn(&[Tensor]) -> Result<Tensor>| {
+            let vars: Vec<Var> = inputs
+                .iter()
+                .map(|t| Var::from_tensor(t).unwrap())
+                .collect();
+            let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+            let y = f(&ts).unwrap();
+            let gy = rand(y.dims(), 99);
+            let grads = (&y * &gy).unwrap().sum_all().unwrap().backward().unwrap();
+            let dx: Vec<Tensor> = vars.iter().map(|v| grads.get(v).unwrap().clone()).collect();
+            (y, dx)
+        };
+        let (ya, ga) = run(&kernel);
+        let (yb, gb) = run(&portable);
+        let d = max_diff(&ya, &yb);
+        assert!(d < 1e-12, "{what}: values differ by {d}");
+        for (i, (a, b)) in ga.iter().zip(&gb).enumerate() {
+            let d = max_diff(a, b);
+            assert!(d < 1e-11, "{what}: gradient of input {i} differs by {d}");
+        }
+    }
+
+    #[test]
+    fn convolutions_match_the_kernels() {
+        let geom = |stride, pad, groups| ConvGeom {
+            stride,
+            pad,
+            groups,
+        };
+        for (g, x, w) in [
+            (geom(1, (1, 1, 1, 1), 1), [2, 3, 9, 9], [4, 3, 3, 3]),
+            (geom(2, (0, 1, 0, 1), 1), [2, 3, 10, 10], [4, 3, 3, 3]), // TensorFlow "SAME"
+            (geom(4, (2, 2, 2, 2), 1), [1, 3, 23, 23], [8, 3, 11, 11]), // AlexNet's first
+            (geom(1, (0, 0, 2, 2), 1), [3, 4, 1, 12], [5, 4, 1, 5]),  // a Conv1d as 2-D
+            (geom(1, (1, 1, 1, 1), 6), [2, 6, 7, 7], [6, 1, 3, 3]),   // depthwise
+            (geom(2, (0, 1, 0, 1), 6), [2, 6, 8, 8], [6, 1, 3, 3]),   // depthwise, SAME, stride 2
+            (geom(1, (0, 0, 0, 0), 2), [2, 4, 5, 5], [6, 2, 3, 3]),   // grouped
+        ] {
+            let inputs = [rand(&x, 1), rand(&w, 2)];
+            agree(
+                &inputs,
+                |t| crate::tensor::conv::conv2d(&t[0], &t[1], g),
+                |t| conv2d(&t[0], &t[1], g),
+                &format!("conv2d {g:?} {x:?} {w:?}"),
+            );
+        }
+        let inputs = [rand(&[2, 4, 5, 5], 3), rand(&[4, 3, 2, 2], 4)];
+        agree(
+            &inputs,
+            |t| crate::tensor::conv::conv_transpose2d(&t[0], &t[1], 2),
+            |t| conv_transpose2d(&t[0], &t[1], 2),
+            "conv_transpose2d",
+        );
+    }
+
+    #[test]
+    fn max_pooling_matches_the_kernel_ties_included() {
+        // relu leaves windows of zeros: the gradient must go to the first of them only.
+        let relu = |t: Tensor| t.relu().unwrap();
+        for (p, x) in [
+            (Pool2d::square(2, 2, 0), relu(rand(&[2, 3, 8, 8], 5))),
+            (Pool2d::square(3, 2, 1), relu(rand(&[2, 3, 9, 9], 6))), // overlapping, padded
+            (Pool2d::square(3, 2, 0), rand(&[1, 2, 13, 13], 7)),     // AlexNet's
+            (
+                Pool2d {
+                    kernel: (1, 2),
+                    stride: (1, 2),
+                    padding: (0, 0),
+                },
+                Tensor::zeros((1, 1, 2, 6), candle_core::DType::F64, &Device::Cpu).unwrap(),
+            ),
+        ] {
+            agree(
+                &[x],
+                |t| crate::tensor::pool::max_pool2d(&t[0], p),
+                |t| max_pool2d(&t[0], p),
+                &format!("max_pool2d {p:?}"),
+            );
+        }
+    }
+
+    #[test]
+    fn adaptive_pooling_and_affine_match_the_kernels() {
+        for (x, (oh, ow)) in [
+            ([2, 3, 13, 13], (6, 6)),
+            ([2, 3, 10, 7], (7, 7)),
+            ([2, 3, 5, 5], (1, 1)),
+        ] {
+            agree(
+                &[rand(&x, 8)],
+                |t| crate::tensor::pool::adaptive_avg_pool2d(&t[0], oh, ow),
+                |t| adaptive_avg_pool2d(&t[0], oh, ow),
+                &format!("adaptive_avg_pool2d {x:?} → {oh}×{ow}"),
+            );
+        }
+        let (scale, shift) = (vec![0.5, -2.0, 3.25], vec![1.0, 0.0, -0.75]);
+        for x in [vec![2, 3, 4, 4], vec![5, 3]] {
+            agree(
+                &[rand(&x, 9)],
+                |t| crate::tensor::affine::channel_affine(&t[0], scale.clone(), shift.clone()),
+                |t| channel_affine(&t[0], &scale, &shift),
+                &format!("channel_affine {x:?}"),
+            );
+        }
+    }
+
+    #[test]
+    fn with_grad_passes_the_value_and_applies_the_rule() {
+        let x = Var::from_tensor(&rand(&[3, 4], 10)).unwrap();
+        let value = (x.as_tensor() * 3.0).unwrap();
+        let y = with_grad(x.as_tensor(), &value, |_, _, g| g * 7.0).unwrap();
+        assert_eq!(max_diff(&y, &value), 0.0);
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        let want = Tensor::full(7.0, (3, 4), &Device::Cpu).unwrap();
+        assert_eq!(max_diff(grads.get(&x).unwrap(), &want), 0.0);
+    }
+}
