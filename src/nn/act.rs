@@ -288,13 +288,13 @@ pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Resu
 /// (`tensor/portable.rs`): candle computes the value, `with_grad` applies the rule.
 mod portable {
     use super::{ActKind, DEEPLIFT_EPS, Rule};
-    use crate::tensor::portable::{pick, with_grad};
+    use crate::tensor::portable::with_grad;
     use candle_core::{D, Result, Tensor};
 
     fn value(kind: ActKind, x: &Tensor) -> Result<Tensor> {
         match kind {
             ActKind::Relu => x.relu(),
-            ActKind::LeakyRelu(a) => pick(&x.gt(0.0)?, x, &(x * a)?),
+            ActKind::LeakyRelu(a) => x.gt(0.0)?.where_cond(x, &(x * a)?),
             ActKind::Relu6 => x.clamp(0.0, 6.0),
             ActKind::Tanh => x.tanh(),
             ActKind::Sigmoid => (x.neg()?.exp()? + 1.0)?.recip(),
@@ -309,9 +309,9 @@ mod portable {
     fn plain(kind: ActKind, x: &Tensor, y: &Tensor, g: &Tensor) -> Result<Tensor> {
         let zero = g.zeros_like()?;
         match kind {
-            ActKind::Relu => pick(&x.gt(0.0)?, g, &zero),
-            ActKind::LeakyRelu(a) => pick(&x.gt(0.0)?, g, &(g * a)?),
-            ActKind::Relu6 => pick(&(x.gt(0.0)? * x.lt(6.0)?)?, g, &zero),
+            ActKind::Relu => x.gt(0.0)?.where_cond(g, &zero),
+            ActKind::LeakyRelu(a) => x.gt(0.0)?.where_cond(g, &(g * a)?),
+            ActKind::Relu6 => (x.gt(0.0)? * x.lt(6.0)?)?.where_cond(g, &zero),
             ActKind::Tanh => g * (1.0 - y.sqr()?)?,
             ActKind::Sigmoid => (g * (1.0 - y)?)? * y,
             ActKind::Softmax => {
@@ -338,7 +338,10 @@ mod portable {
             Tensor::cat(&[&d, &d], 0)
         };
         let (dx, dy) = (pair(x)?, pair(y)?);
-        let out = pick(&dx.abs()?.lt(DEEPLIFT_EPS)?, &plain, &((g * dy)? / &dx)?)?;
+        let out = dx
+            .abs()?
+            .lt(DEEPLIFT_EPS)?
+            .where_cond(&plain, &((g * dy)? / &dx)?)?;
         if kind != ActKind::Softmax || samples == 0 {
             return Ok(out);
         }
@@ -354,7 +357,7 @@ mod portable {
         let y = value(kind, &x)?;
         with_grad(&x, &y, move |x, y, g| match (rule, kind) {
             (Rule::GuidedBackprop, ActKind::Relu) => {
-                pick(&(x.gt(0.0)? * g.gt(0.0)?)?, g, &g.zeros_like()?)
+                (x.gt(0.0)? * g.gt(0.0)?)?.where_cond(g, &g.zeros_like()?)
             }
             (Rule::Deconvolution, ActKind::Relu) => g.relu(),
             (Rule::DeepLift, kind) => deeplift(kind, x, y, g, samples),

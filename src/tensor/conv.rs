@@ -62,6 +62,12 @@ impl ConvGeom {
         })
     }
 
+    /// The output's (height, width), after the same shape checks as the kernels.
+    pub(crate) fn out_size(&self, x: [usize; 4], w: [usize; 4]) -> Result<(usize, usize)> {
+        let d = self.dims(x, w)?;
+        Ok((d.oh, d.ow))
+    }
+
     fn depthwise(&self, d: &Dims) -> bool {
         self.groups > 1 && self.groups == d.c && d.k == d.c
     }

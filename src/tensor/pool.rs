@@ -37,7 +37,7 @@ impl Pool2d {
         (size + 2 * p).saturating_sub(k) / s + 1
     }
 
-    fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
+    pub(crate) fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
         (self.out(h, 0), self.out(w, 1))
     }
 }
@@ -172,7 +172,7 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
 }
 
 /// The windows of adaptive average pooling along one axis: `[floor(i·n/m), ceil((i+1)·n/m))`.
-fn adaptive_windows(n: usize, m: usize) -> Vec<(usize, usize)> {
+pub(crate) fn adaptive_windows(n: usize, m: usize) -> Vec<(usize, usize)> {
     (0..m)
         .map(|i| ((i * n) / m, ((i + 1) * n).div_ceil(m)))
         .collect()

@@ -98,25 +98,36 @@ pub fn with_grad(
     )
 }
 
-/// `mask ? a : b` elementwise (a select, so a NaN or infinity in the other branch stays out).
-pub fn pick(mask: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    mask.where_cond(a, b)
+/// Pad the two spatial axes of (N, C, H, W) by (top, bottom, left, right) with a constant.
+fn pad2d(x: &Tensor, pad: (usize, usize, usize, usize), value: f64) -> Result<Tensor> {
+    let axis = |x: &Tensor, dim: usize, before: usize, after: usize| -> Result<Tensor> {
+        if before == 0 && after == 0 {
+            return Ok(x.clone());
+        }
+        if value == 0.0 {
+            return x.pad_with_zeros(dim, before, after);
+        }
+        let block = |n: usize| -> Result<Tensor> {
+            let mut dims = x.dims().to_vec();
+            dims[dim] = n;
+            Tensor::full(value, dims, x.device())?.to_dtype(x.dtype())
+        };
+        Tensor::cat(&[&block(before)?, x, &block(after)?], dim)
+    };
+    axis(&axis(x, 2, pad.0, pad.1)?, 3, pad.2, pad.3)
 }
 
-/// Pad one axis with a constant (zero padding through candle's own op keeps its gradient).
-fn pad_with(x: &Tensor, dim: usize, before: usize, after: usize, value: f64) -> Result<Tensor> {
-    if before == 0 && after == 0 {
-        return Ok(x.clone());
+/// The sum of a non-empty sequence of tensors.
+fn sum(terms: impl IntoIterator<Item = Result<Tensor>>, what: &str) -> Result<Tensor> {
+    let mut acc: Option<Tensor> = None;
+    for t in terms {
+        let t = t?;
+        acc = Some(match acc {
+            Some(a) => (a + t)?,
+            None => t,
+        });
     }
-    if value == 0.0 {
-        return x.pad_with_zeros(dim, before, after);
-    }
-    let block = |n: usize| -> Result<Tensor> {
-        let mut dims = x.dims().to_vec();
-        dims[dim] = n;
-        Tensor::full(value, dims, x.device())?.to_dtype(x.dtype())
-    };
-    Tensor::cat(&[&block(before)?, x, &block(after)?], dim)
+    acc.ok_or_else(|| candle_core::Error::Msg(format!("{what}: empty kernel")))
 }
 
 /// Every `stride`-th of `n` positions along `dim`, starting at `start`.
@@ -175,43 +186,35 @@ fn untap(
 /// `conv::conv2d` from candle's convolution (groups, stride, symmetric padding) or, for depthwise
 /// layers, a sum over the kernel taps (candle runs a grouped convolution as one per group).
 pub fn conv2d(x: &Tensor, w: &Tensor, geom: super::conv::ConvGeom) -> Result<Tensor> {
-    let (_, c, _, _) = x.dims4()?;
-    let (k, cg, kh, kw) = w.dims4()?;
-    if c != cg * geom.groups || k % geom.groups != 0 {
-        candle_core::bail!(
-            "conv2d: {c} input channels and a kernel of {cg} channels per group do not fit {} groups",
-            geom.groups
-        );
-    }
+    let (xd, wd) = (dims4(x)?, dims4(w)?);
+    // The kernels' shape checks and output size, with their messages.
+    let out = geom.out_size(xd, wd)?;
     let (t, b, l, r) = geom.pad;
-    let depthwise = geom.groups > 1 && geom.groups == c && k == c;
+    let depthwise = geom.groups > 1 && geom.groups == xd[1] && wd[0] == xd[1];
     if !depthwise && t == b && l == r && t == l {
         return x.conv2d(w, t, geom.stride, 1, geom.groups);
     }
-    let xp = pad_with(&pad_with(x, 2, t, b, 0.0)?, 3, l, r, 0.0)?;
+    let xp = pad2d(x, geom.pad, 0.0)?;
     if !depthwise {
         return xp.conv2d(w, 0, geom.stride, 1, geom.groups);
     }
-    let (_, _, ph, pw) = xp.dims4()?;
-    if ph < kh || pw < kw {
-        candle_core::bail!("conv2d: kernel {kh}×{kw} is larger than the padded input {ph}×{pw}");
-    }
-    let out = ((ph - kh) / geom.stride + 1, (pw - kw) / geom.stride + 1);
-    let mut sum: Option<Tensor> = None;
-    for ky in 0..kh {
-        for kx in 0..kw {
+    let (c, kh, kw) = (wd[0], wd[2], wd[3]);
+    let taps = (0..kh).flat_map(|ky| (0..kw).map(move |kx| (ky, kx)));
+    sum(
+        taps.map(|(ky, kx)| {
             let wk = w
                 .narrow(2, ky, 1)?
                 .narrow(3, kx, 1)?
                 .reshape((1, c, 1, 1))?;
-            let term = tap(&xp, ky, kx, out, (geom.stride, geom.stride))?.broadcast_mul(&wk)?;
-            sum = Some(match sum {
-                Some(s) => (s + term)?,
-                None => term,
-            });
-        }
-    }
-    sum.ok_or_else(|| candle_core::Error::Msg("conv2d: empty kernel".into()))
+            tap(&xp, ky, kx, out, (geom.stride, geom.stride))?.broadcast_mul(&wk)
+        }),
+        "conv2d",
+    )
+}
+
+fn dims4(t: &Tensor) -> Result<[usize; 4]> {
+    let (a, b, c, d) = t.dims4()?;
+    Ok([a, b, c, d])
 }
 
 /// `conv::conv_transpose2d` (groups 1, no padding) through candle's own op.
@@ -224,63 +227,40 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor>
 pub fn max_pool2d(x: &Tensor, p: super::pool::Pool2d) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let (py, px) = p.padding;
-    let xp = pad_with(
-        &pad_with(x, 2, py, py, f64::NEG_INFINITY)?,
-        3,
-        px,
-        px,
-        f64::NEG_INFINITY,
-    )?;
+    let xp = pad2d(x, (py, py, px, px), f64::NEG_INFINITY)?.detach();
     let (ph, pw) = (h + 2 * py, w + 2 * px);
-    let stride = p.stride;
-    let out = (
-        (ph - p.kernel.0) / stride.0 + 1,
-        (pw - p.kernel.1) / stride.1 + 1,
-    );
+    let (stride, out) = (p.stride, p.out_hw(h, w));
     let taps: Vec<(usize, usize)> = (0..p.kernel.0)
         .flat_map(|ky| (0..p.kernel.1).map(move |kx| (ky, kx)))
         .collect();
-    let mut y = tap(&xp, 0, 0, out, stride)?;
-    for &(ky, kx) in &taps[1..] {
+    let Some((&(ky0, kx0), rest)) = taps.split_first() else {
+        candle_core::bail!("max_pool2d: empty kernel");
+    };
+    let mut y = tap(&xp, ky0, kx0, out, stride)?;
+    for &(ky, kx) in rest {
         y = y.maximum(&tap(&xp, ky, kx, out, stride)?)?;
     }
-    with_grad(x, &y, move |x, y, g| {
-        let xp = pad_with(
-            &pad_with(x, 2, py, py, f64::NEG_INFINITY)?,
-            3,
-            px,
-            px,
-            f64::NEG_INFINITY,
-        )?;
+    with_grad(x, &y, move |_, y, g| {
+        // Taps in row-major order; `taken` marks windows whose first maximum is already found.
         let mut taken = y.zeros_like()?;
-        let mut dx: Option<Tensor> = None;
-        for &(ky, kx) in &taps {
+        let parts = taps.iter().map(|&(ky, kx)| {
             let hit = tap(&xp, ky, kx, out, stride)?.eq(y)?.to_dtype(y.dtype())?;
             let first = (&hit * (1.0 - &taken)?)?;
-            taken = (taken + &first)?;
-            let part = untap(&(g * &first)?, ky, kx, (ph, pw), stride)?;
-            dx = Some(match dx {
-                Some(d) => (d + part)?,
-                None => part,
-            });
-        }
-        let dx = dx.ok_or_else(|| candle_core::Error::Msg("max_pool2d: empty kernel".into()))?;
-        dx.narrow(2, py, h)?.narrow(3, px, w)
+            taken = (&taken + &first)?;
+            untap(&(g * &first)?, ky, kx, (ph, pw), stride)
+        });
+        sum(parts, "max_pool2d")?.narrow(2, py, h)?.narrow(3, px, w)
     })
 }
 
 /// `pool::adaptive_avg_pool2d`: PyTorch's windows `[floor(i·n/m), ceil((i+1)·n/m))`, each a mean.
 pub fn adaptive_avg_pool2d(x: &Tensor, oh: usize, ow: usize) -> Result<Tensor> {
+    use super::pool::adaptive_windows;
     let (_, _, h, w) = x.dims4()?;
-    let windows = |n: usize, m: usize| -> Vec<(usize, usize)> {
-        (0..m)
-            .map(|i| ((i * n) / m, ((i + 1) * n).div_ceil(m)))
-            .collect()
-    };
     let mut rows = Vec::with_capacity(oh);
-    for (y0, y1) in windows(h, oh) {
+    for (y0, y1) in adaptive_windows(h, oh) {
         let mut cells = Vec::with_capacity(ow);
-        for (x0, x1) in windows(w, ow) {
+        for (x0, x1) in adaptive_windows(w, ow) {
             let cell = x.narrow(2, y0, y1 - y0)?.narrow(3, x0, x1 - x0)?;
             let count =
                 Tensor::new(((y1 - y0) * (x1 - x0)) as f64, x.device())?.to_dtype(x.dtype())?;
