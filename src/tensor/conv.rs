@@ -995,64 +995,17 @@ pub fn conv2d(x: &Tensor, w: &Tensor, geom: ConvGeom) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
-
-    fn rand(shape: &[usize], seed: u64) -> Tensor {
-        crate::tensor::random::seed(seed);
-        Tensor::from_vec(
-            crate::tensor::random::normal_vec(shape.iter().product()),
-            shape,
-            &Device::Cpu,
-        )
-        .unwrap()
-    }
+    use crate::tensor::testing::{agree, max_diff, rand};
 
     /// The same values and gradients as candle's own conv2d (symmetric padding).
     fn check(geom: ConvGeom, x: &[usize], w: &[usize]) {
-        let (xt, wt) = (rand(x, 1), rand(w, 2));
-        let (xa, wa) = (
-            Var::from_tensor(&xt).unwrap(),
-            Var::from_tensor(&wt).unwrap(),
+        agree(
+            &[rand(x, 1), rand(w, 2)],
+            |t| conv2d(&t[0], &t[1], geom),
+            |t| t[0].conv2d(&t[1], geom.pad.0, geom.stride, 1, geom.groups),
+            (1e-10, 1e-9),
+            &format!("conv2d {geom:?} {x:?} {w:?}"),
         );
-        let ours = conv2d(&xa, &wa, geom).unwrap();
-        let (xb, wb) = (
-            Var::from_tensor(&xt).unwrap(),
-            Var::from_tensor(&wt).unwrap(),
-        );
-        let theirs = xb
-            .conv2d(&wb, geom.pad.0, geom.stride, 1, geom.groups)
-            .unwrap();
-        let diff = (&ours - &theirs)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        assert!(diff < 1e-10, "forward {diff}");
-        let gy = rand(ours.dims(), 3);
-        let ga = (ours * &gy).unwrap().sum_all().unwrap().backward().unwrap();
-        let gb = (theirs * &gy)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (a, b, name) in [
-            (ga.get(&xa).unwrap(), gb.get(&xb).unwrap(), "dx"),
-            (ga.get(&wa).unwrap(), gb.get(&wb).unwrap(), "dw"),
-        ] {
-            let d = (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
-            assert!(d < 1e-9, "{name} differs by {d}");
-        }
     }
 
     #[test]
@@ -1136,49 +1089,16 @@ mod tests {
 
     #[test]
     fn transposed_convolution_matches_candle() {
-        let (xt, wt) = (rand(&[2, 1, 6, 6], 6), rand(&[1, 3, 3, 3], 7));
-        let (xa, wa) = (
-            Var::from_tensor(&xt).unwrap(),
-            Var::from_tensor(&wt).unwrap(),
+        let inputs = [rand(&[2, 1, 6, 6], 6), rand(&[1, 3, 3, 3], 7)];
+        let y = conv_transpose2d(&inputs[0], &inputs[1], 2).unwrap();
+        assert_eq!(y.dims(), &[2, 3, 13, 13]);
+        agree(
+            &inputs,
+            |t| conv_transpose2d(&t[0], &t[1], 2),
+            |t| t[0].conv_transpose2d(&t[1], 0, 0, 2, 1),
+            (1e-10, 1e-9),
+            "conv_transpose2d",
         );
-        let ours = conv_transpose2d(&xa, &wa, 2).unwrap();
-        let (xb, wb) = (
-            Var::from_tensor(&xt).unwrap(),
-            Var::from_tensor(&wt).unwrap(),
-        );
-        let theirs = xb.conv_transpose2d(&wb, 0, 0, 2, 1).unwrap();
-        assert_eq!(ours.dims(), &[2, 3, 13, 13]);
-        let d = (&ours - &theirs)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        assert!(d < 1e-10, "forward {d}");
-        let gy = rand(ours.dims(), 8);
-        let ga = (ours * &gy).unwrap().sum_all().unwrap().backward().unwrap();
-        let gb = (theirs * &gy)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        for (a, b, name) in [
-            (ga.get(&xa).unwrap(), gb.get(&xb).unwrap(), "dx"),
-            (ga.get(&wa).unwrap(), gb.get(&wb).unwrap(), "dw"),
-        ] {
-            let d = (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f64>()
-                .unwrap();
-            assert!(d < 1e-9, "{name} differs by {d}");
-        }
     }
 
     #[test]
@@ -1200,14 +1120,6 @@ mod tests {
             .pad_with_zeros(3, 0, 1)
             .unwrap();
         let theirs = padded.conv2d(&w, 0, 2, 1, 1).unwrap();
-        let d = (ours - theirs)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap();
-        assert!(d < 1e-12);
+        assert!(max_diff(&ours, &theirs) < 1e-12);
     }
 }

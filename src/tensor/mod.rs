@@ -11,3 +11,5 @@ pub mod portable;
 pub mod random;
 pub mod resize;
 pub mod simd;
+#[cfg(test)]
+pub mod testing;

@@ -297,55 +297,11 @@ mod tests {
     use super::*;
     use crate::tensor::conv::ConvGeom;
     use crate::tensor::pool::Pool2d;
+    use crate::tensor::testing::{agree, max_diff, rand};
     use candle_core::{Device, Var};
 
-    fn rand(shape: &[usize], seed: u64) -> Tensor {
-        crate::tensor::random::seed(seed);
-        let v = crate::tensor::random::normal_vec(shape.iter().product());
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        assert_eq!(a.dims(), b.dims());
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap()
-    }
-
-    /// Run `kernel` and `portable` on the same inputs (fresh `Var`s each), then a backward pass
-    /// with the same random output gradient; values and every input gradient must agree.
-    fn agree(
-        inputs: &[Tensor],
-        kernel: impl Fn(&[Tensor]) -> Result<Tensor>,
-        portable: impl Fn(&[Tensor]) -> Result<Tensor>,
-        what: &str,
-    ) {
-        let run = |f: &dyn Fn(&[Tensor]) -> Result<Tensor>| {
-            let vars: Vec<Var> = inputs
-                .iter()
-                .map(|t| Var::from_tensor(t).unwrap())
-                .collect();
-            let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
-            let y = f(&ts).unwrap();
-            let gy = rand(y.dims(), 99);
-            let grads = (&y * &gy).unwrap().sum_all().unwrap().backward().unwrap();
-            let dx: Vec<Tensor> = vars.iter().map(|v| grads.get(v).unwrap().clone()).collect();
-            (y, dx)
-        };
-        let (ya, ga) = run(&kernel);
-        let (yb, gb) = run(&portable);
-        let d = max_diff(&ya, &yb);
-        assert!(d < 1e-12, "{what}: values differ by {d}");
-        for (i, (a, b)) in ga.iter().zip(&gb).enumerate() {
-            let d = max_diff(a, b);
-            assert!(d < 1e-11, "{what}: gradient of input {i} differs by {d}");
-        }
-    }
+    /// Portable against kernel: f64 values and gradients, summed in different orders.
+    const TOL: (f64, f64) = (1e-12, 1e-11);
 
     #[test]
     fn convolutions_match_the_kernels() {
@@ -368,6 +324,7 @@ mod tests {
                 &inputs,
                 |t| crate::tensor::conv::conv2d(&t[0], &t[1], g),
                 |t| conv2d(&t[0], &t[1], g),
+                TOL,
                 &format!("conv2d {g:?} {x:?} {w:?}"),
             );
         }
@@ -376,6 +333,7 @@ mod tests {
             &inputs,
             |t| crate::tensor::conv::conv_transpose2d(&t[0], &t[1], 2),
             |t| conv_transpose2d(&t[0], &t[1], 2),
+            TOL,
             "conv_transpose2d",
         );
     }
@@ -401,6 +359,7 @@ mod tests {
                 &[x],
                 |t| crate::tensor::pool::max_pool2d(&t[0], p),
                 |t| max_pool2d(&t[0], p),
+                TOL,
                 &format!("max_pool2d {p:?}"),
             );
         }
@@ -417,6 +376,7 @@ mod tests {
                 &[rand(&x, 8)],
                 |t| crate::tensor::pool::adaptive_avg_pool2d(&t[0], oh, ow),
                 |t| adaptive_avg_pool2d(&t[0], oh, ow),
+                TOL,
                 &format!("adaptive_avg_pool2d {x:?} → {oh}×{ow}"),
             );
         }
@@ -426,6 +386,7 @@ mod tests {
                 &[rand(&x, 9)],
                 |t| crate::tensor::affine::channel_affine(&t[0], scale.clone(), shift.clone()),
                 |t| channel_affine(&t[0], &scale, &shift),
+                TOL,
                 &format!("channel_affine {x:?}"),
             );
         }
