@@ -371,25 +371,6 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    type Act = fn(&Tensor, ActKind, Rule, usize) -> Result<Tensor>;
-
-    /// The activation's values and the gradient of Σ y·g, through `act`.
-    fn run(
-        act: Act,
-        (kind, rule): (ActKind, Rule),
-        x: &[f64],
-        g: &[f64],
-        samples: usize,
-        shape: &[usize],
-    ) -> (Vec<f64>, Vec<f64>) {
-        let xv = Var::from_tensor(&Tensor::from_slice(x, shape, &Device::Cpu).unwrap()).unwrap();
-        let y = act(&xv, kind, rule, samples).unwrap();
-        let w = Tensor::from_slice(g, shape, &Device::Cpu).unwrap();
-        let grads = (&y * w).unwrap().sum_all().unwrap().backward().unwrap();
-        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
-        (flat(&y), flat(grads.get(&xv).unwrap()))
-    }
-
     fn grad_of(
         kind: ActKind,
         rule: Rule,
@@ -398,15 +379,27 @@ mod tests {
         samples: usize,
         shape: &[usize],
     ) -> Vec<f64> {
-        run(activation, (kind, rule), x, g, samples, shape).1
+        let xv = Var::from_tensor(&Tensor::from_slice(x, shape, &Device::Cpu).unwrap()).unwrap();
+        let y = activation(&xv, kind, rule, samples).unwrap();
+        let w = Tensor::from_slice(g, shape, &Device::Cpu).unwrap();
+        let grads = (y * w).unwrap().sum_all().unwrap().backward().unwrap();
+        grads
+            .get(&xv)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
     }
 
     /// The tensor-op path (what a GPU runs) against the CPU kernel: every kind under every rule,
     /// on a DeepLift-shaped batch of 2 inputs and their 2 baselines with exact zeros, ties
     /// between input and baseline (the rescale fallback) and values past ReLU6's 6.
+    /// The tensor-op path (what a GPU runs) against the CPU kernel: every kind under every rule,
+    /// on a DeepLift-shaped batch of 2 inputs and their 2 baselines with exact zeros, ties
+    /// between input and baseline (the rescale fallback) and values past ReLU6's 6.
     #[test]
     fn portable_path_matches_the_kernel() {
-        let shape = [4, 5];
         crate::tensor::random::seed(4);
         let mut x: Vec<f64> = crate::tensor::random::normal_vec(20)
             .iter()
@@ -415,7 +408,7 @@ mod tests {
         x[0] = 0.0;
         x[3] = 7.5;
         x[11] = x[1]; // input row 0, column 1 equals its baseline
-        let g: Vec<f64> = (0..20).map(|i| ((i * 7 % 11) as f64 - 5.0) / 3.0).collect();
+        let x = Tensor::from_vec(x, (4, 5), &Device::Cpu).unwrap();
         let kinds = [
             ActKind::Relu,
             ActKind::LeakyRelu(0.01),
@@ -432,16 +425,13 @@ mod tests {
         ];
         for kind in kinds {
             for rule in rules {
-                let a = run(activation, (kind, rule), &x, &g, 2, &shape);
-                let b = run(portable::activation, (kind, rule), &x, &g, 2, &shape);
-                for (what, u, v) in [("values", &a.0, &b.0), ("gradients", &a.1, &b.1)] {
-                    let d = u
-                        .iter()
-                        .zip(v)
-                        .map(|(p, q)| (p - q).abs())
-                        .fold(0.0, f64::max);
-                    assert!(d < 1e-12, "{kind:?} {rule:?}: {what} differ by {d}");
-                }
+                crate::tensor::testing::agree(
+                    std::slice::from_ref(&x),
+                    |t| activation(&t[0], kind, rule, 2),
+                    |t| portable::activation(&t[0], kind, rule, 2),
+                    (1e-12, 1e-12),
+                    &format!("{kind:?} {rule:?}"),
+                );
             }
         }
     }
