@@ -37,6 +37,14 @@ find_cuda_libs() {
         echo "$found"
         export LD_LIBRARY_PATH="$(dirname "$found")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     done
+    # The driver's library: normally on the loader's path; if not, where NVIDIA's images put it.
+    if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+        found="$(find /usr/local/nvidia /usr/lib64 /usr/lib/x86_64-linux-gnu -name libcuda.so.1 \
+                 2>/dev/null | head -1)"
+        [ -n "$found" ] && echo "$found" \
+            && export LD_LIBRARY_PATH="$(dirname "$found"):$LD_LIBRARY_PATH"
+    fi
+    return 0
 }
 
 check() {
@@ -64,6 +72,7 @@ check() {
     built="$(cat "$bundle/built-in")"
     if [ ! -e "$built" ]; then mkdir -p "$(dirname "$built")" && ln -s "$PWD" "$built"; fi
     g="$work/bin/gaxsh"
+    if ldd "$g" | grep "not found"; then echo "FAILED: libraries the binary needs"; return 1; fi
 
     echo "== smoke"
     env "${dev_env[@]}" timeout 60 "$g" --device "$device" -e 'let x = randn([2, 3]); [(x * 2 + 1).device, x.shape]' \
