@@ -332,7 +332,10 @@ impl Run<'_> {
             };
             let wv = Var::from_tensor(&as_tensor(&w)?)?;
             let bv = Var::from_tensor(&as_tensor(if opts.bias { &b } else { &w })?)?;
-            let h = if opts.bias {
+            let portable = crate::tensor::portable::enabled(&xa);
+            let h = if portable {
+                ops::portable::generator(&wv, opts.bias.then_some(bv.as_tensor()), &xa)?
+            } else if opts.bias {
                 wv.as_tensor()
                     .apply_op2(bv.as_tensor(), Generator { x: xv.clone() })?
             } else {
@@ -344,12 +347,16 @@ impl Run<'_> {
             let co = ((&y - &ya)? * &ka)?.sum(1)?;
             let mut loss = co.neg()?;
             if opts.similarity > 0.0 {
-                let s = h.apply_op1(Similarity {
-                    x: xv.clone(),
-                    den: den.clone(),
-                    eps: opts.epsilon,
-                    rows,
-                })?;
+                let s = if portable {
+                    ops::portable::similarity(&h, &xa, use_abs, opts.epsilon)?
+                } else {
+                    h.apply_op1(Similarity {
+                        x: xv.clone(),
+                        den: den.clone(),
+                        eps: opts.epsilon,
+                        rows,
+                    })?
+                };
                 loss = (loss + (s.recip()? * opts.similarity)?)?;
             }
             let grads = loss.sum_all()?.backward()?;

@@ -79,6 +79,7 @@ impl CustomOp2 for Generator {
 }
 
 /// S_i = mean over sample i of (h − x + ε)² / den, for `rows` samples.
+#[derive(Clone)]
 pub struct Similarity {
     pub x: Vec<f64>,
     pub den: Vec<f64>,
@@ -123,6 +124,29 @@ impl CustomOp1 for Similarity {
     }
 }
 
+/// The generator and similarity as tensor ops with candle's autograd, for devices without the
+/// fused kernels (`tensor/portable.rs`): same formulas, in the model's dtype rather than f64.
+pub mod portable {
+    use candle_core::{Result, Tensor};
+
+    /// h = tanh(w ⊙ x + b), or tanh(w ⊙ x) without a bias.
+    pub fn generator(w: &Tensor, b: Option<&Tensor>, x: &Tensor) -> Result<Tensor> {
+        let wx = (w * x.to_dtype(w.dtype())?)?;
+        match b {
+            Some(b) => (wx + b)?.tanh(),
+            None => wx.tanh(),
+        }
+    }
+
+    /// S_i = mean over sample i of (h − x + ε)² / (x + ε), with |x| when `use_abs`.
+    pub fn similarity(h: &Tensor, x: &Tensor, use_abs: bool, eps: f64) -> Result<Tensor> {
+        let x = x.to_dtype(h.dtype())?;
+        let den = (if use_abs { x.abs()? } else { x.clone() } + eps)?;
+        let terms = ((h - &x)? + eps)?.sqr()?.div(&den)?;
+        terms.flatten_from(1)?.mean(1)
+    }
+}
+
 /// PyTorch's single-tensor Adam on a flat parameter, state kept in f64.
 pub struct AdamState {
     pub m: Vec<f64>,
@@ -161,5 +185,48 @@ impl AdamState {
             .iter()
             .flat_map(|&r| self.v[r * per..(r + 1) * per].to_vec())
             .collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::testing::{agree, rand};
+
+    /// The GPU's tensor-op steps against the fused kernels: values and gradients in f64.
+    #[test]
+    fn portable_steps_match_the_kernels() {
+        let x = rand(&[3, 2, 4], 1);
+        let xv = f64s(&x).unwrap();
+        let (w, b) = (rand(&[3, 2, 4], 2), rand(&[3, 2, 4], 3));
+        agree(
+            &[w.clone(), b],
+            |t| t[0].apply_op2(&t[1], Generator { x: xv.clone() }),
+            |t| portable::generator(&t[0], Some(&t[1]), &x),
+            (1e-14, 1e-14),
+            "generator",
+        );
+        for use_abs in [true, false] {
+            // Positive inputs where the denominator is x + ε itself.
+            let x = if use_abs { x.clone() } else { x.abs().unwrap() };
+            let xv = f64s(&x).unwrap();
+            let den: Vec<f64> = xv
+                .iter()
+                .map(|&v| if use_abs { v.abs() } else { v } + 1e-4)
+                .collect();
+            let kernel = Similarity {
+                x: xv,
+                den,
+                eps: 1e-4,
+                rows: 3,
+            };
+            agree(
+                std::slice::from_ref(&w),
+                |t| t[0].tanh()?.apply_op1(kernel.clone()),
+                |t| portable::similarity(&t[0].tanh()?, &x, use_abs, 1e-4),
+                (1e-12, 1e-12),
+                &format!("similarity, use_abs {use_abs}"),
+            );
+        }
     }
 }

@@ -98,9 +98,9 @@ pub fn shape(dims: &[usize]) -> Shape {
 }
 
 /// `cuda_fwd` for a custom op that has only a CPU kernel: copy the inputs to the host, run
-/// `cpu_fwd`, copy the result back. Correct on a GPU, not fast. The model ops (convolution,
-/// activations, pooling, affine) take `tensor/portable.rs` off the CPU and never get here; the
-/// GAX steps do, once per step.
+/// `cpu_fwd`, copy the result back. Correct on a GPU, not fast: a last resort. Off the CPU the
+/// entry points of gaxsh's ops (convolution, activations, pooling, affine, GAX's steps) take
+/// their tensor-op versions instead (`tensor/portable.rs`), so no model or GAX run gets here.
 /// Invoke inside `impl CustomOpN for …` with the op's arity: `cuda_via_host!(2);`.
 #[macro_export]
 macro_rules! cuda_via_host {

@@ -1,7 +1,7 @@
 //! gaxsh's own ops as compositions of candle's tensor ops: the path they take on a GPU.
 //!
-//! The custom ops (convolution, pooling, batch-norm affine, the rule-aware activations) have CPU
-//! kernels only. On any other device each entry point (`conv2d`, `max_pool2d`, `activation`, …)
+//! The custom ops (convolution, pooling, batch-norm affine, the rule-aware activations, and GAX's
+//! steps in `gax/ops.rs`) have CPU kernels only. On any other device each entry point (`conv2d`, `max_pool2d`, `activation`, …)
 //! builds the same result from candle operations, which candle runs as CUDA kernels, so the data
 //! stays on the GPU. Where the gradient must differ from what candle's autograd would give
 //! (PyTorch's first-maximum rule in max pooling, ReLU'(0) = 0, the attribution rules), the value
