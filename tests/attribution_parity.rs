@@ -284,38 +284,41 @@ fn noise_tunnel_reduces_to_the_method_without_noise() {
             < 1e-12
     );
     // With noise: smoothgrad_sq = vargrad + smoothgrad² for the same draws.
-    gaxsh::tensor::random::seed(3);
-    let sq = noise_tunnel(
-        &m,
-        &x,
-        Method::Saliency,
-        &AttrOptions::default(),
-        NoiseKind::SmoothGradSq,
-        4,
-        0.2,
-    )
+    let sq = gaxsh::tensor::random::isolated(3, || {
+        noise_tunnel(
+            &m,
+            &x,
+            Method::Saliency,
+            &AttrOptions::default(),
+            NoiseKind::SmoothGradSq,
+            4,
+            0.2,
+        )
+    })
     .unwrap();
-    gaxsh::tensor::random::seed(3);
-    let mean = noise_tunnel(
-        &m,
-        &x,
-        Method::Saliency,
-        &AttrOptions::default(),
-        NoiseKind::SmoothGrad,
-        4,
-        0.2,
-    )
+    let mean = gaxsh::tensor::random::isolated(3, || {
+        noise_tunnel(
+            &m,
+            &x,
+            Method::Saliency,
+            &AttrOptions::default(),
+            NoiseKind::SmoothGrad,
+            4,
+            0.2,
+        )
+    })
     .unwrap();
-    gaxsh::tensor::random::seed(3);
-    let var = noise_tunnel(
-        &m,
-        &x,
-        Method::Saliency,
-        &AttrOptions::default(),
-        NoiseKind::VarGrad,
-        4,
-        0.2,
-    )
+    let var = gaxsh::tensor::random::isolated(3, || {
+        noise_tunnel(
+            &m,
+            &x,
+            Method::Saliency,
+            &AttrOptions::default(),
+            NoiseKind::VarGrad,
+            4,
+            0.2,
+        )
+    })
     .unwrap();
     assert_tensor_close(
         &sq,

@@ -188,12 +188,17 @@ fn gax_stops_each_sample_at_the_target_and_bounds_frames() {
     }
 }
 
+/// The trained model and test split, the same on every run: with a generator of its own, since
+/// the tests on parallel threads share the process's one.
 fn trained_tabular(which: &str) -> (Model, gaxsh::data::Dataset) {
+    gaxsh::tensor::random::isolated(0, || train_tabular(which))
+}
+
+fn train_tabular(which: &str) -> (Model, gaxsh::data::Dataset) {
     use gaxsh::data::csv::{drybean_options, load_csv};
     use gaxsh::data::split::split_mod3;
     use gaxsh::data::transform::Transform;
     use gaxsh::train::{TrainOptions, fit};
-    gaxsh::tensor::random::seed(0);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
     let (arch, splits, transform, target_val_acc) = if which == "drybean" {
         let d = load_csv(

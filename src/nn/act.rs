@@ -400,8 +400,9 @@ mod tests {
     /// between input and baseline (the rescale fallback) and values past ReLU6's 6.
     #[test]
     fn portable_path_matches_the_kernel() {
-        crate::tensor::random::seed(4);
-        let mut x: Vec<f64> = crate::tensor::random::normal_vec(20)
+        let mut x: Vec<f64> = crate::tensor::testing::rand(&[20], 4)
+            .to_vec1::<f64>()
+            .unwrap()
             .iter()
             .map(|v| v * 4.0)
             .collect();

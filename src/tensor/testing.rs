@@ -3,10 +3,10 @@
 
 use candle_core::{Device, Result, Tensor, Var};
 
-/// A standard-normal f64 tensor on the CPU, reproducible by seed.
+/// A standard-normal f64 tensor on the CPU, reproducible by seed whatever other tests draw.
 pub fn rand(shape: &[usize], seed: u64) -> Tensor {
-    crate::tensor::random::seed(seed);
-    let v = crate::tensor::random::normal_vec(shape.iter().product());
+    use crate::tensor::random::{isolated, normal_vec};
+    let v = isolated(seed, || normal_vec(shape.iter().product()));
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
