@@ -283,43 +283,27 @@ fn noise_tunnel_reduces_to_the_method_without_noise() {
             .unwrap()
             < 1e-12
     );
-    // With noise: smoothgrad_sq = vargrad + smoothgrad² for the same draws.
-    let sq = gaxsh::tensor::random::isolated(3, || {
-        noise_tunnel(
-            &m,
-            &x,
-            Method::Saliency,
-            &AttrOptions::default(),
-            NoiseKind::SmoothGradSq,
-            4,
-            0.2,
-        )
-    })
-    .unwrap();
-    let mean = gaxsh::tensor::random::isolated(3, || {
-        noise_tunnel(
-            &m,
-            &x,
-            Method::Saliency,
-            &AttrOptions::default(),
-            NoiseKind::SmoothGrad,
-            4,
-            0.2,
-        )
-    })
-    .unwrap();
-    let var = gaxsh::tensor::random::isolated(3, || {
-        noise_tunnel(
-            &m,
-            &x,
-            Method::Saliency,
-            &AttrOptions::default(),
-            NoiseKind::VarGrad,
-            4,
-            0.2,
-        )
-    })
-    .unwrap();
+    // With noise: smoothgrad_sq = vargrad + smoothgrad² for the same draws (the same seed, on a
+    // generator of its own: tests on parallel threads draw too).
+    let noisy = |kind| {
+        gaxsh::tensor::random::isolated(3, || {
+            noise_tunnel(
+                &m,
+                &x,
+                Method::Saliency,
+                &AttrOptions::default(),
+                kind,
+                4,
+                0.2,
+            )
+        })
+        .unwrap()
+    };
+    let (sq, mean, var) = (
+        noisy(NoiseKind::SmoothGradSq),
+        noisy(NoiseKind::SmoothGrad),
+        noisy(NoiseKind::VarGrad),
+    );
     assert_tensor_close(
         &sq,
         &(var + mean.sqr().unwrap()).unwrap(),

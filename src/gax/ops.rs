@@ -36,8 +36,6 @@ pub struct Generator {
 }
 
 impl CustomOp2 for Generator {
-    crate::cuda_via_host!(2);
-
     fn name(&self) -> &'static str {
         "gax-generator"
     }
@@ -88,8 +86,6 @@ pub struct Similarity {
 }
 
 impl CustomOp1 for Similarity {
-    crate::cuda_via_host!(1);
-
     fn name(&self) -> &'static str {
         "gax-similarity"
     }

@@ -144,8 +144,6 @@ struct ActOp {
 }
 
 impl CustomOp1 for ActOp {
-    crate::cuda_via_host!(1);
-
     fn name(&self) -> &'static str {
         "activation"
     }
@@ -242,8 +240,6 @@ fn deeplift_rescale<T: Float>(
 }
 
 impl CustomOp3 for ActBwd {
-    crate::cuda_via_host!(3);
-
     fn name(&self) -> &'static str {
         "activation-bwd"
     }

@@ -34,8 +34,6 @@ impl ChannelAffine {
 }
 
 impl CustomOp1 for ChannelAffine {
-    crate::cuda_via_host!(1);
-
     fn name(&self) -> &'static str {
         "channel-affine"
     }

@@ -741,8 +741,6 @@ fn grad_weight<T: Float + 'static>(x: &[T], dy: &[T], d: &Dims, g: &ConvGeom) ->
 struct Conv2dOp(ConvGeom);
 
 impl CustomOp2 for Conv2dOp {
-    crate::cuda_via_host!(2);
-
     fn name(&self) -> &'static str {
         "conv2d"
     }
@@ -787,8 +785,6 @@ impl CustomOp2 for Conv2dOp {
 struct InputGrad(ConvGeom, Vec<usize>);
 
 impl CustomOp2 for InputGrad {
-    crate::cuda_via_host!(2);
-
     fn name(&self) -> &'static str {
         "conv2d-input-grad"
     }
@@ -817,8 +813,6 @@ impl CustomOp2 for InputGrad {
 struct WeightGrad(ConvGeom);
 
 impl CustomOp3 for WeightGrad {
-    crate::cuda_via_host!(3);
-
     fn name(&self) -> &'static str {
         "conv2d-weight-grad"
     }
@@ -917,8 +911,6 @@ impl ConvTranspose2dOp {
 }
 
 impl CustomOp2 for ConvTranspose2dOp {
-    crate::cuda_via_host!(2);
-
     fn name(&self) -> &'static str {
         "conv-transpose2d"
     }

@@ -110,8 +110,6 @@ fn max_pool_bwd<T: Float>(x: &[T], g: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T>
 struct MaxPool2dOp(Pool2d);
 
 impl CustomOp1 for MaxPool2dOp {
-    crate::cuda_via_host!(1);
-
     fn name(&self) -> &'static str {
         "max-pool2d"
     }
@@ -132,8 +130,6 @@ impl CustomOp1 for MaxPool2dOp {
 struct MaxPool2dBwd(Pool2d);
 
 impl CustomOp2 for MaxPool2dBwd {
-    crate::cuda_via_host!(2);
-
     fn name(&self) -> &'static str {
         "max-pool2d-bwd"
     }
@@ -223,8 +219,6 @@ fn adaptive_bwd<T: Float>(g: &[T], d: [usize; 4], oh: usize, ow: usize) -> Vec<T
 struct AdaptiveAvgPool2dOp(usize, usize);
 
 impl CustomOp1 for AdaptiveAvgPool2dOp {
-    crate::cuda_via_host!(1);
-
     fn name(&self) -> &'static str {
         "adaptive-avg-pool2d"
     }
@@ -246,8 +240,6 @@ impl CustomOp1 for AdaptiveAvgPool2dOp {
 struct AdaptiveAvgPool2dBwd(usize, usize);
 
 impl CustomOp2 for AdaptiveAvgPool2dBwd {
-    crate::cuda_via_host!(2);
-
     fn name(&self) -> &'static str {
         "adaptive-avg-pool2d-bwd"
     }

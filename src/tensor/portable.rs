@@ -5,7 +5,9 @@
 //! builds the same result from candle operations, which candle runs as CUDA kernels, so the data
 //! stays on the GPU. Where the gradient must differ from what candle's autograd would give
 //! (PyTorch's first-maximum rule in max pooling, ReLU'(0) = 0, the attribution rules), the value
-//! goes through [`with_grad`], an identity op whose backward is a closure of tensor ops.
+//! goes through [`with_grad`], an identity op whose backward is a closure of tensor ops. The
+//! custom ops themselves have no GPU forward: one reached off the CPU would fail with candle's
+//! "no cuda implementation for …", naming it, rather than copy through the host unnoticed.
 //!
 //! Setting `GAXSH_PORTABLE_OPS=1` takes this path on the CPU too. That is how it is tested
 //! without a GPU: the unit tests here and in `nn/act.rs` compare it with the CPU kernels, and the
