@@ -29,6 +29,7 @@ pub mod kernel;
 pub mod merge;
 pub mod metrics;
 pub mod nn;
+pub mod onnx;
 pub mod plot;
 pub mod progress;
 pub mod repl;

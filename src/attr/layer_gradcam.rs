@@ -20,7 +20,7 @@ pub fn layer_gradcam(
     relu: bool,
     upsample: Mode,
 ) -> Result<Tensor> {
-    model.check_layer(&layer.name)?;
+    let layer = &model.resolve_layer(layer)?;
     let g = gradient(model, x, targets, Rule::Plain, 0, Some(layer.clone()))?;
     let which = if layer.input { "input" } else { "output" };
     let cap = g.captured.ok_or_else(|| {

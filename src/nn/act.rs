@@ -16,6 +16,10 @@ use num_traits::Float;
 pub enum ActKind {
     Relu,
     LeakyRelu(f64),
+    /// `nn.ELU(alpha)`: x for x > 0, α(eˣ − 1) otherwise.
+    Elu(f64),
+    /// `nn.Softplus()` (β = 1, threshold 20): ln(1 + eˣ), x itself above 20.
+    Softplus,
     Relu6,
     Tanh,
     Sigmoid,
@@ -28,6 +32,8 @@ impl ActKind {
         match self {
             ActKind::Relu => "relu",
             ActKind::LeakyRelu(_) => "leaky_relu",
+            ActKind::Elu(_) => "elu",
+            ActKind::Softplus => "softplus",
             ActKind::Relu6 => "relu6",
             ActKind::Tanh => "tanh",
             ActKind::Sigmoid => "sigmoid",
@@ -53,6 +59,17 @@ pub enum Rule {
 /// Captum's threshold below which DeepLift falls back to the plain gradient.
 const DEEPLIFT_EPS: f64 = 1e-10;
 
+/// PyTorch's `nn.Softplus` default: above it the function is x itself.
+const SOFTPLUS_THRESHOLD: f64 = 20.0;
+
+impl ActKind {
+    /// Whether Captum's DeepLift rescales this nonlinearity (its `SUPPORTED_NON_LINEAR`
+    /// modules; ReLU6 and the rest keep their ordinary gradient).
+    pub fn deeplift_rescaled(&self) -> bool {
+        !matches!(self, ActKind::Relu6)
+    }
+}
+
 fn fwd<T: Float>(kind: ActKind, x: &[T], last: usize) -> Vec<T> {
     let zero = T::zero();
     match kind {
@@ -61,6 +78,18 @@ fn fwd<T: Float>(kind: ActKind, x: &[T], last: usize) -> Vec<T> {
             let a = T::from(a).expect("slope");
             x.iter()
                 .map(|&v| if v > zero { v } else { v * a })
+                .collect()
+        }
+        ActKind::Elu(a) => {
+            let a = T::from(a).expect("alpha");
+            x.iter()
+                .map(|&v| if v > zero { v } else { a * v.exp_m1() })
+                .collect()
+        }
+        ActKind::Softplus => {
+            let threshold = T::from(SOFTPLUS_THRESHOLD).expect("threshold");
+            x.iter()
+                .map(|&v| if v > threshold { v } else { v.exp().ln_1p() })
                 .collect()
         }
         ActKind::Relu6 => {
@@ -105,6 +134,27 @@ fn plain_bwd<T: Float>(kind: ActKind, x: &[T], y: &[T], g: &[T], last: usize) ->
             x.iter()
                 .zip(g)
                 .map(|(&v, &gv)| if v > zero { gv } else { gv * a })
+                .collect()
+        }
+        ActKind::Elu(a) => {
+            let a = T::from(a).expect("alpha");
+            x.iter()
+                .zip(g)
+                .map(|(&v, &gv)| if v > zero { gv } else { gv * a * v.exp() })
+                .collect()
+        }
+        ActKind::Softplus => {
+            let threshold = T::from(SOFTPLUS_THRESHOLD).expect("threshold");
+            x.iter()
+                .zip(g)
+                .map(|(&v, &gv)| {
+                    if v > threshold {
+                        gv
+                    } else {
+                        let z = v.exp();
+                        gv * z / (z + one)
+                    }
+                })
                 .collect()
         }
         ActKind::Relu6 => {
@@ -196,10 +246,7 @@ fn deeplift_rescale<T: Float>(
     samples: usize,
 ) -> Vec<T> {
     let plain = plain_bwd(kind, x, y, g, last);
-    if !matches!(
-        kind,
-        ActKind::Relu | ActKind::LeakyRelu(_) | ActKind::Tanh | ActKind::Sigmoid | ActKind::Softmax
-    ) {
+    if !kind.deeplift_rescaled() {
         return plain;
     }
     let eps = T::from(DEEPLIFT_EPS).expect("eps");
@@ -283,7 +330,7 @@ pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Resu
 /// The same activations and backward rules as tensor ops, for devices without gaxsh's kernels
 /// (`tensor/portable.rs`): candle computes the value, `with_grad` applies the rule.
 mod portable {
-    use super::{ActKind, DEEPLIFT_EPS, Rule};
+    use super::{ActKind, DEEPLIFT_EPS, Rule, SOFTPLUS_THRESHOLD};
     use crate::tensor::portable::with_grad;
     use candle_core::{D, Result, Tensor};
 
@@ -291,6 +338,10 @@ mod portable {
         match kind {
             ActKind::Relu => x.relu(),
             ActKind::LeakyRelu(a) => x.gt(0.0)?.where_cond(x, &(x * a)?),
+            ActKind::Elu(a) => x.gt(0.0)?.where_cond(x, &((x.exp()? - 1.0)? * a)?),
+            ActKind::Softplus => x
+                .gt(SOFTPLUS_THRESHOLD)?
+                .where_cond(x, &(x.exp()? + 1.0)?.log()?),
             ActKind::Relu6 => x.clamp(0.0, 6.0),
             ActKind::Tanh => x.tanh(),
             ActKind::Sigmoid => (x.neg()?.exp()? + 1.0)?.recip(),
@@ -307,6 +358,12 @@ mod portable {
         match kind {
             ActKind::Relu => x.gt(0.0)?.where_cond(g, &zero),
             ActKind::LeakyRelu(a) => x.gt(0.0)?.where_cond(g, &(g * a)?),
+            ActKind::Elu(a) => x.gt(0.0)?.where_cond(g, &((g * x.exp()?)? * a)?),
+            ActKind::Softplus => {
+                let z = x.exp()?;
+                x.gt(SOFTPLUS_THRESHOLD)?
+                    .where_cond(g, &((g * &z)? / (&z + 1.0)?)?)
+            }
             ActKind::Relu6 => (x.gt(0.0)? * x.lt(6.0)?)?.where_cond(g, &zero),
             ActKind::Tanh => g * (1.0 - y.sqr()?)?,
             ActKind::Sigmoid => (g * (1.0 - y)?)? * y,
@@ -325,7 +382,7 @@ mod portable {
         samples: usize,
     ) -> Result<Tensor> {
         let plain = plain(kind, x, y, g)?;
-        if matches!(kind, ActKind::Relu6) {
+        if !kind.deeplift_rescaled() {
             return Ok(plain);
         }
         let b = x.dim(0)? / 2;
@@ -409,6 +466,8 @@ mod tests {
         let kinds = [
             ActKind::Relu,
             ActKind::LeakyRelu(0.01),
+            ActKind::Elu(0.7),
+            ActKind::Softplus,
             ActKind::Relu6,
             ActKind::Tanh,
             ActKind::Sigmoid,

@@ -126,6 +126,16 @@ impl Module for AlexNet {
             None => Ok(h),
         }
     }
+    fn emit(&self, e: &mut super::graph::emit::Emitter, x: &str) -> crate::Result<String> {
+        let h = self.features.emit(e, x)?;
+        let h = self.avgpool.emit(e, &h)?;
+        let h = e.op("", super::graph::Op::Flatten { axis: 1 }, vec![h]);
+        let h = self.classifier.emit(e, &h)?;
+        match &self.fc {
+            Some(fc) => fc.emit(e, &h),
+            None => Ok(h),
+        }
+    }
     fn children(&self) -> Vec<&dyn Module> {
         let mut v: Vec<&dyn Module> = vec![&self.features, &self.avgpool, &self.classifier];
         if let Some(fc) = &self.fc {

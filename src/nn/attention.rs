@@ -3,6 +3,8 @@
 //! Q and K are the two channel halves of conv→BN→ReLU features.
 
 use super::act::ActKind;
+use super::graph::emit::Emitter;
+use super::graph::{Binary, Op};
 use super::layers::{Act, BatchNorm, Conv1d, Conv2d, ConvSpec};
 use super::module::{Module, call};
 use super::params::Builder;
@@ -19,6 +21,52 @@ fn product_attention(h: &Tensor, c: usize, softmax: &Act, pass: &mut Pass) -> Re
         .matmul(&k.transpose(1, 2)?.contiguous()?)?
         .broadcast_div(&scale)?;
     call(softmax, &s, pass)
+}
+
+/// The same as a graph: slices for Q and K, a transposed product, the softmax site.
+fn emit_product_attention(
+    e: &mut Emitter,
+    module: &str,
+    h: &str,
+    c: usize,
+    softmax: &Act,
+) -> crate::Result<String> {
+    let axis = e.ints(&[1]);
+    let (zero, mid, end) = (e.ints(&[0]), e.ints(&[c as i64]), e.ints(&[2 * c as i64]));
+    let q = e.op(
+        module,
+        Op::Slice,
+        vec![h.into(), zero, mid.clone(), axis.clone()],
+    );
+    let k = e.op(module, Op::Slice, vec![h.into(), mid, end, axis]);
+    let kt = e.op(
+        module,
+        Op::Transpose {
+            perm: Some(vec![0, 2, 1]),
+        },
+        vec![k],
+    );
+    let s = e.op(module, Op::MatMul, vec![q, kt]);
+    let scale = e.scalar((c as f64).sqrt());
+    let s = e.op(module, Op::Binary(Binary::Div), vec![s, scale]);
+    softmax.emit(e, &s)
+}
+
+/// conv → BN → ReLU, as often as there are convolutions.
+fn emit_units(
+    e: &mut Emitter,
+    x: &str,
+    convs: &[&dyn Module],
+    bns: &[BatchNorm],
+    acts: &[Act],
+) -> crate::Result<String> {
+    let mut h = x.to_string();
+    for ((c, b), a) in convs.iter().zip(bns).zip(acts) {
+        h = c.emit(e, &h)?;
+        h = b.emit(e, &h)?;
+        h = a.emit(e, &h)?;
+    }
+    Ok(h)
 }
 
 /// `FPA(1, c)`: (B, d) → (B, c, c). Convs k=7 then k=3, stride 1.
@@ -76,6 +124,13 @@ impl Module for Fpa {
             h = call(&self.acts[i], &h, pass)?;
         }
         product_attention(&h, self.c, &self.softmax, pass)
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let axes = e.ints(&[1]);
+        let h = e.op(&self.name, Op::Unsqueeze, vec![x.into(), axes]);
+        let convs: Vec<&dyn Module> = self.convs.iter().map(|c| c as &dyn Module).collect();
+        let h = emit_units(e, &h, &convs, &self.bns, &self.acts)?;
+        emit_product_attention(e, &self.name, &h, self.c, &self.softmax)
     }
     fn children(&self) -> Vec<&dyn Module> {
         let mut v: Vec<&dyn Module> = Vec::new();
@@ -154,6 +209,13 @@ impl Module for Spa {
         let (b, ch, _, _) = h.dims4()?;
         let h = h.reshape((b, ch, ()))?;
         product_attention(&h, self.c, &self.softmax, pass)
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let convs: Vec<&dyn Module> = self.convs.iter().map(|c| c as &dyn Module).collect();
+        let h = emit_units(e, x, &convs, &self.bns, &self.acts)?;
+        let shape = e.ints(&[0, 0, -1]);
+        let h = e.op(&self.name, Op::Reshape { allowzero: false }, vec![h, shape]);
+        emit_product_attention(e, &self.name, &h, self.c, &self.softmax)
     }
     fn children(&self) -> Vec<&dyn Module> {
         let mut v: Vec<&dyn Module> = Vec::new();

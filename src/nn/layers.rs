@@ -1,6 +1,8 @@
 //! The layers models are made of, with PyTorch's parameter names, initialisation and semantics.
 
 use super::act::ActKind;
+use super::graph::emit::Emitter;
+use super::graph::{AutoPad, Op};
 use super::module::Module;
 use super::params::{Builder, Init};
 use super::pass::Pass;
@@ -44,6 +46,41 @@ impl Module for Linear {
     fn kind(&self) -> &'static str {
         "linear"
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut inputs = vec![x.to_string(), param(&self.name, "weight")];
+        if self.bias.is_some() {
+            inputs.push(param(&self.name, "bias"));
+        }
+        if e.input_shape(&self.name)?.len() == 2 {
+            return Ok(e.op(
+                &self.name,
+                Op::Gemm {
+                    alpha: 1.0,
+                    beta: 1.0,
+                    trans_a: false,
+                    trans_b: true,
+                },
+                inputs,
+            ));
+        }
+        // x·Wᵀ (+ b) over any leading axes.
+        let wt = e.op(
+            &self.name,
+            Op::Transpose {
+                perm: Some(vec![1, 0]),
+            },
+            vec![inputs[1].clone()],
+        );
+        let y = e.op(&self.name, Op::MatMul, vec![x.to_string(), wt]);
+        Ok(match inputs.get(2) {
+            Some(b) => e.op(
+                &self.name,
+                Op::Binary(super::graph::Binary::Add),
+                vec![y, b.clone()],
+            ),
+            None => y,
+        })
+    }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let w = pass.param(&self.weight);
         let y = x.matmul(&w.t()?)?;
@@ -51,6 +88,15 @@ impl Module for Linear {
             Some(b) => y.broadcast_add(&pass.param(b)),
             None => Ok(y),
         }
+    }
+}
+
+/// The `state_dict` name of a layer's parameter.
+pub(crate) fn param(layer: &str, leaf: &str) -> String {
+    if layer.is_empty() {
+        leaf.to_string()
+    } else {
+        format!("{layer}.{leaf}")
     }
 }
 
@@ -104,6 +150,23 @@ impl Module for Conv1d {
     }
     fn kind(&self) -> &'static str {
         "conv1d"
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut inputs = vec![x.to_string(), param(&self.name, "weight")];
+        if self.bias.is_some() {
+            inputs.push(param(&self.name, "bias"));
+        }
+        Ok(e.op(
+            &self.name,
+            Op::Conv {
+                strides: vec![self.stride],
+                pads: vec![self.padding, self.padding],
+                auto_pad: AutoPad::NotSet,
+                groups: 1,
+                dilations: vec![1],
+            },
+            inputs,
+        ))
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         // As a 2-D convolution of height 1 with gaxsh's own op (candle 0.11.1's conv1d backward
@@ -237,6 +300,27 @@ impl Module for Conv2d {
     fn kind(&self) -> &'static str {
         "conv2d"
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut inputs = vec![x.to_string(), param(&self.name, "weight")];
+        if self.bias.is_some() {
+            inputs.push(param(&self.name, "bias"));
+        }
+        let (pads, auto_pad) = match self.padding {
+            Padding::Symmetric(p) => (vec![p; 4], AutoPad::NotSet),
+            Padding::TfSame => (Vec::new(), AutoPad::SameUpper),
+        };
+        Ok(e.op(
+            &self.name,
+            Op::Conv {
+                strides: vec![self.stride; 2],
+                pads,
+                auto_pad,
+                groups: self.groups,
+                dilations: vec![1, 1],
+            },
+            inputs,
+        ))
+    }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let w = pass.param(&self.weight);
         let k = w.dim(2)?;
@@ -313,6 +397,23 @@ impl Module for ConvTranspose2d {
     fn kind(&self) -> &'static str {
         "conv_transpose2d"
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut inputs = vec![x.to_string(), param(&self.name, "weight")];
+        if self.bias.is_some() {
+            inputs.push(param(&self.name, "bias"));
+        }
+        Ok(e.op(
+            &self.name,
+            Op::ConvTranspose {
+                strides: vec![self.stride; 2],
+                pads: Vec::new(),
+                output_padding: Vec::new(),
+                groups: 1,
+                dilations: vec![1, 1],
+            },
+            inputs,
+        ))
+    }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let y = crate::tensor::conv::conv_transpose2d(x, &pass.param(&self.weight), self.stride)?;
         match &self.bias {
@@ -359,69 +460,112 @@ impl Module for BatchNorm {
     fn kind(&self) -> &'static str {
         "batch_norm"
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let inputs = ["weight", "bias", "running_mean", "running_var"]
+            .iter()
+            .map(|leaf| param(&self.name, leaf));
+        Ok(e.op(
+            &self.name,
+            Op::BatchNorm {
+                eps: self.eps,
+                momentum: self.momentum,
+            },
+            std::iter::once(x.to_string()).chain(inputs).collect(),
+        ))
+    }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
-        let c = x.dim(1)?;
-        // Broadcast shape of per-channel values: (1, C, 1, …).
-        let mut shape = vec![1usize; x.rank()];
-        shape[1] = c;
-        let w = pass.param(&self.weight).reshape(shape.as_slice())?;
-        let b = pass.param(&self.bias).reshape(shape.as_slice())?;
-        if pass.train {
-            // Statistics over every axis but the channel one.
-            let axes: Vec<usize> = (0..x.rank()).filter(|&a| a != 1).collect();
-            let n = x.elem_count() / c;
-            let mean = x.mean_keepdim(axes.as_slice())?;
-            let centred = x.broadcast_sub(&mean)?;
-            let var = centred.sqr()?.mean_keepdim(axes.as_slice())?;
-            let y = centred
-                .broadcast_div(&(var.clone() + self.eps)?.sqrt()?)?
-                .broadcast_mul(&w)?
-                .broadcast_add(&b)?;
-            // Running statistics: momentum update with the unbiased variance.
-            let m = self.momentum;
-            let mean_c = mean.flatten_all()?.detach();
-            let var_c = (var.flatten_all()?.detach() * (n as f64 / (n.max(2) - 1) as f64))?;
-            let rm = ((self.running_mean.as_tensor() * (1.0 - m))? + (mean_c * m)?)?;
-            let rv = ((self.running_var.as_tensor() * (1.0 - m))? + (var_c * m)?)?;
-            self.running_mean.set(&rm)?;
-            self.running_var.set(&rv)?;
-            self.batches_tracked
-                .set(&(self.batches_tracked.as_tensor() + 1.0)?)?;
-            Ok(y)
-        } else if pass.grad_params {
-            // Eval mode while training parameters (rare): keep the graph through w and b.
-            let rm = pass.param(&self.running_mean).reshape(shape.as_slice())?;
-            let rv = pass.param(&self.running_var).reshape(shape.as_slice())?;
-            x.broadcast_sub(&rm)?
-                .broadcast_div(&(rv + self.eps)?.sqrt()?)?
-                .broadcast_mul(&w)?
-                .broadcast_add(&b)
-        } else {
-            // One pass, as PyTorch's inference kernel: α = w/√(var+ε), β = b − mean·α.
-            let v = |t: &Var| {
-                t.as_tensor()
-                    .to_dtype(candle_core::DType::F64)
-                    .and_then(|t| t.to_vec1::<f64>())
-            };
-            let (wv, bv, mv, vv) = (
-                v(&self.weight)?,
-                v(&self.bias)?,
-                v(&self.running_mean)?,
-                v(&self.running_var)?,
-            );
-            let scale: Vec<f64> = wv
-                .iter()
-                .zip(&vv)
-                .map(|(w, var)| w / (var + self.eps).sqrt())
-                .collect();
-            let shift: Vec<f64> = bv
-                .iter()
-                .zip(&mv)
-                .zip(&scale)
-                .map(|((b, m), s)| b - m * s)
-                .collect();
-            crate::tensor::affine::channel_affine(x, scale, shift)
+        let params = BatchNormParams {
+            weight: &self.weight,
+            bias: &self.bias,
+            running_mean: &self.running_mean,
+            running_var: &self.running_var,
+            batches_tracked: Some(&self.batches_tracked),
+        };
+        batch_norm(x, &params, self.eps, self.momentum, pass)
+    }
+}
+
+/// The tensors of one batch norm (a layer's, or an imported graph's node's).
+pub struct BatchNormParams<'a> {
+    pub weight: &'a Var,
+    pub bias: &'a Var,
+    pub running_mean: &'a Var,
+    pub running_var: &'a Var,
+    /// PyTorch's `num_batches_tracked`, counted in training when the model has one.
+    pub batches_tracked: Option<&'a Var>,
+}
+
+/// Batch norm over axis 1: running statistics in eval, batch statistics (and running-stat
+/// updates with `momentum`, unbiased running variance) in train mode.
+pub fn batch_norm(
+    x: &Tensor,
+    p: &BatchNormParams,
+    eps: f64,
+    momentum: f64,
+    pass: &Pass,
+) -> Result<Tensor> {
+    let c = x.dim(1)?;
+    // Broadcast shape of per-channel values: (1, C, 1, …).
+    let mut shape = vec![1usize; x.rank()];
+    shape[1] = c;
+    let w = pass.param(p.weight).reshape(shape.as_slice())?;
+    let b = pass.param(p.bias).reshape(shape.as_slice())?;
+    if pass.train {
+        // Statistics over every axis but the channel one.
+        let axes: Vec<usize> = (0..x.rank()).filter(|&a| a != 1).collect();
+        let n = x.elem_count() / c;
+        let mean = x.mean_keepdim(axes.as_slice())?;
+        let centred = x.broadcast_sub(&mean)?;
+        let var = centred.sqr()?.mean_keepdim(axes.as_slice())?;
+        let y = centred
+            .broadcast_div(&(var.clone() + eps)?.sqrt()?)?
+            .broadcast_mul(&w)?
+            .broadcast_add(&b)?;
+        // Running statistics: momentum update with the unbiased variance.
+        let m = momentum;
+        let mean_c = mean.flatten_all()?.detach();
+        let var_c = (var.flatten_all()?.detach() * (n as f64 / (n.max(2) - 1) as f64))?;
+        let rm = ((p.running_mean.as_tensor() * (1.0 - m))? + (mean_c * m)?)?;
+        let rv = ((p.running_var.as_tensor() * (1.0 - m))? + (var_c * m)?)?;
+        p.running_mean.set(&rm)?;
+        p.running_var.set(&rv)?;
+        if let Some(t) = p.batches_tracked {
+            t.set(&(t.as_tensor() + 1.0)?)?;
         }
+        Ok(y)
+    } else if pass.grad_params {
+        // Eval mode while training parameters (rare): keep the graph through w and b.
+        let rm = pass.param(p.running_mean).reshape(shape.as_slice())?;
+        let rv = pass.param(p.running_var).reshape(shape.as_slice())?;
+        x.broadcast_sub(&rm)?
+            .broadcast_div(&(rv + eps)?.sqrt()?)?
+            .broadcast_mul(&w)?
+            .broadcast_add(&b)
+    } else {
+        // One pass, as PyTorch's inference kernel: α = w/√(var+ε), β = b − mean·α.
+        let v = |t: &Var| {
+            t.as_tensor()
+                .to_dtype(candle_core::DType::F64)
+                .and_then(|t| t.to_vec1::<f64>())
+        };
+        let (wv, bv, mv, vv) = (
+            v(p.weight)?,
+            v(p.bias)?,
+            v(p.running_mean)?,
+            v(p.running_var)?,
+        );
+        let scale: Vec<f64> = wv
+            .iter()
+            .zip(&vv)
+            .map(|(w, var)| w / (var + eps).sqrt())
+            .collect();
+        let shift: Vec<f64> = bv
+            .iter()
+            .zip(&mv)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        crate::tensor::affine::channel_affine(x, scale, shift)
     }
 }
 
@@ -447,6 +591,9 @@ impl Module for Act {
     fn kind(&self) -> &'static str {
         self.kind.name()
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        Ok(e.op(&self.name, Op::Act(self.kind), vec![x.to_string()]))
+    }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         pass.act(self.kind, x)
     }
@@ -465,6 +612,21 @@ impl Module for MaxPool {
     fn kind(&self) -> &'static str {
         "max_pool2d"
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let p = self.pool;
+        let end = p.padding_end();
+        Ok(e.op(
+            &self.name,
+            Op::MaxPool {
+                kernel: vec![p.kernel.0, p.kernel.1],
+                strides: vec![p.stride.0, p.stride.1],
+                pads: vec![p.padding.0, p.padding.1, end.0, end.1],
+                auto_pad: AutoPad::NotSet,
+                ceil_mode: false,
+            },
+            vec![x.to_string()],
+        ))
+    }
     fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
         max_pool2d(x, self.pool)
     }
@@ -482,6 +644,46 @@ impl Module for AdaptiveAvgPool {
     }
     fn kind(&self) -> &'static str {
         "adaptive_avg_pool2d"
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        if self.size == (1, 1) {
+            return Ok(e.op(&self.name, Op::GlobalAvgPool, vec![x.to_string()]));
+        }
+        let dims = e.input_shape(&self.name)?.to_vec();
+        let (h, w) = (dims[2], dims[3]);
+        if (h, w) == self.size {
+            return Ok(e.op(&self.name, Op::Identity, vec![x.to_string()]));
+        }
+        // Each output cell the mean of its window (PyTorch's windows, which may overlap).
+        let (wy, wx) = (
+            crate::tensor::pool::adaptive_windows(h, self.size.0),
+            crate::tensor::pool::adaptive_windows(w, self.size.1),
+        );
+        let axes = e.ints(&[2, 3]);
+        let mut rows = Vec::with_capacity(wy.len());
+        for &(y0, y1) in &wy {
+            let mut cells = Vec::with_capacity(wx.len());
+            for &(x0, x1) in &wx {
+                let starts = e.ints(&[y0 as i64, x0 as i64]);
+                let ends = e.ints(&[y1 as i64, x1 as i64]);
+                let cell = e.op(
+                    &self.name,
+                    Op::Slice,
+                    vec![x.to_string(), starts, ends, axes.clone()],
+                );
+                cells.push(e.op(
+                    &self.name,
+                    Op::Reduce {
+                        op: super::graph::Reduce::Mean,
+                        keepdims: true,
+                        noop_with_empty_axes: false,
+                    },
+                    vec![cell, axes.clone()],
+                ));
+            }
+            rows.push(e.op(&self.name, Op::Concat { axis: 3 }, cells));
+        }
+        Ok(e.op(&self.name, Op::Concat { axis: 2 }, rows))
     }
     fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
         if self.size == (1, 1) {
@@ -504,6 +706,15 @@ impl Module for Flatten {
     fn kind(&self) -> &'static str {
         "flatten"
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        Ok(e.op(
+            &self.name,
+            Op::Flatten {
+                axis: self.start as i64,
+            },
+            vec![x.to_string()],
+        ))
+    }
     fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
         x.flatten_from(self.start)
     }
@@ -522,19 +733,29 @@ impl Module for Dropout {
     fn kind(&self) -> &'static str {
         "dropout"
     }
-    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
-        if !pass.train || self.p == 0.0 {
-            return Ok(x.clone());
-        }
-        let keep = 1.0 - self.p;
-        let u = crate::tensor::random::uniform_vec(x.elem_count(), 0.0, 1.0);
-        let mask: Vec<f64> = u
-            .into_iter()
-            .map(|v| if v < keep { 1.0 / keep } else { 0.0 })
-            .collect();
-        let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
-        x * mask
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        // Exported graphs are inference graphs: dropout is the identity there.
+        Ok(e.op(&self.name, Op::Identity, vec![x.to_string()]))
     }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+        dropout(x, self.p, pass.train)
+    }
+}
+
+/// Dropout with probability `p`: identity unless training; in training a mask drawn from the
+/// seeded generator, kept values scaled by 1/(1 − p).
+pub fn dropout(x: &Tensor, p: f64, train: bool) -> Result<Tensor> {
+    if !train || p == 0.0 {
+        return Ok(x.clone());
+    }
+    let keep = 1.0 - p;
+    let u = crate::tensor::random::uniform_vec(x.elem_count(), 0.0, 1.0);
+    let mask: Vec<f64> = u
+        .into_iter()
+        .map(|v| if v < keep { 1.0 / keep } else { 0.0 })
+        .collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    x * mask
 }
 
 /// Insert a size-1 dimension (`x.unsqueeze(dim)`).
@@ -549,6 +770,10 @@ impl Module for Unsqueeze {
     }
     fn kind(&self) -> &'static str {
         "unsqueeze"
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let axes = e.ints(&[self.dim as i64]);
+        Ok(e.op(&self.name, Op::Unsqueeze, vec![x.to_string(), axes]))
     }
     fn forward(&self, x: &Tensor, _: &mut Pass) -> Result<Tensor> {
         x.unsqueeze(self.dim)

@@ -7,6 +7,8 @@
 //!   [`tflite_v2_weights`] converts the dequantised TFLite tensors.
 
 use super::act::ActKind;
+use super::graph::Op;
+use super::graph::emit::Emitter;
 use super::layers::{Act, BatchNorm, Conv2d, ConvSpec};
 use super::module::{Module, call};
 use super::params::Builder;
@@ -102,6 +104,17 @@ impl Module for MobileNetV1 {
         }
         let h = h.mean_keepdim(D::Minus1)?.mean_keepdim(D::Minus2)?;
         call(&self.preds, &h, pass)?.flatten_from(1)
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut h = x.to_string();
+        for u in &self.units {
+            h = u.conv.emit(e, &h)?;
+            h = u.bn.emit(e, &h)?;
+            h = u.relu.emit(e, &h)?;
+        }
+        let h = e.op("", Op::GlobalAvgPool, vec![h]);
+        let h = self.preds.emit(e, &h)?;
+        Ok(e.op("", Op::Flatten { axis: 1 }, vec![h]))
     }
     fn children(&self) -> Vec<&dyn Module> {
         let mut v: Vec<&dyn Module> = Vec::new();
@@ -317,6 +330,36 @@ impl Module for MobileNetV2 {
         }
         outs.pop()
             .ok_or_else(|| candle_core::Error::Msg("empty graph".into()))
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut outs: Vec<String> = Vec::with_capacity(self.ops.len());
+        let get = |s: Src, outs: &Vec<String>| match s {
+            Src::Input => x.to_string(),
+            Src::Op(i) => outs[i].clone(),
+        };
+        for op in &self.ops {
+            let y = match op {
+                V2Op::Conv { conv, act, input } => {
+                    let h = conv.emit(e, &get(*input, &outs))?;
+                    match act {
+                        Some(a) => a.emit(e, &h)?,
+                        None => h,
+                    }
+                }
+                V2Op::Add { a, b } => e.op(
+                    "",
+                    Op::Binary(super::graph::Binary::Add),
+                    vec![get(*a, &outs), get(*b, &outs)],
+                ),
+                V2Op::GlobalPool { input } => e.op("", Op::GlobalAvgPool, vec![get(*input, &outs)]),
+                V2Op::Flatten { input } => {
+                    e.op("", Op::Flatten { axis: 1 }, vec![get(*input, &outs)])
+                }
+            };
+            outs.push(y);
+        }
+        outs.pop()
+            .ok_or_else(|| crate::Error::invalid("empty graph"))
     }
     fn children(&self) -> Vec<&dyn Module> {
         let mut v: Vec<&dyn Module> = Vec::new();

@@ -4,6 +4,7 @@ pub mod act;
 pub mod alexnet;
 pub mod attention;
 pub mod formula;
+pub mod graph;
 pub mod layers;
 pub mod mobilenet;
 pub mod model;

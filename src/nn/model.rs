@@ -112,11 +112,29 @@ impl Model {
 
     /// Check a layer name, listing the valid (or the closest) names otherwise.
     pub fn check_layer(&self, name: &str) -> Result<()> {
+        self.resolve_layer(&LayerRef {
+            name: name.to_string(),
+            input: false,
+        })
+        .map(|_| ())
+    }
+
+    /// The layer a name means: a layer of `layers()`, or another name for one (an imported
+    /// graph's module path, such as `layer4.1`, is the last node inside that module).
+    pub fn resolve_layer(&self, layer: &LayerRef) -> Result<LayerRef> {
         let names: Vec<String> = self.layers().into_iter().map(|(n, _)| n).collect();
-        if names.iter().any(|n| n == name) {
-            Ok(())
-        } else {
-            Err(unknown_layer(name, &names))
+        if names.iter().any(|n| n == &layer.name) {
+            return Ok(layer.clone());
+        }
+        match self.root.layer_alias(&layer.name) {
+            Some(name) => Ok(LayerRef {
+                name,
+                input: layer.input,
+            }),
+            None => match self.root.layer_note(&layer.name) {
+                Some(note) => Err(Error::invalid(format!("layer '{}': {note}", layer.name))),
+                None => Err(unknown_layer(&layer.name, &names)),
+            },
         }
     }
 

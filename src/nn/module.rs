@@ -1,6 +1,7 @@
 //! The module tree: every layer has its PyTorch-style name, runs inside a [`Pass`], and lets the
 //! pass capture its input or output for Grad-CAM.
 
+use super::graph::emit::Emitter;
 use super::pass::Pass;
 use candle_core::{Result, Tensor};
 
@@ -15,10 +16,33 @@ pub trait Module: Send + Sync {
     fn children(&self) -> Vec<&dyn Module> {
         Vec::new()
     }
+    /// Another name a layer is known by (a graph's module path → its node), if any.
+    fn layer_alias(&self, _name: &str) -> Option<String> {
+        None
+    }
+    /// Why a name that is not a layer is not one, when there is more to say than "unknown".
+    fn layer_note(&self, _name: &str) -> Option<String> {
+        None
+    }
+    /// The module as a graph of operations, if it is one (imported models).
+    fn as_graph(&self) -> Option<&super::graph::GraphModule> {
+        None
+    }
+    /// Append this module's forward pass on the value `x` to a graph (ONNX export); returns
+    /// the output value.
+    fn emit(&self, _e: &mut Emitter, _x: &str) -> crate::Result<String> {
+        Err(crate::Error::invalid(format!(
+            "a {} layer cannot be written as ONNX",
+            self.kind()
+        )))
+    }
 }
 
 /// Run a module with the pass's capture taps on its input and output.
 pub fn call(m: &dyn Module, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
+    if let Some(r) = &mut pass.record_shapes {
+        r.insert(m.name().to_string(), x.dims().to_vec());
+    }
     let x = pass.tap_input(m.name(), x)?;
     let y = m.forward(&x, pass)?;
     pass.tap_output(m.name(), y)
@@ -57,5 +81,12 @@ impl Module for Sequential {
             .iter()
             .map(|l| l.as_ref() as &dyn Module)
             .collect()
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut h = x.to_string();
+        for l in &self.layers {
+            h = l.emit(e, &h)?;
+        }
+        Ok(h)
     }
 }

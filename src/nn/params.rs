@@ -56,7 +56,7 @@ impl ParamStore {
 }
 
 /// How a weight starts before any training.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// U(−1/√fan_in, 1/√fan_in): PyTorch's default for Linear/Conv weights and biases
     /// (kaiming_uniform with a = √5).

@@ -32,6 +32,8 @@ pub struct Pass {
     pub grad_params: bool,
     pub capture: Option<LayerRef>,
     pub captured: Option<Captured>,
+    /// Record every named layer's input shape (for writing the model as a graph).
+    pub record_shapes: Option<std::collections::HashMap<String, Vec<usize>>>,
 }
 
 impl Pass {
@@ -69,6 +71,11 @@ impl Pass {
     /// Apply a nonlinearity as a rule-aware site.
     pub fn act(&self, kind: ActKind, x: &Tensor) -> Result<Tensor> {
         activation(x, kind, self.rule, self.samples)
+    }
+
+    /// Whether this pass will capture the input (or output) of the layer `name`.
+    pub fn captures(&self, name: &str, input: bool) -> bool {
+        matches!(&self.capture, Some(c) if c.name == name && c.input == input && self.captured.is_none())
     }
 
     fn tap(&mut self, name: &str, input: bool, t: Tensor) -> Result<Tensor> {

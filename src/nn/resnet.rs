@@ -3,6 +3,8 @@
 //! needed them separate, METHOD.md §1.6).
 
 use super::act::ActKind;
+use super::graph::emit::Emitter;
+use super::graph::{Binary, Op};
 use super::layers::{Act, AdaptiveAvgPool, BatchNorm, Conv2d, ConvSpec, Linear, MaxPool};
 use super::module::{Module, call};
 use super::params::Builder;
@@ -90,6 +92,27 @@ impl Module for BasicBlock {
             None => x.clone(),
         };
         call(&self.relu2, &(h + identity)?, pass)
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut h = x.to_string();
+        for m in [
+            &self.conv1 as &dyn Module,
+            &self.bn1,
+            &self.relu1,
+            &self.conv2,
+            &self.bn2,
+        ] {
+            h = m.emit(e, &h)?;
+        }
+        let identity = match &self.downsample {
+            Some((c, n)) => {
+                let d = c.emit(e, x)?;
+                n.emit(e, &d)?
+            }
+            None => x.to_string(),
+        };
+        let sum = e.op(&self.name, Op::Binary(Binary::Add), vec![h, identity]);
+        self.relu2.emit(e, &sum)
     }
     fn children(&self) -> Vec<&dyn Module> {
         let mut v: Vec<&dyn Module> =
@@ -197,6 +220,23 @@ impl Module for ResNet {
         }
         h = call(&self.avgpool, &h, pass)?;
         call(&self.fc, &h.flatten_from(1)?, pass)
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let mut h = x.to_string();
+        for m in [
+            &self.conv1 as &dyn Module,
+            &self.bn1,
+            &self.relu,
+            &self.maxpool,
+        ] {
+            h = m.emit(e, &h)?;
+        }
+        for l in &self.layers {
+            h = l.emit(e, &h)?;
+        }
+        h = self.avgpool.emit(e, &h)?;
+        let h = e.op("", Op::Flatten { axis: 1 }, vec![h]);
+        self.fc.emit(e, &h)
     }
     fn children(&self) -> Vec<&dyn Module> {
         let mut v: Vec<&dyn Module> = vec![&self.conv1, &self.bn1, &self.relu, &self.maxpool];

@@ -3,6 +3,8 @@
 
 use super::act::ActKind;
 use super::attention::{Fpa, Spa};
+use super::graph::emit::Emitter;
+use super::graph::{GraphArch, GraphModule, Op};
 use super::layers::{Act, ConvTranspose2d, Linear};
 use super::model::Model;
 use super::module::{Module, call};
@@ -11,12 +13,9 @@ use super::pass::{LayerRef, Pass};
 use super::spec::ModelSpec;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Result as CResult, Tensor};
-use serde::{Deserialize, Serialize};
 
-/// A buildable architecture; recorded in run records and used to rebuild a model in another
-/// dtype.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "arch", rename_all = "snake_case")]
+/// A buildable architecture, used to rebuild a model in another dtype or on another device.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Arch {
     /// The dry-bean model: FPA(c = 14) on 16 features, 7 classes (2,121 parameters).
     DrybeanFpa,
@@ -31,7 +30,6 @@ pub enum Arch {
     /// The COVID-19 model (50,565 parameters); `size` is the input side (256 in the paper).
     CxcMultiSpa { classes: usize, size: usize },
     /// A torchvision ResNet of BasicBlocks (`resnet34` = blocks [3, 4, 6, 3]).
-    #[serde(rename = "resnet")]
     ResNet {
         blocks: Vec<usize>,
         widths: Vec<usize>,
@@ -42,20 +40,19 @@ pub enum Arch {
         pneumonia: bool,
     },
     /// torchvision AlexNet.
-    #[serde(rename = "alexnet")]
     AlexNet {
         classes: usize,
         size: usize,
         pneumonia: bool,
     },
     /// Keras MobileNetV1 α = 0.25 (ImageNet, 1000 classes).
-    #[serde(rename = "mobilenet_v1")]
     MobileNetV1 { size: usize },
     /// MobileNetV2 1.0 from its TFLite graph (1001 outputs, 0 = background).
-    #[serde(rename = "mobilenet_v2")]
     MobileNetV2 { size: usize, graph: String },
     /// A model described in YAML.
     Custom(ModelSpec),
+    /// A graph of operations (an imported ONNX model).
+    Graph(GraphArch),
 }
 
 impl Arch {
@@ -89,6 +86,7 @@ impl Arch {
             Arch::MobileNetV1 { .. } => "mobilenet_v1".into(),
             Arch::MobileNetV2 { .. } => "mobilenet_v2".into(),
             Arch::Custom(s) => s.name.clone(),
+            Arch::Graph(g) => g.spec.name.clone(),
         }
     }
 
@@ -205,6 +203,15 @@ impl Arch {
                 });
                 (m, spec.input.clone(), classes, first_conv)
             }
+            Arch::Graph(g) => {
+                let m = GraphModule::new(&mut b, g.spec.clone())?;
+                (
+                    Box::new(m),
+                    g.spec.input_shape.clone(),
+                    g.classes,
+                    g.cam_layer.clone(),
+                )
+            }
         };
         Ok(Model {
             arch: self.clone(),
@@ -268,6 +275,11 @@ impl Module for FpaClassifier {
         let a = call(&self.fpa, x, pass)?;
         call(&self.fc, &a.flatten_from(1)?, pass)
     }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let a = self.fpa.emit(e, x)?;
+        let a = e.op("", Op::Flatten { axis: 1 }, vec![a]);
+        self.fc.emit(e, &a)
+    }
     fn children(&self) -> Vec<&dyn Module> {
         vec![&self.fpa, &self.fc]
     }
@@ -316,6 +328,16 @@ impl Module for CxcMultiSpa {
         let d = call(&self.decon_act, &d, pass)?;
         let a2 = call(&self.spa2, &d, pass)?;
         call(&self.fc, &a2.flatten_from(1)?, pass)
+    }
+    fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
+        let a = self.spa1.emit(e, x)?;
+        let axes = e.ints(&[1]);
+        let a = e.op("", Op::Unsqueeze, vec![a, axes]);
+        let d = self.deconv.emit(e, &a)?;
+        let d = self.decon_act.emit(e, &d)?;
+        let a2 = self.spa2.emit(e, &d)?;
+        let a2 = e.op("", Op::Flatten { axis: 1 }, vec![a2]);
+        self.fc.emit(e, &a2)
     }
     fn children(&self) -> Vec<&dyn Module> {
         vec![

@@ -230,6 +230,33 @@ fn register_zoo(r: &mut Registrar) {
         "true"
     );
 
+    r.doc(M, "load_onnx", "load_onnx(path, #{input_shape, output, classes, class_names, dtype}) -> Model",
+        "A model from an ONNX file (torch.onnx.export, both exporters; tf2onnx): every method, AX, CO, GAX and fit work on it. Each Relu/Sigmoid/Tanh/Softmax/MaxPool node is a rule site as the nn module is in Captum; layers() lists the nodes, and layer: also takes the PyTorch module path.")
+        .example("let p = temp_path(\"m.onnx\"); ccf_fpa().save_onnx(p); load_onnx(p).classes");
+    fn onnx(path: &str, m: Map) -> RResult<Net> {
+        let mut o = Opts::new("load_onnx", m);
+        let opts = crate::onnx::LoadOptions {
+            input_shape: match o.raw("input_shape") {
+                Some(s) => Some(shape_of(&s)?),
+                None => None,
+            },
+            output: o.opt_string("output")?,
+            classes: o.opt_usize("classes")?,
+            class_names: o.strings("class_names")?.unwrap_or_default(),
+            dtype: match o.opt_string("dtype")? {
+                Some(d) => Some(dtype_of(&d)?),
+                None => None,
+            },
+        };
+        o.finish()?;
+        crate::onnx::load_onnx(Path::new(path), &opts)
+            .map(|m| Net(Arc::new(m)))
+            .rh()
+    }
+    r.engine
+        .register_fn("load_onnx", |p: &str| onnx(p, Map::new()));
+    r.engine.register_fn("load_onnx", onnx);
+
     r.doc(M, "model_from_yaml", "model_from_yaml(path_or_text) -> Model",
         "A custom model from a YAML description (name, input, layers: linear, conv2d, batchnorm, relu, maxpool2d, avgpool, flatten, fpa, …).")
         .example_is("model_from_yaml(\"name: mlp\\ninput: [4]\\nlayers:\\n  - linear: {out: 8}\\n  - relu\\n  - linear: {out: 3}\").params", "67");
@@ -362,6 +389,12 @@ fn register_model_methods(r: &mut Registrar) {
     );
     r.engine.register_fn("save", |n: &mut Net, p: &str| {
         crate::nn::weights::save(&n.0, Path::new(p)).rh()
+    });
+    r.doc(M, "save_onnx", "net.save_onnx(path)",
+        "Write the model as an ONNX file (opset 20, weights inside, a dynamic batch axis): onnxruntime and PyTorch read it, load_onnx gives back the same logits.")
+        .example("let p = temp_path(\"m.onnx\"); drybean_fpa().save_onnx(p)");
+    r.engine.register_fn("save_onnx", |n: &mut Net, p: &str| {
+        crate::onnx::save_onnx(&n.0, Path::new(p)).rh()
     });
     r.doc(M, "load", "net.load(path, #{lenient, strip_prefix, add_prefix})",
         "Load weights from safetensors or a PyTorch checkpoint (.pt/.pth/.model, {'net': …} and {'model_state_dict': …} wrappers); errors name missing, unexpected and mis-shaped tensors.")

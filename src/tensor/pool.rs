@@ -15,7 +15,11 @@ use num_traits::Float;
 pub struct Pool2d {
     pub kernel: (usize, usize),
     pub stride: (usize, usize),
+    /// Padding before and after each axis (PyTorch's symmetric `padding`).
     pub padding: (usize, usize),
+    /// Further padding after each axis only: ONNX's asymmetric pads and `ceil_mode`'s last,
+    /// partial window.
+    pub extra_end: (usize, usize),
 }
 
 impl Pool2d {
@@ -24,17 +28,36 @@ impl Pool2d {
             kernel: (kernel, kernel),
             stride: (stride, stride),
             padding: (padding, padding),
+            extra_end: (0, 0),
         }
+    }
+
+    /// The padding after each axis.
+    pub fn padding_end(&self) -> (usize, usize) {
+        (
+            self.padding.0 + self.extra_end.0,
+            self.padding.1 + self.extra_end.1,
+        )
     }
 
     /// Output size along one axis (floor mode, as PyTorch's default `ceil_mode=False`).
     fn out(&self, size: usize, axis: usize) -> usize {
-        let (k, s, p) = if axis == 0 {
-            (self.kernel.0, self.stride.0, self.padding.0)
+        let (k, s, p, e) = if axis == 0 {
+            (
+                self.kernel.0,
+                self.stride.0,
+                self.padding.0,
+                self.extra_end.0,
+            )
         } else {
-            (self.kernel.1, self.stride.1, self.padding.1)
+            (
+                self.kernel.1,
+                self.stride.1,
+                self.padding.1,
+                self.extra_end.1,
+            )
         };
-        (size + 2 * p).saturating_sub(k) / s + 1
+        (size + 2 * p + e).saturating_sub(k) / s + 1
     }
 
     pub(crate) fn out_hw(&self, h: usize, w: usize) -> (usize, usize) {
@@ -152,7 +175,11 @@ impl CustomOp2 for MaxPool2dBwd {
 /// Max pooling of an (N, C, H, W) tensor with PyTorch's semantics.
 pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
-    if h + 2 * p.padding.0 < p.kernel.0 || w + 2 * p.padding.1 < p.kernel.1 {
+    let end = p.padding_end();
+    if p.kernel.0 == 0 || p.kernel.1 == 0 || p.stride.0 == 0 || p.stride.1 == 0 {
+        candle_core::bail!("max_pool2d: kernel and stride must be positive");
+    }
+    if h + p.padding.0 + end.0 < p.kernel.0 || w + p.padding.1 + end.1 < p.kernel.1 {
         candle_core::bail!(
             "max_pool2d: kernel {:?} larger than the padded input {h}x{w}",
             p.kernel
@@ -165,6 +192,133 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
         return super::portable::max_pool2d(x, p);
     }
     x.contiguous()?.apply_op1(MaxPool2dOp(p))
+}
+
+/// Captum's DeepLift rule for a max-pool module (`captum.attr._core.deep_lift.maxpool`), on a
+/// batch of 2B rows (B inputs, then their B baselines):
+///
+/// * Δin = x − x_ref per element (the same for both halves); the output's cross maximum
+///   m = max(y, y_ref) gives Δout = [m − y_ref ; y − m];
+/// * g·Δout is scattered back through each row's own first-maximum positions as
+///   `max_unpool2d` does (a later window overwrites an earlier one where they share an
+///   element), the two halves are summed, and the result divided by Δin;
+/// * where |Δin| < 1e-10 the plain max-pool gradient is kept.
+///
+/// Captum computes this rule only where the pool's input is not the output of another hooked
+/// module (otherwise that module's rule takes over); the caller decides (`nn/graph`).
+fn max_pool_deeplift_bwd<T: Float>(x: &[T], y: &[T], g: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T> {
+    let [n, c, h, w] = d;
+    let (oh, ow) = p.out_hw(h, w);
+    let (plane_in, plane_out) = (h * w, oh * ow);
+    let half_planes = n / 2 * c;
+    let plain = max_pool_bwd(x, g, d, p);
+    let eps = T::from(1e-10).expect("eps");
+    // unpooled[k] for every row: the scattered g·Δout.
+    let mut unpooled = vec![T::zero(); n * c * plane_in];
+    for plane in 0..n * c {
+        let (inp, refp) = if plane < half_planes {
+            (plane, plane + half_planes)
+        } else {
+            (plane - half_planes, plane)
+        };
+        let idx = argmax_windows(x, h, w, p, plane);
+        for (o, i) in idx.into_iter().enumerate() {
+            let (yi, yr) = (y[inp * plane_out + o], y[refp * plane_out + o]);
+            let m = if yi > yr { yi } else { yr };
+            let dout = if plane < half_planes { m - yr } else { yi - m };
+            unpooled[plane * plane_in + i] = g[plane * plane_out + o] * dout;
+        }
+    }
+    let mut out = plain;
+    for plane in 0..n * c {
+        let (inp, refp) = if plane < half_planes {
+            (plane, plane + half_planes)
+        } else {
+            (plane - half_planes, plane)
+        };
+        for i in 0..plane_in {
+            let din = x[inp * plane_in + i] - x[refp * plane_in + i];
+            if din.abs() >= eps {
+                let u = unpooled[inp * plane_in + i] + unpooled[refp * plane_in + i];
+                out[plane * plane_in + i] = u / din;
+            }
+        }
+    }
+    out
+}
+
+struct MaxPoolDeepLiftOp(Pool2d);
+
+impl CustomOp1 for MaxPoolDeepLiftOp {
+    fn name(&self) -> &'static str {
+        "max-pool2d-deeplift"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        MaxPool2dOp(self.0).cpu_fwd(s, l)
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let g = arg.apply_op3_no_bwd(res, &grad.contiguous()?, &MaxPoolDeepLiftBwd(self.0))?;
+        Ok(Some(g))
+    }
+}
+
+struct MaxPoolDeepLiftBwd(Pool2d);
+
+impl candle_core::CustomOp3 for MaxPoolDeepLiftBwd {
+    fn name(&self) -> &'static str {
+        "max-pool2d-deeplift-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let d = dims4(l1, "max_pool2d DeepLift backward")?;
+        let out = crate::with_float3!(
+            s1,
+            l1,
+            s2,
+            l2,
+            s3,
+            l3,
+            "max_pool2d DeepLift backward",
+            |x, y, g| max_pool_deeplift_bwd(x, y, g, d, &self.0)
+        );
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Max pooling whose backward is Captum's DeepLift rule for max-pool modules (see
+/// [`max_pool_deeplift_bwd`]); `x` holds B inputs then their B baselines.
+pub fn max_pool2d_deeplift(x: &Tensor, p: Pool2d) -> Result<Tensor> {
+    let n = x.dim(0)?;
+    if n % 2 != 0 {
+        candle_core::bail!(
+            "max_pool2d (DeepLift): the batch must hold inputs and baselines, got {n} rows"
+        );
+    }
+    // Same checks and value as the plain op.
+    let plain = max_pool2d(x, p)?;
+    if super::portable::enabled(x) {
+        // The rule needs the per-window scatter order; it runs on the host.
+        let cpu = candle_core::Device::Cpu;
+        let (xc, yc) = (x.to_device(&cpu)?, plain.detach().to_device(&cpu)?);
+        let device = x.device().clone();
+        return super::portable::with_grad(x, &plain, move |_, _, g| {
+            let g = g.to_device(&cpu)?.contiguous()?;
+            xc.contiguous()?
+                .apply_op3_no_bwd(&yc.contiguous()?, &g, &MaxPoolDeepLiftBwd(p))?
+                .to_device(&device)
+        });
+    }
+    x.contiguous()?.apply_op1(MaxPoolDeepLiftOp(p))
 }
 
 /// The windows of adaptive average pooling along one axis: `[floor(i·n/m), ceil((i+1)·n/m))`.

@@ -229,8 +229,9 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor>
 pub fn max_pool2d(x: &Tensor, p: super::pool::Pool2d) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let (py, px) = p.padding;
-    let xp = pad2d(x, (py, py, px, px), f64::NEG_INFINITY)?.detach();
-    let (ph, pw) = (h + 2 * py, w + 2 * px);
+    let (ey, ex) = p.padding_end();
+    let xp = pad2d(x, (py, ey, px, ex), f64::NEG_INFINITY)?.detach();
+    let (ph, pw) = (h + py + ey, w + px + ex);
     let (stride, out) = (p.stride, p.out_hw(h, w));
     let taps: Vec<(usize, usize)> = (0..p.kernel.0)
         .flat_map(|ky| (0..p.kernel.1).map(move |kx| (ky, kx)))
@@ -349,10 +350,19 @@ mod tests {
             (Pool2d::square(3, 2, 1), relu(rand(&[2, 3, 9, 9], 6))), // overlapping, padded
             (Pool2d::square(3, 2, 0), rand(&[1, 2, 13, 13], 7)),     // AlexNet's
             (
+                // ceil_mode (SqueezeNet): a last, partial window past the end
+                Pool2d {
+                    extra_end: (1, 1),
+                    ..Pool2d::square(3, 2, 0)
+                },
+                relu(rand(&[1, 2, 8, 8], 8)),
+            ),
+            (
                 Pool2d {
                     kernel: (1, 2),
                     stride: (1, 2),
                     padding: (0, 0),
+                    extra_end: (0, 0),
                 },
                 Tensor::zeros((1, 1, 2, 6), candle_core::DType::F64, &Device::Cpu).unwrap(),
             ),

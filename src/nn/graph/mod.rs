@@ -1,0 +1,949 @@
+//! Models that are graphs of operations: what an imported ONNX file becomes, and what
+//! `save_onnx` writes. The graph's nonlinearities are the same rule-aware sites the zoo's layers
+//! use, so every attribution method, AX, CO, GAX and training work on it unchanged.
+//!
+//! A [`GraphSpec`] is the structure (nodes, their attributes, named parameters and constants;
+//! no weight values): `Arch::Graph` holds it and builds a [`GraphModule`] from it in any dtype,
+//! on any device. The operation vocabulary ([`Op`]) follows ONNX (opset 13+ semantics; the
+//! importer rewrites older attribute forms into inputs).
+//!
+//! ## Which nonlinearities follow an attribution rule
+//!
+//! Captum changes the backward pass of *modules* (`nn.ReLU`, `nn.Sigmoid`, …), not of function
+//! calls. A graph no longer says which `Relu` came from a module and which from `torch.relu`, so
+//! every `Relu`, `LeakyRelu`, `Elu`, `Sigmoid`, `Tanh`, `Softplus`, `Softmax` and `MaxPool` node
+//! is treated as a module, with two exceptions that Captum's hooks imply:
+//! * a `Sigmoid` whose output is multiplied by its own input is `nn.SiLU` (not a module Captum
+//!   hooks), so it keeps its ordinary gradient;
+//! * a hooked node whose input is the *output of another hooked node* loses its rule: Captum
+//!   records the producer's output gradient before the consumer's hook rewrites it (both hooks
+//!   sit on the same tensor, the producer's first), so the producer's rule sees the consumer's
+//!   plain gradient. This is why a `MaxPool` after a `ReLU` acts as a plain max-pool in DeepLift,
+//!   and a `ReLU` after a `MaxPool` as a plain ReLU.
+
+pub mod emit;
+pub mod ops;
+pub mod value;
+
+use super::act::{ActKind, Rule};
+use super::module::Module;
+use super::params::{Builder, Init, ParamKind};
+use super::pass::{LayerRef, Pass};
+use crate::error::{Error, Result};
+use candle_core::{Result as CResult, Tensor, Var};
+use std::collections::HashMap;
+use std::sync::Arc;
+pub use value::{Ints, Value};
+
+/// How a convolution or pool pads when the graph says `auto_pad`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoPad {
+    /// The explicit `pads`.
+    NotSet,
+    /// No padding.
+    Valid,
+    /// Output size ⌈in/stride⌉, the odd zero after (TensorFlow's "SAME").
+    SameUpper,
+    /// Output size ⌈in/stride⌉, the odd zero before.
+    SameLower,
+}
+
+/// Elementwise functions of one operand with their ordinary gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unary {
+    Sqrt,
+    Exp,
+    Log,
+    Abs,
+    Neg,
+    Reciprocal,
+    Erf,
+    Floor,
+    Ceil,
+    Sin,
+    Cos,
+    Not,
+}
+
+/// Elementwise functions of two broadcast operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Max,
+    Min,
+    Mod,
+    Equal,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    And,
+    Or,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    Mean,
+    Sum,
+    Max,
+    Min,
+    Prod,
+    L2,
+    SumSquare,
+}
+
+/// What a `Cast` converts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CastTo {
+    /// Any float type: the model's dtype (a graph runs in one float type).
+    Float,
+    Int,
+    Bool,
+}
+
+/// One operation. Tensors a node reads are its inputs (values, parameters or constants), in
+/// ONNX's order; attributes are fields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// X, W, B?: 1-D or 2-D convolution.
+    Conv {
+        strides: Vec<usize>,
+        pads: Vec<usize>,
+        auto_pad: AutoPad,
+        groups: usize,
+        dilations: Vec<usize>,
+    },
+    /// X, W, B?: 2-D transposed convolution (groups 1).
+    ConvTranspose {
+        strides: Vec<usize>,
+        pads: Vec<usize>,
+        output_padding: Vec<usize>,
+        groups: usize,
+        dilations: Vec<usize>,
+    },
+    /// A, B, C?: alpha·A'·B' + beta·C.
+    Gemm {
+        alpha: f64,
+        beta: f64,
+        trans_a: bool,
+        trans_b: bool,
+    },
+    /// NumPy's matmul.
+    MatMul,
+    /// X, scale, B, mean, var. `momentum` is PyTorch's (the weight of the batch statistic).
+    BatchNorm {
+        eps: f64,
+        momentum: f64,
+    },
+    /// X, scale, B?: normalisation over the axes from `axis` on.
+    LayerNorm {
+        axis: i64,
+        eps: f64,
+    },
+    /// A rule-aware nonlinearity site.
+    Act(ActKind),
+    /// X: softmax over one axis, a rule-aware site like `nn.Softmax`.
+    Softmax {
+        axis: i64,
+    },
+    LogSoftmax {
+        axis: i64,
+    },
+    /// X, min?, max?.
+    Clip,
+    HardSigmoid {
+        alpha: f64,
+        beta: f64,
+    },
+    HardSwish,
+    Gelu {
+        tanh: bool,
+    },
+    /// 1-D or 2-D max pooling; a DeepLift site like `nn.MaxPool2d`.
+    MaxPool {
+        kernel: Vec<usize>,
+        strides: Vec<usize>,
+        pads: Vec<usize>,
+        auto_pad: AutoPad,
+        ceil_mode: bool,
+    },
+    AvgPool {
+        kernel: Vec<usize>,
+        strides: Vec<usize>,
+        pads: Vec<usize>,
+        auto_pad: AutoPad,
+        ceil_mode: bool,
+        count_include_pad: bool,
+    },
+    GlobalAvgPool,
+    GlobalMaxPool,
+    Unary(Unary),
+    Binary(Binary),
+    /// Two or more operands folded with a binary operation (`Sum`, `Max`, `Min`, `Mean`).
+    Variadic {
+        op: Binary,
+        mean: bool,
+    },
+    /// cond, X, Y.
+    Where,
+    /// X, axes?.
+    Reduce {
+        op: Reduce,
+        keepdims: bool,
+        noop_with_empty_axes: bool,
+    },
+    Shape {
+        start: i64,
+        end: Option<i64>,
+    },
+    Size,
+    /// X, shape.
+    Reshape {
+        allowzero: bool,
+    },
+    Flatten {
+        axis: i64,
+    },
+    Transpose {
+        perm: Option<Vec<usize>>,
+    },
+    /// X, axes?.
+    Squeeze,
+    /// X, axes.
+    Unsqueeze,
+    Concat {
+        axis: i64,
+    },
+    /// X, split?: into as many parts as the node has outputs.
+    Split {
+        axis: i64,
+    },
+    /// data, starts, ends, axes?, steps?.
+    Slice,
+    /// data, indices.
+    Gather {
+        axis: i64,
+    },
+    GatherNd,
+    /// X, shape.
+    Expand,
+    /// X, repeats.
+    Tile,
+    /// shape.
+    ConstantOfShape {
+        value: f64,
+        int: bool,
+    },
+    /// start, limit, delta.
+    Range,
+    /// X, pads, constant_value?, axes?: constant padding.
+    Pad,
+    Cast {
+        to: CastTo,
+    },
+    Identity,
+    /// X (ratio from the attribute): identity in eval mode.
+    Dropout {
+        ratio: f64,
+    },
+}
+
+impl Op {
+    /// The ONNX operator name, for listings and messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Conv { .. } => "Conv",
+            Op::ConvTranspose { .. } => "ConvTranspose",
+            Op::Gemm { .. } => "Gemm",
+            Op::MatMul => "MatMul",
+            Op::BatchNorm { .. } => "BatchNormalization",
+            Op::LayerNorm { .. } => "LayerNormalization",
+            Op::Act(k) => match k {
+                ActKind::Relu => "Relu",
+                ActKind::LeakyRelu(_) => "LeakyRelu",
+                ActKind::Elu(_) => "Elu",
+                ActKind::Softplus => "Softplus",
+                ActKind::Relu6 => "Clip",
+                ActKind::Tanh => "Tanh",
+                ActKind::Sigmoid => "Sigmoid",
+                ActKind::Softmax => "Softmax",
+            },
+            Op::Softmax { .. } => "Softmax",
+            Op::LogSoftmax { .. } => "LogSoftmax",
+            Op::Clip => "Clip",
+            Op::HardSigmoid { .. } => "HardSigmoid",
+            Op::HardSwish => "HardSwish",
+            Op::Gelu { .. } => "Gelu",
+            Op::MaxPool { .. } => "MaxPool",
+            Op::AvgPool { .. } => "AveragePool",
+            Op::GlobalAvgPool => "GlobalAveragePool",
+            Op::GlobalMaxPool => "GlobalMaxPool",
+            Op::Unary(u) => match u {
+                Unary::Sqrt => "Sqrt",
+                Unary::Exp => "Exp",
+                Unary::Log => "Log",
+                Unary::Abs => "Abs",
+                Unary::Neg => "Neg",
+                Unary::Reciprocal => "Reciprocal",
+                Unary::Erf => "Erf",
+                Unary::Floor => "Floor",
+                Unary::Ceil => "Ceil",
+                Unary::Sin => "Sin",
+                Unary::Cos => "Cos",
+                Unary::Not => "Not",
+            },
+            Op::Binary(b) => binary_name(*b),
+            Op::Variadic { op, mean } => match (op, mean) {
+                (_, true) => "Mean",
+                (Binary::Max, _) => "Max",
+                (Binary::Min, _) => "Min",
+                _ => "Sum",
+            },
+            Op::Where => "Where",
+            Op::Reduce { op, .. } => match op {
+                Reduce::Mean => "ReduceMean",
+                Reduce::Sum => "ReduceSum",
+                Reduce::Max => "ReduceMax",
+                Reduce::Min => "ReduceMin",
+                Reduce::Prod => "ReduceProd",
+                Reduce::L2 => "ReduceL2",
+                Reduce::SumSquare => "ReduceSumSquare",
+            },
+            Op::Shape { .. } => "Shape",
+            Op::Size => "Size",
+            Op::Reshape { .. } => "Reshape",
+            Op::Flatten { .. } => "Flatten",
+            Op::Transpose { .. } => "Transpose",
+            Op::Squeeze => "Squeeze",
+            Op::Unsqueeze => "Unsqueeze",
+            Op::Concat { .. } => "Concat",
+            Op::Split { .. } => "Split",
+            Op::Slice => "Slice",
+            Op::Gather { .. } => "Gather",
+            Op::GatherNd => "GatherND",
+            Op::Expand => "Expand",
+            Op::Tile => "Tile",
+            Op::ConstantOfShape { .. } => "ConstantOfShape",
+            Op::Range => "Range",
+            Op::Pad => "Pad",
+            Op::Cast { .. } => "Cast",
+            Op::Identity => "Identity",
+            Op::Dropout { .. } => "Dropout",
+        }
+    }
+}
+
+pub fn binary_name(b: Binary) -> &'static str {
+    match b {
+        Binary::Add => "Add",
+        Binary::Sub => "Sub",
+        Binary::Mul => "Mul",
+        Binary::Div => "Div",
+        Binary::Pow => "Pow",
+        Binary::Max => "Max",
+        Binary::Min => "Min",
+        Binary::Mod => "Mod",
+        Binary::Equal => "Equal",
+        Binary::Less => "Less",
+        Binary::LessOrEqual => "LessOrEqual",
+        Binary::Greater => "Greater",
+        Binary::GreaterOrEqual => "GreaterOrEqual",
+        Binary::And => "And",
+        Binary::Or => "Or",
+    }
+}
+
+/// One node: its op, the value names it reads and writes, and the module it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSpec {
+    /// Unique within the graph (the exporter's name, or one made from the op type).
+    pub name: String,
+    /// The PyTorch module path the node belongs to (`layer4.1.conv2`), empty when unknown.
+    pub module: String,
+    pub op: Op,
+    /// Value names; an empty name is an absent optional input.
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+}
+
+/// A named trainable tensor or buffer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamSpec {
+    pub name: String,
+    pub dims: Vec<usize>,
+    pub kind: ParamKind,
+    /// The value a freshly built model starts from (the imported weights are loaded after).
+    pub init: Init,
+}
+
+/// A fixed tensor of the graph (shape arithmetic, scalar factors).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Constant {
+    Float { dims: Vec<usize>, data: Vec<f64> },
+    Int(Ints),
+}
+
+/// A graph model's structure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphSpec {
+    pub name: String,
+    /// The value the model's input feeds.
+    pub input: String,
+    /// One sample's shape (the batch axis removed).
+    pub input_shape: Vec<usize>,
+    /// The batch size the graph was exported for when its batch axis is fixed; `Reshape` and
+    /// `Expand` targets that name it are read as the running batch size.
+    pub export_batch: Option<usize>,
+    /// The value holding the logits.
+    pub output: String,
+    /// The graph computes correctly only on batches of `export_batch` samples (an exporter
+    /// baked the batch size into index arithmetic); found by the importer's check.
+    pub batch_locked: bool,
+    pub nodes: Vec<NodeSpec>,
+    pub params: Vec<ParamSpec>,
+    pub constants: Vec<(String, Constant)>,
+    /// Modules whose output the exporter removed by folding a following batch norm into them:
+    /// (module path, the node that now outputs the batch norm's result).
+    pub folded: Vec<(String, String)>,
+}
+
+/// A graph model as the zoo builds it: the structure and what the importer learnt about it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphArch {
+    pub spec: Arc<GraphSpec>,
+    pub classes: usize,
+    /// Names of the classes, when known (empty otherwise).
+    pub class_names: Vec<String>,
+    /// The default Grad-CAM layer.
+    pub cam_layer: Option<LayerRef>,
+}
+
+/// Where a node reads an input from.
+#[derive(Clone, Copy, Debug)]
+enum Src {
+    Slot(usize),
+    Param(usize),
+    Const(usize),
+    Absent,
+}
+
+/// How a nonlinearity site follows the attribution rules (see the module notes).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Site {
+    /// Captum's DeepLift hooks the corresponding module.
+    deeplift: bool,
+    /// Guided Backprop and Deconvolution hook it (ReLU).
+    relu_rule: bool,
+    /// Its input is the output of another hooked node, so its rule is lost.
+    deeplift_shadowed: bool,
+    relu_rule_shadowed: bool,
+}
+
+impl Site {
+    /// The rule this node's backward follows when the pass runs `rule`.
+    pub fn rule(&self, rule: Rule) -> Rule {
+        match rule {
+            Rule::Plain => Rule::Plain,
+            Rule::GuidedBackprop | Rule::Deconvolution
+                if self.relu_rule && !self.relu_rule_shadowed =>
+            {
+                rule
+            }
+            Rule::DeepLift if self.deeplift && !self.deeplift_shadowed => rule,
+            _ => Rule::Plain,
+        }
+    }
+}
+
+struct Node {
+    inputs: Vec<Src>,
+    outputs: Vec<usize>,
+    site: Site,
+}
+
+/// A node as a layer of the model: its name and op type (what `layers()` lists).
+pub struct NodeLayer {
+    name: String,
+    kind: &'static str,
+}
+
+impl Module for NodeLayer {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn forward(&self, _: &Tensor, _: &mut Pass) -> CResult<Tensor> {
+        candle_core::bail!("graph node {} runs only inside its graph", self.name)
+    }
+}
+
+/// What every op may need to know about the running pass.
+pub struct Ctx {
+    /// Rows of the running batch.
+    pub batch: usize,
+    pub export_batch: Option<usize>,
+    /// Where and in which type new float tensors are made.
+    pub dtype: candle_core::DType,
+    pub device: candle_core::Device,
+}
+
+/// A built graph: parameters, constants in the model's dtype, and the schedule.
+pub struct GraphModule {
+    spec: Arc<GraphSpec>,
+    nodes: Vec<Node>,
+    layers: Vec<NodeLayer>,
+    params: Vec<Var>,
+    consts: Vec<Value>,
+    input: usize,
+    output: usize,
+    slots: usize,
+    /// Slots no later node reads, to drop after node i.
+    free_after: Vec<Vec<usize>>,
+    /// Module path → the node whose output is that module's output.
+    modules: HashMap<String, String>,
+}
+
+impl GraphModule {
+    pub fn new(b: &mut Builder, spec: Arc<GraphSpec>) -> Result<GraphModule> {
+        let mut params = Vec::with_capacity(spec.params.len());
+        let mut sources: HashMap<&str, Src> = HashMap::new();
+        for (i, p) in spec.params.iter().enumerate() {
+            let var = match p.kind {
+                ParamKind::Trainable => b.param(&p.name, &p.dims, p.init)?,
+                ParamKind::Buffer => {
+                    let v = match p.init {
+                        Init::Const(c) => c,
+                        Init::Uniform { .. } => 0.0,
+                    };
+                    b.buffer(&p.name, &p.dims, v)?
+                }
+                ParamKind::Counter => b.counter(&p.name)?,
+            };
+            params.push(var);
+            sources.insert(&p.name, Src::Param(i));
+        }
+        let mut consts = Vec::with_capacity(spec.constants.len());
+        for (i, (name, c)) in spec.constants.iter().enumerate() {
+            consts.push(match c {
+                Constant::Float { dims, data } => Value::F(
+                    Tensor::from_slice(data, dims.as_slice(), &b.device)?.to_dtype(b.dtype)?,
+                ),
+                Constant::Int(v) => Value::I(v.clone()),
+            });
+            sources.insert(name, Src::Const(i));
+        }
+        let mut slots = 0;
+        let mut slot_of = |name: &str, names: &mut HashMap<String, usize>| -> usize {
+            *names.entry(name.to_string()).or_insert_with(|| {
+                slots += 1;
+                slots - 1
+            })
+        };
+        let mut slot_names: HashMap<String, usize> = HashMap::new();
+        let input = slot_of(&spec.input, &mut slot_names);
+        let mut nodes = Vec::with_capacity(spec.nodes.len());
+        let mut last_read: HashMap<usize, usize> = HashMap::new();
+        for (i, n) in spec.nodes.iter().enumerate() {
+            let mut inputs = Vec::with_capacity(n.inputs.len());
+            for name in &n.inputs {
+                let src = if name.is_empty() {
+                    Src::Absent
+                } else if let Some(s) = sources.get(name.as_str()) {
+                    *s
+                } else if let Some(&k) = slot_names.get(name) {
+                    last_read.insert(k, i);
+                    Src::Slot(k)
+                } else {
+                    return Err(Error::invalid(format!(
+                        "graph: node '{}' reads '{name}', which no earlier node, initializer or input provides",
+                        n.name
+                    )));
+                };
+                inputs.push(src);
+            }
+            let outputs = n
+                .outputs
+                .iter()
+                .map(|o| slot_of(o, &mut slot_names))
+                .collect();
+            nodes.push(Node {
+                inputs,
+                outputs,
+                site: Site::default(),
+            });
+        }
+        let output = *slot_names.get(&spec.output).ok_or_else(|| {
+            Error::invalid(format!(
+                "graph: no node computes the output '{}'",
+                spec.output
+            ))
+        })?;
+        last_read.insert(output, usize::MAX);
+        let mut free_after = vec![Vec::new(); spec.nodes.len()];
+        for (&slot, &i) in &last_read {
+            if i != usize::MAX {
+                free_after[i].push(slot);
+            }
+        }
+        // Values written but never read are dropped at once.
+        for (i, n) in nodes.iter().enumerate() {
+            for &o in &n.outputs {
+                if !last_read.contains_key(&o) {
+                    free_after[i].push(o);
+                }
+            }
+        }
+        let sites = sites(&spec);
+        for (n, s) in nodes.iter_mut().zip(sites) {
+            n.site = s;
+        }
+        let layers = spec
+            .nodes
+            .iter()
+            .map(|n| NodeLayer {
+                name: n.name.clone(),
+                kind: n.op.kind(),
+            })
+            .collect();
+        Ok(GraphModule {
+            modules: module_outputs(&spec),
+            spec,
+            nodes,
+            layers,
+            params,
+            consts,
+            input,
+            output,
+            slots,
+            free_after,
+        })
+    }
+
+    pub fn spec(&self) -> &GraphSpec {
+        &self.spec
+    }
+
+    /// Run the graph, recording every value's shape if asked; errors name the node.
+    ///
+    /// A graph whose exporter baked its batch size into the computation (`batch_locked`) runs
+    /// in lockstep over chunks of that size: every node once per chunk, except the
+    /// nonlinearity sites, which see the whole batch (DeepLift pairs rows across it, and they
+    /// are per-element or per-row anyway).
+    fn run(
+        &self,
+        x: &Tensor,
+        pass: &mut Pass,
+        mut shapes: Option<&mut HashMap<String, Vec<usize>>>,
+    ) -> Result<Tensor> {
+        let n = x.dim(0)?;
+        let chunk = match self.spec.export_batch {
+            Some(b0) if self.spec.batch_locked && n != b0 => {
+                if n % b0 != 0 {
+                    return Err(Error::invalid(format!(
+                        "this graph was exported for batches of {b0} and computes with that size; {n} samples are not a multiple of it (export with a dynamic batch axis to lift this)"
+                    )));
+                }
+                b0
+            }
+            _ => n,
+        };
+        let chunks = n / chunk;
+        let ctx = Ctx {
+            batch: chunk,
+            export_batch: self.spec.export_batch,
+            dtype: x.dtype(),
+            device: x.device().clone(),
+        };
+        let split = |t: &Tensor| -> Result<Vec<Value>> {
+            (0..chunks)
+                .map(|c| Ok(Value::F(t.narrow(0, c * chunk, chunk)?)))
+                .collect()
+        };
+        // The chunks of one value as one batch, when it is a float tensor carrying the batch.
+        let join = |vs: &[Value]| -> Option<Tensor> {
+            let ts: Vec<&Tensor> = vs
+                .iter()
+                .map(|v| match v {
+                    Value::F(t) if chunks == 1 || t.dims().first() == Some(&chunk) => Some(t),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?;
+            if ts.len() == 1 {
+                Some(ts[0].clone())
+            } else {
+                Tensor::cat(&ts, 0).ok()
+            }
+        };
+        let mut slots: Vec<Option<Vec<Value>>> = vec![None; self.slots];
+        slots[self.input] = Some(split(x)?);
+        for (i, (node, spec)) in self.nodes.iter().zip(&self.spec.nodes).enumerate() {
+            let err = |e: Error| {
+                Error::invalid(format!("node '{}' ({}): {e}", spec.name, spec.op.kind()))
+            };
+            // Per input: its value in every chunk.
+            let mut inputs: Vec<Option<Vec<Value>>> = Vec::with_capacity(node.inputs.len());
+            let mut vars = Vec::with_capacity(node.inputs.len());
+            for (k, src) in node.inputs.iter().enumerate() {
+                vars.push(match *src {
+                    Src::Param(p) => Some(&self.params[p]),
+                    _ => None,
+                });
+                inputs.push(match *src {
+                    Src::Slot(s) => Some(slots[s].clone().ok_or_else(|| {
+                        Error::invalid(format!(
+                            "graph: '{}' is read by node '{}' but was not computed",
+                            spec.inputs[k], spec.name
+                        ))
+                    })?),
+                    Src::Param(p) => Some(vec![Value::F(pass.param(&self.params[p])); chunks]),
+                    Src::Const(c) => Some(vec![self.consts[c].clone(); chunks]),
+                    Src::Absent => None,
+                });
+            }
+            if let Some(Some(first)) = inputs.first_mut()
+                && pass.captures(&spec.name, true)
+                && let Some(t) = join(first)
+            {
+                let t = pass.tap_input(&spec.name, &t)?;
+                *first = if chunks == 1 {
+                    vec![Value::F(t)]
+                } else {
+                    split(&t)?
+                };
+            }
+            let site = matches!(
+                spec.op,
+                Op::Act(_) | Op::Softmax { .. } | Op::MaxPool { .. }
+            );
+            let whole: Option<Vec<Option<Value>>> = (chunks > 1 && site)
+                .then(|| {
+                    inputs
+                        .iter()
+                        .map(|v| v.as_ref().map(|v| join(v).map(Value::F)))
+                        .map(|v| v.map_or(Some(None), |t| t.map(Some)))
+                        .collect()
+                })
+                .flatten();
+            let mut outs: Vec<Vec<Value>> = vec![Vec::with_capacity(chunks); spec.outputs.len()];
+            if let Some(whole) = whole {
+                // One call on the whole batch.
+                let args = ops::Inputs {
+                    values: &whole,
+                    vars: &vars,
+                };
+                let ys = ops::run(&spec.op, &args, spec.outputs.len(), pass, &ctx, node.site)
+                    .map_err(err)?;
+                for (o, y) in outs.iter_mut().zip(ys) {
+                    *o = match &y {
+                        Value::F(t) => split(t)?,
+                        Value::I(_) => vec![y; chunks],
+                    };
+                }
+            } else {
+                for c in 0..chunks {
+                    let values: Vec<Option<Value>> = inputs
+                        .iter()
+                        .map(|v| v.as_ref().map(|v| v[c].clone()))
+                        .collect();
+                    let args = ops::Inputs {
+                        values: &values,
+                        vars: &vars,
+                    };
+                    let ys = ops::run(&spec.op, &args, spec.outputs.len(), pass, &ctx, node.site)
+                        .map_err(err)?;
+                    for (o, y) in outs.iter_mut().zip(ys) {
+                        o.push(y);
+                    }
+                }
+            }
+            if let Some(first) = outs.first_mut()
+                && pass.captures(&spec.name, false)
+                && let Some(t) = join(first)
+            {
+                let t = pass.tap_output(&spec.name, t)?;
+                *first = if chunks == 1 {
+                    vec![Value::F(t)]
+                } else {
+                    split(&t)?
+                };
+            }
+            for ((&slot, v), name) in node.outputs.iter().zip(outs).zip(&spec.outputs) {
+                if let (Some(s), Some(first)) = (shapes.as_deref_mut(), v.first()) {
+                    s.insert(name.clone(), first.dims());
+                }
+                slots[slot] = Some(v);
+            }
+            for &s in &self.free_after[i] {
+                slots[s] = None;
+            }
+        }
+        let out = slots[self.output].take().ok_or_else(|| {
+            Error::invalid(format!(
+                "graph: the output '{}' was not computed",
+                self.spec.output
+            ))
+        })?;
+        join(&out).ok_or_else(|| {
+            Error::invalid(format!(
+                "graph: the output '{}' is an integer tensor, not logits",
+                self.spec.output
+            ))
+        })
+    }
+}
+
+impl Module for GraphModule {
+    fn name(&self) -> &str {
+        ""
+    }
+    fn kind(&self) -> &'static str {
+        "graph"
+    }
+    fn forward(&self, x: &Tensor, pass: &mut Pass) -> CResult<Tensor> {
+        self.run(x, pass, None)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))
+    }
+    fn children(&self) -> Vec<&dyn Module> {
+        self.layers.iter().map(|l| l as &dyn Module).collect()
+    }
+    fn layer_alias(&self, name: &str) -> Option<String> {
+        if self.spec.folded.iter().any(|(m, _)| m == name) {
+            return None;
+        }
+        self.modules.get(name).cloned()
+    }
+    fn layer_note(&self, name: &str) -> Option<String> {
+        self.spec
+            .folded
+            .iter()
+            .find(|(m, _)| m == name)
+            .map(|(m, node)| {
+                format!(
+                    "the exporter folded the batch norm that follows '{m}' into it, so the graph no longer holds {m}'s own output; node '{node}' outputs the batch norm's result"
+                )
+            })
+    }
+    fn as_graph(&self) -> Option<&GraphModule> {
+        Some(self)
+    }
+}
+
+/// For every module path, the last node (in graph order) inside it: a module's output.
+fn module_outputs(spec: &GraphSpec) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for n in &spec.nodes {
+        let mut path = n.module.as_str();
+        while !path.is_empty() {
+            out.insert(path.to_string(), n.name.clone());
+            path = path.rfind('.').map(|i| &path[..i]).unwrap_or("");
+        }
+    }
+    out
+}
+
+/// The producer of each value, looking through `Identity` and `Dropout` (which return their
+/// input tensor itself in PyTorch, so hooks on it are hooks on the producer's output).
+fn producers(spec: &GraphSpec) -> HashMap<&str, usize> {
+    let mut p: HashMap<&str, usize> = HashMap::new();
+    for (i, n) in spec.nodes.iter().enumerate() {
+        let through = matches!(n.op, Op::Identity | Op::Dropout { .. });
+        let src = if through {
+            n.inputs.first().and_then(|x| p.get(x.as_str()).copied())
+        } else {
+            Some(i)
+        };
+        for o in &n.outputs {
+            if let Some(s) = src {
+                p.insert(o, s);
+            }
+        }
+    }
+    p
+}
+
+/// Each node's attribution-rule site (see the module notes).
+fn sites(spec: &GraphSpec) -> Vec<Site> {
+    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, n) in spec.nodes.iter().enumerate() {
+        for x in &n.inputs {
+            readers.entry(x.as_str()).or_default().push(i);
+        }
+    }
+    // nn.SiLU exports as Mul(x, Sigmoid(x)).
+    let is_silu = |n: &NodeSpec| {
+        let (Some(x), Some(y)) = (n.inputs.first(), n.outputs.first()) else {
+            return false;
+        };
+        readers.get(y.as_str()).is_some_and(|rs| {
+            rs.iter().any(|&r| {
+                let m = &spec.nodes[r];
+                m.op == Op::Binary(Binary::Mul)
+                    && m.inputs.len() == 2
+                    && m.inputs.contains(x)
+                    && m.inputs.contains(y)
+            })
+        })
+    };
+    let mut sites: Vec<Site> = spec
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            Op::Act(ActKind::Sigmoid) if is_silu(n) => Site::default(),
+            Op::Act(k) => Site {
+                deeplift: k.deeplift_rescaled(),
+                relu_rule: *k == ActKind::Relu,
+                ..Site::default()
+            },
+            Op::Softmax { .. } | Op::MaxPool { .. } => Site {
+                deeplift: true,
+                ..Site::default()
+            },
+            _ => Site::default(),
+        })
+        .collect();
+    let producer = producers(spec);
+    for i in 0..sites.len() {
+        let Some(p) = spec.nodes[i]
+            .inputs
+            .first()
+            .and_then(|x| producer.get(x.as_str()).copied())
+        else {
+            continue;
+        };
+        let from = sites[p];
+        let s = &mut sites[i];
+        s.deeplift_shadowed = s.deeplift && from.deeplift;
+        s.relu_rule_shadowed = s.relu_rule && from.relu_rule;
+    }
+    sites
+}
+
+/// A graph model's default Grad-CAM layer: the last convolution whose output is still a map
+/// (more than one position), found from a dry run's shapes.
+pub fn last_spatial_conv(spec: &GraphSpec, shapes: &HashMap<String, Vec<usize>>) -> Option<String> {
+    spec.nodes
+        .iter()
+        .rfind(|n| {
+            matches!(n.op, Op::Conv { .. } | Op::ConvTranspose { .. })
+                && n.outputs
+                    .first()
+                    .and_then(|o| shapes.get(o))
+                    .is_some_and(|d| d.len() >= 3 && d[2..].iter().product::<usize>() > 1)
+        })
+        .map(|n| n.name.clone())
+}
+
+impl GraphModule {
+    /// Every value's shape for one input batch (a dry run without gradients).
+    pub fn shapes(&self, x: &Tensor) -> Result<HashMap<String, Vec<usize>>> {
+        let mut shapes = HashMap::new();
+        self.run(x, &mut Pass::eval(Rule::Plain), Some(&mut shapes))?;
+        Ok(shapes)
+    }
+}
