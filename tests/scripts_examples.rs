@@ -187,3 +187,97 @@ fn the_readme_tour_runs() {
     ok(&gaxsh(&[file.to_str().unwrap()]), "README tour");
     assert!(out.join("tour/index.html").exists());
 }
+
+/// `scripts/own_model.rhai` on an ONNX model and a CSV, and on an ONNX model and an image
+/// folder; the paper's scripts take `--model file.onnx` too.
+#[test]
+fn own_model_and_model_options_take_onnx_files() {
+    let fpa = root().join("tests/fixtures/onnx/drybean_fpa_ts.onnx");
+    let out = out_dir("own_csv");
+    let text = ok(
+        &gaxsh(&[
+            "scripts/own_model.rhai",
+            "--model",
+            fpa.to_str().unwrap(),
+            "--data",
+            "data/drybean/Dry_Bean_Dataset.csv",
+            "--label",
+            "Class",
+            "--standardize",
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "own_model on a CSV",
+    );
+    assert!(
+        text.contains("16 parameters") || text.contains("input [16]"),
+        "{text}"
+    );
+    assert!(out.join("index.html").exists() && out.join("co_scores.csv").exists());
+    // An image model written by gaxsh itself, on the bundled chest X-rays (two class folders).
+    let cnn = out_dir("own_cnn").with_extension("onnx");
+    ok(
+        &gaxsh(&[
+            "-e",
+            &format!(
+                "build_model(#{{name: \"cnn\", input: [3, 32, 32], layers: [#{{conv2d: #{{out: 4, kernel: 3, stride: 2}}}}, \"relu\", \"avgpool\", \"flatten\", #{{linear: #{{out: 2}}}}]}}).save_onnx({:?})",
+                cnn.to_str().unwrap()
+            ),
+        ]),
+        "save_onnx",
+    );
+    let out = out_dir("own_images");
+    let text = ok(
+        &gaxsh(&[
+            "scripts/own_model.rhai",
+            "--model",
+            cnn.to_str().unwrap(),
+            "--data",
+            "data/chest_xray/test",
+            "--mean",
+            "0.5,0.5,0.5",
+            "--std",
+            "0.25,0.25,0.25",
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "own_model on images",
+    );
+    assert!(
+        text.contains("classes [\"NORMAL\", \"PNEUMONIA\"]"),
+        "{text}"
+    );
+    assert!(out.join("index.html").exists());
+    // A mismatch between model and data is said plainly.
+    let o = gaxsh(&[
+        "scripts/own_model.rhai",
+        "--model",
+        fpa.to_str().unwrap(),
+        "--data",
+        "data/chest_xray/test",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("CSV") || err.contains("input"),
+        "{err}"
+    );
+    // The paper's drybean script explains an ONNX model instead of training.
+    let out = out_dir("drybean_onnx");
+    let text = ok(
+        &gaxsh(&[
+            "scripts/drybean.rhai",
+            "--model",
+            fpa.to_str().unwrap(),
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "drybean --model",
+    );
+    assert!(
+        text.contains("report: ") && !text.contains("epoch"),
+        "{text}"
+    );
+}
