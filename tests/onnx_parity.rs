@@ -34,6 +34,16 @@ const ARCHS: &[(&str, Option<&str>, bool)] = &[
 
 const EXPORTERS: [&str; 2] = ["ts", "dy"];
 
+/// Where gaxsh's default Grad-CAM layer is the paper's (exported copies of its models whose
+/// export kept that layer; the dynamo exporter attributes FPA's folded first convolution to the
+/// batch norm, so there the last spatial convolution is the default).
+const PAPER_DEFAULT: &[(&str, &str, &str, bool)] = &[
+    ("drybean_fpa", "ts", "fpa.fconvs.0", true),
+    ("ccf_fpa", "ts", "fpa.fconvs.0", true),
+    ("alexnet", "ts", "features.0", false),
+    ("alexnet", "dy", "features.0", false),
+];
+
 fn path(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/onnx")
@@ -196,7 +206,30 @@ fn every_method_matches_captum_on_imported_models() {
                         &format!("{name} ({exporter}) LayerGradCam on {layer} target={which}"),
                     );
                 }
-                let key = format!("{exporter}.cam_default.{which}");
+                // The default layer: the paper's where an export keeps it, else the last
+                // convolution whose output is a map.
+                let paper = PAPER_DEFAULT
+                    .iter()
+                    .find(|(n, e, _, _)| *n == name && *e == exporter)
+                    .map(|&(_, _, module, input)| {
+                        m.resolve_layer(&LayerRef {
+                            name: module.into(),
+                            input,
+                        })
+                        .unwrap()
+                    });
+                if let Some(paper) = &paper {
+                    assert_eq!(
+                        m.cam_layer.as_ref(),
+                        Some(paper),
+                        "{name} ({exporter}) default"
+                    );
+                }
+                let key = if paper.is_some() {
+                    format!("cam_paper.{which}")
+                } else {
+                    format!("{exporter}.cam_default.{which}")
+                };
                 if fx.contains_key(&key) {
                     let opts = AttrOptions {
                         target: target.clone(),

@@ -126,7 +126,7 @@ impl Model {
         if names.iter().any(|n| n == &layer.name) {
             return Ok(layer.clone());
         }
-        match self.root.layer_alias(&layer.name) {
+        match self.root.layer_alias(&layer.name, layer.input) {
             Some(name) => Ok(LayerRef {
                 name,
                 input: layer.input,

@@ -16,8 +16,9 @@ pub trait Module: Send + Sync {
     fn children(&self) -> Vec<&dyn Module> {
         Vec::new()
     }
-    /// Another name a layer is known by (a graph's module path → its node), if any.
-    fn layer_alias(&self, _name: &str) -> Option<String> {
+    /// Another name a layer is known by (a graph's module path → the node whose input or
+    /// output is the module's), if any.
+    fn layer_alias(&self, _name: &str, _input: bool) -> Option<String> {
         None
     }
     /// Why a name that is not a layer is not one, when there is more to say than "unknown".

@@ -350,6 +350,56 @@ impl Module for CxcMultiSpa {
     }
 }
 
+/// The paper's Grad-CAM layer (METHOD.md §4.2b) for a model that is one of the zoo's
+/// architectures under another name (an exported copy), recognised by the module paths it has.
+pub fn paper_cam_layer(has: &dyn Fn(&str) -> bool) -> Option<LayerRef> {
+    // (modules present, modules absent, the layer, capture its input)
+    const RULES: [(&[&str], &[&str], &str, bool); 6] = [
+        (
+            &["fpa.fconvs.0", "fpa.softmax", "fc"],
+            &[],
+            "fpa.fconvs.0",
+            true,
+        ),
+        (
+            &["spa1.convs.0", "spa2.softmax", "decon.deconv1", "fc"],
+            &[],
+            "spa1.convs.0",
+            false,
+        ),
+        (
+            &["conv1", "layer1", "layer4", "fc"],
+            &["features"],
+            "conv1",
+            false,
+        ),
+        (
+            &["backbone.conv1", "backbone.layer1", "fc"],
+            &[],
+            "backbone.conv1",
+            false,
+        ),
+        (
+            &["features.0", "features.12", "classifier.6"],
+            &["features.13"],
+            "features.0",
+            false,
+        ),
+        (
+            &["backbone.features.0", "backbone.features.12", "fc"],
+            &["backbone.features.13"],
+            "backbone.features.0",
+            false,
+        ),
+    ];
+    RULES
+        .iter()
+        .find(|(present, absent, _, _)| {
+            present.iter().all(|m| has(m)) && !absent.iter().any(|m| has(m))
+        })
+        .map(|&(_, _, name, input)| layer(name, input))
+}
+
 /// The zoo's names and what they build, for `model("name")` and error messages.
 pub const ZOO: &[&str] = &[
     "drybean_fpa",

@@ -158,13 +158,20 @@ pub fn load_onnx(path: &Path, opts: &LoadOptions) -> Result<Model> {
             .find(|p| p.key == k)
             .map(|p| p.value.clone())
     };
-    // A file gaxsh wrote names its default layer; otherwise the last spatial convolution.
+    // The default Grad-CAM layer: the one a file gaxsh wrote names; the paper's for an exported
+    // copy of one of its models (when the export kept that layer); else the last convolution
+    // whose output is still a map.
+    let graph_module = model.root.as_graph().expect("a graph arch builds a graph");
+    let paper = crate::nn::zoo::paper_cam_layer(&|m| graph_module.has_module(m))
+        .and_then(|l| model.resolve_layer(&l).ok());
     let cam_layer = match meta(export::CAM_LAYER) {
         Some(name) if spec.nodes.iter().any(|n| n.name == name) => Some(LayerRef {
             name,
             input: meta(export::CAM_LAYER_INPUT).as_deref() == Some("true"),
         }),
-        _ => last_spatial_conv(&spec, &shapes).map(|name| LayerRef { name, input: false }),
+        _ => paper.or_else(|| {
+            last_spatial_conv(&spec, &shapes).map(|name| LayerRef { name, input: false })
+        }),
     };
     let class_names = if opts.class_names.is_empty() {
         meta(export::CLASS_NAMES)

@@ -342,6 +342,21 @@ fn register_model_methods(r: &mut Registrar) {
             .map(|(l, _)| Dynamic::from(l))
             .collect::<Array>()
     });
+    r.prop(
+        M,
+        "cam_layer",
+        "net.cam_layer -> string",
+        "The layer LayerGradCam uses when no layer: is given (the paper's for the zoo; for imported models the last convolution whose output is a map), with \" (input)\" when it captures the layer's input; () when there is none.",
+    )
+    .example_is("drybean_fpa().cam_layer", "fpa.fconvs.0 (input)");
+    r.engine
+        .register_get("cam_layer", |n: &mut Net| -> Dynamic {
+            match &n.0.cam_layer {
+                Some(l) if l.input => Dynamic::from(format!("{} (input)", l.name)),
+                Some(l) => Dynamic::from(l.name.clone()),
+                None => Dynamic::UNIT,
+            }
+        });
     r.engine.register_fn("summary", |n: &mut Net| {
         let mut s = format!(
             "{} ({} trainable parameters, {})\n",
@@ -349,8 +364,30 @@ fn register_model_methods(r: &mut Registrar) {
             n.0.count_params(),
             crate::tensor::format::dtype_str(n.0.dtype)
         );
-        for (name, kind) in n.0.layers() {
-            s.push_str(&format!("  {name:<28} {kind}\n"));
+        if let Some(l) = &n.0.cam_layer {
+            s.push_str(&format!(
+                "  default Grad-CAM layer: {}{}\n",
+                l.name,
+                if l.input { " (its input)" } else { "" }
+            ));
+        }
+        match n.0.root.as_graph() {
+            // A graph's nodes with the PyTorch module each came from (what layer: also takes).
+            Some(g) => {
+                for node in &g.spec().nodes {
+                    s.push_str(&format!(
+                        "  {:<40} {:<20} {}\n",
+                        node.name,
+                        node.op.kind(),
+                        node.module
+                    ));
+                }
+            }
+            None => {
+                for (name, kind) in n.0.layers() {
+                    s.push_str(&format!("  {name:<28} {kind}\n"));
+                }
+            }
         }
         s.trim_end().to_string()
     });

@@ -17,7 +17,8 @@ For every architecture NAME it writes
       as the paper ran it), LayerGradCam on the `layer` listed below;
       <exporter>.ort_logits: onnxruntime on the float32 file;
       <exporter>.cam_default.<pred|given>: Captum's LayerGradCam on the module whose output is the
-      node gaxsh picks by default (found by matching activations with onnxruntime).
+      last spatial convolution's (found by matching activations with onnxruntime);
+      cam_paper.<pred|given>: on the paper's layer, for the paper's models that have one.
 Weights: torch's init with seed 0, then every parameter and buffer redrawn (so no two tensors
 are equal and batch-norm folding is not trivial), rounded to float32; the same numbers feed the
 float64 Captum model and the float32 ONNX file.
@@ -223,6 +224,10 @@ ARCHS = {
     "cxc_multi_spa": (lambda: CXCMultiSPA(4), (1, 64, 64), "spa1.act.0", 2),
 }
 BIG = {"alexnet", "vgg11"}
+# The paper's Grad-CAM layers (METHOD.md §4.2b), which gaxsh picks by default for exported copies
+# of its models where the export kept that layer: (module, capture its input).
+PAPER_LAYERS = {"drybean_fpa": ("fpa.fconvs.0", True), "ccf_fpa": ("fpa.fconvs.0", True),
+                "alexnet": ("features.0", False)}
 # Exported in float64: the exporters fold batch norms into convolutions in the file's precision,
 # and DeepLift through the attention softmax amplifies float32 folding error past 1e-4.
 DOUBLE = {"cxc_multi_spa"}
@@ -333,9 +338,9 @@ def matching_module(net, x, value):
     return best[0]
 
 
-def gradcam(net, layer, x, target):
+def gradcam(net, layer, x, target, layer_input=False):
     from captum.attr import LayerAttribution, LayerGradCam
-    a = LayerGradCam(net, get_module(net, layer)).attribute(x, target=target)
+    a = LayerGradCam(net, get_module(net, layer)).attribute(x, target=target, attribute_to_layer_input=layer_input)
     if x.dim() == 4:
         a = LayerAttribution.interpolate(a, tuple(x.shape[2:]), interpolate_mode="bilinear")
         return a.expand(x.shape).contiguous()
@@ -394,6 +399,10 @@ def build(name):
         out["input"] = x.float()
     for k, v in captum_maps(ref, x, {"pred": pred, "given": given}, layer).items():
         store(out, k, v, big)
+    if name in PAPER_LAYERS:
+        module, layer_input = PAPER_LAYERS[name]
+        for tname, t in (("pred", pred), ("given", given)):
+            store(out, f"cam_paper.{tname}", gradcam(ref, module, x, t, layer_input), big)
     if name == "mlp_functional":
         # Captum on the same weights with nn.ReLU modules: what gaxsh computes on this graph.
         modular = captum_ready(randomized(lambda: Mlp(functional=False))).double()

@@ -505,8 +505,9 @@ pub struct GraphModule {
     slots: usize,
     /// Slots no later node reads, to drop after node i.
     free_after: Vec<Vec<usize>>,
-    /// Module path → the node whose output is that module's output.
-    modules: HashMap<String, String>,
+    /// Module path → its first node (whose input is the module's) and its last node (whose
+    /// output is the module's).
+    modules: HashMap<String, (String, String)>,
 }
 
 impl GraphModule {
@@ -627,6 +628,11 @@ impl GraphModule {
 
     pub fn spec(&self) -> &GraphSpec {
         &self.spec
+    }
+
+    /// Whether some node belongs to the module `path` (or one inside it).
+    pub fn has_module(&self, path: &str) -> bool {
+        self.modules.contains_key(path)
     }
 
     /// Run the graph, recording every value's shape if asked; errors name the node.
@@ -812,11 +818,16 @@ impl Module for GraphModule {
     fn children(&self) -> Vec<&dyn Module> {
         self.layers.iter().map(|l| l as &dyn Module).collect()
     }
-    fn layer_alias(&self, name: &str) -> Option<String> {
+    fn layer_alias(&self, name: &str, input: bool) -> Option<String> {
+        let (first, last) = self.modules.get(name)?;
+        if input {
+            // A module's input is its first node's (folding changes outputs, not inputs).
+            return Some(first.clone());
+        }
         if self.spec.folded.iter().any(|(m, _)| m == name) {
             return None;
         }
-        self.modules.get(name).cloned()
+        Some(last.clone())
     }
     fn layer_note(&self, name: &str) -> Option<String> {
         self.spec
@@ -834,13 +845,15 @@ impl Module for GraphModule {
     }
 }
 
-/// For every module path, the last node (in graph order) inside it: a module's output.
-fn module_outputs(spec: &GraphSpec) -> HashMap<String, String> {
-    let mut out = HashMap::new();
+/// For every module path, the first and the last node (in graph order) inside it.
+fn module_outputs(spec: &GraphSpec) -> HashMap<String, (String, String)> {
+    let mut out: HashMap<String, (String, String)> = HashMap::new();
     for n in &spec.nodes {
         let mut path = n.module.as_str();
         while !path.is_empty() {
-            out.insert(path.to_string(), n.name.clone());
+            out.entry(path.to_string())
+                .and_modify(|e| e.1 = n.name.clone())
+                .or_insert_with(|| (n.name.clone(), n.name.clone()));
             path = path.rfind('.').map(|i| &path[..i]).unwrap_or("");
         }
     }
