@@ -15,6 +15,21 @@ fn formula(arch: Arch) -> Model {
     m
 }
 
+/// The model and its twin written to ONNX and read back (a graph model): both must match.
+fn both_ways(m: Model, name: &str) -> Vec<(String, Model)> {
+    let p = std::env::temp_dir().join(format!("gaxsh-axgax-{}-{name}.onnx", std::process::id()));
+    gaxsh::onnx::save_onnx(&m, &p).unwrap();
+    let twin = gaxsh::onnx::load_onnx(
+        &p,
+        &gaxsh::onnx::LoadOptions {
+            dtype: Some(DType::F64),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    vec![(name.to_string(), m), (format!("{name} via ONNX"), twin)]
+}
+
 fn usizes(t: &Tensor) -> Vec<usize> {
     t.to_dtype(DType::F64)
         .unwrap()
@@ -27,11 +42,16 @@ fn usizes(t: &Tensor) -> Vec<usize> {
 
 #[test]
 fn ax_logits_and_co_scores_match_pytorch() {
+    for (_, m) in both_ways(formula(Arch::DrybeanFpa), "drybean") {
+        ax_matches_pytorch(&m);
+    }
+}
+
+fn ax_matches_pytorch(m: &Model) {
     let fx = fixture("ax_gax.safetensors");
-    let m = formula(Arch::DrybeanFpa);
     let x = fx["drybean.input"].to_dtype(DType::F64).unwrap();
     let labels = usizes(&fx["drybean.labels"]);
-    let a = attribute(&m, &x, Method::Saliency, &AttrOptions::default()).unwrap();
+    let a = attribute(m, &x, Method::Saliency, &AttrOptions::default()).unwrap();
     let (h, zeros) = normalize(&a).unwrap();
     assert_eq!(zeros, 0);
     assert_tensor_close(
@@ -90,7 +110,20 @@ fn first_ten_gax_steps_match_pytorch() {
         ),
     ];
     for (name, arch, mode) in cases {
-        let m = formula(arch);
+        for (what, m) in both_ways(formula(arch), name) {
+            gax_matches_pytorch(&fx, name, &what, &m, mode);
+        }
+    }
+}
+
+fn gax_matches_pytorch(
+    fx: &std::collections::HashMap<String, Tensor>,
+    name: &str,
+    what: &str,
+    m: &Model,
+    mode: Mode,
+) {
+    {
         let x = fx[&format!("{name}.input")].to_dtype(DType::F64).unwrap();
         let n = x.dim(0).unwrap();
         let pred = m.predict(&x, 64).unwrap();
@@ -101,7 +134,7 @@ fn first_ten_gax_steps_match_pytorch() {
             max_steps: 10,
             ..Default::default()
         };
-        let r = gax(&m, &x, &pred, &pred, &ids, &opts).unwrap();
+        let r = gax(m, &x, &pred, &pred, &ids, &opts).unwrap();
         let scores: Vec<f64> = r.scores.iter().flatten().copied().collect();
         let got = Tensor::from_vec(scores, (n, 10), &gaxsh::device::current()).unwrap();
         assert_tensor_close(
@@ -110,7 +143,7 @@ fn first_ten_gax_steps_match_pytorch() {
                 .to_dtype(DType::F64)
                 .unwrap(),
             1e-4,
-            &format!("{name} GAX scores"),
+            &format!("{what} GAX scores"),
         );
         assert_tensor_close(
             &r.heatmaps,
@@ -118,7 +151,7 @@ fn first_ten_gax_steps_match_pytorch() {
                 .to_dtype(DType::F64)
                 .unwrap(),
             1e-4,
-            &format!("{name} GAX heatmap"),
+            &format!("{what} GAX heatmap"),
         );
         // Scores and frames are aligned: frame k is the heatmap of score k.
         assert_eq!(r.frames[0].len(), 10);

@@ -1,5 +1,5 @@
 //! The device-neutral test files as one binary, for carrying to a GPU machine
-//! (`tools/gpu/build.sh`): one test binary holds all of gaxsh and candle's kernels, so five of
+//! (`tools/gpu/build.sh`): one test binary holds all of gaxsh and candle's kernels, so six of
 //! them would not fit the device tool's 64 MiB beside the repository. Not run by `cargo test`
 //! (`test = false` in Cargo.toml): each file also runs on its own there.
 //!
@@ -11,6 +11,8 @@ mod attribution_parity;
 mod ax_gax;
 #[path = "model_parity.rs"]
 mod model_parity;
+#[path = "onnx_parity.rs"]
+mod onnx_parity;
 #[path = "regressions.rs"]
 mod regressions;
 #[path = "tensor_api.rs"]
