@@ -202,7 +202,8 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
 /// * g·Δout is scattered back through each row's own first-maximum positions as
 ///   `max_unpool2d` does (a later window overwrites an earlier one where they share an
 ///   element), the two halves are summed, and the result divided by Δin;
-/// * where |Δin| < 1e-10 the plain max-pool gradient is kept.
+/// * where |Δin| < 1e-10 the plain max-pool gradient of the input row is kept, for the input
+///   and for its baseline (Captum indexes `grad_input[0]`, the first row of its 2-row call).
 ///
 /// Captum computes this rule only where the pool's input is not the output of another hooked
 /// module (otherwise that module's rule takes over); the caller decides (`nn/graph`).
@@ -229,7 +230,7 @@ fn max_pool_deeplift_bwd<T: Float>(x: &[T], y: &[T], g: &[T], d: [usize; 4], p: 
             unpooled[plane * plane_in + i] = g[plane * plane_out + o] * dout;
         }
     }
-    let mut out = plain;
+    let mut out = vec![T::zero(); n * c * plane_in];
     for plane in 0..n * c {
         let (inp, refp) = if plane < half_planes {
             (plane, plane + half_planes)
@@ -238,10 +239,13 @@ fn max_pool_deeplift_bwd<T: Float>(x: &[T], y: &[T], g: &[T], d: [usize; 4], p: 
         };
         for i in 0..plane_in {
             let din = x[inp * plane_in + i] - x[refp * plane_in + i];
-            if din.abs() >= eps {
-                let u = unpooled[inp * plane_in + i] + unpooled[refp * plane_in + i];
-                out[plane * plane_in + i] = u / din;
-            }
+            out[plane * plane_in + i] = if din.abs() >= eps {
+                (unpooled[inp * plane_in + i] + unpooled[refp * plane_in + i]) / din
+            } else {
+                // Captum takes `grad_input[0]` here, the plain gradient of the pair's first
+                // row (the input), for both rows.
+                plain[inp * plane_in + i]
+            };
         }
     }
     out

@@ -645,7 +645,7 @@ impl GraphModule {
         &self,
         x: &Tensor,
         pass: &mut Pass,
-        mut shapes: Option<&mut HashMap<String, Vec<usize>>>,
+        mut record: Option<&mut dyn FnMut(&str, &Value)>,
     ) -> Result<Tensor> {
         let n = x.dim(0)?;
         let chunk = match self.spec.export_batch {
@@ -780,8 +780,8 @@ impl GraphModule {
                 };
             }
             for ((&slot, v), name) in node.outputs.iter().zip(outs).zip(&spec.outputs) {
-                if let (Some(s), Some(first)) = (shapes.as_deref_mut(), v.first()) {
-                    s.insert(name.clone(), first.dims());
+                if let (Some(r), Some(first)) = (record.as_deref_mut(), v.first()) {
+                    r(name, first);
                 }
                 slots[slot] = Some(v);
             }
@@ -956,7 +956,23 @@ impl GraphModule {
     /// Every value's shape for one input batch (a dry run without gradients).
     pub fn shapes(&self, x: &Tensor) -> Result<HashMap<String, Vec<usize>>> {
         let mut shapes = HashMap::new();
-        self.run(x, &mut Pass::eval(Rule::Plain), Some(&mut shapes))?;
+        let mut keep = |name: &str, v: &Value| {
+            shapes.insert(name.to_string(), v.dims());
+        };
+        self.run(x, &mut Pass::eval(Rule::Plain), Some(&mut keep))?;
         Ok(shapes)
+    }
+
+    /// Every float value the graph computes for one input batch, by name (for comparing a
+    /// graph with another runtime node by node).
+    pub fn values(&self, x: &Tensor) -> Result<HashMap<String, Tensor>> {
+        let mut values = HashMap::new();
+        let mut keep = |name: &str, v: &Value| {
+            if let Value::F(t) = v {
+                values.insert(name.to_string(), t.detach());
+            }
+        };
+        self.run(x, &mut Pass::eval(Rule::Plain), Some(&mut keep))?;
+        Ok(values)
     }
 }
