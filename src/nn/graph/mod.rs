@@ -422,6 +422,9 @@ pub struct GraphArch {
     pub cam_layer: Option<LayerRef>,
 }
 
+/// Sees every value a run computes (its name and, in lockstep, its first chunk).
+type Recorder<'a> = dyn FnMut(&str, &Value) + 'a;
+
 /// Where a node reads an input from.
 #[derive(Clone, Copy, Debug)]
 enum Src {
@@ -645,7 +648,7 @@ impl GraphModule {
         &self,
         x: &Tensor,
         pass: &mut Pass,
-        mut record: Option<&mut dyn FnMut(&str, &Value)>,
+        mut record: Option<&mut Recorder>,
     ) -> Result<Tensor> {
         let n = x.dim(0)?;
         let chunk = match self.spec.export_batch {
