@@ -249,7 +249,102 @@ impl Default for SweepOptions {
     }
 }
 
-pub fn read_existing(path: &Path) -> Result<Vec<AxRow>> {
+/// One CSV row, every field checked: a known method and mode, integer positions and classes,
+/// finite CO scores (NaN is written for all-zero heatmaps in the compatibility mode), 0/1 flags
+/// that agree with the predictions.
+fn parse_row(r: &::csv::StringRecord) -> std::result::Result<AxRow, String> {
+    if r.len() != 14 {
+        return Err(format!("{} fields, expected 14", r.len()));
+    }
+    let p = |i: usize| r.get(i).unwrap_or("").trim();
+    let int = |i: usize, what: &str| -> std::result::Result<usize, String> {
+        p(i).parse::<usize>()
+            .map_err(|_| format!("{what} '{}' is not a non-negative integer", p(i)))
+    };
+    let num = |i: usize, what: &str| -> std::result::Result<f64, String> {
+        p(i).parse::<f64>()
+            .map_err(|_| format!("{what} '{}' is not a number", p(i)))
+            .and_then(|v| {
+                if v.is_infinite() {
+                    Err(format!("{what} '{}' is infinite", p(i)))
+                } else {
+                    Ok(v)
+                }
+            })
+    };
+    let flag = |i: usize, what: &str| -> std::result::Result<bool, String> {
+        match p(i) {
+            "0" => Ok(false),
+            "1" => Ok(true),
+            other => Err(format!("{what} '{other}' is not 0 or 1")),
+        }
+    };
+    let method = p(0);
+    crate::attr::Method::parse(method).map_err(|e| e.to_string())?;
+    let row = AxRow {
+        method: method.to_string(),
+        mode: Mode::parse(p(1)).map_err(|e| e.to_string())?,
+        index: int(2, "index")?,
+        id: p(3).to_string(),
+        label: int(4, "label")?,
+        pred_before: int(5, "pred_before")?,
+        pred_after: int(6, "pred_after")?,
+        co: num(9, "co")?,
+        co_softmax: num(10, "co_softmax")?,
+        co_softmax_as_coded: num(11, "co_softmax_as_coded")?,
+        zero_map: flag(12, "zero_map")?,
+        msp: num(13, "msp")?,
+    };
+    if flag(7, "correct_before")? != row.correct_before()
+        || flag(8, "correct_after")? != row.correct_after()
+    {
+        return Err("the correct_* flags disagree with label and predictions".into());
+    }
+    if !(0.0..=1.0).contains(&row.msp) {
+        return Err(format!("msp {} is not a probability", row.msp));
+    }
+    Ok(row)
+}
+
+/// What reading a sweep CSV found besides its rows.
+#[derive(Clone, Debug, Default)]
+pub struct ReadReport {
+    /// (line, why) of rows left out.
+    pub skipped: Vec<(usize, String)>,
+    /// Repeated (method, mode, index) rows left out (the first is kept).
+    pub duplicates: usize,
+}
+
+impl ReadReport {
+    /// One sentence for the run's notes, when anything was left out.
+    pub fn note(&self, path: &Path) -> Option<String> {
+        if self.skipped.is_empty() && self.duplicates == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if let Some((line, why)) = self.skipped.first() {
+            parts.push(format!(
+                "skipped {} unreadable line(s) (first: line {line}, {why})",
+                self.skipped.len()
+            ));
+        }
+        if self.duplicates > 0 {
+            parts.push(format!("dropped {} repeated row(s)", self.duplicates));
+        }
+        Some(format!(
+            "{}: {}; those rows are computed again",
+            path.display(),
+            parts.join(", ")
+        ))
+    }
+}
+
+fn open_sweep_csv(path: &Path) -> Result<::csv::Reader<std::fs::File>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(path, "not a regular file"));
+    }
+    crate::limits::bytes(&path.display().to_string(), meta.len().saturating_mul(4))?;
     let mut rdr = ::csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -267,33 +362,72 @@ pub fn read_existing(path: &Path) -> Result<Vec<AxRow>> {
             "exists but is not an AX sweep CSV (different columns); choose another path or remove it",
         ));
     }
+    Ok(rdr)
+}
+
+/// The rows of a sweep CSV being resumed: unreadable lines (one cut by an interruption, or
+/// damaged) and repeated rows are left out, and said, while every valid row around them is
+/// kept.
+pub fn read_existing(path: &Path) -> Result<(Vec<AxRow>, ReadReport)> {
+    let mut rdr = open_sweep_csv(path)?;
     let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let Ok(r) = rec else { break }; // a last line cut by an interruption
-        if r.len() != 14 {
-            break;
+    let mut report = ReadReport::default();
+    let mut seen: HashSet<(String, Mode, usize)> = HashSet::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        if i % 4096 == 0 {
+            crate::interrupt::check()?;
         }
-        let p = |i: usize| r.get(i).unwrap_or("");
-        let (Ok(index), Ok(label), Ok(pb), Ok(pa)) =
-            (p(2).parse(), p(4).parse(), p(5).parse(), p(6).parse())
-        else {
-            break;
+        let parsed = rec.map_err(|e| e.to_string()).and_then(|r| parse_row(&r));
+        match parsed {
+            Ok(row) => {
+                if seen.insert((row.method.clone(), row.mode, row.index)) {
+                    rows.push(row);
+                } else {
+                    report.duplicates += 1;
+                }
+            }
+            Err(why) => report.skipped.push((line, why)),
+        }
+    }
+    Ok((rows, report))
+}
+
+/// Every row of a finished sweep CSV, each checked; any bad or repeated row, or a class outside
+/// `classes` (when known), is an error naming its line.
+pub fn read_strict(path: &Path, classes: Option<usize>) -> Result<Vec<AxRow>> {
+    let mut rdr = open_sweep_csv(path)?;
+    let mut rows = Vec::new();
+    let mut seen: HashSet<(String, Mode, usize)> = HashSet::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 2;
+        let bad = |msg: String| Error::Parse {
+            path: path.into(),
+            line,
+            column: None,
+            msg,
         };
-        let f = |i: usize| p(i).parse::<f64>().unwrap_or(f64::NAN);
-        rows.push(AxRow {
-            method: p(0).to_string(),
-            mode: Mode::parse(p(1))?,
-            index,
-            id: p(3).to_string(),
-            label,
-            pred_before: pb,
-            pred_after: pa,
-            co: f(9),
-            co_softmax: f(10),
-            co_softmax_as_coded: f(11),
-            zero_map: p(12) == "1",
-            msp: f(13),
-        });
+        let row = rec
+            .map_err(|e| e.to_string())
+            .and_then(|r| parse_row(&r))
+            .map_err(bad)?;
+        if let Some(c) = classes {
+            crate::classes::check(
+                "label or prediction",
+                &[row.label, row.pred_before, row.pred_after],
+                c,
+            )
+            .map_err(|e| bad(e.to_string()))?;
+        }
+        if !seen.insert((row.method.clone(), row.mode, row.index)) {
+            return Err(bad(format!(
+                "a second row for {} {} sample {}",
+                row.method,
+                row.mode.name(),
+                row.index
+            )));
+        }
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -327,6 +461,7 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         (None, None) => None,
     };
     let mut rows: Vec<AxRow> = Vec::new();
+    let mut resume_note = None;
     let mut writer = None;
     if let Some(path) = &csv_path {
         crate::io::ensure_parent(path)?;
@@ -348,8 +483,10 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
                     "holds rows from a different model, dataset or sweep settings, so it cannot be resumed; remove it, choose another csv path, or pass resume: false to start over",
                 ));
             }
-            rows = read_existing(path)?;
-            // Rewrite the file from the rows that parsed, dropping a cut last line.
+            let (kept, report) = read_existing(path)?;
+            rows = kept;
+            resume_note = report.note(path);
+            // Rewrite the file from the rows that parsed; the rest are computed again.
             let mut text = String::from(HEADER);
             text.push('\n');
             for r in &rows {
@@ -435,7 +572,13 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         modes: opts.modes.clone(),
         label: opts.label.clone(),
         n_samples: items.len(),
-        notes: ds.provenance.notes.clone(),
+        notes: ds
+            .provenance
+            .notes
+            .iter()
+            .cloned()
+            .chain(resume_note)
+            .collect(),
     })
 }
 
@@ -762,7 +905,7 @@ impl AxTable {
 
     /// Read a sweep CSV back (for plots, gap statistics, merging shards).
     pub fn load_csv(path: &Path, class_names: Vec<String>) -> Result<AxTable> {
-        let rows = read_existing(path)?;
+        let rows = read_strict(path, Some(class_names.len()))?;
         let mut methods: Vec<String> = Vec::new();
         let mut modes: Vec<Mode> = Vec::new();
         for r in &rows {

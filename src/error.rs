@@ -54,6 +54,16 @@ pub enum Error {
     #[error("weights do not fit the model: {0}")]
     Weights(String),
 
+    /// A request for more memory than the budget allows (`limits`).
+    #[error(
+        "{what}: {requested} would exceed the memory budget of {budget} (--max-memory or GAXSH_MAX_MEMORY raises it)"
+    )]
+    TooLarge {
+        what: String,
+        requested: String,
+        budget: String,
+    },
+
     /// The user pressed Ctrl-C (or the kernel was interrupted) during a long computation.
     #[error("interrupted")]
     Interrupted,
@@ -101,6 +111,10 @@ impl From<candle_core::Error> for Error {
                 lhs: lhs.dims().to_vec(),
                 rhs: rhs.dims().to_vec(),
             };
+        }
+        // A plain message is gaxsh's own (a custom op's or a layer's, passed through candle).
+        if let candle_core::Error::Msg(m) = &e {
+            return Error::Invalid(m.lines().next().unwrap_or("").trim().to_string());
         }
         let text = e.to_string();
         let first = text.lines().next().unwrap_or("").trim().to_string();

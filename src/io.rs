@@ -9,6 +9,132 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Every file and folder this process has read data, weights or a model from (for run
+/// records: `gaxsh rerun` checks they are unchanged).
+static INPUTS: std::sync::Mutex<std::collections::BTreeSet<PathBuf>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Note an input file or folder.
+pub fn note_input(path: &Path) {
+    let p = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    INPUTS.lock().unwrap_or_else(|e| e.into_inner()).insert(p);
+}
+
+/// The inputs noted so far.
+pub fn inputs() -> Vec<PathBuf> {
+    INPUTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect()
+}
+
+/// `sha256:<hex>` of a file's bytes, or of a folder's files (each relative path and its
+/// content's hash, in bytewise order, recursively).
+pub fn checksum(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    fn file_hash(path: &Path) -> Result<[u8; 32]> {
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            crate::interrupt::check()?;
+            let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(h.finalize().into())
+    }
+    fn walk(root: &Path, dir: &Path, h: &mut Sha256) -> Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort_by(|a, b| {
+            a.as_os_str()
+                .as_encoded_bytes()
+                .cmp(b.as_os_str().as_encoded_bytes())
+        });
+        for p in entries {
+            if p.is_dir() {
+                walk(root, &p, h)?;
+            } else if p.is_file() {
+                let rel = p.strip_prefix(root).unwrap_or(&p);
+                h.update(rel.as_os_str().as_encoded_bytes());
+                h.update([0]);
+                h.update(file_hash(&p)?);
+            }
+        }
+        Ok(())
+    }
+    let digest: [u8; 32] = if path.is_dir() {
+        let mut h = Sha256::new();
+        walk(path, path, &mut h)?;
+        h.finalize().into()
+    } else {
+        file_hash(path)?
+    };
+    Ok(format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    ))
+}
+
+/// This process's scratch folder (`temp_path`), removed when the process ends.
+pub fn scratch_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("gaxsh-{}", std::process::id()))
+}
+
+/// A path inside the scratch folder: `name` must stay inside it (no absolute paths, no `..`).
+pub fn scratch_path(name: &str) -> Result<PathBuf> {
+    let rel = Path::new(name);
+    let inside = !name.is_empty()
+        && rel
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(Error::invalid(format!(
+            "temp_path('{name}'): give a file name (or sub/folder/name) inside the scratch folder, without '..' or a leading '/'"
+        )));
+    }
+    let dir = scratch_dir();
+    let path = dir.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    Ok(path)
+}
+
+/// Remove the scratch folder (at exit; nothing else uses it then).
+pub fn remove_scratch() {
+    let _ = std::fs::remove_dir_all(scratch_dir());
+}
+
+/// Leave the process with `code`, after removing the scratch folder.
+pub fn exit(code: i32) -> ! {
+    remove_scratch();
+    std::process::exit(code)
+}
+
+/// Print a line on stdout. When the reader has gone (`gaxsh run.rhai | head -3`) the run ends
+/// quietly with status 0, as a Unix filter does, instead of a panic and a backtrace.
+pub fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            exit(0);
+        }
+        // Any other failure to print (a full disk behind a redirect) is said on stderr.
+        let _ = writeln!(std::io::stderr(), "gaxsh: cannot write to stdout: {e}");
+    }
+}
+
 /// Create the parent folder of `path` if needed.
 pub fn ensure_parent(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -31,6 +157,7 @@ pub fn write_atomic_with(
     produce: impl FnOnce(&mut std::fs::File) -> Result<()>,
 ) -> Result<()> {
     ensure_parent(path)?;
+    refuse_non_file(path)?;
     let tmp = temp_beside(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -57,21 +184,52 @@ pub fn save_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Resul
         .iter()
         .map(|(k, v)| Ok((k.clone(), v.contiguous()?)))
         .collect::<candle_core::Result<_>>()?;
+    refuse_non_file(path)?;
     candle_core::safetensors::save(&contiguous, &tmp).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::bad_file(path, format!("cannot write safetensors: {e}"))
     })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Writing onto anything but a file is refused up front (and never leaves a partial file
+/// behind): the rename that makes a write atomic would otherwise replace a device such as
+/// `/dev/null` with a plain file.
+fn refuse_non_file(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(Error::bad_file(
+            path,
+            "is a folder; give a file name to write",
+        )),
+        Ok(m) if !m.is_file() => Err(Error::bad_file(
+            path,
+            "is a device, pipe or socket, not a file; give a file name to write",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Copy a file atomically (as `write_atomic` writes).
+pub fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let mut src = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
+    write_atomic_with(to, |f| {
+        std::io::copy(&mut src, f)
+            .map(|_| ())
+            .map_err(|e| Error::io(from, e))
+    })
 }
 
 /// Load every tensor of a safetensors file, names unchanged.
 pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
-    if !path.exists() {
-        return Err(Error::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        ));
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(path, "not a regular file"));
     }
+    crate::limits::bytes(&path.display().to_string(), meta.len())?;
+    note_input(path);
     candle_core::safetensors::load(path, &crate::device::current()).map_err(|e| {
         Error::bad_file(
             path,

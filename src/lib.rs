@@ -16,7 +16,9 @@
 
 pub mod attr;
 pub mod ax;
+pub mod classes;
 pub mod cli_progress;
+pub mod contain;
 pub mod data;
 pub mod device;
 pub mod error;
@@ -26,6 +28,7 @@ pub mod interrupt;
 pub mod io;
 #[cfg(feature = "kernel")]
 pub mod kernel;
+pub mod limits;
 pub mod merge;
 pub mod metrics;
 pub mod nn;

@@ -33,6 +33,11 @@ struct Cli {
     #[arg(long, value_name = "NAME", global = true)]
     device: Option<String>,
 
+    /// The most memory one request may take, e.g. 8G or 512M (default: GAXSH_MAX_MEMORY, else
+    /// three quarters of physical memory). Larger tensors, files and models are refused.
+    #[arg(long, value_name = "SIZE", global = true)]
+    max_memory: Option<String>,
+
     /// Run only shard I of N of every AX sweep and GAX run (I counts from 0), or `none`;
     /// default: GAXSH_SHARD, a Slurm array or a Kubernetes indexed job. `gaxsh merge` joins them.
     #[arg(long, value_name = "I/N", global = true)]
@@ -61,6 +66,9 @@ enum Command {
     Rerun {
         /// The run.yaml of an earlier run.
         record: PathBuf,
+        /// Repeat it even though a recorded input (script, data, weights) has changed since.
+        #[arg(long)]
+        allow_changed_data: bool,
         /// Options that override the recorded ones (`--out other/dir`…).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         overrides: Vec<String>,
@@ -119,7 +127,19 @@ fn main() -> ExitCode {
     let (own, script_args) = split_script_args(std::env::args().collect());
     let mut cli = Cli::parse_from(own);
     cli.script_args = script_args;
-    gaxsh::threads::init(cli.threads);
+    if let Some(m) = &cli.max_memory {
+        match gaxsh::limits::parse_size(m) {
+            Ok(b) => gaxsh::limits::set_budget(b),
+            Err(e) => {
+                eprintln!("gaxsh: --max-memory: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Err(e) = gaxsh::threads::init(cli.threads) {
+        eprintln!("gaxsh: {e}");
+        return ExitCode::from(2);
+    }
     if let Err(e) = gaxsh::device::init(cli.device.as_deref()) {
         eprintln!("gaxsh: {e}");
         return ExitCode::from(2);
@@ -132,13 +152,23 @@ fn main() -> ExitCode {
         gaxsh::cli_progress::TerminalProgress::new(),
     ));
 
-    gaxsh::threads::run_in_pool(move || dispatch(&cli))
+    let code = gaxsh::threads::run_in_pool(move || dispatch(&cli));
+    gaxsh::io::remove_scratch();
+    code
 }
 
 fn dispatch(cli: &Cli) -> ExitCode {
     match (&cli.command, &cli.eval, &cli.script) {
         (Some(Command::Help { name, markdown }), _, _) => help(name.as_deref(), *markdown),
-        (Some(Command::Rerun { record, overrides }), _, _) => rerun(record, overrides),
+        (
+            Some(Command::Rerun {
+                record,
+                allow_changed_data,
+                overrides,
+            }),
+            _,
+            _,
+        ) => rerun(record, *allow_changed_data, overrides),
         (Some(Command::Merge { targets }), _, _) => merge(targets),
         (
             Some(Command::Kernel {
@@ -166,7 +196,14 @@ fn dispatch(cli: &Cli) -> ExitCode {
 /// Everything after the script path belongs to the script, `--help` included, so split argv
 /// there before clap sees it.
 fn split_script_args(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
-    const TAKES_VALUE: &[&str] = &["-e", "--eval", "--threads", "--shard", "--device"];
+    const TAKES_VALUE: &[&str] = &[
+        "-e",
+        "--eval",
+        "--threads",
+        "--shard",
+        "--device",
+        "--max-memory",
+    ];
     const SUBCOMMANDS: &[&str] = &["help", "rerun", "kernel", "merge"];
     let mut i = 1;
     while i < argv.len() {
@@ -194,7 +231,7 @@ fn install_ctrlc(kernel: bool) {
     let _ = ctrlc::set_handler(move || {
         if gaxsh::interrupt::requested() && !kernel {
             eprintln!("\ninterrupted twice: exiting");
-            std::process::exit(130);
+            gaxsh::io::exit(130);
         }
         gaxsh::interrupt::request();
     });
@@ -276,7 +313,7 @@ fn choose_shard(flag: Option<&str>) -> Result<(), ExitCode> {
 fn merge(targets: &[PathBuf]) -> ExitCode {
     for t in targets {
         match gaxsh::merge::merge(t) {
-            Ok(msg) => println!("{msg}"),
+            Ok(msg) => gaxsh::io::say(&msg),
             Err(e) => {
                 eprintln!("gaxsh merge: {e}");
                 return ExitCode::from(1);
@@ -290,11 +327,11 @@ fn help(name: Option<&str>, markdown: bool) -> ExitCode {
     let session = SessionBuilder::default().build();
     let reg = &session.registry;
     if markdown {
-        print!("{}", reg.markdown());
+        gaxsh::io::say(reg.markdown().trim_end_matches('\n'));
     } else if let Some(n) = name {
-        println!("{}", reg.help(n));
+        gaxsh::io::say(&reg.help(n));
     } else {
-        println!("{}", reg.overview().trim_end());
+        gaxsh::io::say(reg.overview().trim_end());
     }
     ExitCode::SUCCESS
 }
@@ -316,7 +353,7 @@ fn eval_expr(expr: &str) -> ExitCode {
     match session.eval(expr, "<-e>") {
         Ok(v) => {
             if let Some(s) = session.display(&v) {
-                println!("{s}");
+                gaxsh::io::say(&s);
             }
             ExitCode::SUCCESS
         }
@@ -324,7 +361,7 @@ fn eval_expr(expr: &str) -> ExitCode {
     }
 }
 
-fn rerun(record: &std::path::Path, overrides: &[String]) -> ExitCode {
+fn rerun(record: &std::path::Path, allow_changed: bool, overrides: &[String]) -> ExitCode {
     let text = match std::fs::read_to_string(record) {
         Ok(t) => t,
         Err(e) => {
@@ -343,6 +380,17 @@ fn rerun(record: &std::path::Path, overrides: &[String]) -> ExitCode {
     if rec.script.is_empty() {
         eprintln!("gaxsh: {} does not name a script", record.display());
         return ExitCode::from(2);
+    }
+    let changed = rec.changed_inputs();
+    if !changed.is_empty() {
+        if !allow_changed {
+            eprintln!(
+                "gaxsh: the run's inputs are not what they were, so it would not repeat: {}\n(--allow-changed-data reruns anyway)",
+                changed.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+        eprintln!("gaxsh: rerunning on changed inputs: {}", changed.join(", "));
     }
     // Later options win, so the overrides go after the recorded ones.
     let mut args = rec.rerun_args();
@@ -370,10 +418,10 @@ fn run_script(path: &std::path::Path, raw: &[String]) -> ExitCode {
     match session.run_file(path) {
         Ok(_) => {
             if help_asked {
-                println!(
+                gaxsh::io::say(&format!(
                     "{} declares no options (it does not call options()).",
                     path.display()
-                );
+                ));
             }
             let unused = session.args.lock().map(|a| a.unused()).unwrap_or_default();
             if !unused.is_empty() {

@@ -111,7 +111,21 @@ fn merge_sweep(target: &Path, shards: &[(Shard, PathBuf)]) -> Result<String> {
                 ));
             }
         };
-        let rows = ax::read_existing(path)?;
+        // Every field checked, and every row inside this shard's samples.
+        let rows = ax::read_strict(path, None)?;
+        if let Some(r) = rows.iter().find(|r| !range.contains(&r.index)) {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "holds a row for sample {} ({} {}), outside shard {s}'s samples {}..{}",
+                    r.index,
+                    r.method,
+                    r.mode.name(),
+                    range.start,
+                    range.end
+                ),
+            ));
+        }
         if rows.len() != stamp.rows {
             return Err(Error::bad_file(
                 path,

@@ -13,13 +13,24 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 /// The default when neither `--threads` nor `GAXSH_THREADS` is given.
 pub const DEFAULT_THREADS: usize = 1;
 
+/// The most compute threads gaxsh starts (more than any machine it runs on has cores).
+pub const MAX_THREADS: usize = 1024;
+
 /// Decide the thread count from an explicit request, then `GAXSH_THREADS`, then the default, and
 /// configure candle's gemm and rayon with it. Call once, before any tensor work.
-pub fn init(requested: Option<usize>) -> usize {
-    let from_env = std::env::var("GAXSH_THREADS")
-        .ok()
-        .and_then(|s| s.parse::<usize>().ok());
-    let n = requested.or(from_env).unwrap_or(DEFAULT_THREADS).max(1);
+pub fn init(requested: Option<usize>) -> crate::Result<usize> {
+    let from_env = match std::env::var("GAXSH_THREADS") {
+        Ok(s) => Some(s.trim().parse::<usize>().map_err(|_| {
+            crate::Error::invalid(format!("GAXSH_THREADS='{s}' is not a thread count"))
+        })?),
+        Err(_) => None,
+    };
+    let n = requested.or(from_env).unwrap_or(DEFAULT_THREADS);
+    if n == 0 || n > MAX_THREADS {
+        return Err(crate::Error::invalid(format!(
+            "{n} compute threads: give between 1 and {MAX_THREADS}"
+        )));
+    }
     // candle reads RAYON_NUM_THREADS on every matmul; rayon reads it when its pool starts.
     // SAFETY: called at start-up, before any other thread exists.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
@@ -30,11 +41,19 @@ pub fn init(requested: Option<usize>) -> usize {
         // SAFETY: as above.
         unsafe { std::env::set_var("CANDLE_NUM_THREADS", "1") };
     }
-    let _ = rayon::ThreadPoolBuilder::new()
+    // Already built (a second init in one process, as in tests) is fine; anything else (the
+    // system refusing threads) is said.
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
-        .build_global();
+        .build_global()
+        && THREADS.load(Ordering::Relaxed) == 0
+    {
+        return Err(crate::Error::invalid(format!(
+            "cannot start {n} compute threads: {e}"
+        )));
+    }
     THREADS.store(n, Ordering::Relaxed);
-    n
+    Ok(n)
 }
 
 /// The thread count in use.

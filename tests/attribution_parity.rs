@@ -352,7 +352,7 @@ fn unknown_names_list_the_valid_ones() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("target class 5 is out of range: the model has 2 outputs"),
+        e.contains("target: class 5 is out of range; valid classes are 0..1 (2 classes)"),
         "{e}"
     );
 }

@@ -138,3 +138,30 @@ fn the_tour_notebook_runs_and_keeps_its_inline_plots() {
     );
     std::fs::remove_file(&executed).ok();
 }
+
+#[test]
+fn bad_and_unsigned_messages_are_dropped_and_the_kernel_keeps_serving() {
+    let Some(python) = jupyter_python() else {
+        return;
+    };
+    let out = run_python(
+        &python,
+        &[
+            "tests/kernel/flood_kernel.py",
+            env!("CARGO_BIN_EXE_gaxsh"),
+            "10000",
+        ],
+    );
+    let passed: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("ok ")).collect();
+    assert_eq!(
+        passed,
+        [
+            "10000 bad messages sent on shell and control",
+            "execute still works",
+            "kernel_info still works",
+            "interrupt still works",
+            "shutdown still works",
+        ],
+        "driver output:\n{out}"
+    );
+}

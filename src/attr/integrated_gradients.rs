@@ -15,6 +15,9 @@ pub fn leggauss(n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut x = vec![0.0; n];
     let mut w = vec![0.0; n];
     for i in 0..n.div_ceil(2) {
+        if crate::interrupt::requested() {
+            break;
+        }
         let mut z = (std::f64::consts::PI * (i as f64 + 0.75) / (n as f64 + 0.5)).cos();
         let mut dp = 0.0;
         for _ in 0..100 {
@@ -73,6 +76,15 @@ pub fn nodes(method: IgMethod, n: usize) -> (Vec<f64>, Vec<f64>) {
     }
 }
 
+/// The most integration steps (Captum's default is 50; Gauss–Legendre nodes cost O(n²) to find).
+pub const MAX_STEPS: usize = 10_000;
+
+/// Scaled inputs per forward/backward pass when `internal_batch` is 0: about four million
+/// values, as other methods' chunks.
+fn auto_pass(b: usize, per_sample: usize) -> usize {
+    (4_000_000 / (b.max(1) * per_sample.max(1))).max(1)
+}
+
 pub fn integrated_gradients(
     model: &Model,
     x: &Tensor,
@@ -82,10 +94,10 @@ pub fn integrated_gradients(
     method: IgMethod,
     internal_batch: usize,
 ) -> Result<Tensor> {
-    if steps == 0 || (method == IgMethod::RiemannTrapezoid && steps < 2) {
-        return Err(Error::invalid(
-            "IntegratedGradients needs at least 1 step (2 for riemann_trapezoid)",
-        ));
+    if steps == 0 || (method == IgMethod::RiemannTrapezoid && steps < 2) || steps > MAX_STEPS {
+        return Err(Error::invalid(format!(
+            "IntegratedGradients: {steps} steps; give 1 to {MAX_STEPS} (at least 2 for riemann_trapezoid)"
+        )));
     }
     let b = x.dim(0)?;
     let x = x.to_dtype(model.dtype)?;
@@ -95,8 +107,9 @@ pub fn integrated_gradients(
     };
     let diff = (&x - &base)?;
     let (weights, alphas) = nodes(method, steps);
+    crate::interrupt::check()?;
     let per_pass = if internal_batch == 0 {
-        steps
+        auto_pass(b, x.elem_count() / b.max(1))
     } else {
         (internal_batch / b.max(1)).max(1)
     };

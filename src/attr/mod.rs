@@ -189,12 +189,7 @@ pub fn resolve_targets(model: &Model, x: &Tensor, target: &Target) -> Result<Vec
             v.clone()
         }
     };
-    if let Some(&bad) = t.iter().find(|&&c| c >= model.classes) {
-        return Err(Error::invalid(format!(
-            "target class {bad} is out of range: the model has {} outputs",
-            model.classes
-        )));
-    }
+    crate::classes::check("target", &t, model.classes)?;
     Ok(t)
 }
 

@@ -21,6 +21,8 @@ pub struct CsvOptions {
     pub classes: Option<Vec<String>>,
     /// Display names for the classes (default: the label values).
     pub class_names: Option<Vec<String>>,
+    /// Keep NaN and infinite cells (otherwise each is an error naming its cell).
+    pub allow_nonfinite: bool,
 }
 
 /// The dry-bean classes in the paper's index order (METHOD.md §2.3).
@@ -77,6 +79,13 @@ fn column_error(path: &Path, what: &str, name: &str, header: &[String]) -> Error
 }
 
 pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(path, "not a regular file"));
+    }
+    // Every number is at least two bytes of text and eight in memory.
+    crate::limits::bytes(&path.display().to_string(), meta.len().saturating_mul(4))?;
+    crate::io::note_input(path);
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = ::csv::ReaderBuilder::new()
         .has_headers(true)
@@ -115,6 +124,9 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     let mut labels: Vec<String> = Vec::new();
     for (row, rec) in rdr.records().enumerate() {
         let line = row + 2; // 1-based, after the header
+        if row % 4096 == 0 {
+            crate::interrupt::check()?;
+        }
         let rec = rec.map_err(|e| {
             let msg = match e.kind() {
                 ::csv::ErrorKind::UnequalLengths {
@@ -139,6 +151,17 @@ pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
                 column: Some(c + 1),
                 msg: format!("column '{}': '{cell}' is not a number", header[c]),
             })?;
+            if !v.is_finite() && !opts.allow_nonfinite {
+                return Err(Error::Parse {
+                    path: path.into(),
+                    line,
+                    column: Some(c + 1),
+                    msg: format!(
+                        "column '{}': '{cell}' is not a finite number (a missing value?); give allow_nonfinite: true to keep such cells",
+                        header[c]
+                    ),
+                });
+            }
             values.push(v);
         }
         labels.push(label_key(rec.get(label_col).unwrap_or("")));

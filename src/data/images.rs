@@ -56,13 +56,35 @@ pub type Decoded = (Vec<f64>, usize, usize);
 
 /// Decode one file into `channels` planes of f64 in [0, 1], resized if asked.
 pub fn decode(path: &Path, spec: &ImageSpec) -> Result<Decoded> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let img = image::load_from_memory(&bytes).map_err(|e| {
+    spec.check()?;
+    let bytes = crate::limits::read_file(path)?;
+    let bad = |e: image::ImageError| {
         Error::bad_file(
             path,
-            format!("cannot decode image (corrupt or truncated?): {e}"),
+            format!("cannot decode image (corrupt, truncated or too large?): {e}"),
         )
-    })?;
+    };
+    // A small file may declare an enormous image (a decompression bomb): the decoder is told the
+    // largest size and allocation it may make, and the decoded planes are checked too.
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE as u32);
+    limits.max_image_height = Some(MAX_SIDE as u32);
+    limits.max_alloc = Some(crate::limits::budget());
+    reader.limits(limits.clone());
+    let (w0, h0) = reader.into_dimensions().map_err(bad)?;
+    crate::limits::shape(
+        &path.display().to_string(),
+        &[spec.channels.max(3), h0 as usize, w0 as usize],
+        8,
+    )?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::io(path, e))?;
+    reader.limits(limits);
+    let img = reader.decode().map_err(bad)?;
     let rgb = img.to_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let px = rgb.as_raw();
@@ -183,6 +205,30 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(v)
 }
 
+/// The largest image side read or resized to, in pixels.
+pub const MAX_SIDE: usize = 32_768;
+
+impl ImageSpec {
+    /// Check a requested size before any image is read.
+    pub fn check(&self) -> Result<()> {
+        if self.channels != 1 && self.channels != 3 {
+            return Err(Error::invalid(format!(
+                "images have 1 or 3 channels, not {}",
+                self.channels
+            )));
+        }
+        if let Some((h, w)) = self.size {
+            if h == 0 || w == 0 || h > MAX_SIDE || w > MAX_SIDE {
+                return Err(Error::invalid(format!(
+                    "image size {h}×{w}: each side must be 1 to {MAX_SIDE} pixels"
+                )));
+            }
+            crate::limits::shape("image size", &[self.channels, h, w], 8)?;
+        }
+        Ok(())
+    }
+}
+
 /// Options of [`image_folder`].
 #[derive(Clone, Debug)]
 pub struct FolderOptions {
@@ -200,11 +246,24 @@ pub fn image_folder(root: &Path, opts: &FolderOptions) -> Result<Dataset> {
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such folder"),
         ));
     }
-    let found: Vec<String> = sorted_entries(root)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
+    opts.spec.check()?;
+    crate::io::note_input(root);
+    let mut found: Vec<String> = Vec::new();
+    for p in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
+        let Some(name) = p.file_name() else { continue };
+        match name.to_str() {
+            Some(n) => found.push(n.to_string()),
+            None => {
+                return Err(Error::bad_file(
+                    &p,
+                    format!(
+                        "the label folder name '{}' is not valid UTF-8; rename it (class names are text)",
+                        name.to_string_lossy()
+                    ),
+                ));
+            }
+        }
+    }
     let classes = match &opts.classes {
         Some(c) => {
             for name in c {
@@ -259,7 +318,10 @@ pub fn image_list(
     class_names: Option<Vec<String>>,
     opts: &FolderOptions,
 ) -> Result<Dataset> {
-    let text = std::fs::read_to_string(list).map_err(|e| Error::io(list, e))?;
+    opts.spec.check()?;
+    crate::io::note_input(list);
+    let text = String::from_utf8(crate::limits::read_file(list)?)
+        .map_err(|_| Error::bad_file(list, "not a text file (invalid UTF-8)"))?;
     let base = list.parent().unwrap_or(Path::new("."));
     let mut paths = Vec::new();
     let mut y = Vec::new();
@@ -282,7 +344,9 @@ pub fn image_list(
             column: None,
             msg: format!("label '{}' is not a class index", l.trim()),
         })?;
-        paths.push(base.join(p.trim().trim_end_matches(',')));
+        let image = base.join(p.trim().trim_end_matches(','));
+        crate::io::note_input(&image);
+        paths.push(image);
         y.push(label);
     }
     if paths.is_empty() {

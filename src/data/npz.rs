@@ -5,15 +5,87 @@ use crate::error::{Error, Result};
 use candle_core::{DType, Tensor};
 use std::path::Path;
 
-/// Load `<split>_images` (N, H, W[, C]) uint8 and `<split>_labels` (N, 1) from a MedMNIST-style
-/// archive; images become (N, C, H, W) floats in [0, 1].
-pub fn load_npz(path: &Path, split: &str, class_names: Option<Vec<String>>) -> Result<Dataset> {
-    if !path.exists() {
-        return Err(Error::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-        ));
+/// The shape and element size an `.npy` header declares, and where its data starts.
+fn npy_header(bytes: &[u8]) -> Option<(Vec<usize>, usize, usize)> {
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return None;
     }
+    let (len, start): (usize, usize) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        _ if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => return None,
+    };
+    let end = start.checked_add(len)?;
+    let text = std::str::from_utf8(bytes.get(start..end)?).ok()?;
+    let size: usize = text
+        .split("'descr':")
+        .nth(1)?
+        .split('\'')
+        .nth(1)?
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .ok()?;
+    let shape = text.split("'shape':").nth(1)?;
+    let inside = shape.split('(').nth(1)?.split(')').next()?;
+    let dims = inside
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse::<usize>().ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some((dims, size, end))
+}
+
+/// Check every array of an archive before anything is decoded: its declared shape must fit the
+/// memory budget and the bytes the archive holds for it (a corrupt or hostile header cannot
+/// make the reader allocate what the file does not contain).
+fn check_archive(path: &Path) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| Error::bad_file(path, format!("not a readable .npz archive: {e}")))?;
+    for i in 0..zip.len() {
+        let mut entry = zip
+            .by_index(i)
+            .map_err(|e| Error::bad_file(path, format!("entry {i}: {e}")))?;
+        let name = entry
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| format!("entry {i}"));
+        let stored = entry.size();
+        crate::limits::bytes(&format!("{} ({name})", path.display()), stored)?;
+        let mut head = vec![0u8; 4096.min(stored as usize)];
+        std::io::Read::read_exact(&mut entry, &mut head)
+            .map_err(|e| Error::bad_file(path, format!("{name}: {e}")))?;
+        let (dims, size, data_start) = npy_header(&head)
+            .ok_or_else(|| Error::bad_file(path, format!("{name}: not an .npy array")))?;
+        let n = crate::limits::count(&name, &dims)?;
+        let needed = (n as u64).saturating_mul(size as u64);
+        if needed > stored.saturating_sub(data_start as u64) {
+            return Err(Error::bad_file(
+                path,
+                format!("{name}: its header declares {dims:?}, more data than the archive holds"),
+            ));
+        }
+        crate::limits::check(&name, n, size.max(4))?;
+    }
+    Ok(())
+}
+
+/// Load `<split>_images` (N, H, W[, C]) and `<split>_labels` (N, 1) from a MedMNIST-style
+/// archive; images become (N, C, H, W) floats, uint8 ones scaled to [0, 1] (float arrays are
+/// taken as they are).
+pub fn load_npz(path: &Path, split: &str, class_names: Option<Vec<String>>) -> Result<Dataset> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(path, "not a regular file"));
+    }
+    check_archive(path)?;
+    crate::io::note_input(path);
     let arrays = Tensor::read_npz(path).map_err(|e| {
         Error::bad_file(
             path,
@@ -48,14 +120,21 @@ pub fn load_npz(path: &Path, split: &str, class_names: Option<Vec<String>>) -> R
             ));
         }
     };
-    let x = (x.to_dtype(DType::F32)? / 255.0)?;
+    let x = if x.dtype().is_float() {
+        x.to_dtype(DType::F32)?
+    } else {
+        (x.to_dtype(DType::F32)? / 255.0)?
+    };
+    let known = class_names.as_ref().map(|c| c.len());
     let y: Vec<usize> = labels
         .flatten_all()?
         .to_dtype(DType::F64)?
         .to_vec1::<f64>()?
         .into_iter()
-        .map(|v| v as usize)
-        .collect();
+        .enumerate()
+        .map(|(i, v)| crate::classes::index(&format!("{split}_labels[{i}]"), v, known))
+        .collect::<Result<_>>()
+        .map_err(|e| Error::bad_file(path, e.to_string()))?;
     if y.len() != x.dim(0)? {
         return Err(Error::bad_file(
             path,

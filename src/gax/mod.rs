@@ -149,6 +149,7 @@ pub fn gax(
             "gax needs a model with at least two classes",
         ));
     }
+    crate::classes::check("gax target", targets, model.classes)?;
     let x = x.to_dtype(model.dtype)?;
     let negative = x.min_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()? < 0.0;
     let use_abs = opts.abs_denominator.unwrap_or(negative);

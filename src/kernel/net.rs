@@ -18,8 +18,26 @@ use jupyter_zmq_client::{
 };
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// Consecutive socket read errors after which a channel is considered gone.
-const MAX_READ_ERRORS: usize = 100;
+/// Consecutive socket failures after which a channel is considered gone. Bad messages (a wrong
+/// or missing signature, malformed frames) are not failures: they are dropped, counted and
+/// logged, and the channel keeps serving, however many arrive.
+const MAX_SOCKET_ERRORS: usize = 100;
+
+/// Dropped messages on one channel: logged one by one at first, then every thousandth.
+#[derive(Default)]
+struct Dropped(u64);
+
+impl Dropped {
+    fn note(&mut self, channel: &str, e: &RuntimeError) {
+        self.0 += 1;
+        if self.0 <= 10 || self.0.is_multiple_of(1000) {
+            eprintln!(
+                "gaxsh kernel: dropped a {channel} message ({e}); {} dropped so far",
+                self.0
+            );
+        }
+    }
+}
 
 fn sockets(e: RuntimeError) -> KernelError {
     KernelError::Sockets(e.to_string())
@@ -82,16 +100,20 @@ pub async fn serve(
 
     // Control: kernel info, interrupts and shutdown, answered even while a cell runs.
     tokio::spawn(async move {
-        let mut errors = 0;
-        while errors < MAX_READ_ERRORS {
+        let (mut errors, mut dropped) = (0, Dropped::default());
+        while errors < MAX_SOCKET_ERRORS {
             let request = match wire::read(&mut control).await {
-                Ok(m) => {
+                Ok(Ok(m)) => {
                     errors = 0;
                     m
                 }
+                Ok(Err(e)) => {
+                    dropped.note("control", &e);
+                    continue;
+                }
                 Err(e) => {
                     errors += 1;
-                    eprintln!("gaxsh kernel: unreadable control message: {e}");
+                    eprintln!("gaxsh kernel: the control socket failed: {e}");
                     continue;
                 }
             };
@@ -116,16 +138,20 @@ pub async fn serve(
     });
 
     // Shell: one request at a time, each between `busy` and `idle` on IOPub.
-    let mut errors = 0;
-    while errors < MAX_READ_ERRORS {
+    let (mut errors, mut dropped) = (0, Dropped::default());
+    while errors < MAX_SOCKET_ERRORS {
         let request = match wire::read(&mut shell_rx).await {
-            Ok(m) => {
+            Ok(Ok(m)) => {
                 errors = 0;
                 m
             }
+            Ok(Err(e)) => {
+                dropped.note("shell", &e);
+                continue;
+            }
             Err(e) => {
                 errors += 1;
-                eprintln!("gaxsh kernel: unreadable shell message: {e}");
+                eprintln!("gaxsh kernel: the shell socket failed: {e}");
                 continue;
             }
         };
@@ -162,7 +188,7 @@ pub async fn serve(
         outbox.send_message(Status::idle().as_child_of(&request));
     }
     Err(KernelError::Sockets(
-        "the shell channel keeps failing; stopping".into(),
+        "the shell socket keeps failing; stopping".into(),
     ))
 }
 

@@ -7,11 +7,21 @@ use jupyter_protocol::{Header, JupyterMessage, JupyterMessageContent};
 use jupyter_zmq_client::{Connection, RawMessage, RuntimeError};
 use serde_json::{Value, json};
 
-/// Receive, verify (HMAC) and parse one message.
+/// What arrived on a socket: a request, or a message to drop (bad or missing signature,
+/// malformed frames, unparseable content). Only the socket failing is an `Err`.
+pub type Received = Result<JupyterMessage, RuntimeError>;
+
+/// Receive one message, then verify (HMAC) and parse it.
 pub async fn read<S: zeromq::SocketRecv>(
     conn: &mut Connection<S>,
-) -> Result<JupyterMessage, RuntimeError> {
-    let raw = RawMessage::from_multipart(conn.socket.recv().await?, &conn.mac)?;
+) -> Result<Received, RuntimeError> {
+    let frames = conn.socket.recv().await?;
+    Ok(parse(frames, conn))
+}
+
+/// Verify (with the connection's key) and parse one multipart message.
+fn parse<S>(frames: zeromq::ZmqMessage, conn: &Connection<S>) -> Received {
+    let raw = RawMessage::from_multipart(frames, &conn.mac)?;
     // from_multipart checked there are at least four parts.
     let header: Header = serde_json::from_slice(&raw.jparts[0])?;
     let mut content: Value = serde_json::from_slice(&raw.jparts[3])?;
@@ -82,6 +92,112 @@ mod tests {
                 ..
             }) => assert_eq!((pattern.as_str(), unique, n), ("*fit*", false, 0)),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// HMAC-SHA256 (RFC 2104), as Jupyter signs a message's four JSON frames.
+    fn sign(key: &[u8], parts: &[&[u8]]) -> String {
+        use sha2::{Digest, Sha256};
+        let mut block = [0u8; 64];
+        block[..key.len()].copy_from_slice(key);
+        let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
+        let mut inner = Sha256::new();
+        inner.update(pad(0x36));
+        parts.iter().for_each(|p| inner.update(p));
+        let mut outer = Sha256::new();
+        outer.update(pad(0x5c));
+        outer.update(inner.finalize());
+        outer
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    const KEY: &str = "a-test-key";
+
+    fn connection() -> Connection<zeromq::RouterSocket> {
+        use zeromq::Socket;
+        Connection::new(zeromq::RouterSocket::new(), KEY, "s")
+    }
+
+    fn message(frames: Vec<Vec<u8>>) -> Option<zeromq::ZmqMessage> {
+        let mut frames = frames.into_iter();
+        let mut m = zeromq::ZmqMessage::from(frames.next()?);
+        frames.for_each(|f| m.push_back(f.into()));
+        Some(m)
+    }
+
+    fn execute_request(code: &str) -> [Vec<u8>; 4] {
+        let header = json!({"msg_id": "m", "username": "u", "session": "s",
+            "date": "2026-01-01T00:00:00Z", "msg_type": "execute_request", "version": "5.3"});
+        [
+            header.to_string().into_bytes(),
+            b"{}".to_vec(),
+            b"{}".to_vec(),
+            json!({ "code": code }).to_string().into_bytes(),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any frames at all: an answer (usually "drop it"), never a panic.
+        #[test]
+        fn arbitrary_frames_never_panic(
+            frames in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 1..9),
+            delimiter_at in proptest::option::of(0usize..8),
+        ) {
+            let mut frames = frames;
+            if let Some(at) = delimiter_at {
+                let at = at.min(frames.len());
+                frames.insert(at, b"<IDS|MSG>".to_vec());
+            }
+            if let Some(m) = message(frames) {
+                let _ = parse(m, &connection());
+            }
+        }
+
+        /// A signed request parses to exactly what was sent, buffers and identities included.
+        #[test]
+        fn signed_requests_parse_to_what_was_sent(
+            code in "\\PC{0,60}",
+            ids in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 1..8), 0..3),
+            buffers in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..8), 0..3),
+        ) {
+            let parts = execute_request(&code);
+            let sig = sign(KEY.as_bytes(), &parts.each_ref().map(|p| p.as_slice()));
+            let mut frames = ids.clone();
+            frames.push(b"<IDS|MSG>".to_vec());
+            frames.push(sig.into_bytes());
+            frames.extend(parts);
+            frames.extend(buffers.clone());
+            let got = parse(message(frames).unwrap(), &connection()).unwrap();
+            match got.content {
+                JupyterMessageContent::ExecuteRequest(r) => proptest::prop_assert_eq!(r.code, code),
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+            let got_ids: Vec<Vec<u8>> = got.zmq_identities.iter().map(|b| b.to_vec()).collect();
+            proptest::prop_assert_eq!(got_ids, ids);
+            let got_buffers: Vec<Vec<u8>> = got.buffers.iter().map(|b| b.to_vec()).collect();
+            proptest::prop_assert_eq!(got_buffers, buffers);
+        }
+
+        /// Change any byte of a signed message's JSON frames, or its signature, and it is dropped.
+        #[test]
+        fn tampered_or_unsigned_requests_are_dropped(
+            frame in 0usize..5,
+            at in proptest::num::usize::ANY,
+            flip in 1u8..=255,
+        ) {
+            let parts = execute_request("print(1)");
+            let sig = sign(KEY.as_bytes(), &parts.each_ref().map(|p| p.as_slice()));
+            let mut frames = vec![b"<IDS|MSG>".to_vec(), sig.into_bytes()];
+            frames.extend(parts);
+            let target = &mut frames[1 + frame];
+            let i = at % target.len();
+            target[i] ^= flip;
+            proptest::prop_assert!(parse(message(frames.clone()).unwrap(), &connection()).is_err());
+            frames[1].clear();
+            proptest::prop_assert!(parse(message(frames).unwrap(), &connection()).is_err());
         }
     }
 

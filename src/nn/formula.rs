@@ -52,7 +52,7 @@ pub fn load_formula_weights(model: &Model) -> Result<()> {
 
 /// sin(0.917·i + phase) over the whole batch, row-major.
 pub fn formula_input(shape: &[usize], phase: f64, dtype: DType) -> Result<Tensor> {
-    let n: usize = shape.iter().product();
+    let n = crate::limits::shape("formula_input", shape, 8)?;
     let v: Vec<f64> = (0..n).map(|i| (0.917 * i as f64 + phase).sin()).collect();
     Ok(Tensor::from_vec(v, shape, &crate::device::current())?.to_dtype(dtype)?)
 }

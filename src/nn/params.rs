@@ -120,8 +120,19 @@ impl<'a> Builder<'a> {
         Ok(var)
     }
 
+    /// Check a new tensor of `shape` against the memory budget, counting the model's tensors
+    /// so far (a model is refused before it is allocated, not half-way).
+    fn reserve(&self, name: &str, shape: &[usize]) -> Result<usize> {
+        let what = format!("parameter {}", self.full(name));
+        let n = crate::limits::count(&what, shape)?;
+        let held: usize = self.store.entries.iter().map(|e| e.var.elem_count()).sum();
+        // Built as f64 values, then converted.
+        crate::limits::check(&what, n.saturating_add(held), 8)?;
+        Ok(n)
+    }
+
     pub fn param(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Var> {
-        let n: usize = shape.iter().product();
+        let n = self.reserve(name, shape)?;
         let data = match init {
             Init::Uniform { fan_in } => {
                 let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
@@ -134,6 +145,7 @@ impl<'a> Builder<'a> {
     }
 
     pub fn buffer(&mut self, name: &str, shape: &[usize], value: f64) -> Result<Var> {
+        self.reserve(name, shape)?;
         let t = Tensor::full(value, shape, &self.device)?.to_dtype(self.dtype)?;
         self.push(name, t, ParamKind::Buffer)
     }

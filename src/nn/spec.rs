@@ -175,6 +175,7 @@ impl ModelSpec {
     /// Build the layers, inferring each one's input size; returns the root and the class count.
     pub fn build(&self, b: &mut Builder) -> Result<(Box<dyn Module>, usize)> {
         let mut shape = self.input.clone();
+        crate::limits::shape(&format!("{}: input", self.name), &shape, 8)?;
         let mut layers: Vec<Box<dyn Module>> = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
             let name = i.to_string();
@@ -357,6 +358,8 @@ impl ModelSpec {
                 }
             };
             layers.push(m);
+            // One sample's activations must fit, whatever the widths asked for.
+            crate::limits::shape(&format!("{}: layer {i} output", self.name), &next, 8)?;
             shape = next;
         }
         let classes = match shape[..] {

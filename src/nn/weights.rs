@@ -31,6 +31,18 @@ pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 }
 
 fn read_torch(path: &Path) -> Result<HashMap<String, Tensor>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(path, "not a regular file"));
+    }
+    crate::limits::bytes(&path.display().to_string(), meta.len())?;
+    crate::io::note_input(path);
+    // candle's pickle reader trusts the file (it can panic on a corrupt one).
+    crate::contain::contain(&path.display().to_string(), || read_pickled(path))
+}
+
+/// The tensors of a torch checkpoint, bare or under one of the `WRAPPERS` keys.
+fn read_pickled(path: &Path) -> Result<HashMap<String, Tensor>> {
     let bad = |e: candle_core::Error| {
         Error::bad_file(
             path,
@@ -52,6 +64,7 @@ fn read_torch(path: &Path) -> Result<HashMap<String, Tensor>> {
         if names.is_empty() {
             continue;
         }
+        check_storage(path, pth.tensor_infos())?;
         let mut out = HashMap::new();
         for n in names {
             if let Some(t) = pth.get(&n).map_err(bad)? {
@@ -67,6 +80,40 @@ fn read_torch(path: &Path) -> Result<HashMap<String, Tensor>> {
             WRAPPERS.join(", ")
         ),
     ))
+}
+
+/// Check every tensor's declared shape against the memory budget and against the bytes its
+/// storage entry holds, before candle allocates from it: a corrupt or hostile pickle cannot make
+/// the reader allocate what the file does not contain.
+fn check_storage(
+    path: &Path,
+    infos: &HashMap<String, candle_core::pickle::TensorInfo>,
+) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| Error::bad_file(path, format!("not a readable checkpoint: {e}")))?;
+    for (name, info) in infos {
+        let n = crate::limits::count(name, info.layout.dims())?;
+        let bytes_each = info.dtype.size_in_bytes();
+        crate::limits::check(name, n, bytes_each)?;
+        let stored = zip
+            .by_name(&info.path)
+            .map_err(|e| Error::bad_file(path, format!("{name}: storage {}: {e}", info.path)))?
+            .size();
+        let needed = (info.layout.start_offset() as u64)
+            .saturating_add(n as u64)
+            .saturating_mul(bytes_each as u64);
+        if needed > stored {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "{name}: its shape {:?} needs more data than the checkpoint holds",
+                    info.layout.dims()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Options of a weight load.

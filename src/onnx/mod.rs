@@ -51,7 +51,8 @@ const MIN_OPSET: i64 = 7;
 /// is still a map) and to fail here, not later, on anything gaxsh cannot run.
 pub fn load_onnx(path: &Path, opts: &LoadOptions) -> Result<Model> {
     let source = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::limits::read_file(path)?;
+    crate::io::note_input(path);
     let proto = proto::ModelProto::decode(bytes.as_slice())
         .map_err(|e| Error::bad_file(path, format!("not an ONNX model ({e})")))?;
     drop(bytes);

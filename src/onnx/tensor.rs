@@ -75,6 +75,7 @@ fn external_bytes(
         )));
     }
     let path = dir.join(rel);
+    crate::io::note_input(&path);
     let number = |k: &str| -> Result<Option<u64>> {
         get(k)
             .map(|v| {

@@ -1,7 +1,7 @@
 //! General charts: grouped box plots, overlaid histograms, lines, scatter, bars.
 
 use super::{Chart, FONT, PALETTE, perr};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gap::quantile;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
@@ -203,9 +203,18 @@ pub struct Histogram {
     pub bins: usize,
 }
 
+/// More bins than a chart has pixels draw nothing more.
+pub const MAX_BINS: usize = 10_000;
+
 impl Chart for Histogram {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let bins = self.bins.max(1);
+        if self.bins == 0 || self.bins > MAX_BINS {
+            return Err(Error::invalid(format!(
+                "histogram: {} bins; give 1 to {MAX_BINS}",
+                self.bins
+            )));
+        }
+        let bins = self.bins;
         let (lo, hi) = range(self.series.iter().flat_map(|(_, v)| v.iter().copied()));
         let w = (hi - lo) / bins as f64;
         let counts: Vec<Vec<usize>> = self

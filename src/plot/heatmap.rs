@@ -43,6 +43,11 @@ pub fn heatmap_png(values: &[f64], dims: &[usize], spec: &HeatmapSpec, path: &Pa
     if super::format_of(path)? != "png" {
         return Err(Error::invalid("heatmaps are written as .png"));
     }
+    if dims.contains(&0) || values.is_empty() {
+        return Err(Error::invalid(format!(
+            "heatmap: nothing to draw (shape {dims:?})"
+        )));
+    }
     ensure_font();
     let maxabs = values
         .iter()
@@ -57,6 +62,20 @@ pub fn heatmap_png(values: &[f64], dims: &[usize], spec: &HeatmapSpec, path: &Pa
             "heatmap: expected (C, H, W), (H, W) or (d), got {other:?}"
         ))),
     }
+}
+
+/// The largest side a drawn image may have, in pixels.
+pub const MAX_SIDE: usize = 16_384;
+
+/// An image size in pixels, refused beyond `MAX_SIDE` or the memory budget.
+fn image_size(what: &str, width: usize, height: usize) -> Result<(u32, u32)> {
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::invalid(format!(
+            "{what}: a {width}×{height} image is too large to draw (at most {MAX_SIDE} pixels a side)"
+        )));
+    }
+    crate::limits::check(what, width * height, 3)?;
+    Ok((width as u32, height as u32))
 }
 
 fn label_of(spec: &HeatmapSpec, i: usize, default: String) -> String {
@@ -74,11 +93,16 @@ fn panels(
     maxabs: f64,
     path: &Path,
 ) -> Result<()> {
-    let scale = ((spec.panel as usize).div_ceil(h.max(1))).max(1) as u32;
+    let scale = ((spec.panel as usize).div_ceil(h.max(1))).max(1);
+    let (gap, top, bar) = (16usize, 56usize, 70usize);
+    let width = c
+        .saturating_mul(w.saturating_mul(scale).saturating_add(gap))
+        .saturating_add(gap + bar);
+    let height = h.saturating_mul(scale).saturating_add(top + 30);
+    let (width, height) = image_size("heatmap", width, height)?;
+    let scale = scale as u32;
     let (ph, pw) = (h as u32 * scale, w as u32 * scale);
-    let (gap, top, bar) = (16u32, 56u32, 70u32);
-    let width = c as u32 * (pw + gap) + gap + bar;
-    let height = ph + top + 30;
+    let (gap, top, bar) = (gap as u32, top as u32, bar as u32);
     let mut buf = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();
@@ -188,7 +212,12 @@ fn strip(
     let cell_w = 120u32;
     let (top, bar) = (40u32, 70u32);
     let width = name_w + cell_w + 90 + bar;
-    let height = top + d as u32 * row + 16;
+    let (_, height) = image_size(
+        "heatmap",
+        width as usize,
+        d.saturating_mul(row as usize)
+            .saturating_add(top as usize + 16),
+    )?;
     let mut buf = vec![255u8; (width * height * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (width, height)).into_drawing_area();

@@ -74,7 +74,7 @@ impl Report {
                     );
                     let dest = dir.join(&name);
                     if path != &dest {
-                        std::fs::copy(path, &dest).map_err(|e| Error::io(path, e))?;
+                        crate::io::copy_atomic(path, &dest)?;
                     }
                     files.push(dest);
                     html::figure(&name, caption)

@@ -26,6 +26,51 @@ pub struct RunRecord {
     /// Settings chosen automatically that a reader should know (GAX denominators…).
     #[serde(default)]
     pub settings: BTreeMap<String, String>,
+    /// Every input read (script, data, weights, models) with its SHA-256: `gaxsh rerun`
+    /// refuses to repeat the run on changed inputs.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// The gaxsh source commit, when built from a git checkout.
+    #[serde(default)]
+    pub commit: Option<String>,
+}
+
+/// The commit gaxsh was built from (set by build.rs from the checkout's `.git`).
+pub fn source_commit() -> Option<String> {
+    option_env!("GAXSH_COMMIT")
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+}
+
+/// Checksums of the inputs (unreadable ones are recorded as such, not skipped).
+pub fn checksums(paths: &[std::path::PathBuf]) -> BTreeMap<String, String> {
+    paths
+        .iter()
+        .map(|p| {
+            let sum = crate::io::checksum(p).unwrap_or_else(|e| format!("unreadable: {e}"));
+            (p.display().to_string(), sum)
+        })
+        .collect()
+}
+
+impl RunRecord {
+    /// The recorded inputs that are missing or differ now, each with how.
+    pub fn changed_inputs(&self) -> Vec<String> {
+        self.inputs
+            .iter()
+            .filter_map(|(path, old)| {
+                let p = std::path::Path::new(path);
+                if !p.exists() {
+                    return Some(format!("{path} (gone)"));
+                }
+                match crate::io::checksum(p) {
+                    Ok(now) if &now == old => None,
+                    Ok(_) => Some(format!("{path} (changed)")),
+                    Err(e) => Some(format!("{path} (unreadable: {e})")),
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -11,16 +11,14 @@ use crate::tensor::resize::Mode;
 use rhai::{Array, Dynamic, Map};
 
 /// Read a target: an int, an array or tensor of ints, "pred", or "label" (with `labels`).
-fn target_of(d: Option<Dynamic>, labels: Option<Vec<usize>>) -> RResult<Target> {
+pub fn target_of(d: Option<Dynamic>, labels: Option<Vec<usize>>) -> RResult<Target> {
     let Some(d) = d else {
         return Ok(Target::Predicted);
     };
     if let Ok(i) = d.as_int() {
-        return if i >= 0 {
-            Ok(Target::Class(i as usize))
-        } else {
-            err("target: class indices are non-negative")
-        };
+        return crate::classes::index("target", i as f64, None)
+            .map(Target::Class)
+            .rh();
     }
     if let Some(s) = d.clone().try_cast::<rhai::ImmutableString>() {
         return match s.as_str() {
@@ -42,11 +40,12 @@ fn target_of(d: Option<Dynamic>, labels: Option<Vec<usize>>) -> RResult<Target> 
 /// Class indices from an array or a tensor.
 pub fn indices(d: &Dynamic, what: &str) -> RResult<Vec<usize>> {
     if let Some(t) = d.clone().try_cast::<ScriptTensor>() {
-        return Ok(crate::tensor::ops::to_f64_vec(&t.0)
+        return crate::tensor::ops::to_f64_vec(&t.0)
             .rh()?
             .into_iter()
-            .map(|v| v as usize)
-            .collect());
+            .map(|v| crate::classes::index(what, v, None))
+            .collect::<crate::Result<_>>()
+            .rh();
     }
     match d.clone().try_cast::<Array>() {
         Some(a) => a.iter().map(|x| index(x, what)).collect(),

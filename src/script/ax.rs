@@ -241,6 +241,11 @@ fn register_sweep(r: &mut Registrar) {
         .register_fn("rows", |t: &mut AxTable| -> RResult<Array> {
             t.rows.iter().map(row_map).collect()
         });
+    r.prop(AX, "notes", "table.notes -> array", "What the sweep left out or repaired (samples skipped, rows a resume dropped or could not read), one sentence each.")
+        .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(2), #{methods: \"Saliency\"}).notes");
+    r.engine.register_get("notes", |t: &mut AxTable| -> Array {
+        t.notes.iter().map(|n| Dynamic::from(n.clone())).collect()
+    });
 }
 
 fn register_gap(r: &mut Registrar) {
@@ -379,35 +384,19 @@ fn register_gax(r: &mut Registrar) {
     fn run(
         n: &Net,
         x: &candle_core::Tensor,
-        labels: Vec<usize>,
+        labels: Option<Vec<usize>>,
         ids: Vec<String>,
         opts: &GaxOptions,
         target: Option<Dynamic>,
         part: Option<ShardPart>,
     ) -> RResult<GaxResult> {
-        let pred = n.0.predict(x, 256).rh()?;
-        let targets = match target {
-            None => pred,
-            Some(t) => {
-                if t.clone()
-                    .into_string()
-                    .map(|s| s == "label" || s == "labels")
-                    .unwrap_or(false)
-                {
-                    labels.clone()
-                } else if t
-                    .clone()
-                    .into_string()
-                    .map(|s| s == "pred")
-                    .unwrap_or(false)
-                {
-                    pred
-                } else if let Ok(c) = t.as_int() {
-                    vec![c.max(0) as usize; labels.len()]
-                } else {
-                    indices(&t, "target")?
-                }
-            }
+        // One target vocabulary with attribute: the prediction, "label" (a dataset's labels
+        // only) or class indices, all checked against the model's classes.
+        let target = super::attribution::target_of(target, labels.clone())?;
+        let targets = crate::attr::resolve_targets(&n.0, x, &target).rh()?;
+        let labels = match labels {
+            Some(l) => l,
+            None => n.0.predict(x, 256).rh()?,
         };
         let mut g = gax(&n.0, x, &targets, &labels, &ids, opts).rh()?;
         g.part = part;
@@ -440,7 +429,7 @@ fn register_gax(r: &mut Registrar) {
             let g = run(
                 &n,
                 &x,
-                d.y[range.clone()].to_vec(),
+                Some(d.y[range.clone()].to_vec()),
                 d.ids[range].to_vec(),
                 &opts,
                 target,
@@ -463,9 +452,8 @@ fn register_gax(r: &mut Registrar) {
                 None => 0..len,
             };
             let xs = x.0.narrow(0, range.start, range.len()).rh()?;
-            let pred = n.0.predict(&xs, 256).rh()?;
             let ids = range.clone().map(|i| i.to_string()).collect();
-            let g = run(&n, &xs, pred, ids, &opts, target, part)?;
+            let g = run(&n, &xs, None, ids, &opts, target, part)?;
             log_gax(&log, &g, None);
             Ok(g)
         },

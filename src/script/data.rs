@@ -337,7 +337,7 @@ fn transforms(r: &mut Registrar) {
 }
 
 fn loaders(r: &mut Registrar) {
-    r.doc(Cat, "load_csv", "load_csv(path, #{label, features, drop, classes, class_names}) -> Dataset",
+    r.doc(Cat, "load_csv", "load_csv(path, #{label, features, drop, classes, class_names, allow_nonfinite}) -> Dataset",
         "A table with a header: label column by name, features by name (default: all others), classes in the given order (default: sorted).")
         .example_is("load_csv(\"data/drybean/Dry_Bean_Dataset.csv\", #{label: \"Class\"}).classes[0]", "BARBUNYA");
     r.engine
@@ -353,6 +353,7 @@ fn loaders(r: &mut Registrar) {
                 drop: o.strings("drop")?.unwrap_or_default(),
                 classes: o.strings("classes")?,
                 class_names: o.strings("class_names")?,
+                allow_nonfinite: o.bool("allow_nonfinite", false)?,
             };
             o.finish()?;
             load_csv(Path::new(path), &opts).rh()
@@ -424,23 +425,25 @@ fn loaders(r: &mut Registrar) {
     r.doc(Cat, "image_folder", "image_folder(root, #{size, channels, gray, classes, workers}) -> Dataset",
         "<root>/<Label>/[images/]*.png|jpg|jpeg|bmp, files sorted bytewise; decoded batch by batch (bounded memory); size resizes with PyTorch's bilinear.")
         .example_is("image_folder(\"data/chest_xray/test\", #{size: 64, channels: 1}).class_counts()", "[60, 60]");
+    fn folder(root: &str, m: Map) -> RResult<Dataset> {
+        let mut o = Opts::new("image_folder", m);
+        let spec = image_spec(&mut o, 1)?;
+        let classes = o.strings("classes")?;
+        let workers = o.usize("workers", 2)?;
+        o.finish()?;
+        image_folder(
+            Path::new(root),
+            &FolderOptions {
+                classes,
+                spec,
+                workers,
+            },
+        )
+        .rh()
+    }
     r.engine
-        .register_fn("image_folder", |root: &str, m: Map| -> RResult<Dataset> {
-            let mut o = Opts::new("image_folder", m);
-            let spec = image_spec(&mut o, 1)?;
-            let classes = o.strings("classes")?;
-            let workers = o.usize("workers", 2)?;
-            o.finish()?;
-            image_folder(
-                Path::new(root),
-                &FolderOptions {
-                    classes,
-                    spec,
-                    workers,
-                },
-            )
-            .rh()
-        });
+        .register_fn("image_folder", |root: &str| folder(root, Map::new()));
+    r.engine.register_fn("image_folder", folder);
     r.doc(Cat, "image_list", "image_list(list_file, #{size, channels, synsets, workers}) -> Dataset",
         "ImageNet-style list of 'path, label' lines (paths relative to the list); synsets names the classes (synset_words.txt).")
         .example("let p = temp_path(\"list.txt\"); write_text(p, `${cwd()}/data/images/owl.jpg, 24`); image_list(p, #{size: 224, channels: 3}).len()");

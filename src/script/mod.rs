@@ -7,6 +7,7 @@ pub mod ax;
 pub mod convert;
 pub mod data;
 pub mod diagnostic;
+pub mod fuzz;
 pub mod models;
 pub mod options;
 pub mod plots;
@@ -36,7 +37,7 @@ pub fn build_engine(
     log: runlog::SharedLog,
 ) -> (Engine, Arc<Registry>) {
     let mut engine = Engine::new();
-    engine.set_max_expr_depths(256, 256);
+    set_limits(&mut engine);
     engine.set_module_resolver(stdlib::StdlibResolver::new());
     allow_var_as_name(&mut engine);
 
@@ -72,6 +73,23 @@ pub fn build_engine(
     let registry = Arc::new(Registry { docs });
     session_fns::register_help(&mut engine, registry.clone(), output);
     (engine, registry)
+}
+
+/// Sizes a script may build in rhai's own values (tensors are bounded by `limits`): a runaway
+/// loop or a huge string ends in an error, not in the session's death by the OOM killer.
+pub const MAX_STRING_BYTES: usize = 64 << 20;
+pub const MAX_ARRAY_LEN: usize = 16 << 20;
+pub const MAX_MAP_LEN: usize = 1 << 20;
+pub const MAX_EXPR_DEPTH: usize = 256;
+pub const MAX_CALL_DEPTH: usize = 256;
+
+fn set_limits(engine: &mut Engine) {
+    engine.set_max_string_size(MAX_STRING_BYTES);
+    engine.set_max_array_size(MAX_ARRAY_LEN);
+    engine.set_max_map_size(MAX_MAP_LEN);
+    engine.set_max_expr_depths(MAX_EXPR_DEPTH, MAX_EXPR_DEPTH);
+    engine.set_max_call_levels(MAX_CALL_DEPTH);
+    engine.set_max_modules(1024);
 }
 
 /// `var` is reserved in rhai, but `x.var()` is the name PyTorch users expect for the variance;

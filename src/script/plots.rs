@@ -441,6 +441,15 @@ pub fn run_record(log: &SharedLog, args: &Arc<Mutex<ScriptArgs>>) -> RunRecord {
         data: l.data.iter().map(DataRecord::from).collect(),
         notes,
         settings: l.settings.iter().cloned().collect(),
+        inputs: {
+            let mut paths = crate::io::inputs();
+            if !a.script.is_empty() {
+                let script = std::path::PathBuf::from(&a.script);
+                paths.push(std::fs::canonicalize(&script).unwrap_or(script));
+            }
+            crate::report::record::checksums(&paths)
+        },
+        commit: crate::report::record::source_commit(),
     }
 }
 

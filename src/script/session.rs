@@ -21,7 +21,7 @@ pub struct SessionBuilder {
 impl Default for SessionBuilder {
     fn default() -> Self {
         SessionBuilder {
-            output: Arc::new(|s: &str| println!("{s}")),
+            output: Arc::new(|s: &str| crate::io::say(s)),
             args: ScriptArgs::default(),
             display: None,
         }

@@ -14,7 +14,7 @@ fn start() -> Instant {
 
 /// A folder private to this process for scratch files (examples, tests).
 pub fn temp_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("gaxsh-{}", std::process::id()))
+    crate::io::scratch_dir()
 }
 
 pub fn register(r: &mut Registrar) {
@@ -49,7 +49,11 @@ pub fn register(r: &mut Registrar) {
         "format_float",
         |x: rhai::Dynamic, d: i64| -> RResult<String> {
             let x = number(&x, "format_float")?;
-            Ok(format!("{x:.*}", d.max(0) as usize))
+            // Beyond 17 decimals an f64 has no more digits to show.
+            if !(0..=100).contains(&d) {
+                return err(format!("format_float: {d} decimals; give 0 to 100"));
+            }
+            Ok(format!("{x:.*}", d as usize))
         },
     );
 
@@ -57,14 +61,14 @@ pub fn register(r: &mut Registrar) {
         Cat,
         "temp_path",
         "temp_path(name) -> string",
-        "A path in a scratch folder private to this process.",
+        "A path in a scratch folder private to this process, removed when it ends; the name stays inside it.",
     )
     .example("temp_path(\"x.csv\")");
     r.engine
         .register_fn("temp_path", |name: &str| -> RResult<String> {
-            let dir = temp_dir();
-            std::fs::create_dir_all(&dir).or_else(|e| err(format!("{}: {e}", dir.display())))?;
-            Ok(dir.join(name).display().to_string())
+            crate::io::scratch_path(name)
+                .map(|p| p.display().to_string())
+                .rh()
         });
 
     r.doc(

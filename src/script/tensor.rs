@@ -23,9 +23,15 @@ pub fn default_dtype() -> DType {
 
 use super::convert::ScriptTensor as T;
 
-fn new_filled(shape: &Dynamic, dtype: DType, f: impl Fn(usize) -> Vec<f64>) -> RResult<T> {
+fn new_filled(
+    what: &str,
+    shape: &Dynamic,
+    dtype: DType,
+    f: impl Fn(usize) -> Vec<f64>,
+) -> RResult<T> {
     let dims = shape_of(shape)?;
-    let n = dims.iter().product();
+    // Values are made as f64 first: 8 bytes each.
+    let n = crate::limits::shape(what, &dims, 8).rh()?;
     Ok(T(make_tensor(f(n), &dims, dtype)?))
 }
 
@@ -82,10 +88,10 @@ fn register_constructors(r: &mut Registrar) {
     )
     .example_is("zeros([2, 3]).shape", "[2, 3]");
     r.engine.register_fn("zeros", |s: Dynamic| {
-        new_filled(&s, default_dtype(), |n| vec![0.0; n])
+        new_filled("zeros", &s, default_dtype(), |n| vec![0.0; n])
     });
     r.engine.register_fn("zeros", |s: Dynamic, d: &str| {
-        new_filled(&s, dtype_of(d)?, |n| vec![0.0; n])
+        new_filled("zeros", &s, dtype_of(d)?, |n| vec![0.0; n])
     });
 
     r.doc(
@@ -96,10 +102,10 @@ fn register_constructors(r: &mut Registrar) {
     )
     .example_is("ones([2]).sum().item()", "2.0");
     r.engine.register_fn("ones", |s: Dynamic| {
-        new_filled(&s, default_dtype(), |n| vec![1.0; n])
+        new_filled("ones", &s, default_dtype(), |n| vec![1.0; n])
     });
     r.engine.register_fn("ones", |s: Dynamic, d: &str| {
-        new_filled(&s, dtype_of(d)?, |n| vec![1.0; n])
+        new_filled("ones", &s, dtype_of(d)?, |n| vec![1.0; n])
     });
 
     r.doc(
@@ -112,12 +118,12 @@ fn register_constructors(r: &mut Registrar) {
     r.engine
         .register_fn("full", |s: Dynamic, v: Dynamic| -> RResult<T> {
             let v = number(&v, "full")?;
-            new_filled(&s, default_dtype(), |n| vec![v; n])
+            new_filled("full", &s, default_dtype(), |n| vec![v; n])
         });
     r.engine
         .register_fn("full", |s: Dynamic, v: Dynamic, d: &str| -> RResult<T> {
             let v = number(&v, "full")?;
-            new_filled(&s, dtype_of(d)?, |n| vec![v; n])
+            new_filled("full", &s, dtype_of(d)?, |n| vec![v; n])
         });
 
     r.doc(
@@ -128,10 +134,14 @@ fn register_constructors(r: &mut Registrar) {
     )
     .example_is("rand([3]).shape", "[3]");
     r.engine.register_fn("rand", |s: Dynamic| {
-        new_filled(&s, default_dtype(), |n| random::uniform_vec(n, 0.0, 1.0))
+        new_filled("rand", &s, default_dtype(), |n| {
+            random::uniform_vec(n, 0.0, 1.0)
+        })
     });
     r.engine.register_fn("rand", |s: Dynamic, d: &str| {
-        new_filled(&s, dtype_of(d)?, |n| random::uniform_vec(n, 0.0, 1.0))
+        new_filled("rand", &s, dtype_of(d)?, |n| {
+            random::uniform_vec(n, 0.0, 1.0)
+        })
     });
 
     r.doc(
@@ -142,10 +152,10 @@ fn register_constructors(r: &mut Registrar) {
     )
     .example_is("randn([2, 3]).shape", "[2, 3]");
     r.engine.register_fn("randn", |s: Dynamic| {
-        new_filled(&s, default_dtype(), random::normal_vec)
+        new_filled("randn", &s, default_dtype(), random::normal_vec)
     });
     r.engine.register_fn("randn", |s: Dynamic, d: &str| {
-        new_filled(&s, dtype_of(d)?, random::normal_vec)
+        new_filled("randn", &s, dtype_of(d)?, random::normal_vec)
     });
 
     r.doc(
@@ -156,12 +166,21 @@ fn register_constructors(r: &mut Registrar) {
     )
     .example_is("arange(1, 7, 2)", "tensor([1., 3., 5.])");
     fn arange(a: f64, b: f64, step: f64) -> RResult<T> {
-        if step == 0.0 || ((b - a) / step) < 0.0 {
+        let span = ((b - a) / step).ceil();
+        if step == 0.0 || !span.is_finite() || span < 0.0 {
             return err(format!(
                 "arange: empty or infinite range {a}..{b} step {step}"
             ));
         }
-        let n = ((b - a) / step).ceil() as usize;
+        if span > usize::MAX as f64 {
+            return Err(to_rhai(crate::Error::TooLarge {
+                what: "arange".into(),
+                requested: format!("{span:e} elements"),
+                budget: crate::limits::show(crate::limits::budget()),
+            }));
+        }
+        let n = span as usize;
+        crate::limits::check("arange", n, 8).rh()?;
         let v: Vec<f64> = (0..n).map(|i| a + step * i as f64).collect();
         Ok(T(make_tensor(v, &[n], default_dtype())?))
     }
@@ -216,6 +235,7 @@ fn register_constructors(r: &mut Registrar) {
         if n < 0 {
             return err("eye: n must be non-negative");
         }
+        crate::limits::shape("eye", &[n as usize, n as usize], 8).rh()?;
         Tensor::eye(n as usize, dt, &crate::device::current())
             .map(T)
             .rh()
@@ -253,7 +273,7 @@ fn register_constructors(r: &mut Registrar) {
     r.engine
         .register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
             let v = number(&v, "full_like")?;
-            new_filled(&shape_dyn(&t.0), t.0.dtype(), |n| vec![v; n])
+            new_filled("full_like", &shape_dyn(&t.0), t.0.dtype(), |n| vec![v; n])
         });
     r.doc(
         Cat,
@@ -263,7 +283,7 @@ fn register_constructors(r: &mut Registrar) {
     )
     .example_is("rand_like(zeros([2, 2])).shape", "[2, 2]");
     r.engine.register_fn("rand_like", |t: T| {
-        new_filled(&shape_dyn(&t.0), t.0.dtype(), |n| {
+        new_filled("rand_like", &shape_dyn(&t.0), t.0.dtype(), |n| {
             random::uniform_vec(n, 0.0, 1.0)
         })
     });
@@ -275,7 +295,12 @@ fn register_constructors(r: &mut Registrar) {
     )
     .example_is("randn_like(zeros([4])).shape", "[4]");
     r.engine.register_fn("randn_like", |t: T| {
-        new_filled(&shape_dyn(&t.0), t.0.dtype(), random::normal_vec)
+        new_filled(
+            "randn_like",
+            &shape_dyn(&t.0),
+            t.0.dtype(),
+            random::normal_vec,
+        )
     });
 
     r.doc(

@@ -81,6 +81,8 @@ fn check_broadcast(op: &str, a: &[usize], b: &[usize]) -> Result<()> {
 /// `a op b` with broadcasting and dtype promotion.
 pub fn binary(op: BinOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     check_broadcast(op.symbol(), a.dims(), b.dims())?;
+    // Broadcasting can make a result far larger than both operands ([N, 1] + [1, N]).
+    crate::limits::shape(op.symbol(), &broadcast_shape(a.dims(), b.dims()), 8)?;
     let (a, b) = aligned(a, b)?;
     Ok(match op {
         BinOp::Add => a.broadcast_add(&b)?,
@@ -156,6 +158,7 @@ pub fn compare(op: CmpOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         CmpOp::Ne => "!=",
     };
     check_broadcast(sym, a.dims(), b.dims())?;
+    crate::limits::shape(sym, &broadcast_shape(a.dims(), b.dims()), 8)?;
     let (a, b) = aligned(a, b)?;
     Ok(match op {
         CmpOp::Lt => a.broadcast_lt(&b)?,
@@ -173,6 +176,7 @@ pub fn select(mask: &Tensor, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (a, b) = aligned(a, b)?;
     let shape = broadcast_shape(&broadcast_shape(a.dims(), b.dims()), mask.dims());
     check_broadcast("where", mask.dims(), &shape)?;
+    crate::limits::shape("where", &shape, 8)?;
     let mask = mask
         .ne(&Tensor::zeros((), mask.dtype(), mask.device())?.broadcast_as(mask.shape())?)?
         .broadcast_as(shape.as_slice())?;
@@ -197,13 +201,24 @@ pub fn dim_index(dim: i64, ndim: usize) -> Result<usize> {
 /// Reshape with at most one `-1`, whose size is inferred.
 pub fn reshape(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     let numel = t.elem_count();
-    let known: i64 = shape.iter().filter(|&&d| d != -1).product();
     let unknown = shape.iter().filter(|&&d| d == -1).count();
     if unknown > 1 || shape.iter().any(|&d| d < -1) {
         return Err(Error::invalid(format!(
             "invalid shape {shape:?} for reshape"
         )));
     }
+    let cannot = || {
+        Error::invalid(format!(
+            "cannot reshape {:?} ({numel} elements) into {shape:?}",
+            t.dims()
+        ))
+    };
+    // Checked: a product that overflows can never equal the element count.
+    let known = shape
+        .iter()
+        .filter(|&&d| d != -1)
+        .try_fold(1i64, |a, &d| a.checked_mul(d))
+        .ok_or_else(cannot)?;
     let dims: Vec<usize> = if unknown == 1 {
         if known == 0 || numel as i64 % known != 0 {
             return Err(Error::invalid(format!(
@@ -224,11 +239,8 @@ pub fn reshape(t: &Tensor, shape: &[i64]) -> Result<Tensor> {
     } else {
         shape.iter().map(|&d| d as usize).collect()
     };
-    if dims.iter().product::<usize>() != numel {
-        return Err(Error::invalid(format!(
-            "cannot reshape {:?} ({numel} elements) into {dims:?}",
-            t.dims()
-        )));
+    if crate::limits::count("reshape", &dims).ok() != Some(numel) {
+        return Err(cannot());
     }
     Ok(t.reshape(dims)?)
 }
@@ -252,6 +264,12 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             rhs: b.dims().to_vec(),
         });
     }
+    // The product's shape: broadcast batch axes, then (rows of a, columns of b).
+    let (ra, cb) = (a2.dim(D::Minus2)?, b2.dim(D::Minus1)?);
+    let batch = broadcast_shape(&a2.dims()[..a2.rank() - 2], &b2.dims()[..b2.rank() - 2]);
+    let mut out_dims = batch;
+    out_dims.extend([ra, cb]);
+    crate::limits::shape("@", &out_dims, 8)?;
     let mut out = a2.contiguous()?.broadcast_matmul(&b2.contiguous()?)?;
     if b1 {
         out = out.squeeze(D::Minus1)?;
@@ -279,6 +297,7 @@ pub fn var(t: &Tensor, dim: usize, keepdim: bool) -> Result<Tensor> {
 
 /// `n` evenly spaced values from `start` to `end` inclusive.
 pub fn linspace(start: f64, end: f64, n: usize, dtype: DType) -> Result<Tensor> {
+    crate::limits::check("linspace", n, 8)?;
     let data: Vec<f64> = match n {
         0 => vec![],
         1 => vec![start],

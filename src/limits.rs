@@ -1,0 +1,167 @@
+//! The one guard between a number a user gives and an allocation: element counts computed with
+//! checked arithmetic, and a memory budget no single request may exceed. Every constructor,
+//! reader, decoder, model builder and plot that sizes memory from user input asks here first,
+//! so an oversized request is an error naming the call, the size and the budget, and the
+//! session (with hours of a researcher's state) lives on.
+//!
+//! The budget is `--max-memory` / `GAXSH_MAX_MEMORY` (`8G`, `512M`, bytes), else three quarters
+//! of the machine's physical memory.
+
+use crate::error::{Error, Result};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// 0 = not decided yet.
+static BUDGET: AtomicU64 = AtomicU64::new(0);
+
+/// Used when physical memory cannot be read.
+const FALLBACK: u64 = 8 << 30;
+
+/// Parse a size: bytes, or a number with K, M, G, T (powers of 1024; `KiB`/`KB` alike).
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let upper = t.to_ascii_uppercase();
+    let stripped = upper.trim_end_matches('B').trim_end_matches('I').trim_end();
+    let (num, shift) = match stripped.chars().last() {
+        Some('K') => (&stripped[..stripped.len() - 1], 10),
+        Some('M') => (&stripped[..stripped.len() - 1], 20),
+        Some('G') => (&stripped[..stripped.len() - 1], 30),
+        Some('T') => (&stripped[..stripped.len() - 1], 40),
+        _ => (stripped, 0),
+    };
+    let v: f64 = num.trim().parse().map_err(|_| {
+        Error::invalid(format!(
+            "memory size '{s}': expected a number of bytes or one with K, M, G or T (8G, 512M)"
+        ))
+    })?;
+    let bytes = v * (1u64 << shift) as f64;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(Error::invalid(format!("memory size '{s}' is out of range")));
+    }
+    Ok(bytes as u64)
+}
+
+fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// The budget in bytes.
+pub fn budget() -> u64 {
+    match BUDGET.load(Ordering::Relaxed) {
+        0 => {
+            let b = std::env::var("GAXSH_MAX_MEMORY")
+                .ok()
+                .and_then(|s| parse_size(&s).ok())
+                .or_else(|| physical_memory().map(|m| m / 4 * 3))
+                .unwrap_or(FALLBACK);
+            BUDGET.store(b, Ordering::Relaxed);
+            b
+        }
+        b => b,
+    }
+}
+
+/// Set the budget (the `--max-memory` flag).
+pub fn set_budget(bytes: u64) {
+    BUDGET.store(bytes.max(1), Ordering::Relaxed);
+}
+
+/// Human-readable bytes.
+pub fn show(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn too_large(what: &str, requested: String) -> Error {
+    Error::TooLarge {
+        what: what.to_string(),
+        requested,
+        budget: show(budget()),
+    }
+}
+
+/// The element count of a shape, refusing one that overflows.
+pub fn count(what: &str, dims: &[usize]) -> Result<usize> {
+    dims.iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| {
+            too_large(
+                what,
+                format!("a shape of {dims:?} (more elements than exist)"),
+            )
+        })
+}
+
+/// Check that `elements` of `bytes_each` fit the budget.
+pub fn check(what: &str, elements: usize, bytes_each: usize) -> Result<()> {
+    match (elements as u64).checked_mul(bytes_each as u64) {
+        Some(b) if b <= budget() => Ok(()),
+        Some(b) => Err(too_large(
+            what,
+            format!("{elements} elements ({})", show(b)),
+        )),
+        None => Err(too_large(what, format!("{elements} elements"))),
+    }
+}
+
+/// Count and check a shape (f64 elements unless said otherwise); returns the count.
+pub fn shape(what: &str, dims: &[usize], bytes_each: usize) -> Result<usize> {
+    let n = count(what, dims)?;
+    check(what, n, bytes_each)?;
+    Ok(n)
+}
+
+/// Check that reading `bytes` of a file fits the budget.
+pub fn bytes(what: &str, bytes: u64) -> Result<()> {
+    if bytes <= budget() {
+        Ok(())
+    } else {
+        Err(too_large(what, show(bytes)))
+    }
+}
+
+/// Read a whole file, refusing devices and pipes (`/dev/zero` would never end) and files larger
+/// than the budget.
+pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(path, "not a regular file"));
+    }
+    bytes(&path.display().to_string(), meta.len())?;
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("8G").unwrap(), 8 << 30);
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5k").unwrap(), 1536);
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("-3G").is_err());
+    }
+
+    #[test]
+    fn overflowing_shapes_are_refused() {
+        // 2³² × 2³² wraps to 0 in unchecked arithmetic.
+        assert!(count("zeros", &[1 << 32, 1 << 32]).is_err());
+        assert_eq!(count("zeros", &[3, 0, 5]).unwrap(), 0);
+        assert!(shape("zeros", &[usize::MAX], 8).is_err());
+    }
+}
