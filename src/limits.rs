@@ -5,7 +5,7 @@
 //! session (with hours of a researcher's state) lives on.
 //!
 //! The budget is `--max-memory` / `GAXSH_MAX_MEMORY` (`8G`, `512M`, bytes), else three quarters
-//! of the machine's physical memory.
+//! of the least of physical memory, the container's memory limit and `ulimit -v`.
 
 use crate::error::{Error, Result};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,20 +47,64 @@ fn physical_memory() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// The budget in bytes.
+/// The container's memory limit (cgroup v2, then v1), when one is set.
+fn cgroup_limit() -> Option<u64> {
+    [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse().ok())
+}
+
+/// The process's address-space limit (`ulimit -v`), when one is set.
+fn address_space_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max address space"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Three quarters of the least of physical memory, the container's limit and the address-space
+/// limit: what one request may take and leave the session (and the machine) room to live.
+fn default_budget() -> u64 {
+    [physical_memory(), cgroup_limit(), address_space_limit()]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|m| m / 4 * 3)
+        .unwrap_or(FALLBACK)
+}
+
+/// The budget in bytes (`init`'s, else `GAXSH_MAX_MEMORY`'s, else the default).
 pub fn budget() -> u64 {
     match BUDGET.load(Ordering::Relaxed) {
         0 => {
             let b = std::env::var("GAXSH_MAX_MEMORY")
                 .ok()
                 .and_then(|s| parse_size(&s).ok())
-                .or_else(|| physical_memory().map(|m| m / 4 * 3))
-                .unwrap_or(FALLBACK);
+                .unwrap_or_else(default_budget);
             BUDGET.store(b, Ordering::Relaxed);
             b
         }
         b => b,
     }
+}
+
+/// Decide the budget at start-up from the `--max-memory` flag or `GAXSH_MAX_MEMORY`; a value
+/// that does not parse is an error naming where it came from, not a silent default.
+pub fn init(flag: Option<&str>) -> Result<u64> {
+    let (value, origin) = match (flag, std::env::var("GAXSH_MAX_MEMORY").ok()) {
+        (Some(f), _) => (f.to_string(), "--max-memory"),
+        (None, Some(e)) => (e, "GAXSH_MAX_MEMORY"),
+        (None, None) => {
+            let b = default_budget();
+            set_budget(b);
+            return Ok(b);
+        }
+    };
+    let b = parse_size(&value).map_err(|e| Error::invalid(format!("{origin}: {e}")))?;
+    set_budget(b);
+    Ok(b)
 }
 
 /// Set the budget (the `--max-memory` flag).

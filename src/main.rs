@@ -34,7 +34,8 @@ struct Cli {
     device: Option<String>,
 
     /// The most memory one request may take, e.g. 8G or 512M (default: GAXSH_MAX_MEMORY, else
-    /// three quarters of physical memory). Larger tensors, files and models are refused.
+    /// three quarters of physical memory, the container's limit or `ulimit -v`, whichever is
+    /// least). Larger tensors, files and models are refused.
     #[arg(long, value_name = "SIZE", global = true)]
     max_memory: Option<String>,
 
@@ -127,14 +128,9 @@ fn main() -> ExitCode {
     let (own, script_args) = split_script_args(std::env::args().collect());
     let mut cli = Cli::parse_from(own);
     cli.script_args = script_args;
-    if let Some(m) = &cli.max_memory {
-        match gaxsh::limits::parse_size(m) {
-            Ok(b) => gaxsh::limits::set_budget(b),
-            Err(e) => {
-                eprintln!("gaxsh: --max-memory: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    if let Err(e) = gaxsh::limits::init(cli.max_memory.as_deref()) {
+        eprintln!("gaxsh: {e}");
+        return ExitCode::from(2);
     }
     if let Err(e) = gaxsh::threads::init(cli.threads) {
         eprintln!("gaxsh: {e}");

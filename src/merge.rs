@@ -91,6 +91,7 @@ fn merge_sweep(target: &Path, shards: &[(Shard, PathBuf)]) -> Result<String> {
     let mut ranges = Vec::new();
     let mut total_rows = 0;
     for (s, path) in shards {
+        crate::interrupt::check()?;
         let stamp = Stamp::read(path)?;
         match &fingerprint {
             None => fingerprint = Some(stamp.fingerprint.clone()),
@@ -184,6 +185,7 @@ fn merge_gax(target: &Path, shards: &[(Shard, PathBuf)]) -> Result<String> {
     let mut ranges = Vec::new();
     let mut total = None;
     for (s, dir) in shards {
+        crate::interrupt::check()?;
         let (stamped, range, n) = read_gax_part(dir)?;
         if stamped != *s {
             return Err(Error::bad_file(

@@ -84,6 +84,49 @@ fn sizes_are_checked_before_anything_is_allocated() {
 }
 
 #[test]
+fn the_memory_budget_is_set_by_flag_or_environment_and_bad_values_are_named() {
+    let out = gaxsh(&["--max-memory", "1M", "-e", "zeros([1000000]).numel()"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("1.0 MiB"), "{err}");
+    let out = gaxsh(&["--max-memory", "1M", "-e", "zeros([1000]).numel()"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1000");
+    for (flag, env, named) in [
+        (Some("lots"), None, "--max-memory"),
+        (None, Some("12 parsecs"), "GAXSH_MAX_MEMORY"),
+        (Some("0"), None, "--max-memory"),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gaxsh"));
+        if let Some(f) = flag {
+            cmd.args(["--max-memory", f]);
+        }
+        if let Some(e) = env {
+            cmd.env("GAXSH_MAX_MEMORY", e);
+        }
+        let out = cmd.args(["-e", "1"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(named), "{err}");
+    }
+}
+
+/// Under `ulimit -v` the default budget follows the limit: a request the address space cannot
+/// hold is refused with the budget named, not an allocation failure that aborts.
+#[test]
+fn the_default_budget_follows_an_address_space_limit() {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 2000000 && exec {} -e 'zeros([600000000]).numel()'",
+            env!("CARGO_BIN_EXE_gaxsh")
+        ))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("memory budget"), "{err}");
+}
+
+#[test]
 fn calls_that_used_to_panic_are_errors() {
     refused(
         "gax(drybean_fpa(), randn([2, 16]), #{target: 99, max_steps: 2})",

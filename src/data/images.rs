@@ -132,7 +132,10 @@ impl ImageFiles {
                 .map(|ps| {
                     s.spawn(move || {
                         ps.iter()
-                            .map(|p| decode(p, &self.spec))
+                            .map(|p| {
+                                crate::interrupt::check()?;
+                                decode(p, &self.spec)
+                            })
                             .collect::<Result<Vec<_>>>()
                     })
                 })
@@ -290,6 +293,7 @@ pub fn image_folder(root: &Path, opts: &FolderOptions) -> Result<Dataset> {
     let mut paths = Vec::new();
     let mut y = Vec::new();
     for (k, c) in classes.iter().enumerate() {
+        crate::interrupt::check()?;
         let dir = root.join(c);
         let dir = if dir.join("images").is_dir() {
             dir.join("images")
@@ -326,6 +330,9 @@ pub fn image_list(
     let mut paths = Vec::new();
     let mut y = Vec::new();
     for (i, line) in text.lines().enumerate() {
+        if i % 4096 == 0 {
+            crate::interrupt::check()?;
+        }
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;

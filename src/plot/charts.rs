@@ -121,6 +121,7 @@ impl Chart for BoxPlot {
         )?;
         let width = 0.8 / s as f64;
         for (si, name) in self.series.iter().enumerate() {
+            crate::interrupt::check()?;
             let color = PALETTE[si % PALETTE.len()];
             let mut first = true;
             for (ci, per_series) in self.values.iter().enumerate() {
@@ -279,6 +280,7 @@ impl Chart for Lines {
         let many = self.series.len() > 10;
         let mut legend = false;
         for (i, (name, xs, ys)) in self.series.iter().enumerate() {
+            crate::interrupt::check()?;
             let color = PALETTE[i % PALETTE.len()];
             let pts: Vec<(f64, f64)> = xs
                 .iter()
@@ -342,6 +344,7 @@ impl Chart for Scatter {
             .labels
             .frame(root, x0..x1, y0..y1, &self.labels.y, None)?;
         for (i, (name, xs, ys)) in self.series.iter().enumerate() {
+            crate::interrupt::check()?;
             let color = PALETTE[i % PALETTE.len()];
             chart
                 .draw_series(

@@ -129,6 +129,9 @@ fn panels(
             )
             .map_err(perr)?;
             for y in 0..h {
+                if y % 64 == 0 {
+                    crate::interrupt::check()?;
+                }
                 for x in 0..w {
                     let val = v[ch * h * w + y * w + x];
                     let mut rgb = spec.cmap.color(val, limit);

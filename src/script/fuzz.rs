@@ -29,8 +29,9 @@ pub struct FuzzConfig {
     pub budget: u64,
     /// Only functions whose name contains this.
     pub only: Option<String>,
-    /// Each call is appended (and flushed) here before it runs, so a crash the process cannot
-    /// report itself (an abort, the kernel's OOM killer) still leaves its repro as the last line.
+    /// Each call is appended (and flushed) here before it runs, and its time after, so a crash
+    /// the process cannot report itself (an abort, the kernel's OOM killer) still leaves its
+    /// repro as the last line.
     pub log: Option<std::path::PathBuf>,
 }
 
@@ -338,7 +339,7 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         *report.per_function.entry(sig.name.clone()).or_default() += 1;
         if let Some(f) = log.as_mut() {
             use std::io::Write;
-            let _ = writeln!(f, "{i}\t{repro}").and_then(|_| f.flush());
+            let _ = write!(f, "{i}\t{repro}").and_then(|_| f.flush());
         }
         // A fresh session now and then: state from earlier calls must not pile up.
         if i % 200 == 0 {
@@ -352,6 +353,10 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let took = t0.elapsed();
         crate::interrupt::clear();
+        if let Some(f) = log.as_mut() {
+            use std::io::Write;
+            let _ = writeln!(f, "\t{:.1} ms", took.as_secs_f64() * 1e3);
+        }
         report.calls += 1;
         match outcome {
             Ok(Ok(_)) => report.ok += 1,

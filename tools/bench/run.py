@@ -38,6 +38,7 @@ ROWS = {
     "b": "(b) GAX, 50 steps, 256 tabular rows",
     "c": "(c) cxc_multi_spa, one 256×256 image",
     "d": "(d) MobileNetV1-0.25 at 224, one image",
+    "g": "(g) ResNet34 at 224, two images; zoo model vs the same weights imported from ONNX",
     "t": "training drybean_fpa, 2 epochs",
 }
 
@@ -49,8 +50,9 @@ def suite(cmd, env=None):
     return {j["name"]: j["seconds"] for j in (json.loads(l) for l in out.stdout.splitlines() if l.startswith("{"))}
 
 
-def compare(threads, rounds, repeats, device="cpu"):
-    g_cmd = [GAXSH, "--threads", str(threads), "--device", device, "tools/bench/gaxsh_bench.rhai", "--repeats", str(repeats)]
+def compare(threads, rounds, repeats, onnx, device="cpu"):
+    g_cmd = [GAXSH, "--threads", str(threads), "--device", device, "tools/bench/gaxsh_bench.rhai", "--repeats", str(repeats),
+             "--onnx", onnx]
     t_cmd = [sys.executable, "tools/bench/torch_bench.py", "--threads", str(threads), "--repeats", str(repeats),
              "--device", device]
     g_runs, t_runs = [], []
@@ -120,7 +122,11 @@ def main():
     if not GAXSH.exists():
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
     threads = sorted({int(t) for t in args.threads.split(",")})
-    results = {t: compare(t, args.rounds, args.repeats, args.device) for t in threads}
+    onnx_dir = tempfile.TemporaryDirectory()
+    onnx = f"{onnx_dir.name}/resnet34.onnx"
+    subprocess.run([sys.executable, "tools/bench/torch_bench.py", "--export-onnx", onnx], cwd=ROOT, check=True,
+                   capture_output=True)
+    results = {t: compare(t, args.rounds, args.repeats, onnx, args.device) for t in threads}
 
     lines = ["| workload | " + " | ".join(f"gaxsh s ({t} thr) | PyTorch s ({t} thr) | ratio ({t} thr)" for t in threads) + " |",
              "|---|" + "---:|---:|---:|" * len(threads)]

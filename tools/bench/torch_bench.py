@@ -14,13 +14,15 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
-from models import CXCMultiSPA, FpaNet, KerasMobileNetV1, formula_input, formula_state_dict, keras_v1_state_dict  # noqa: E402
+from models import CXCMultiSPA, FpaNet, ResNet, KerasMobileNetV1, formula_input, formula_state_dict, keras_v1_state_dict  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--repeats", type=int, default=5)
 ap.add_argument("--only", default="")
 ap.add_argument("--device", default="cpu", help="cpu or cuda (tensors and models made there)")
+ap.add_argument("--export-onnx", metavar="PATH",
+                help="only write row (g)'s ResNet34 (formula weights) as ONNX with torch.onnx.export, then exit")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
 torch.set_default_device(args.device)
@@ -111,6 +113,16 @@ def gax_steps(net, x, steps, ls=100.0, eps=1e-4):
         opt.step()
 
 
+def resnet34():
+    return formula(ResNet([3, 4, 6, 3], [64, 128, 256, 512], 1000))
+
+
+if args.export_onnx:
+    # What a user does (README "Your own model"): torch's default exporter, batch left dynamic.
+    torch.onnx.export(resnet34(), (torch.zeros(1, 3, 224, 224),), args.export_onnx,
+                      dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+    sys.exit(0)
+
 # (a) dry bean: the paper's scaling and split.
 raw = np.genfromtxt(ROOT / "data/drybean/Dry_Bean_Dataset.csv", delimiter=",", skip_header=1, usecols=range(16))
 classes = ["SEKER", "BARBUNYA", "BOMBAY", "CALI", "DERMASON", "HOROZ", "SIRA"]
@@ -144,6 +156,25 @@ photo = torch.nn.functional.interpolate(torch.from_numpy(photo).permute(2, 0, 1)
 photo = (photo * 2 - 1).float().to(args.device)
 for m in METHODS:
     time_it(f"d_mobilenet_{m}", lambda m=m: attribute(mb, photo, m, mb.conv1, False))
+
+# (g) ResNet34 at 224², two images. gaxsh times its zoo model and the same weights imported
+# from torch.onnx.export; both rows are this one PyTorch computation.
+res = resnet34()
+pair = formula_input((2, 3, 224, 224), 0.5).float().to(args.device)
+if not args.only or "g_resnet34" in args.only:
+    seconds = None
+    for name in ("g_resnet34_zoo_Saliency", "g_resnet34_onnx_Saliency"):
+        if seconds is None:
+            attribute(res, pair, "Saliency")
+            ts = []
+            for _ in range(args.repeats):
+                sync()
+                t0 = time.perf_counter()
+                attribute(res, pair, "Saliency")
+                sync()
+                ts.append(time.perf_counter() - t0)
+            seconds = sorted(ts)[len(ts) // 2]
+        print(json.dumps({"name": name, "seconds": seconds}), flush=True)
 
 # Training drybean_fpa for 2 epochs (batch 16, Adam lr 1e-3, betas (0.5, 0.999)).
 train_x = torch.tensor(xs[idx % 3 == 0], dtype=torch.float32)
