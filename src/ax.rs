@@ -727,7 +727,7 @@ impl std::fmt::Display for Stamp {
 impl Stamp {
     pub fn read(csv: &Path) -> Result<Stamp> {
         let path = stamp_path(csv);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = crate::limits::read_text(&path)?;
         let bad = || Error::bad_file(&path, "not a sweep stamp (fingerprint, shard, rows)");
         let mut lines = text.lines();
         let fingerprint = lines.next().ok_or_else(bad)?.trim().to_string();

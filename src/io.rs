@@ -20,6 +20,15 @@ pub fn note_input(path: &Path) {
     INPUTS.lock().unwrap_or_else(|e| e.into_inner()).insert(p);
 }
 
+/// `result`, noting `path` as an input first if it is a success: a file that failed to load is
+/// not an input of the run (and a mistyped `/` must not be hashed into `run.yaml`).
+pub fn noted<T>(path: &Path, result: Result<T>) -> Result<T> {
+    if result.is_ok() {
+        note_input(path);
+    }
+    result
+}
+
 /// The inputs noted so far.
 pub fn inputs() -> Vec<PathBuf> {
     INPUTS
@@ -35,6 +44,17 @@ pub fn inputs() -> Vec<PathBuf> {
 pub fn checksum(path: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     fn file_hash(path: &Path) -> Result<[u8; 32]> {
+        // A run hashes its inputs at every `report()`; a file unchanged in size and time since
+        // it was last hashed is not read again.
+        type Seen = HashMap<PathBuf, (u64, Option<std::time::SystemTime>, [u8; 32])>;
+        static SEEN: std::sync::LazyLock<std::sync::Mutex<Seen>> =
+            std::sync::LazyLock::new(Default::default);
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let stamp = (meta.len(), meta.modified().ok());
+        let seen = |s: &Seen| s.get(path).filter(|e| (e.0, e.1) == stamp).map(|e| e.2);
+        if let Some(h) = seen(&SEEN.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(h);
+        }
         let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
@@ -46,21 +66,31 @@ pub fn checksum(path: &Path) -> Result<String> {
             }
             h.update(&buf[..n]);
         }
-        Ok(h.finalize().into())
+        let digest: [u8; 32] = h.finalize().into();
+        SEEN.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_path_buf(), (stamp.0, stamp.1, digest));
+        Ok(digest)
     }
     fn walk(root: &Path, dir: &Path, h: &mut Sha256) -> Result<()> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter_map(|e| e.ok())
             .collect();
         entries.sort_by(|a, b| {
-            a.as_os_str()
+            a.path()
+                .as_os_str()
                 .as_encoded_bytes()
-                .cmp(b.as_os_str().as_encoded_bytes())
+                .cmp(b.path().as_os_str().as_encoded_bytes())
         });
-        for p in entries {
+        for e in entries {
+            let p = e.path();
+            let linked = e.file_type().is_ok_and(|t| t.is_symlink());
             if p.is_dir() {
-                walk(root, &p, h)?;
+                // A linked folder is not followed: a link to a parent would never end.
+                if !linked {
+                    walk(root, &p, h)?;
+                }
             } else if p.is_file() {
                 let rel = p.strip_prefix(root).unwrap_or(&p);
                 h.update(rel.as_os_str().as_encoded_bytes());
@@ -229,8 +259,7 @@ pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
         return Err(Error::bad_file(path, "not a regular file"));
     }
     crate::limits::bytes(&path.display().to_string(), meta.len())?;
-    note_input(path);
-    candle_core::safetensors::load(path, &crate::device::current()).map_err(|e| {
+    let tensors = candle_core::safetensors::load(path, &crate::device::current()).map_err(|e| {
         Error::bad_file(
             path,
             format!(
@@ -238,7 +267,8 @@ pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
                 first_line(&e.to_string())
             ),
         )
-    })
+    });
+    noted(path, tensors)
 }
 
 pub fn first_line(s: &str) -> &str {

@@ -187,6 +187,34 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
 
+/// Read text from a file, or from a pipe or device (`gaxsh /dev/stdin`, `<(…)`) up to `cap`
+/// bytes: a stream that never ends (`/dev/zero`) is cut off with an error, not read forever.
+pub fn read_text_stream(path: &std::path::Path, cap: u64) -> Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        return Err(Error::bad_file(path, "is a folder, not a file"));
+    }
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = Vec::new();
+    f.take(cap.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, e))?;
+    if buf.len() as u64 > cap {
+        return Err(Error::bad_file(
+            path,
+            format!("longer than {}; not a script?", show(cap)),
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| Error::bad_file(path, "not a text file (invalid UTF-8)"))
+}
+
+/// `read_file` for text: the file must also be UTF-8.
+pub fn read_text(path: &std::path::Path) -> Result<String> {
+    String::from_utf8(read_file(path)?)
+        .map_err(|_| Error::bad_file(path, "not a text file (invalid UTF-8)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

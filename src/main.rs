@@ -358,7 +358,7 @@ fn eval_expr(expr: &str) -> ExitCode {
 }
 
 fn rerun(record: &std::path::Path, allow_changed: bool, overrides: &[String]) -> ExitCode {
-    let text = match std::fs::read_to_string(record) {
+    let text = match gaxsh::limits::read_text(record) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("gaxsh: {}: {e}", record.display());

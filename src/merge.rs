@@ -164,7 +164,7 @@ fn merge_sweep(target: &Path, shards: &[(Shard, PathBuf)]) -> Result<String> {
 /// `shard: i/n samples a..b of N` from a GAX shard folder.
 fn read_gax_part(dir: &Path) -> Result<(Shard, Range<usize>, usize)> {
     let path = dir.join(crate::gax::SHARD_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let text = crate::limits::read_text(&path)?;
     let bad = || Error::bad_file(&path, "expected 'shard: i/n samples a..b of N'");
     let rest = text.trim().strip_prefix("shard: ").ok_or_else(bad)?;
     let (s, rest) = rest.split_once(" samples ").ok_or_else(bad)?;
@@ -201,7 +201,7 @@ fn merge_gax(target: &Path, shards: &[(Shard, PathBuf)]) -> Result<String> {
         }
         total = Some(n);
         let scores = dir.join("gax_scores.csv");
-        let text = std::fs::read_to_string(&scores).map_err(|e| Error::io(&scores, e))?;
+        let text = crate::limits::read_text(&scores)?;
         let mut lines = text.lines();
         if lines.next() != Some(crate::gax::SCORES_HEADER) {
             return Err(Error::bad_file(&scores, "not a gax_scores.csv"));

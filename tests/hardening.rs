@@ -81,6 +81,15 @@ fn sizes_are_checked_before_anything_is_allocated() {
         &["string too large"],
     );
     refused("let a = [1]; loop { a += a; }", &["too large"]);
+    // Found by the fuzzer: a bare number as a shape, and a reshape whose product overflows.
+    refused(
+        "formula_input(4294967296, 0.0)",
+        &["formula_input", "memory budget"],
+    );
+    refused(
+        "randn([2, 3]).reshape([4294967296, 4294967296, -1])",
+        &["cannot reshape"],
+    );
 }
 
 #[test]
@@ -176,7 +185,48 @@ fn calls_that_used_to_hang_end_at_once() {
         "attribute(drybean_fpa(), randn([2, 16]), \"IntegratedGradients\", #{steps: 100000000})",
         &["100000000 steps", "1 to 10000"],
     );
+    // Found by the fuzzer: reading a device as a text file never ended.
+    refused("model_from_yaml(\"/dev/zero\")", &["not a regular file"]);
+    refused("read_text(\"/dev/zero\")", &["not a regular file"]);
     assert!(started.elapsed().as_secs() < 30);
+}
+
+/// A script may come from a pipe (`gaxsh /dev/stdin`), but a stream that never ends is cut off.
+#[test]
+fn scripts_read_from_pipes_and_endless_streams_are_cut_off() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gaxsh"))
+        .arg("/dev/stdin")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"print(40 + 2)")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+    let out = gaxsh(&["/dev/zero"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("longer than 64.0 MiB"), "{err}");
+}
+
+/// Found by the fuzzer: a folder that failed to load (`image_folder("/")`) was still noted as
+/// an input, and the next report hashed the whole file system into `run.yaml`.
+#[test]
+fn only_inputs_that_loaded_are_hashed_into_the_run_record() {
+    let d = scratch("inputs");
+    let out = d.join("rec");
+    let v = show(&format!(
+        "try {{ image_folder(\"/\") }} catch {{ }}; load_drybean(); record_run({:?}); read_text({:?})",
+        out.display().to_string(),
+        out.join("run.yaml").display().to_string()
+    ));
+    assert!(v.contains("Dry_Bean_Dataset.csv: sha256:"), "{v}");
+    assert!(!v.contains("/: sha256"), "{v}");
 }
 
 #[test]

@@ -78,14 +78,18 @@ fn column_error(path: &Path, what: &str, name: &str, header: &[String]) -> Error
     )
 }
 
+/// Read a table (the file is recorded as an input of the run, for `run.yaml`, once it loads).
 pub fn load_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
+    crate::io::noted(path, read_csv(path, opts))
+}
+
+fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::bad_file(path, "not a regular file"));
     }
     // Every number is at least two bytes of text and eight in memory.
     crate::limits::bytes(&path.display().to_string(), meta.len().saturating_mul(4))?;
-    crate::io::note_input(path);
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = ::csv::ReaderBuilder::new()
         .has_headers(true)

@@ -243,6 +243,10 @@ pub struct FolderOptions {
 
 /// `<root>/<Label>/[images/]*.{png,jpg,jpeg,bmp}`, files sorted bytewise within each class.
 pub fn image_folder(root: &Path, opts: &FolderOptions) -> Result<Dataset> {
+    crate::io::noted(root, read_folder(root, opts))
+}
+
+fn read_folder(root: &Path, opts: &FolderOptions) -> Result<Dataset> {
     if !root.is_dir() {
         return Err(Error::io(
             root,
@@ -250,7 +254,6 @@ pub fn image_folder(root: &Path, opts: &FolderOptions) -> Result<Dataset> {
         ));
     }
     opts.spec.check()?;
-    crate::io::note_input(root);
     let mut found: Vec<String> = Vec::new();
     for p in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
         let Some(name) = p.file_name() else { continue };
@@ -323,7 +326,6 @@ pub fn image_list(
     opts: &FolderOptions,
 ) -> Result<Dataset> {
     opts.spec.check()?;
-    crate::io::note_input(list);
     let text = String::from_utf8(crate::limits::read_file(list)?)
         .map_err(|_| Error::bad_file(list, "not a text file (invalid UTF-8)"))?;
     let base = list.parent().unwrap_or(Path::new("."));
@@ -351,9 +353,7 @@ pub fn image_list(
             column: None,
             msg: format!("label '{}' is not a class index", l.trim()),
         })?;
-        let image = base.join(p.trim().trim_end_matches(','));
-        crate::io::note_input(&image);
-        paths.push(image);
+        paths.push(base.join(p.trim().trim_end_matches(',')));
         y.push(label);
     }
     if paths.is_empty() {
@@ -374,6 +374,9 @@ pub fn image_list(
         }
         None => (0..n_classes).map(|i| i.to_string()).collect(),
     };
+    // Inputs of the run (`run.yaml`), now that the list has loaded.
+    crate::io::note_input(list);
+    paths.iter().for_each(|p| crate::io::note_input(p));
     Ok(files_dataset(list, paths, y, classes, opts, "image list"))
 }
 
@@ -416,7 +419,7 @@ fn files_dataset(
 
 /// ImageNet class names from `synset_words.txt` (`n01440764 tench, Tinca tinca` per line).
 pub fn synset_names(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::limits::read_text(path)?;
     Ok(text
         .lines()
         .filter(|l| !l.trim().is_empty())

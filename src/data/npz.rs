@@ -80,12 +80,15 @@ fn check_archive(path: &Path) -> Result<()> {
 /// archive; images become (N, C, H, W) floats, uint8 ones scaled to [0, 1] (float arrays are
 /// taken as they are).
 pub fn load_npz(path: &Path, split: &str, class_names: Option<Vec<String>>) -> Result<Dataset> {
+    crate::io::noted(path, read_npz(path, split, class_names))
+}
+
+fn read_npz(path: &Path, split: &str, class_names: Option<Vec<String>>) -> Result<Dataset> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::bad_file(path, "not a regular file"));
     }
     check_archive(path)?;
-    crate::io::note_input(path);
     let arrays = Tensor::read_npz(path).map_err(|e| {
         Error::bad_file(
             path,

@@ -36,9 +36,9 @@ fn read_torch(path: &Path) -> Result<HashMap<String, Tensor>> {
         return Err(Error::bad_file(path, "not a regular file"));
     }
     crate::limits::bytes(&path.display().to_string(), meta.len())?;
-    crate::io::note_input(path);
     // candle's pickle reader trusts the file (it can panic on a corrupt one).
-    crate::contain::contain(&path.display().to_string(), || read_pickled(path))
+    let tensors = crate::contain::contain(&path.display().to_string(), || read_pickled(path));
+    crate::io::noted(path, tensors)
 }
 
 /// The tensors of a torch checkpoint, bare or under one of the `WRAPPERS` keys.

@@ -50,9 +50,12 @@ const MIN_OPSET: i64 = 7;
 /// learn the number of classes and the default Grad-CAM layer (the last convolution whose output
 /// is still a map) and to fail here, not later, on anything gaxsh cannot run.
 pub fn load_onnx(path: &Path, opts: &LoadOptions) -> Result<Model> {
+    crate::io::noted(path, read_onnx(path, opts))
+}
+
+fn read_onnx(path: &Path, opts: &LoadOptions) -> Result<Model> {
     let source = path.display().to_string();
     let bytes = crate::limits::read_file(path)?;
-    crate::io::note_input(path);
     let proto = proto::ModelProto::decode(bytes.as_slice())
         .map_err(|e| Error::bad_file(path, format!("not an ONNX model ({e})")))?;
     drop(bytes);

@@ -40,7 +40,7 @@ impl Default for FuzzConfig {
         FuzzConfig {
             calls: 2_000,
             seed: 0,
-            time_limit: Duration::from_secs(5),
+            time_limit: Duration::from_secs(3),
             budget: 1 << 30,
             only: None,
             log: None,
@@ -64,6 +64,9 @@ pub struct FuzzReport {
     pub errors: u64,
     /// Calls per function name.
     pub per_function: BTreeMap<String, u64>,
+    /// Calls per function name that returned a value (a function never here was only ever
+    /// refused: the generated arguments do not reach its body).
+    pub returned: BTreeMap<String, u64>,
     pub findings: Vec<Finding>,
     pub seconds: f64,
 }
@@ -73,6 +76,8 @@ pub struct FuzzReport {
 struct Signature {
     name: String,
     params: Vec<String>,
+    /// A property getter: called as `(value).name`.
+    getter: bool,
 }
 
 fn signatures(s: &Session) -> Vec<Signature> {
@@ -83,6 +88,7 @@ fn signatures(s: &Session) -> Vec<Signature> {
         .filter_map(|sig| {
             let (name, rest) = sig.split_once('(')?;
             let name = name.trim();
+            let getter = name.starts_with("get$");
             let name = name.strip_prefix("get$").unwrap_or(name);
             let operator = name.chars().all(|c| !c.is_alphanumeric() && c != '_');
             if operator
@@ -92,7 +98,9 @@ fn signatures(s: &Session) -> Vec<Signature> {
             {
                 return None;
             }
-            let inside = rest.rsplit_once(')')?.0;
+            // The parameters end at the first `)`: a return type such as `Result<(), …>`
+            // has parentheses of its own.
+            let inside = &rest[..rest.find(')')?];
             let params = if inside.trim().is_empty() {
                 Vec::new()
             } else {
@@ -111,6 +119,7 @@ fn signatures(s: &Session) -> Vec<Signature> {
             };
             Some(Signature {
                 name: name.to_string(),
+                getter: getter && params.len() == 1,
                 params,
             })
         })
@@ -239,8 +248,151 @@ fn pick<'a>(rng: &mut ChaCha8Rng, from: &[&'a str]) -> &'a str {
     from[rng.random_range(0..from.len())]
 }
 
-/// An argument of a given rhai type, as source text.
-fn argument(rng: &mut ChaCha8Rng, ty: &str, depth: usize) -> String {
+/// Values that fit together: a model, an input it takes and a dataset of such inputs. Half the
+/// calls draw their arguments from one world, so they get past argument checks into the body of
+/// the function (edge values alone are mostly refused at the door).
+struct World {
+    model: &'static str,
+    input: &'static str,
+    data: &'static str,
+}
+
+const WORLDS: &[World] = &[
+    World {
+        model: "drybean_fpa()",
+        input: "randn([3, 16])",
+        data: "load_drybean().head(6)",
+    },
+    World {
+        model: "ccf_fpa()",
+        input: "randn([2, 28])",
+        data: "load_drybean().head(4)",
+    },
+    World {
+        model: "cxc_multi_spa(#{size: 48})",
+        input: "randn([1, 1, 48, 48])",
+        data: "image_folder(\"data/chest_xray/test\", #{size: 48, channels: 1}).head(2)",
+    },
+    World {
+        model: "build_model(#{name: \"m\", input: [4], layers: [#{linear: #{out: 5}}, \"relu\", #{linear: #{out: 3}}]})",
+        input: "randn([2, 4])",
+        data: "load_drybean().head(3)",
+    },
+    World {
+        model: "resnet(#{blocks: [1], widths: [4], classes: 3, size: 16})",
+        input: "randn([2, 3, 16, 16])",
+        data: "image_folder(\"data/chest_xray/test\", #{size: 16, channels: 3}).head(2)",
+    },
+];
+
+const SANE_INTS: &[&str] = &["0", "1", "2", "3"];
+const SANE_FLOATS: &[&str] = &["0.5", "1.0", "0.1", "2.0", "-0.5"];
+const SANE_STRINGS: &[&str] = &[
+    "\"Saliency\"",
+    "\"InputXGradient\"",
+    "\"LayerGradCam\"",
+    "\"Deconvolution\"",
+    "\"GuidedBackprop\"",
+    "\"DeepLift\"",
+    "\"IntegratedGradients\"",
+    "\"sum\"",
+    "\"mult\"",
+    "\"f32\"",
+    "\"f64\"",
+    "\"cpu\"",
+    "\"out.png\"",
+    "\"out.svg\"",
+    "\"t.csv\"",
+    "\"w.safetensors\"",
+    "\"m.onnx\"",
+    "\"m.yaml\"",
+    "\"report\"",
+    "\"Class\"",
+    "\"label\"",
+    "\"pred\"",
+    "\"0\"",
+    "\"data/drybean/Dry_Bean_Dataset.csv\"",
+    "\"data/images/owl.jpg\"",
+    "\"data/chest_xray/test\"",
+];
+const SANE_ARRAYS: &[&str] = &[
+    "[2, 3]",
+    "[0, 1]",
+    "[1]",
+    "[\"Saliency\"]",
+    "[\"Saliency\", \"DeepLift\"]",
+    "[0.5, 1.0]",
+    "[\"a\", \"b\", \"c\"]",
+];
+const SANE_OPTIONS: &[(&str, &str)] = &[
+    ("target", "0"),
+    ("steps", "3"),
+    ("method", "\"Saliency\""),
+    ("methods", "[\"Saliency\", \"DeepLift\"]"),
+    ("modes", "[\"sum\", \"mult\"]"),
+    ("batch", "2"),
+    ("max_steps", "2"),
+    ("target_co", "1e9"),
+    ("size", "16"),
+    ("classes", "3"),
+    ("epochs", "1"),
+    ("lr", "0.01"),
+    ("bins", "10"),
+    ("title", "\"t\""),
+    ("label", "\"Class\""),
+    ("n", "2"),
+    ("csv", "\"co.csv\""),
+    ("resume", "true"),
+    ("baseline", "0.0"),
+    ("similarity", "\"mse\""),
+    ("dtype", "\"f64\""),
+    ("abs", "true"),
+];
+
+/// An argument of a given rhai type, as source text: from `world` when given (now and then an
+/// edge value even so), else an edge value.
+fn argument(rng: &mut ChaCha8Rng, ty: &str, depth: usize, world: Option<&World>) -> String {
+    match world {
+        Some(w) if !rng.random_bool(0.1) => sane(rng, ty, depth, w),
+        _ => edge(rng, ty, depth),
+    }
+}
+
+fn sane(rng: &mut ChaCha8Rng, ty: &str, depth: usize, w: &World) -> String {
+    match ty {
+        "i64" | "INT" | "usize" | "i32" | "u64" => pick(rng, SANE_INTS).to_string(),
+        "f64" | "FLOAT" | "f32" => pick(rng, SANE_FLOATS).to_string(),
+        "string" | "ImmutableString" | "str" | "String" => pick(rng, SANE_STRINGS).to_string(),
+        "array" | "Array" => pick(rng, SANE_ARRAYS).to_string(),
+        "Tensor" | "ScriptTensor" => w.input.to_string(),
+        "Model" | "Net" => w.model.to_string(),
+        "Dataset" => w.data.to_string(),
+        "map" | "Map" if depth < 2 => {
+            let n = rng.random_range(0..4);
+            let entries: Vec<String> = (0..n)
+                .map(|_| {
+                    let (k, v) = SANE_OPTIONS[rng.random_range(0..SANE_OPTIONS.len())];
+                    format!("{k}: {v}")
+                })
+                .collect();
+            format!("#{{{}}}", entries.join(", "))
+        }
+        "bool" | "map" | "Map" | "AxTable" | "GaxResult" | "GapReport" | "GapStats" | "Metrics"
+        | "Transform" => edge(rng, ty, depth),
+        // An untyped parameter: something of the world, or a plain value.
+        _ => match rng.random_range(0..6) {
+            0 => w.input.to_string(),
+            1 => w.data.to_string(),
+            2 => pick(rng, SANE_INTS).to_string(),
+            3 => pick(rng, SANE_STRINGS).to_string(),
+            4 => pick(rng, SANE_ARRAYS).to_string(),
+            _ => pick(rng, SANE_FLOATS).to_string(),
+        },
+    }
+}
+
+/// An edge value of a given rhai type.
+fn edge(rng: &mut ChaCha8Rng, ty: &str, depth: usize) -> String {
     let any = |rng: &mut ChaCha8Rng| -> String {
         let pools: [&[&str]; 7] = [INTS, FLOATS, STRINGS, ARRAYS, TENSORS, MODELS, DATASETS];
         let pool = pools[rng.random_range(0..pools.len())];
@@ -256,22 +408,22 @@ fn argument(rng: &mut ChaCha8Rng, ty: &str, depth: usize) -> String {
             }
         }
         "bool" => ["true", "false"][rng.random_range(0..2)].to_string(),
-        "ImmutableString" | "str" | "String" => pick(rng, STRINGS).to_string(),
-        "Array" => pick(rng, ARRAYS).to_string(),
-        "ScriptTensor" | "Tensor" => pick(rng, TENSORS).to_string(),
-        "Net" | "Model" => pick(rng, MODELS).to_string(),
+        "string" | "ImmutableString" | "str" | "String" => pick(rng, STRINGS).to_string(),
+        "array" | "Array" => pick(rng, ARRAYS).to_string(),
+        "Tensor" | "ScriptTensor" => pick(rng, TENSORS).to_string(),
+        "Model" | "Net" => pick(rng, MODELS).to_string(),
         "Dataset" => pick(rng, DATASETS).to_string(),
-        "Map" if depth < 2 => {
+        "map" | "Map" if depth < 2 => {
             let n = rng.random_range(0..3);
             let entries: Vec<String> = (0..n)
                 .map(|_| {
                     let key = pick(rng, MAP_KEYS);
-                    format!("{key}: {}", argument(rng, "Dynamic", depth + 1))
+                    format!("{key}: {}", edge(rng, "Dynamic", depth + 1))
                 })
                 .collect();
             format!("#{{{}}}", entries.join(", "))
         }
-        "Map" => "#{}".to_string(),
+        "map" | "Map" => "#{}".to_string(),
         // Results of the library's own types, made fresh.
         "AxTable" => {
             "ax_sweep(drybean_fpa(), load_drybean().head(3), #{methods: \"Saliency\"})".to_string()
@@ -310,8 +462,11 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
     if sigs.is_empty() {
         return report;
     }
-    // A watchdog interrupts a call that runs past its limit, as Ctrl-C would.
-    let current: Arc<std::sync::Mutex<Option<Instant>>> = Arc::default();
+    // A watchdog interrupts a call that runs past its limit, as Ctrl-C would. A call that the
+    // interrupt does not stop either would hang the run itself: past `GIVE_UP` limits, the
+    // watchdog prints it as a finding and ends the process.
+    const GIVE_UP: u32 = 6;
+    let current: Arc<std::sync::Mutex<Option<(Instant, String)>>> = Arc::default();
     let watched = current.clone();
     let limit = cfg.time_limit;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -319,8 +474,18 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
     let watchdog = std::thread::spawn(move || {
         while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(20));
-            let since = *watched.lock().unwrap_or_else(|e| e.into_inner());
-            if since.is_some_and(|t| t.elapsed() > limit) {
+            let running = watched.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let Some((since, repro)) = running else {
+                continue;
+            };
+            if since.elapsed() > limit * GIVE_UP {
+                eprintln!(
+                    "hang: {repro}    // still running {:.0} s after the interrupt; the fuzz run stops here",
+                    (since.elapsed() - limit).as_secs_f64()
+                );
+                std::process::exit(3);
+            }
+            if since.elapsed() > limit {
                 crate::interrupt::request();
             }
         }
@@ -330,12 +495,19 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
     std::panic::set_hook(Box::new(|_| {}));
     for i in 0..cfg.calls {
         let sig = &sigs[rng.random_range(0..sigs.len())];
+        let world = rng
+            .random_bool(0.5)
+            .then(|| &WORLDS[rng.random_range(0..WORLDS.len())]);
         let args: Vec<String> = sig
             .params
             .iter()
-            .map(|t| argument(&mut rng, t, 0))
+            .map(|t| argument(&mut rng, t, 0, world))
             .collect();
-        let repro = format!("{}({})", sig.name, args.join(", "));
+        let repro = if sig.getter {
+            format!("({}).{}", args[0], sig.name)
+        } else {
+            format!("{}({})", sig.name, args.join(", "))
+        };
         *report.per_function.entry(sig.name.clone()).or_default() += 1;
         if let Some(f) = log.as_mut() {
             use std::io::Write;
@@ -346,7 +518,7 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
             session = SessionBuilder::default().output(quiet.clone()).build();
         }
         let t0 = Instant::now();
-        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(t0);
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some((t0, repro.clone()));
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             session.eval(&repro, "<fuzz>")
         }));
@@ -359,7 +531,10 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         }
         report.calls += 1;
         match outcome {
-            Ok(Ok(_)) => report.ok += 1,
+            Ok(Ok(_)) => {
+                report.ok += 1;
+                *report.returned.entry(sig.name.clone()).or_default() += 1;
+            }
             Ok(Err(_)) => report.errors += 1,
             Err(p) => {
                 let message = p
@@ -367,6 +542,7 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
                     .cloned()
                     .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_default();
+                eprintln!("panic: {repro}    // {message}");
                 report.findings.push(Finding {
                     kind: "panic",
                     repro: repro.clone(),
@@ -377,10 +553,12 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         }
         // Interrupted and still running long after: Ctrl-C would not have stopped it.
         if took > cfg.time_limit * 3 {
+            let message = format!("ran {:.1} s despite the interrupt", took.as_secs_f64());
+            eprintln!("hang: {repro}    // {message}");
             report.findings.push(Finding {
                 kind: "hang",
                 repro,
-                message: format!("ran {:.1} s despite the interrupt", took.as_secs_f64()),
+                message,
             });
         }
     }
@@ -404,9 +582,60 @@ impl FuzzReport {
             self.errors,
             self.findings.len()
         );
+        let never: Vec<&str> = self
+            .per_function
+            .keys()
+            .filter(|f| !self.returned.contains_key(*f))
+            .map(String::as_str)
+            .collect();
+        if !never.is_empty() {
+            s.push_str(&format!(
+                "{} functions never returned a value (only refused): {}\n",
+                never.len(),
+                never.join(", ")
+            ));
+        }
         for f in &self.findings {
             s.push_str(&format!("{}: {}    // {}\n", f.kind, f.repro, f.message));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_cover_the_registry() {
+        let s = SessionBuilder::default().build();
+        let sigs = signatures(&s);
+        assert!(sigs.len() > 200, "{}", sigs.len());
+        // Parameter types as rhai writes them, each one the generator knows by name.
+        let known = [
+            "Tensor",
+            "string",
+            "i64",
+            "map",
+            "Model",
+            "f64",
+            "Dataset",
+            "array",
+            "bool",
+            "AxTable",
+            "GaxResult",
+            "Metrics",
+            "Transform",
+            "GapStats",
+        ];
+        let unknown: Vec<&Signature> = sigs
+            .iter()
+            .filter(|g| {
+                g.params
+                    .iter()
+                    .any(|p| !known.contains(&p.as_str()) && !p.contains("Dynamic"))
+            })
+            .collect();
+        assert!(unknown.len() <= 3, "{unknown:?}");
     }
 }

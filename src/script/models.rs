@@ -264,7 +264,7 @@ fn register_zoo(r: &mut Registrar) {
         .register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
             let (text, source) = if !s.contains('\n') && Path::new(s).exists() {
                 (
-                    std::fs::read_to_string(s).map_err(|e| to_rhai(crate::Error::io(s, e)))?,
+                    crate::limits::read_text(std::path::Path::new(s)).map_err(to_rhai)?,
                     s.to_string(),
                 )
             } else {

@@ -113,7 +113,8 @@ impl Session {
     /// Run a script file.
     pub fn run_file(&mut self, path: &std::path::Path) -> Result<Dynamic, ScriptError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScriptError {
+        let cap = super::MAX_STRING_BYTES as u64;
+        let text = crate::limits::read_text_stream(path, cap).map_err(|e| ScriptError {
             message: format!("cannot read script: {e}"),
             source: name.clone(),
             line: None,

@@ -110,7 +110,7 @@ pub fn register(r: &mut Registrar) {
     .example("let p = temp_path(\"t.txt\"); write_text(p, \"hi\"); read_text(p)");
     r.engine
         .register_fn("read_text", |p: &str| -> RResult<String> {
-            std::fs::read_to_string(p).map_err(|e| to_rhai(crate::Error::io(p, e)))
+            crate::limits::read_text(std::path::Path::new(p)).map_err(to_rhai)
         });
 
     r.doc(
