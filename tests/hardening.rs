@@ -90,6 +90,50 @@ fn sizes_are_checked_before_anything_is_allocated() {
         "randn([2, 3]).reshape([4294967296, 4294967296, -1])",
         &["cannot reshape"],
     );
+    // Outputs larger than their inputs: one tensor listed many times, arrays of every value,
+    // image folders decoded whole, batches past the end.
+    refused(
+        "let x = zeros([1000000]); let a = []; for i in 0..10000 { a.push(x) }; stack(a)",
+        &["stack", "memory budget"],
+    );
+    refused(
+        "let x = zeros([1000000]); let a = []; for i in 0..10000 { a.push(x) }; cat(a)",
+        &["cat", "memory budget"],
+    );
+    refused(
+        "zeros([20000000]).to_array()",
+        &["to_array", "more than a script array holds"],
+    );
+    refused(
+        "load_drybean().batch(9223372036854775807, 2)",
+        &["outside the dataset"],
+    );
+}
+
+/// A batch that fits can ask for activations that do not: each convolution's output is held to
+/// the budget before it is computed.
+#[test]
+fn convolution_outputs_are_held_to_the_budget() {
+    let out = gaxsh(&[
+        "--max-memory",
+        "20M",
+        "-e",
+        "resnet(#{blocks: [1], widths: [64], classes: 3, size: 224}).logits(randn([8, 3, 224, 224]))",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("conv2d output [8, 64, 112, 112]") && err.contains("memory budget"),
+        "{err}"
+    );
+    let out = gaxsh(&[
+        "--max-memory",
+        "20M",
+        "-e",
+        "image_folder(\"data/chest_xray/test\", #{size: 600}).x",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("decoding images"), "{err}");
 }
 
 #[test]

@@ -123,6 +123,9 @@ pub fn decode(path: &Path, spec: &ImageSpec) -> Result<Decoded> {
 impl ImageFiles {
     /// Decode `len` files from `start` into an (len, C, H, W) f32 tensor.
     pub fn load(&self, start: usize, len: usize) -> Result<Tensor> {
+        let mut dims = self.spec.sample_shape();
+        dims.insert(0, len);
+        crate::limits::shape("decoding images", &dims, 4)?;
         let paths = &self.paths[start..start + len];
         let workers = self.workers.clamp(1, 8).min(len.max(1));
         let chunk = len.div_ceil(workers).max(1);

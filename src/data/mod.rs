@@ -84,10 +84,10 @@ impl Dataset {
 
     /// Samples `start..start+len` as one tensor, transform applied.
     pub fn batch(&self, start: usize, len: usize) -> Result<Tensor> {
-        if start + len > self.len() {
+        if start.checked_add(len).is_none_or(|end| end > self.len()) {
             return Err(Error::invalid(format!(
                 "batch {start}..{} is outside the dataset of {} samples",
-                start + len,
+                start.saturating_add(len),
                 self.len()
             )));
         }
@@ -177,6 +177,10 @@ impl Dataset {
         let first = parts
             .first()
             .ok_or_else(|| Error::invalid("concat of no datasets"))?;
+        // Image folders are decoded whole here: the joined samples must fit the budget.
+        let mut dims = first.sample_shape();
+        dims.insert(0, parts.iter().map(|p| p.len()).sum());
+        crate::limits::shape("concat", &dims, 4)?;
         let mut xs = Vec::new();
         let mut d = (*first).clone();
         d.y.clear();

@@ -165,6 +165,15 @@ pub fn make_tensor(values: Vec<f64>, shape: &[usize], dtype: DType) -> RResult<T
 
 /// A tensor's values as nested rhai arrays (floats, or ints for integer tensors).
 pub fn nested_array(t: &Tensor) -> RResult<Dynamic> {
+    let n = t.elem_count();
+    if n > super::MAX_ARRAY_LEN {
+        return Err(to_rhai(crate::Error::invalid(format!(
+            "to_array: {n} elements is more than a script array holds ({}); take a slice first",
+            super::MAX_ARRAY_LEN
+        ))));
+    }
+    // Each element becomes a script value (16 bytes) beside its f64 copy.
+    crate::limits::check("to_array", n, 24).rh()?;
     let vals = crate::tensor::ops::to_f64_vec(t).rh()?;
     let float = t.dtype().is_float();
     let leaf = |v: f64| -> Dynamic {

@@ -299,12 +299,22 @@ fn register_shape_ops(r: &mut Registrar) {
         let dt = ts
             .iter()
             .fold(first.dtype(), |acc, t| ops::promote(acc, t.dtype()));
+        joined_fits("cat", &ts, dt)?;
         let ts: Vec<Tensor> = ts
             .iter()
             .map(|t| t.to_dtype(dt))
             .collect::<candle_core::Result<_>>()
             .rh()?;
         Tensor::cat(&ts, d).map(T).rh()
+    }
+    /// The joined tensor must fit the memory budget (one tensor listed 1,000 times is cheap to
+    /// list and 1,000 times its size to join).
+    fn joined_fits(what: &str, ts: &[Tensor], dt: candle_core::DType) -> RResult<()> {
+        let n = ts
+            .iter()
+            .try_fold(0usize, |a, t| a.checked_add(t.elem_count()))
+            .unwrap_or(usize::MAX);
+        crate::limits::check(what, n, dt.size_in_bytes()).rh()
     }
     r.engine.register_fn("cat", |a: Array| cat(&a, 0));
     r.engine.register_fn("cat", |a: Array, d: i64| cat(&a, d));
@@ -336,6 +346,7 @@ fn register_shape_ops(r: &mut Registrar) {
         let dt = ts
             .iter()
             .fold(first.dtype(), |acc, t| ops::promote(acc, t.dtype()));
+        joined_fits("stack", &ts, dt)?;
         let ts: Vec<Tensor> = ts
             .iter()
             .map(|t| t.to_dtype(dt))

@@ -966,6 +966,15 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor>
     if stride == 0 {
         candle_core::bail!("conv_transpose2d: stride must be positive");
     }
+    let [n, _, h, wd] = dims4(x.layout(), "conv_transpose2d")?;
+    let [_, cout, kh, kw] = dims4(w.layout(), "conv_transpose2d")?;
+    let out = [
+        n,
+        cout,
+        (h.saturating_sub(1)) * stride + kh,
+        (wd.saturating_sub(1)) * stride + kw,
+    ];
+    output_fits("conv_transpose2d", &out, x)?;
     if super::portable::enabled(x) {
         return super::portable::conv_transpose2d(x, w, stride);
     }
@@ -973,11 +982,27 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor>
         .apply_op2(&w.contiguous()?, ConvTranspose2dOp { stride })
 }
 
+/// A convolution's output grows with its channels and the batch: a batch that fits in memory
+/// can ask for activations that do not, so the output is held to the memory budget first.
+fn output_fits(what: &str, out: &[usize], x: &Tensor) -> Result<()> {
+    crate::limits::shape(
+        &format!("{what} output {out:?} (a smaller batch?)"),
+        out,
+        x.dtype().size_in_bytes(),
+    )
+    .map(|_| ())
+    .map_err(|e| candle_core::Error::Msg(e.to_string()))
+}
+
 /// 2-D convolution of (N, C, H, W) by (K, C/groups, kh, kw), no bias.
 pub fn conv2d(x: &Tensor, w: &Tensor, geom: ConvGeom) -> Result<Tensor> {
     if geom.stride == 0 || geom.groups == 0 {
         candle_core::bail!("conv2d: stride and groups must be positive");
     }
+    let xd = dims4(x.layout(), "conv2d")?;
+    let wd = dims4(w.layout(), "conv2d")?;
+    let (oh, ow) = geom.out_size(xd, wd)?;
+    output_fits("conv2d", &[xd[0], wd[0], oh, ow], x)?;
     if super::portable::enabled(x) {
         return super::portable::conv2d(x, w, geom);
     }
