@@ -491,10 +491,22 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         }
     });
     let mut log = cfg.log.as_ref().and_then(|p| std::fs::File::create(p).ok());
+    const SLOW_MS: f64 = 20.0;
+    let mut weights = vec![1.0f64; sigs.len()];
+    let mut mean_ms = vec![0.0f64; sigs.len()];
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     for i in 0..cfg.calls {
-        let sig = &sigs[rng.random_range(0..sigs.len())];
+        let pick_at = rng.random_range(0.0..weights.iter().sum::<f64>());
+        let k = weights
+            .iter()
+            .scan(0.0, |acc, w| {
+                *acc += w;
+                Some(*acc)
+            })
+            .position(|c| c > pick_at)
+            .unwrap_or(sigs.len() - 1);
+        let sig = &sigs[k];
         let world = rng
             .random_bool(0.5)
             .then(|| &WORLDS[rng.random_range(0..WORLDS.len())]);
@@ -525,6 +537,11 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let took = t0.elapsed();
         crate::interrupt::clear();
+        // Slow functions (building AlexNet takes a second) are drawn less often, in proportion,
+        // so the run spends its time on many calls rather than a few; every one is still drawn.
+        let ms = took.as_secs_f64() * 1e3;
+        mean_ms[k] = if mean_ms[k] == 0.0 { ms } else { 0.8 * mean_ms[k] + 0.2 * ms };
+        weights[k] = 1.0 / (1.0 + mean_ms[k] / SLOW_MS);
         if let Some(f) = log.as_mut() {
             use std::io::Write;
             let _ = writeln!(f, "\t{:.1} ms", took.as_secs_f64() * 1e3);
