@@ -5,6 +5,8 @@
 //! the tests say so and skip, unless `GAXSH_REQUIRE_JUPYTER=1` (set by CI) makes that a failure.
 #![cfg(feature = "kernel")]
 
+mod common;
+use common::skip;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -28,10 +30,7 @@ fn jupyter_python() -> Option<PathBuf> {
         "no Python with jupyter_client/nbclient at {} (set GAXSH_JUPYTER_PYTHON, or run .ci/run which creates .venv-jupyter)",
         python.display()
     );
-    if std::env::var_os("GAXSH_REQUIRE_JUPYTER").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("SKIPPED: {why}");
+    skip("GAXSH_REQUIRE_JUPYTER", &why);
     None
 }
 

@@ -178,13 +178,9 @@ fn onnxruntime(model: &Path, x: &Tensor) -> Option<Vec<f32>> {
                     .to_string(),
                 Err(e) => e.to_string(),
             };
-            if std::env::var("GAXSH_REQUIRE_ONNXRUNTIME").is_ok() {
-                panic!(
-                    "onnxruntime is required (GAXSH_REQUIRE_ONNXRUNTIME) but did not run: {why}"
-                );
-            }
-            eprintln!(
-                "SKIPPED: onnxruntime check ({why}); install it with pip install onnxruntime"
+            skip(
+                "GAXSH_REQUIRE_ONNXRUNTIME",
+                &format!("the onnxruntime check did not run ({why}); pip install onnxruntime"),
             );
             None
         }

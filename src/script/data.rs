@@ -9,13 +9,9 @@ use crate::data::{Dataset, creditcard, npz, split};
 use rhai::{Array, Dynamic, Map};
 use std::path::{Path, PathBuf};
 
-/// Where bundled data lives: `data/` next to the binary's source tree, or the working directory.
-pub fn bundled(rel: &str) -> PathBuf {
-    let here = Path::new("data").join(rel);
-    if here.exists() {
-        return here;
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel)
+/// A bundled file (`crate::data::locate`), as a script error when it cannot be found.
+pub fn bundled(rel: &str) -> RResult<PathBuf> {
+    crate::data::locate::bundled(rel).rh()
 }
 
 fn splits_map(s: split::Splits) -> Map {
@@ -369,7 +365,11 @@ fn loaders(r: &mut Registrar) {
         "[\"SEKER\", \"BARBUNYA\", \"BOMBAY\", \"CALI\", \"DERMASON\", \"HOROZ\", \"SIRA\"]",
     );
     r.engine.register_fn("load_drybean", || {
-        load_csv(&bundled("drybean/Dry_Bean_Dataset.csv"), &drybean_options()).rh()
+        load_csv(
+            &bundled("drybean/Dry_Bean_Dataset.csv")?,
+            &drybean_options(),
+        )
+        .rh()
     });
     r.engine.register_fn("load_drybean", |p: &str| {
         load_csv(Path::new(p), &drybean_options()).rh()
@@ -386,7 +386,7 @@ fn loaders(r: &mut Registrar) {
     fn cc_split(data: Option<String>, scale: bool) -> RResult<Map> {
         let s = match data {
             Some(p) => creditcard::from_full_file(Path::new(&p)).rh()?,
-            None => creditcard::from_bundled(&bundled("creditcard")).rh()?,
+            None => creditcard::from_bundled(&bundled("creditcard")?).rh()?,
         };
         let s = if scale {
             split::Splits {

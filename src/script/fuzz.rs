@@ -540,7 +540,11 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         // Slow functions (building AlexNet takes a second) are drawn less often, in proportion,
         // so the run spends its time on many calls rather than a few; every one is still drawn.
         let ms = took.as_secs_f64() * 1e3;
-        mean_ms[k] = if mean_ms[k] == 0.0 { ms } else { 0.8 * mean_ms[k] + 0.2 * ms };
+        mean_ms[k] = if mean_ms[k] == 0.0 {
+            ms
+        } else {
+            0.8 * mean_ms[k] + 0.2 * ms
+        };
         weights[k] = 1.0 / (1.0 + mean_ms[k] / SLOW_MS);
         if let Some(f) = log.as_mut() {
             use std::io::Write;

@@ -105,9 +105,12 @@ fn zoo(name: &str, m: Map) -> RResult<Net> {
         }
         "mobilenet_v1" => {
             let pretrained = o.bool("pretrained", true)?;
-            let w = pretrained.then(|| {
-                bundled("weights/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors")
-            });
+            let w = match pretrained {
+                true => Some(bundled(
+                    "weights/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors",
+                )?),
+                false => None,
+            };
             build(
                 Arch::MobileNetV1 {
                     size: o.usize("size", 224)?,
@@ -119,12 +122,11 @@ fn zoo(name: &str, m: Map) -> RResult<Net> {
         "mobilenet_v2" => {
             let size = o.usize("size", 224)?;
             let w = if o.bool("pretrained", true)? {
-                let found = [
-                    bundled("weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224_dequant_f32.safetensors"),
-                    Path::new("../shared/data/weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224_dequant_f32.safetensors").to_path_buf(),
-                ]
-                .into_iter()
-                .find(|p| p.exists());
+                // Not bundled (14 MB); the locator also looks in ../shared/data.
+                let found = crate::data::locate::bundled(
+                    "weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224_dequant_f32.safetensors",
+                )
+                .ok();
                 if found.is_none() && o.raw("weights").is_none() {
                     return err(
                         "mobilenet_v2: pretrained weights not found; give #{weights: \"…/mobilenet_v2_1.0_224_dequant_f32.safetensors\"} or #{pretrained: false}",
