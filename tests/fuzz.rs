@@ -28,12 +28,15 @@ fn no_call_panics_or_hangs() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let work = std::env::temp_dir().join(format!("gaxsh-fuzz-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
-    copy_dir(&root.join("data/drybean"), &work.join("data/drybean"));
-    copy_dir(
-        &root.join("data/chest_xray/test"),
-        &work.join("data/chest_xray/test"),
-    );
-    copy_dir(&root.join("data/images"), &work.join("data/images"));
+    let data = work.join("data");
+    let put_back = move || {
+        // Calls write onto these files too; every fresh session gets them as bundled.
+        let _ = std::fs::remove_dir_all(&data);
+        for d in ["drybean", "chest_xray/test", "images", "pneumoniamnist"] {
+            copy_dir(&root.join("data").join(d), &data.join(d));
+        }
+    };
+    put_back();
     std::env::set_current_dir(&work).unwrap();
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
     let cfg = FuzzConfig {
@@ -41,6 +44,7 @@ fn no_call_panics_or_hangs() {
         seed: env("GAXSH_FUZZ_SEED").unwrap_or(0),
         only: std::env::var("GAXSH_FUZZ_ONLY").ok(),
         log: std::env::var_os("GAXSH_FUZZ_LOG").map(Into::into),
+        reset: Some(std::sync::Arc::new(put_back)),
         ..Default::default()
     };
     let report = run(&cfg);

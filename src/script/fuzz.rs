@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How a run is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct FuzzConfig {
     pub calls: u64,
     pub seed: u64,
@@ -33,6 +33,9 @@ pub struct FuzzConfig {
     /// the process cannot report itself (an abort, the kernel's OOM killer) still leaves its
     /// repro as the last line.
     pub log: Option<std::path::PathBuf>,
+    /// Called before each fresh session: calls write files, some onto the data the next calls
+    /// read (`write_text("data/…csv", …)`), so the caller puts its data back here.
+    pub reset: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Default for FuzzConfig {
@@ -44,6 +47,7 @@ impl Default for FuzzConfig {
             budget: 1 << 30,
             only: None,
             log: None,
+            reset: None,
         }
     }
 }
@@ -169,7 +173,7 @@ const STRINGS: &[&str] = &[
     "\"pred\"",
     "\"mobilenet_v1\"",
     "\"no_such_thing\"",
-    "\"\\u{0}\"",
+    "\"\\u0000\"",
     "\"é🦀\"",
 ];
 const ARRAYS: &[&str] = &[
@@ -314,6 +318,8 @@ const SANE_STRINGS: &[&str] = &[
     "\"data/drybean/Dry_Bean_Dataset.csv\"",
     "\"data/images/owl.jpg\"",
     "\"data/chest_xray/test\"",
+    "\"data/pneumoniamnist/pneumoniamnist.npz\"",
+    "\"name: m\\ninput: [4]\\nlayers:\\n  - linear: {out: 3}\\n\"",
 ];
 const SANE_ARRAYS: &[&str] = &[
     "[2, 3]",
@@ -323,6 +329,7 @@ const SANE_ARRAYS: &[&str] = &[
     "[\"Saliency\", \"DeepLift\"]",
     "[0.5, 1.0]",
     "[\"a\", \"b\", \"c\"]",
+    "[1.0, 2.0, 3.0]",
 ];
 const SANE_OPTIONS: &[(&str, &str)] = &[
     ("target", "0"),
@@ -363,10 +370,22 @@ fn sane(rng: &mut ChaCha8Rng, ty: &str, depth: usize, w: &World) -> String {
         "i64" | "INT" | "usize" | "i32" | "u64" => pick(rng, SANE_INTS).to_string(),
         "f64" | "FLOAT" | "f32" => pick(rng, SANE_FLOATS).to_string(),
         "string" | "ImmutableString" | "str" | "String" => pick(rng, SANE_STRINGS).to_string(),
-        "array" | "Array" => pick(rng, SANE_ARRAYS).to_string(),
+        "array" | "Array" => match rng.random_range(0..4) {
+            0 => format!("[{0}, {0}]", w.input),
+            1 => format!("[{0}, {0}]", w.data),
+            _ => pick(rng, SANE_ARRAYS).to_string(),
+        },
         "Tensor" | "ScriptTensor" => w.input.to_string(),
         "Model" | "Net" => w.model.to_string(),
         "Dataset" => w.data.to_string(),
+        "map" | "Map" if depth < 2 && rng.random_bool(0.1) => {
+            // Maps that are data, not options (named groups of values; named tensors).
+            if rng.random_bool(0.5) {
+                "#{a: [1.0, 2.0], b: [3.0, 4.5]}".to_string()
+            } else {
+                format!("#{{w: {}}}", w.input)
+            }
+        }
         "map" | "Map" if depth < 2 => {
             let n = rng.random_range(0..4);
             let entries: Vec<String> = (0..n)
@@ -527,6 +546,9 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         }
         // A fresh session now and then: state from earlier calls must not pile up.
         if i % 200 == 0 {
+            if let Some(reset) = &cfg.reset {
+                reset();
+            }
             session = SessionBuilder::default().output(quiet.clone()).build();
         }
         let t0 = Instant::now();
@@ -548,7 +570,19 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         weights[k] = 1.0 / (1.0 + mean_ms[k] / SLOW_MS);
         if let Some(f) = log.as_mut() {
             use std::io::Write;
-            let _ = writeln!(f, "\t{:.1} ms", took.as_secs_f64() * 1e3);
+            let answer = match &outcome {
+                Ok(Ok(_)) => "ok".to_string(),
+                Ok(Err(e)) => e
+                    .message
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(120)
+                    .collect(),
+                Err(_) => "PANIC".to_string(),
+            };
+            let _ = writeln!(f, "\t{:.1} ms\t{answer}", took.as_secs_f64() * 1e3);
         }
         report.calls += 1;
         match outcome {

@@ -68,7 +68,7 @@ fn register_indexing(r: &mut Registrar) {
         .register_indexer_get(|t: &mut T, r: Range<i64>| slice(&t.0, r.start, r.end));
     r.engine
         .register_indexer_get(|t: &mut T, r: RangeInclusive<i64>| {
-            slice(&t.0, *r.start(), *r.end() + 1)
+            slice(&t.0, *r.start(), r.end().saturating_add(1))
         });
 
     r.doc(
@@ -273,10 +273,10 @@ fn register_shape_ops(r: &mut Registrar) {
         |t: &mut T, d: i64, s: i64, l: i64| -> RResult<T> {
             let d = dim_index(d, t.0.rank()).rh()?;
             let n = t.0.dim(d).rh()? as i64;
-            if s < 0 || l < 0 || s + l > n {
+            // Compared without adding: `s + l` itself can overflow for typed-in sizes.
+            if s < 0 || l < 0 || s > n || l > n - s {
                 return err(format!(
-                    "narrow: [{s}, {}) is outside 0..{n} along dimension {d}",
-                    s + l
+                    "narrow: start {s}, length {l} is outside 0..{n} along dimension {d}"
                 ));
             }
             t.0.narrow(d, s as usize, l as usize).map(T).rh()
