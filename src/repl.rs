@@ -2,6 +2,7 @@
 //! completion of functions, variables and methods, `:commands`, `?name` help, and Ctrl-C that
 //! stops the running evaluation while keeping every variable.
 
+use crate::script::source_text::{is_incomplete, word_before};
 use crate::script::{Registry, Session};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -27,20 +28,6 @@ const COMMANDS: &[(&str, &str)] = &[
 struct ReplHelper {
     registry: Arc<Registry>,
     user_names: Arc<Mutex<Vec<String>>>,
-}
-
-/// The identifier ending at `pos`, where it starts, and whether a `.` precedes it.
-pub fn word_before(line: &str, pos: usize) -> (usize, &str, bool) {
-    let head = &line[..pos];
-    let start = head
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
-        .last()
-        .map(|(i, _)| i)
-        .unwrap_or(pos);
-    let after_dot = head[..start].ends_with('.');
-    (start, &head[start..], after_dot)
 }
 
 impl Completer for ReplHelper {
@@ -98,37 +85,6 @@ impl Validator for ReplHelper {
             ValidationResult::Valid(None)
         })
     }
-}
-
-/// True while `(`, `[` or `{` are open, ignoring strings, backtick strings and `//` comments.
-pub fn is_incomplete(src: &str) -> bool {
-    let mut depth: i64 = 0;
-    let mut chars = src.chars().peekable();
-    let mut in_str: Option<char> = None;
-    while let Some(c) = chars.next() {
-        if let Some(q) = in_str {
-            if c == '\\' {
-                chars.next();
-            } else if c == q {
-                in_str = None;
-            }
-            continue;
-        }
-        match c {
-            '"' | '`' => in_str = Some(c),
-            '/' if chars.peek() == Some(&'/') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        break;
-                    }
-                }
-            }
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => depth -= 1,
-            _ => {}
-        }
-    }
-    depth > 0 || in_str == Some('`')
 }
 
 fn history_path() -> Option<PathBuf> {
@@ -235,24 +191,4 @@ fn refresh_names(session: &Session, names: &Arc<Mutex<Vec<String>>>) {
     let mut all: Vec<String> = session.variables().into_iter().map(|(n, _)| n).collect();
     all.extend(session.user_functions());
     *names.lock().unwrap_or_else(|p| p.into_inner()) = all;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn brackets_open_across_lines() {
-        assert!(is_incomplete("fn f(x) {"));
-        assert!(is_incomplete("let a = [1,\n 2"));
-        assert!(!is_incomplete("fn f(x) {\n x * 2\n}"));
-        assert!(!is_incomplete("let s = \"{ not a brace\";"));
-        assert!(!is_incomplete("let a = 1; // {"));
-    }
-
-    #[test]
-    fn word_before_cursor() {
-        assert_eq!(word_before("x.su", 4), (2, "su", true));
-        assert_eq!(word_before("let y = ran", 11), (8, "ran", false));
-    }
 }

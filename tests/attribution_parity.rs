@@ -7,26 +7,29 @@ use candle_core::{DType, Tensor};
 use common::*;
 use gaxsh::attr::{AttrOptions, IgMethod, Method, Target, attribute, normalize};
 use gaxsh::nn::formula::load_formula_weights;
-use gaxsh::nn::{Arch, Model};
+use gaxsh::nn::{Arch, Model, ModelOptions};
 
+/// The fixture's models through the zoo's own table (`Arch::from_name`), at the sizes
+/// tools/reference/make_fixtures.py uses.
 fn arch(name: &str) -> Arch {
+    let sized = |classes, size| ModelOptions {
+        classes: Some(classes),
+        size: Some(size),
+        ..Default::default()
+    };
     match name {
-        "drybean_fpa" => Arch::DrybeanFpa,
-        "ccf_fpa" => Arch::CcfFpa,
-        "cxc_multi_spa" => Arch::CxcMultiSpa {
-            classes: 4,
-            size: 64,
-        },
-        "resnet_small" => Arch::ResNet {
-            blocks: vec![1, 1],
-            widths: vec![8, 16],
-            classes: 5,
-            in_channels: 3,
-            size: 32,
-            pneumonia: false,
-        },
-        other => panic!("{other}"),
+        "cxc_multi_spa" => Arch::from_name(name, &sized(4, 64)),
+        "resnet_small" => Arch::from_name(
+            "resnet",
+            &ModelOptions {
+                blocks: Some(vec![1, 1]),
+                widths: Some(vec![8, 16]),
+                ..sized(5, 32)
+            },
+        ),
+        _ => Arch::from_name(name, &ModelOptions::default()),
     }
+    .unwrap()
 }
 
 const MODELS: [&str; 4] = ["drybean_fpa", "ccf_fpa", "cxc_multi_spa", "resnet_small"];

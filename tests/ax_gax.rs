@@ -351,7 +351,7 @@ fn ax_sweep_writes_resumes_and_reports() {
 /// GAX beats every existing heatmap on ≥ 95 % of correctly predicted test samples.
 fn gax_beats_methods(which: &str, n: usize, steps: usize) {
     let (net, test) = trained_tabular(which);
-    let sel = gaxsh::data::split::first_n_correct(&test, &net, n, 256).unwrap();
+    let sel = net.first_n_correct(&test, n, 256).unwrap();
     let x = sel.x().unwrap();
     let table = ax_sweep(&net, &sel, &SweepOptions::default()).unwrap();
     let mut best = vec![f64::NEG_INFINITY; n];

@@ -187,6 +187,15 @@ fn calls_that_used_to_panic_are_errors() {
     );
     refused("format_float(1.5, 70000)", &["format_float", "0 to 100"]);
     refused(
+        "arange(6).reshape([2, 3]).narrow(-1, 3, 9223372036854775807)",
+        &["narrow", "outside 0..3"],
+    );
+    assert_eq!(
+        show("arange(4)[1..=9223372036854775807].shape"),
+        "[3]",
+        "an inclusive slice to the largest integer runs to the end"
+    );
+    refused(
         "heatmap(zeros([1, 1, 100000]), temp_path(\"a.png\"))",
         &["too large to draw"],
     );

@@ -5,49 +5,59 @@ mod common;
 use candle_core::{DType, Tensor};
 use common::*;
 use gaxsh::nn::formula::{formula_input, load_formula_weights};
-use gaxsh::nn::{Arch, Model};
+use gaxsh::nn::{Arch, Model, ModelOptions};
 
-fn resnet(blocks: &[usize], widths: &[usize], classes: usize, size: usize) -> Arch {
-    Arch::ResNet {
-        blocks: blocks.to_vec(),
-        widths: widths.to_vec(),
-        classes,
-        in_channels: 3,
-        size,
-        pneumonia: false,
+/// A zoo architecture through the zoo's own table (`Arch::from_name`).
+fn zoo(name: &str, o: ModelOptions) -> Arch {
+    Arch::from_name(name, &o).unwrap()
+}
+
+fn sized(classes: usize, size: usize) -> ModelOptions {
+    ModelOptions {
+        classes: Some(classes),
+        size: Some(size),
+        ..Default::default()
     }
 }
 
 /// (fixture name, architecture, input shape) as in tools/reference/make_fixtures.py.
 fn cases() -> Vec<(&'static str, Arch, Vec<usize>)> {
     vec![
-        ("drybean_fpa", Arch::DrybeanFpa, vec![5, 16]),
-        ("ccf_fpa", Arch::CcfFpa, vec![5, 28]),
+        (
+            "drybean_fpa",
+            zoo("drybean_fpa", ModelOptions::default()),
+            vec![5, 16],
+        ),
+        (
+            "ccf_fpa",
+            zoo("ccf_fpa", ModelOptions::default()),
+            vec![5, 28],
+        ),
         (
             "cxc_multi_spa",
-            Arch::CxcMultiSpa {
-                classes: 4,
-                size: 64,
-            },
+            zoo("cxc_multi_spa", sized(4, 64)),
             vec![2, 1, 64, 64],
         ),
         (
             "resnet_small",
-            resnet(&[1, 1], &[8, 16], 5, 32),
+            zoo(
+                "resnet",
+                ModelOptions {
+                    blocks: Some(vec![1, 1]),
+                    widths: Some(vec![8, 16]),
+                    ..sized(5, 32)
+                },
+            ),
             vec![3, 3, 32, 32],
         ),
         (
             "resnet34",
-            resnet(&[3, 4, 6, 3], &[64, 128, 256, 512], 1000, 64),
+            zoo("resnet34", sized(1000, 64)),
             vec![2, 3, 64, 64],
         ),
         (
             "alexnet",
-            Arch::AlexNet {
-                classes: 1000,
-                size: 256,
-                pneumonia: false,
-            },
+            zoo("alexnet", sized(1000, 256)),
             vec![1, 3, 256, 256],
         ),
     ]
@@ -83,7 +93,7 @@ fn parameter_counts_match_the_paper() {
     );
     // torchvision ResNet34 / AlexNet (ImageNet heads).
     assert_eq!(
-        resnet(&[3, 4, 6, 3], &[64, 128, 256, 512], 1000, 224)
+        zoo("resnet34", ModelOptions::default())
             .build(DType::F32)
             .unwrap()
             .count_params(),

@@ -5,9 +5,9 @@
 
 use gaxsh::data::csv::{CsvOptions, load_csv};
 use gaxsh::data::npz::load_npz;
+use gaxsh::nn::Arch;
 use gaxsh::nn::spec::ModelSpec;
 use gaxsh::nn::weights::read_tensors;
-use gaxsh::nn::zoo::Arch;
 use gaxsh::onnx::load_onnx;
 use gaxsh::report::record::RunRecord;
 use proptest::prelude::*;

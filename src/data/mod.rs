@@ -8,7 +8,6 @@
 pub mod creditcard;
 pub mod csv;
 pub mod images;
-pub mod locate;
 pub mod npz;
 pub mod split;
 pub mod transform;

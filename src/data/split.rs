@@ -1,8 +1,7 @@
 //! The paper's splits and sample selections.
 
 use super::Dataset;
-use crate::error::{Error, Result};
-use crate::nn::Model;
+use crate::error::Result;
 
 /// Train / validation / test.
 #[derive(Debug)]
@@ -40,31 +39,6 @@ pub fn split_mod3(ds: &Dataset, within_class: bool) -> Result<Splits> {
         val: ds.subset(&parts[1], &format!("split_mod3 val ({rule} mod 3 = 1)"))?,
         test: ds.subset(&parts[2], &format!("split_mod3 test ({rule} mod 3 = 2)"))?,
     })
-}
-
-/// The first `n` samples, in dataset order, that the model classifies correctly (GAX's sample
-/// choice, METHOD.md §5). Fewer than `n` is an error naming how many there are.
-pub fn first_n_correct(ds: &Dataset, model: &Model, n: usize, chunk: usize) -> Result<Dataset> {
-    let mut chosen = Vec::new();
-    let mut start = 0;
-    while start < ds.len() && chosen.len() < n {
-        let len = chunk.min(ds.len() - start);
-        let pred = model.predict(&ds.batch(start, len)?, chunk)?;
-        for (k, p) in pred.into_iter().enumerate() {
-            if p == ds.y[start + k] && chosen.len() < n {
-                chosen.push(start + k);
-            }
-        }
-        start += len;
-    }
-    if chosen.len() < n {
-        return Err(Error::invalid(format!(
-            "first_n_correct: only {} of {} samples are classified correctly, {n} were asked for",
-            chosen.len(),
-            ds.len()
-        )));
-    }
-    ds.subset(&chosen, &format!("first {n} correctly classified samples"))
 }
 
 /// The samples in a random order drawn from the seeded generator.

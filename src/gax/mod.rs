@@ -456,7 +456,7 @@ impl GaxResult {
         let med = if sorted.is_empty() {
             f64::NAN
         } else {
-            crate::gap::quantile(&sorted.iter().map(|&v| v as f64).collect::<Vec<_>>(), 0.5)
+            crate::stats::quantile(&sorted.iter().map(|&v| v as f64).collect::<Vec<_>>(), 0.5)
         };
         let mut s = format!(
             "GAX ({} mode, target CO {}, cap {} steps, lr {}, l_s {}, denominator {}): {}/{} samples reached the target",

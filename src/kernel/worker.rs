@@ -3,7 +3,7 @@
 
 use super::display;
 use super::outbox::Outbox;
-use crate::repl::{is_incomplete, word_before};
+use crate::script::source_text::{is_incomplete, word_before};
 use crate::script::{ScriptError, Session, SessionBuilder};
 use jupyter_protocol::{
     CommInfoReply, CompleteReply, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteRequest,

@@ -2,6 +2,7 @@
 
 pub mod act;
 pub mod alexnet;
+pub mod arch;
 pub mod attention;
 pub mod formula;
 pub mod graph;
@@ -18,6 +19,6 @@ pub mod weights;
 pub mod zoo;
 
 pub use act::{ActKind, Rule};
+pub use arch::{Arch, ModelOptions};
 pub use model::Model;
 pub use pass::{LayerRef, Pass};
-pub use zoo::Arch;

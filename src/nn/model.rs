@@ -1,10 +1,11 @@
 //! A model: a module tree, its named parameters, and what it expects and produces.
 
 use super::act::Rule;
+use super::arch::Arch;
 use super::module::{Module, walk};
 use super::params::{ParamKind, ParamStore, unknown_layer};
 use super::pass::{LayerRef, Pass};
-use super::zoo::Arch;
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
@@ -93,6 +94,38 @@ impl Model {
             return Err(Error::invalid("model inputs must be float tensors"));
         }
         Ok(())
+    }
+
+    /// The first `n` samples, in dataset order, that the model classifies correctly (GAX's sample
+    /// choice, METHOD.md §5). Fewer than `n` is an error naming how many there are.
+    pub fn first_n_correct(&self, ds: &Dataset, n: usize, chunk: usize) -> Result<Dataset> {
+        let mut chosen = Vec::new();
+        let mut start = 0;
+        while start < ds.len() && chosen.len() < n {
+            let len = chunk.min(ds.len() - start);
+            let pred = self.predict(&ds.batch(start, len)?, chunk)?;
+            for (k, p) in pred.into_iter().enumerate() {
+                if p == ds.y[start + k] && chosen.len() < n {
+                    chosen.push(start + k);
+                }
+            }
+            start += len;
+        }
+        if chosen.len() < n {
+            return Err(Error::invalid(format!(
+                "first_n_correct: only {} of {} samples are classified correctly, {n} were asked for",
+                chosen.len(),
+                ds.len()
+            )));
+        }
+        ds.subset(&chosen, &format!("first {n} correctly classified samples"))
+    }
+
+    /// The model as a graph of operations, when it is one (an imported ONNX model).
+    pub fn graph(&self) -> Option<&super::graph::GraphModule> {
+        // Through `&dyn Module`, so the downcast sees the concrete module, not the Box.
+        let root: &dyn Module = self.root.as_ref();
+        root.as_any().downcast_ref()
     }
 
     pub fn count_params(&self) -> usize {

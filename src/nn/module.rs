@@ -5,7 +5,19 @@ use super::graph::emit::Emitter;
 use super::pass::Pass;
 use candle_core::{Result, Tensor};
 
-pub trait Module: Send + Sync {
+/// A module seen as `Any`, so the one kind of module that has more to offer (an imported
+/// graph, `Model::graph`) is reached by a downcast instead of a method every module carries.
+pub trait AsAny {
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl<T: std::any::Any> AsAny for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+pub trait Module: Send + Sync + AsAny {
     /// The full PyTorch-style name (`spa1.convs.0`); empty for the root.
     fn name(&self) -> &str;
     /// A short type name for listings (`conv2d`, `relu`, `fpa`…).
@@ -23,10 +35,6 @@ pub trait Module: Send + Sync {
     }
     /// Why a name that is not a layer is not one, when there is more to say than "unknown".
     fn layer_note(&self, _name: &str) -> Option<String> {
-        None
-    }
-    /// The module as a graph of operations, if it is one (imported models).
-    fn as_graph(&self) -> Option<&super::graph::GraphModule> {
         None
     }
     /// Append this module's forward pass on the value `x` to a graph (ONNX export); returns

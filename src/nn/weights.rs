@@ -148,10 +148,10 @@ pub fn load_into(model: &Model, path: &Path, opts: &LoadOptions) -> Result<LoadR
             .collect();
     }
     match &model.arch {
-        super::zoo::Arch::MobileNetV1 { .. } if map.keys().any(|k| k.ends_with(".kernel")) => {
+        super::arch::Arch::MobileNetV1 { .. } if map.keys().any(|k| k.ends_with(".kernel")) => {
             map = super::mobilenet::keras_v1_weights(&map)?;
         }
-        super::zoo::Arch::MobileNetV2 { graph, .. }
+        super::arch::Arch::MobileNetV2 { graph, .. }
             if map.keys().any(|k| k.starts_with("MobilenetV2/")) =>
         {
             map = super::mobilenet::tflite_v2_weights(&map, graph)?;

@@ -2,94 +2,43 @@
 //! authors' `state_dict` names (METHOD.md §1, §1.5b) so their checkpoints load as they are.
 
 use super::act::ActKind;
+use super::arch::{Arch, ModelOptions};
 use super::attention::{Fpa, Spa};
 use super::graph::emit::Emitter;
-use super::graph::{GraphArch, GraphModule, Op};
+use super::graph::{GraphModule, Op};
 use super::layers::{Act, ConvTranspose2d, Linear};
 use super::model::Model;
 use super::module::{Module, call};
 use super::params::{Builder, ParamStore};
 use super::pass::{LayerRef, Pass};
-use super::spec::ModelSpec;
+use super::weights::{LoadOptions, load_into};
 use crate::error::{Error, Result};
 use candle_core::{DType, Device, Result as CResult, Tensor};
 
-/// A buildable architecture, used to rebuild a model in another dtype or on another device.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Arch {
-    /// The dry-bean model: FPA(c = 14) on 16 features, 7 classes (2,121 parameters).
-    DrybeanFpa,
-    /// The credit-card model: FPA(c = 7) on 28 features, 2 classes (506 parameters).
-    CcfFpa,
-    /// An FPA model of any size.
-    Fpa {
-        features: usize,
-        c: usize,
-        classes: usize,
-    },
-    /// The COVID-19 model (50,565 parameters); `size` is the input side (256 in the paper).
-    CxcMultiSpa { classes: usize, size: usize },
-    /// A torchvision ResNet of BasicBlocks (`resnet34` = blocks [3, 4, 6, 3]).
-    ResNet {
-        blocks: Vec<usize>,
-        widths: Vec<usize>,
-        classes: usize,
-        in_channels: usize,
-        size: usize,
-        /// The authors' pneumonia layout: `backbone.` names and a 2-way `fc` without bias.
-        pneumonia: bool,
-    },
-    /// torchvision AlexNet.
-    AlexNet {
-        classes: usize,
-        size: usize,
-        pneumonia: bool,
-    },
-    /// Keras MobileNetV1 α = 0.25 (ImageNet, 1000 classes).
-    MobileNetV1 { size: usize },
-    /// MobileNetV2 1.0 from its TFLite graph (1001 outputs, 0 = background).
-    MobileNetV2 { size: usize, graph: String },
-    /// A model described in YAML.
-    Custom(ModelSpec),
-    /// A graph of operations (an imported ONNX model).
-    Graph(GraphArch),
+/// A zoo model by name (`Arch::from_name`), built in the options' dtype and loaded with the
+/// weights given, else the name's pretrained ones.
+pub fn model(name: &str, o: &ModelOptions) -> Result<Model> {
+    let arch = Arch::from_name(name, o)?;
+    let weights = match &o.weights {
+        Some(w) => Some(w.clone()),
+        None => Arch::default_weights(name, o)?,
+    };
+    let m = arch.build(o.dtype)?;
+    if let Some(w) = weights {
+        load_into(
+            &m,
+            &w,
+            &LoadOptions {
+                lenient: o.lenient,
+                strip_prefix: o.strip_prefix.clone(),
+                add_prefix: None,
+            },
+        )?;
+    }
+    Ok(m)
 }
 
 impl Arch {
-    pub fn name(&self) -> String {
-        match self {
-            Arch::DrybeanFpa => "drybean_fpa".into(),
-            Arch::CcfFpa => "ccf_fpa".into(),
-            Arch::Fpa { .. } => "fpa".into(),
-            Arch::CxcMultiSpa { .. } => "cxc_multi_spa".into(),
-            Arch::ResNet {
-                blocks, pneumonia, ..
-            } => {
-                let base = if blocks == &[3, 4, 6, 3] {
-                    "resnet34".to_string()
-                } else {
-                    format!("resnet{blocks:?}")
-                };
-                if *pneumonia {
-                    format!("{base}_pneumonia")
-                } else {
-                    base
-                }
-            }
-            Arch::AlexNet { pneumonia, .. } => {
-                if *pneumonia {
-                    "alexnet_pneumonia".into()
-                } else {
-                    "alexnet".into()
-                }
-            }
-            Arch::MobileNetV1 { .. } => "mobilenet_v1".into(),
-            Arch::MobileNetV2 { .. } => "mobilenet_v2".into(),
-            Arch::Custom(s) => s.name.clone(),
-            Arch::Graph(g) => g.spec.name.clone(),
-        }
-    }
-
     /// Build the architecture with freshly initialised weights (PyTorch's default init, drawn
     /// from the seeded generator).
     pub fn build(&self, dtype: DType) -> Result<Model> {
@@ -399,16 +348,3 @@ pub fn paper_cam_layer(has: &dyn Fn(&str) -> bool) -> Option<LayerRef> {
         })
         .map(|&(_, _, name, input)| layer(name, input))
 }
-
-/// The zoo's names and what they build, for `model("name")` and error messages.
-pub const ZOO: &[&str] = &[
-    "drybean_fpa",
-    "ccf_fpa",
-    "cxc_multi_spa",
-    "resnet34",
-    "resnet34_pneumonia",
-    "alexnet",
-    "alexnet_pneumonia",
-    "mobilenet_v1",
-    "mobilenet_v2",
-];

@@ -9,11 +9,79 @@ use super::proto::{
 };
 use super::tensor::{encode_float, encode_ints};
 use crate::error::{Error, Result};
-use crate::nn::graph::{AutoPad, CastTo, Constant, GraphSpec, NodeSpec, Op, emit::model_graph};
+use crate::nn::graph::emit::Emitter;
+use crate::nn::graph::{AutoPad, CastTo, Constant, GraphSpec, NodeSpec, Op, ParamSpec};
+use crate::nn::params::{Init, ParamKind};
 use crate::nn::{ActKind, Model};
+use crate::nn::{Pass, Rule};
 use candle_core::{DType, Tensor};
 use prost::Message;
+use std::collections::HashMap;
 use std::path::Path;
+
+/// A model as a graph: an imported one as it is, any other by letting its modules emit their
+/// forward passes (shapes from one dry run on zeros).
+fn model_graph(model: &Model) -> Result<GraphSpec> {
+    if let crate::nn::Arch::Graph(g) = &model.arch {
+        return Ok((*g.spec).clone());
+    }
+    let mut dims = vec![1];
+    dims.extend(&model.input_shape);
+    let x = Tensor::zeros(dims.as_slice(), model.dtype, &model.device())?;
+    let mut pass = Pass::eval(Rule::Plain);
+    pass.record_shapes = Some(HashMap::new());
+    model.forward(&x, &mut pass)?;
+    let shapes = pass.record_shapes.take().unwrap_or_default();
+    let mut e = Emitter::new(&shapes);
+    let input = "input".to_string();
+    let output = model.root.emit(&mut e, &input)?;
+    let (nodes, constants) = e.into_parts();
+    let used: std::collections::HashSet<&str> = nodes
+        .iter()
+        .flat_map(|n| n.inputs.iter().map(|s| s.as_str()))
+        .collect();
+    let mut params = Vec::new();
+    for p in &model.params.entries {
+        if !used.contains(p.name.as_str()) || p.kind == ParamKind::Counter {
+            continue;
+        }
+        params.push(ParamSpec {
+            name: p.name.clone(),
+            dims: p.var.dims().to_vec(),
+            kind: p.kind,
+            init: Init::Const(0.0),
+        });
+    }
+    let known: std::collections::HashSet<&str> = params
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(constants.iter().map(|(n, _)| n.as_str()))
+        .chain(
+            nodes
+                .iter()
+                .flat_map(|n| n.outputs.iter().map(|s| s.as_str())),
+        )
+        .chain([input.as_str()])
+        .collect();
+    if let Some(missing) = used.iter().find(|u| !u.is_empty() && !known.contains(*u)) {
+        return Err(Error::invalid(format!(
+            "writing {} as a graph: '{missing}' is not a parameter of the model",
+            model.arch.name()
+        )));
+    }
+    Ok(GraphSpec {
+        name: model.arch.name(),
+        input,
+        input_shape: model.input_shape.clone(),
+        export_batch: None,
+        output,
+        batch_locked: false,
+        nodes,
+        params,
+        constants,
+        folded: Vec::new(),
+    })
+}
 
 /// The opset the written files declare (the newest operator versions gaxsh's semantics follow:
 /// `Gelu` and axes as inputs).

@@ -118,7 +118,7 @@ fn read_onnx(path: &Path, opts: &LoadOptions) -> Result<Model> {
     let mut spec_arc = Arc::new(spec.clone());
     let mut model = build(&spec_arc)?;
     let x = Tensor::zeros(sample_shape.as_slice(), dtype, &model.device())?;
-    let graph_module = model.root.as_graph().expect("a graph arch builds a graph");
+    let graph_module = model.graph().expect("a graph arch builds a graph");
     let shapes = graph_module.shapes(&x).map_err(|e| {
         Error::bad_file(
             path,
@@ -165,7 +165,7 @@ fn read_onnx(path: &Path, opts: &LoadOptions) -> Result<Model> {
     // The default Grad-CAM layer: the one a file gaxsh wrote names; the paper's for an exported
     // copy of one of its models (when the export kept that layer); else the last convolution
     // whose output is still a map.
-    let graph_module = model.root.as_graph().expect("a graph arch builds a graph");
+    let graph_module = model.graph().expect("a graph arch builds a graph");
     let paper = crate::nn::zoo::paper_cam_layer(&|m| graph_module.has_module(m))
         .and_then(|l| model.resolve_layer(&l).ok());
     let cam_layer = match meta(export::CAM_LAYER) {

@@ -2,7 +2,7 @@
 
 use super::{Chart, FONT, PALETTE, perr};
 use crate::error::{Error, Result};
-use crate::gap::quantile;
+use crate::stats::quantile;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;

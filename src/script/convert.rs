@@ -111,11 +111,7 @@ pub fn ints(a: &Array, what: &str) -> RResult<Vec<i64>> {
 }
 
 pub fn dtype_of(name: &str) -> RResult<DType> {
-    match name {
-        "f32" | "float32" | "float" => Ok(DType::F32),
-        "f64" | "float64" | "double" => Ok(DType::F64),
-        other => Err(to_rhai(Error::unknown("dtype", other, &["f32", "f64"]))),
-    }
+    crate::nn::arch::dtype_from_name(name).map_err(to_rhai)
 }
 
 /// Flatten a nested rhai array of numbers into values and a shape (ragged input is an error).
@@ -210,6 +206,49 @@ pub fn tensor_arg(d: &Dynamic, what: &str) -> RResult<Tensor> {
         return make_tensor(v, &s, DType::F32);
     }
     err(format!("{what}: expected a Tensor, got {}", d.type_name()))
+}
+
+/// A rhai value as an option value (`crate::options`): numbers, bools, strings and arrays of
+/// them. `()` is absent.
+fn option_value(key: &str, d: &Dynamic) -> crate::error::Result<crate::options::Value> {
+    use crate::options::Value;
+    if let Ok(i) = d.as_int() {
+        return Ok(Value::Int(i));
+    }
+    if let Ok(f) = d.as_float() {
+        return Ok(Value::Float(f));
+    }
+    if let Ok(b) = d.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(s) = d.clone().try_cast::<ImmutableString>() {
+        return Ok(Value::Text(s.to_string()));
+    }
+    if let Some(a) = d.read_lock::<Array>() {
+        return a
+            .iter()
+            .map(|x| option_value(key, x))
+            .collect::<crate::error::Result<Vec<_>>>()
+            .map(Value::List);
+    }
+    Err(Error::invalid(format!(
+        "option '{key}': expected a number, bool, string or array, got {}",
+        d.type_name()
+    )))
+}
+
+/// Read a rhai options map into a core options struct: the one way every binding takes its
+/// options (unknown keys refused with a did-you-mean; `crate::options::read`).
+pub fn read_options<O: crate::options::Options>(what: &str, map: &Map) -> RResult<O> {
+    let mut pairs = Vec::with_capacity(map.len());
+    for (k, d) in map {
+        if d.is_unit() {
+            continue;
+        }
+        let v = option_value(k, d).map_err(|e| to_rhai(Error::invalid(format!("{what}: {e}"))))?;
+        pairs.push((k.to_string(), v));
+    }
+    crate::options::read(what, &pairs).map_err(to_rhai)
 }
 
 /// Typed, checked access to an options map such as `#{lr: 0.1, steps: 10}`.

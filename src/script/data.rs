@@ -9,9 +9,9 @@ use crate::data::{Dataset, creditcard, npz, split};
 use rhai::{Array, Dynamic, Map};
 use std::path::{Path, PathBuf};
 
-/// A bundled file (`crate::data::locate`), as a script error when it cannot be found.
+/// A bundled file (`crate::locate`), as a script error when it cannot be found.
 pub fn bundled(rel: &str) -> RResult<PathBuf> {
-    crate::data::locate::bundled(rel).rh()
+    crate::locate::bundled(rel).rh()
 }
 
 fn splits_map(s: split::Splits) -> Map {

@@ -5,6 +5,11 @@ use super::registry::Registry;
 use rhai::{EvalAltResult, ParseError, Position};
 use std::fmt;
 
+/// What `options(…)` stops a script with once it has printed the `--help` list: a stop that is
+/// neither an error nor an interrupt, so the run ends with exit code 0.
+#[derive(Clone, Copy, Debug)]
+pub struct HelpShown;
+
 /// An error in a script, ready to show.
 #[derive(Clone, Debug)]
 pub struct ScriptError {
@@ -70,8 +75,7 @@ impl ScriptError {
         } else {
             cur.position()
         };
-        let help_shown = matches!(cur, EvalAltResult::ErrorTerminated(v, _)
-            if v.to_string() == super::options::HELP_SHOWN);
+        let help_shown = matches!(cur, EvalAltResult::ErrorTerminated(v, _) if v.is::<HelpShown>());
         let interrupted = !help_shown && matches!(cur, EvalAltResult::ErrorTerminated(..));
         let message = describe(cur);
         let mut err = ScriptError::at(message, source_name, pos, text);

@@ -466,7 +466,7 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
     let started = Instant::now();
     let old_budget = crate::limits::budget();
     crate::limits::set_budget(cfg.budget);
-    let quiet: super::session::OutputSink = Arc::new(|_| {});
+    let quiet: super::output::OutputSink = Arc::new(|_| {});
     let mut session = SessionBuilder::default().output(quiet.clone()).build();
     let sigs: Vec<Signature> = signatures(&session)
         .into_iter()

@@ -1,14 +1,13 @@
 //! Script bindings: the model zoo, YAML and map-built models, weights, training and evaluation.
 
 use super::convert::*;
-use super::data::bundled;
 use super::registry::{Category, Registrar};
 use crate::data::Dataset;
 use crate::metrics::Metrics;
 use crate::nn::optim::AdamConfig;
 use crate::nn::spec::ModelSpec;
 use crate::nn::weights::{LoadOptions, load_into};
-use crate::nn::{Arch, Model};
+use crate::nn::{Arch, Model, ModelOptions};
 use crate::train::{TrainOptions, evaluate_model, fit};
 use candle_core::DType;
 use rhai::{Array, Dynamic, Map};
@@ -22,137 +21,13 @@ pub struct Net(pub Arc<Model>);
 const M: Category = Category::Models;
 const T: Category = Category::Training;
 
-/// Build an architecture with the common options: dtype, weights, strict loading.
-fn build(arch: Arch, o: &mut Opts, default_weights: Option<std::path::PathBuf>) -> RResult<Net> {
-    let dtype = dtype_of(&o.string("dtype", "f32")?)?;
-    let weights = o
-        .opt_string("weights")?
-        .map(std::path::PathBuf::from)
-        .or(default_weights);
-    let lenient = o.bool("lenient", false)?;
-    let strip_prefix = o.opt_string("strip_prefix")?;
-    let m = arch.build(dtype).rh()?;
-    if let Some(w) = weights {
-        load_into(
-            &m,
-            &w,
-            &LoadOptions {
-                lenient,
-                strip_prefix,
-                add_prefix: None,
-            },
-        )
-        .rh()?;
-    }
-    Ok(Net(Arc::new(m)))
-}
-
+/// A zoo model: the options read into the core's `ModelOptions`, the name resolved by
+/// `Arch::from_name`, built and loaded by `nn::zoo::model`.
 fn zoo(name: &str, m: Map) -> RResult<Net> {
-    let mut o = Opts::new(name, m);
-    let net = match name {
-        "drybean_fpa" => build(Arch::DrybeanFpa, &mut o, None)?,
-        "ccf_fpa" => build(Arch::CcfFpa, &mut o, None)?,
-        "fpa" => {
-            let arch = Arch::Fpa {
-                features: o.usize("features", 16)?,
-                c: o.usize("c", 14)?,
-                classes: o.usize("classes", 7)?,
-            };
-            build(arch, &mut o, None)?
-        }
-        "cxc_multi_spa" => {
-            let arch = Arch::CxcMultiSpa {
-                classes: o.usize("classes", 4)?,
-                size: o.usize("size", 256)?,
-            };
-            build(arch, &mut o, None)?
-        }
-        "resnet34" | "resnet34_pneumonia" | "resnet" => {
-            let pneumonia = name == "resnet34_pneumonia" || o.bool("pneumonia", false)?;
-            let (blocks, widths) = if name == "resnet" {
-                let b = o.f64s("blocks")?.unwrap_or(vec![2.0, 2.0, 2.0, 2.0]);
-                let w = o.f64s("widths")?.unwrap_or(vec![64.0, 128.0, 256.0, 512.0]);
-                (
-                    b.iter().map(|v| *v as usize).collect(),
-                    w.iter().map(|v| *v as usize).collect(),
-                )
-            } else {
-                (vec![3, 4, 6, 3], vec![64, 128, 256, 512])
-            };
-            let classes = o.usize("classes", if pneumonia { 2 } else { 1000 })?;
-            let arch = Arch::ResNet {
-                blocks,
-                widths,
-                classes,
-                in_channels: o.usize("in_channels", 3)?,
-                size: o.usize("size", 224)?,
-                pneumonia,
-            };
-            build(arch, &mut o, None)?
-        }
-        "alexnet" | "alexnet_pneumonia" => {
-            let pneumonia = name == "alexnet_pneumonia" || o.bool("pneumonia", false)?;
-            let classes = o.usize("classes", if pneumonia { 2 } else { 1000 })?;
-            build(
-                Arch::AlexNet {
-                    classes,
-                    size: o.usize("size", 224)?,
-                    pneumonia,
-                },
-                &mut o,
-                None,
-            )?
-        }
-        "mobilenet_v1" => {
-            let pretrained = o.bool("pretrained", true)?;
-            let w = match pretrained {
-                true => Some(bundled(
-                    "weights/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors",
-                )?),
-                false => None,
-            };
-            build(
-                Arch::MobileNetV1 {
-                    size: o.usize("size", 224)?,
-                },
-                &mut o,
-                w,
-            )?
-        }
-        "mobilenet_v2" => {
-            let size = o.usize("size", 224)?;
-            let w = if o.bool("pretrained", true)? {
-                // Not bundled (14 MB); the locator also looks in ../shared/data.
-                let found = crate::data::locate::bundled(
-                    "weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224_dequant_f32.safetensors",
-                )
-                .ok();
-                if found.is_none() && o.raw("weights").is_none() {
-                    return err(
-                        "mobilenet_v2: pretrained weights not found; give #{weights: \"…/mobilenet_v2_1.0_224_dequant_f32.safetensors\"} or #{pretrained: false}",
-                    );
-                }
-                found
-            } else {
-                None
-            };
-            build(
-                Arch::MobileNetV2 {
-                    size,
-                    graph: String::new(),
-                },
-                &mut o,
-                w,
-            )?
-        }
-        other => {
-            let mut valid: Vec<&str> = crate::nn::zoo::ZOO.to_vec();
-            valid.extend(["fpa", "resnet"]);
-            return Err(to_rhai(crate::Error::unknown("model", other, &valid)));
-        }
-    };
-    o.finish()?;
-    Ok(net)
+    let o: ModelOptions = read_options(name, &m)?;
+    crate::nn::zoo::model(name, &o)
+        .map(|m| Net(Arc::new(m)))
+        .rh()
 }
 
 fn register_zoo(r: &mut Registrar) {
@@ -373,7 +248,7 @@ fn register_model_methods(r: &mut Registrar) {
                 if l.input { " (its input)" } else { "" }
             ));
         }
-        match n.0.root.as_graph() {
+        match n.0.graph() {
             // A graph's nodes with the PyTorch module each came from (what layer: also takes).
             Some(g) => {
                 for node in &g.spec().nodes {
@@ -628,7 +503,7 @@ fn register_selection(r: &mut Registrar) {
     r.engine.register_fn(
         "first_n_correct",
         |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
-            crate::data::split::first_n_correct(d, &n.0, k.max(0) as usize, 256).rh()
+            n.0.first_n_correct(d, k.max(0) as usize, 256).rh()
         },
     );
 }

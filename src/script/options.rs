@@ -14,12 +14,10 @@
 //! `arg("name", default)` reads one option without declaring the rest.
 
 use super::convert::*;
+use super::diagnostic::HelpShown;
 use super::registry::{Category, Registrar};
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
 use std::sync::{Arc, Mutex};
-
-/// The value an options call stops the script with when `--help` was asked for.
-pub const HELP_SHOWN: &str = "help shown";
 
 /// The options given on the command line after the script path.
 #[derive(Clone, Debug, Default)]
@@ -156,7 +154,7 @@ fn usage(args: &ScriptArgs, about: &str, decls: &[(String, Dynamic, String)]) ->
 pub fn register(
     r: &mut Registrar,
     args: Arc<Mutex<ScriptArgs>>,
-    output: super::session::OutputSink,
+    output: super::output::OutputSink,
 ) {
     let a = args.clone();
     r.doc(
@@ -203,9 +201,11 @@ pub fn register(
             let mut args = a.lock().unwrap_or_else(|p| p.into_inner());
             if args.help {
                 output(&usage(&args, about, &decls));
-                return Err(
-                    EvalAltResult::ErrorTerminated(HELP_SHOWN.into(), Position::NONE).into(),
-                );
+                return Err(EvalAltResult::ErrorTerminated(
+                    Dynamic::from(HelpShown),
+                    Position::NONE,
+                )
+                .into());
             }
             let names: Vec<&str> = decls.iter().map(|(n, _, _)| n.as_str()).collect();
             for (given, _) in &args.given {

@@ -2,9 +2,9 @@
 
 use super::convert::*;
 use super::options::ScriptArgs;
+use super::output::OutputSink;
 use super::registry::{Category, Registrar};
 use super::runlog::{SharedLog, lock};
-use super::session::OutputSink;
 use crate::ax::{AxTable, Mode};
 use crate::gap::Meaning;
 use crate::gax::GaxResult;

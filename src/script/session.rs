@@ -8,8 +8,7 @@ use crate::tensor::format::format_tensor;
 use rhai::{AST, Dynamic, Engine, Scope};
 use std::sync::{Arc, Mutex};
 
-/// Where `print` and `debug` output goes (stdout, a notebook stream, a test buffer).
-pub type OutputSink = Arc<dyn Fn(&str) + Send + Sync>;
+pub use super::output::OutputSink;
 
 /// Builds a session; the defaults print to stdout.
 pub struct SessionBuilder {

@@ -1,8 +1,8 @@
 //! Script bindings: help, files, timing and threads.
 
 use super::convert::*;
+use super::output::OutputSink;
 use super::registry::{Category::Session as Cat, Registrar, Registry};
-use super::session::OutputSink;
 use rhai::Engine;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;

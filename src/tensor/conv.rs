@@ -8,17 +8,9 @@
 //! convolution per group, which makes MobileNet's depthwise layers very slow.
 
 use super::cpu::dims4;
+pub use super::geometry::ConvGeom;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
-
-/// Geometry of a convolution (stride and padding per axis; no dilation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvGeom {
-    pub stride: usize,
-    /// (top, bottom, left, right) zero padding.
-    pub pad: (usize, usize, usize, usize),
-    pub groups: usize,
-}
 
 #[derive(Clone, Copy, Debug)]
 struct Dims {

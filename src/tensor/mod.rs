@@ -4,6 +4,7 @@ pub mod affine;
 pub mod conv;
 pub mod cpu;
 pub mod format;
+pub mod geometry;
 pub mod grad_hook;
 pub mod ops;
 pub mod pool;

@@ -187,7 +187,7 @@ fn untap(
 
 /// `conv::conv2d` from candle's convolution (groups, stride, symmetric padding) or, for depthwise
 /// layers, a sum over the kernel taps (candle runs a grouped convolution as one per group).
-pub fn conv2d(x: &Tensor, w: &Tensor, geom: super::conv::ConvGeom) -> Result<Tensor> {
+pub fn conv2d(x: &Tensor, w: &Tensor, geom: super::geometry::ConvGeom) -> Result<Tensor> {
     let (xd, wd) = (dims4(x)?, dims4(w)?);
     // The kernels' shape checks and output size, with their messages.
     let out = geom.out_size(xd, wd)?;
@@ -226,7 +226,7 @@ pub fn conv_transpose2d(x: &Tensor, w: &Tensor, stride: usize) -> Result<Tensor>
 
 /// `pool::max_pool2d`: the maximum over the window taps, the gradient routed to the first
 /// maximum of each window in row-major order (PyTorch's rule), padding with −∞.
-pub fn max_pool2d(x: &Tensor, p: super::pool::Pool2d) -> Result<Tensor> {
+pub fn max_pool2d(x: &Tensor, p: super::geometry::Pool2d) -> Result<Tensor> {
     let (_, _, h, w) = x.dims4()?;
     let (py, px) = p.padding;
     let (ey, ex) = p.padding_end();
@@ -258,7 +258,7 @@ pub fn max_pool2d(x: &Tensor, p: super::pool::Pool2d) -> Result<Tensor> {
 
 /// `pool::adaptive_avg_pool2d`: PyTorch's windows `[floor(i·n/m), ceil((i+1)·n/m))`, each a mean.
 pub fn adaptive_avg_pool2d(x: &Tensor, oh: usize, ow: usize) -> Result<Tensor> {
-    use super::pool::adaptive_windows;
+    use super::geometry::adaptive_windows;
     let (_, _, h, w) = x.dims4()?;
     let mut rows = Vec::with_capacity(oh);
     for (y0, y1) in adaptive_windows(h, oh) {

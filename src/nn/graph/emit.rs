@@ -2,13 +2,9 @@
 //! the nodes of its forward pass, naming its parameters as its `state_dict` does, so the graph
 //! computes exactly what the module computes and reads the same weights.
 
-use super::{Constant, GraphSpec, Ints, NodeSpec, Op, ParamSpec};
+use super::spec::{Constant, NodeSpec, Op};
+use super::value::Ints;
 use crate::error::{Error, Result};
-use crate::nn::Model;
-use crate::nn::act::Rule;
-use crate::nn::params::{Init, ParamKind};
-use crate::nn::pass::Pass;
-use candle_core::Tensor;
 use std::collections::HashMap;
 
 /// Collects the nodes modules emit.
@@ -107,6 +103,11 @@ impl<'a> Emitter<'a> {
         name
     }
 
+    /// The nodes and constants emitted so far.
+    pub fn into_parts(self) -> (Vec<NodeSpec>, Vec<(String, Constant)>) {
+        (self.nodes, self.constants)
+    }
+
     /// The input shape of a named module in the dry run.
     pub fn input_shape(&self, module: &str) -> Result<&[usize]> {
         self.shapes
@@ -114,70 +115,6 @@ impl<'a> Emitter<'a> {
             .map(|v| v.as_slice())
             .ok_or_else(|| Error::invalid(format!("no shape recorded for layer '{module}'")))
     }
-}
-
-/// A model as a graph: an imported one as it is, any other by letting its modules emit their
-/// forward passes (shapes from one dry run on zeros).
-pub fn model_graph(model: &Model) -> Result<GraphSpec> {
-    if let crate::nn::Arch::Graph(g) = &model.arch {
-        return Ok((*g.spec).clone());
-    }
-    let mut dims = vec![1];
-    dims.extend(&model.input_shape);
-    let x = Tensor::zeros(dims.as_slice(), model.dtype, &model.device())?;
-    let mut pass = Pass::eval(Rule::Plain);
-    pass.record_shapes = Some(HashMap::new());
-    model.forward(&x, &mut pass)?;
-    let shapes = pass.record_shapes.take().unwrap_or_default();
-    let mut e = Emitter::new(&shapes);
-    let input = "input".to_string();
-    let output = model.root.emit(&mut e, &input)?;
-    let used: std::collections::HashSet<&str> = e
-        .nodes
-        .iter()
-        .flat_map(|n| n.inputs.iter().map(|s| s.as_str()))
-        .collect();
-    let mut params = Vec::new();
-    for p in &model.params.entries {
-        if !used.contains(p.name.as_str()) || p.kind == ParamKind::Counter {
-            continue;
-        }
-        params.push(ParamSpec {
-            name: p.name.clone(),
-            dims: p.var.dims().to_vec(),
-            kind: p.kind,
-            init: Init::Const(0.0),
-        });
-    }
-    let known: std::collections::HashSet<&str> = params
-        .iter()
-        .map(|p| p.name.as_str())
-        .chain(e.constants.iter().map(|(n, _)| n.as_str()))
-        .chain(
-            e.nodes
-                .iter()
-                .flat_map(|n| n.outputs.iter().map(|s| s.as_str())),
-        )
-        .chain([input.as_str()])
-        .collect();
-    if let Some(missing) = used.iter().find(|u| !u.is_empty() && !known.contains(*u)) {
-        return Err(Error::invalid(format!(
-            "writing {} as a graph: '{missing}' is not a parameter of the model",
-            model.arch.name()
-        )));
-    }
-    Ok(GraphSpec {
-        name: model.arch.name(),
-        input,
-        input_shape: model.input_shape.clone(),
-        export_batch: None,
-        output,
-        batch_locked: false,
-        nodes: e.nodes,
-        params,
-        constants: e.constants,
-        folded: Vec::new(),
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,382 @@
+//! Which network to build: the zoo's names, the options each takes and their defaults, all
+//! stated here once. `model("resnet34", #{classes: 2})` in a script, `Arch::from_name` in Rust
+//! and the parity tests go through the same table; [`super::zoo`] builds what it names.
+
+use super::graph::GraphArch;
+use super::spec::ModelSpec;
+use crate::error::{Error, Result};
+use crate::options::{Key, Kind, Options, Value};
+use candle_core::DType;
+use std::path::PathBuf;
+
+/// A buildable architecture, used to rebuild a model in another dtype or on another device.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arch {
+    /// The dry-bean model: FPA(c = 14) on 16 features, 7 classes (2,121 parameters).
+    DrybeanFpa,
+    /// The credit-card model: FPA(c = 7) on 28 features, 2 classes (506 parameters).
+    CcfFpa,
+    /// An FPA model of any size.
+    Fpa {
+        features: usize,
+        c: usize,
+        classes: usize,
+    },
+    /// The COVID-19 model (50,565 parameters); `size` is the input side (256 in the paper).
+    CxcMultiSpa { classes: usize, size: usize },
+    /// A torchvision ResNet of BasicBlocks (`resnet34` = blocks [3, 4, 6, 3]).
+    ResNet {
+        blocks: Vec<usize>,
+        widths: Vec<usize>,
+        classes: usize,
+        in_channels: usize,
+        size: usize,
+        /// The authors' pneumonia layout: `backbone.` names and a 2-way `fc` without bias.
+        pneumonia: bool,
+    },
+    /// torchvision AlexNet.
+    AlexNet {
+        classes: usize,
+        size: usize,
+        pneumonia: bool,
+    },
+    /// Keras MobileNetV1 α = 0.25 (ImageNet, 1000 classes).
+    MobileNetV1 { size: usize },
+    /// MobileNetV2 1.0 from its TFLite graph (1001 outputs, 0 = background).
+    MobileNetV2 { size: usize, graph: String },
+    /// A model described in YAML.
+    Custom(ModelSpec),
+    /// A graph of operations (an imported ONNX model).
+    Graph(GraphArch),
+}
+
+impl Arch {
+    pub fn name(&self) -> String {
+        match self {
+            Arch::DrybeanFpa => "drybean_fpa".into(),
+            Arch::CcfFpa => "ccf_fpa".into(),
+            Arch::Fpa { .. } => "fpa".into(),
+            Arch::CxcMultiSpa { .. } => "cxc_multi_spa".into(),
+            Arch::ResNet {
+                blocks, pneumonia, ..
+            } => {
+                let base = if blocks == &[3, 4, 6, 3] {
+                    "resnet34".to_string()
+                } else {
+                    format!("resnet{blocks:?}")
+                };
+                if *pneumonia {
+                    format!("{base}_pneumonia")
+                } else {
+                    base
+                }
+            }
+            Arch::AlexNet { pneumonia, .. } => {
+                if *pneumonia {
+                    "alexnet_pneumonia".into()
+                } else {
+                    "alexnet".into()
+                }
+            }
+            Arch::MobileNetV1 { .. } => "mobilenet_v1".into(),
+            Arch::MobileNetV2 { .. } => "mobilenet_v2".into(),
+            Arch::Custom(s) => s.name.clone(),
+            Arch::Graph(g) => g.spec.name.clone(),
+        }
+    }
+}
+
+/// The zoo's names, for `model("name")` and error messages.
+pub const ZOO: &[&str] = &[
+    "drybean_fpa",
+    "ccf_fpa",
+    "cxc_multi_spa",
+    "resnet34",
+    "resnet34_pneumonia",
+    "alexnet",
+    "alexnet_pneumonia",
+    "mobilenet_v1",
+    "mobilenet_v2",
+    "fpa",
+    "resnet",
+];
+
+/// MobileNetV1 α = 0.25's pretrained ImageNet weights, bundled (`data/weights`).
+pub const MOBILENET_V1_WEIGHTS: &str =
+    "weights/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors";
+/// MobileNetV2's weights: not bundled (14 MB); the locator also looks in `../shared/data`.
+pub const MOBILENET_V2_WEIGHTS: &str =
+    "weights/mobilenet_v2_1.0_224/mobilenet_v2_1.0_224_dequant_f32.safetensors";
+
+/// The options of `model(name, #{…})`: the architecture's (`None` = the name's default) and
+/// how to build and load it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelOptions {
+    pub classes: Option<usize>,
+    pub size: Option<usize>,
+    pub pneumonia: bool,
+    pub in_channels: Option<usize>,
+    pub blocks: Option<Vec<usize>>,
+    pub widths: Option<Vec<usize>>,
+    pub features: Option<usize>,
+    pub c: Option<usize>,
+    pub pretrained: bool,
+    pub dtype: DType,
+    pub weights: Option<PathBuf>,
+    pub lenient: bool,
+    pub strip_prefix: Option<String>,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            classes: None,
+            size: None,
+            pneumonia: false,
+            in_channels: None,
+            blocks: None,
+            widths: None,
+            features: None,
+            c: None,
+            pretrained: true,
+            dtype: DType::F32,
+            weights: None,
+            lenient: false,
+            strip_prefix: None,
+        }
+    }
+}
+
+/// `"f32"`/`"float32"`/`"float"` or `"f64"`/`"float64"`/`"double"`.
+pub fn dtype_from_name(name: &str) -> Result<DType> {
+    match name {
+        "f32" | "float32" | "float" => Ok(DType::F32),
+        "f64" | "float64" | "double" => Ok(DType::F64),
+        other => Err(Error::unknown("dtype", other, &["f32", "f64"])),
+    }
+}
+
+const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Key {
+    Key {
+        name,
+        kind,
+        default,
+        doc,
+    }
+}
+
+impl Options for ModelOptions {
+    const KEYS: &'static [Key] = &[
+        key(
+            "classes",
+            Kind::Int,
+            "the architecture's (1000 ImageNet, 2 pneumonia, 4 cxc_multi_spa, 7 fpa)",
+            "number of outputs",
+        ),
+        key(
+            "size",
+            Kind::Int,
+            "224 (256 for cxc_multi_spa)",
+            "input side in pixels",
+        ),
+        key(
+            "pneumonia",
+            Kind::Bool,
+            "false",
+            "the authors' pneumonia layout (backbone.* names, 2-way head)",
+        ),
+        key("in_channels", Kind::Int, "3", "input channels of a ResNet"),
+        key(
+            "blocks",
+            Kind::Ints,
+            "[2, 2, 2, 2]",
+            "BasicBlocks per stage of resnet",
+        ),
+        key(
+            "widths",
+            Kind::Ints,
+            "[64, 128, 256, 512]",
+            "channels per stage of resnet",
+        ),
+        key("features", Kind::Int, "16", "input features of fpa"),
+        key("c", Kind::Int, "14", "the FPA width c of fpa"),
+        key(
+            "pretrained",
+            Kind::Bool,
+            "true",
+            "load the MobileNets' ImageNet weights",
+        ),
+        key("dtype", Kind::Text, "f32", "f32 or f64"),
+        key(
+            "weights",
+            Kind::Text,
+            "none",
+            "a weight file to load (safetensors, .pt/.pth, .npz)",
+        ),
+        key(
+            "lenient",
+            Kind::Bool,
+            "false",
+            "load what fits and report the rest instead of refusing",
+        ),
+        key(
+            "strip_prefix",
+            Kind::Text,
+            "none",
+            "a prefix to drop from the file's weight names",
+        ),
+    ];
+
+    fn set(&mut self, k: &str, v: &Value) -> Result<()> {
+        match k {
+            "classes" => self.classes = Some(v.usize(k)?),
+            "size" => self.size = Some(v.usize(k)?),
+            "pneumonia" => self.pneumonia = v.bool(k)?,
+            "in_channels" => self.in_channels = Some(v.usize(k)?),
+            "blocks" => self.blocks = Some(v.usizes(k)?),
+            "widths" => self.widths = Some(v.usizes(k)?),
+            "features" => self.features = Some(v.usize(k)?),
+            "c" => self.c = Some(v.usize(k)?),
+            "pretrained" => self.pretrained = v.bool(k)?,
+            "dtype" => self.dtype = dtype_from_name(&v.text(k)?)?,
+            "weights" => self.weights = Some(PathBuf::from(v.text(k)?)),
+            "lenient" => self.lenient = v.bool(k)?,
+            "strip_prefix" => self.strip_prefix = Some(v.text(k)?),
+            _ => return Err(Error::invalid(format!("unknown option '{k}'"))),
+        }
+        Ok(())
+    }
+}
+
+/// The build and load options every name takes.
+const COMMON: &[&str] = &["dtype", "weights", "lenient", "strip_prefix"];
+
+/// The architecture options each zoo name takes (besides [`COMMON`]).
+fn options_of(name: &str) -> &'static [&'static str] {
+    match name {
+        "fpa" => &["features", "c", "classes"],
+        "cxc_multi_spa" => &["classes", "size"],
+        "resnet34" | "resnet34_pneumonia" => &["classes", "size", "pneumonia", "in_channels"],
+        "resnet" => &[
+            "classes",
+            "size",
+            "pneumonia",
+            "in_channels",
+            "blocks",
+            "widths",
+        ],
+        "alexnet" | "alexnet_pneumonia" => &["classes", "size", "pneumonia"],
+        "mobilenet_v1" | "mobilenet_v2" => &["size", "pretrained"],
+        _ => &[],
+    }
+}
+
+impl Arch {
+    /// The zoo architecture `name` with the options given (`None` fields take the name's
+    /// defaults). An option the name does not take is an error naming the ones it does: a
+    /// `classes` given to `drybean_fpa` would otherwise be silently ignored.
+    pub fn from_name(name: &str, o: &ModelOptions) -> Result<Arch> {
+        if !ZOO.contains(&name) {
+            return Err(Error::unknown("model", name, ZOO));
+        }
+        let takes = options_of(name);
+        let given = o.given();
+        if let Some(k) = given
+            .iter()
+            .find(|k| !takes.contains(k) && !COMMON.contains(k))
+        {
+            let mut valid: Vec<&str> = takes.iter().chain(COMMON).copied().collect();
+            valid.sort_unstable();
+            return Err(Error::invalid(format!(
+                "{name} takes no option '{k}'; its options: {}",
+                valid.join(", ")
+            )));
+        }
+        let pneumonia = name.ends_with("_pneumonia") || o.pneumonia;
+        let imagenet_or_pneumonia = if pneumonia { 2 } else { 1000 };
+        Ok(match name {
+            "drybean_fpa" => Arch::DrybeanFpa,
+            "ccf_fpa" => Arch::CcfFpa,
+            "fpa" => Arch::Fpa {
+                features: o.features.unwrap_or(16),
+                c: o.c.unwrap_or(14),
+                classes: o.classes.unwrap_or(7),
+            },
+            "cxc_multi_spa" => Arch::CxcMultiSpa {
+                classes: o.classes.unwrap_or(4),
+                size: o.size.unwrap_or(256),
+            },
+            "resnet34" | "resnet34_pneumonia" | "resnet" => {
+                let (blocks, widths) = if name == "resnet" {
+                    (
+                        o.blocks.clone().unwrap_or(vec![2, 2, 2, 2]),
+                        o.widths.clone().unwrap_or(vec![64, 128, 256, 512]),
+                    )
+                } else {
+                    (vec![3, 4, 6, 3], vec![64, 128, 256, 512])
+                };
+                Arch::ResNet {
+                    blocks,
+                    widths,
+                    classes: o.classes.unwrap_or(imagenet_or_pneumonia),
+                    in_channels: o.in_channels.unwrap_or(3),
+                    size: o.size.unwrap_or(224),
+                    pneumonia,
+                }
+            }
+            "alexnet" | "alexnet_pneumonia" => Arch::AlexNet {
+                classes: o.classes.unwrap_or(imagenet_or_pneumonia),
+                size: o.size.unwrap_or(224),
+                pneumonia,
+            },
+            "mobilenet_v1" => Arch::MobileNetV1 {
+                size: o.size.unwrap_or(224),
+            },
+            _ => Arch::MobileNetV2 {
+                size: o.size.unwrap_or(224),
+                graph: String::new(),
+            },
+        })
+    }
+
+    /// The weights a zoo name loads when none are given: the MobileNets' pretrained ones.
+    pub fn default_weights(name: &str, o: &ModelOptions) -> Result<Option<PathBuf>> {
+        if o.weights.is_some() || !o.pretrained {
+            return Ok(None);
+        }
+        match name {
+            "mobilenet_v1" => crate::locate::bundled(MOBILENET_V1_WEIGHTS).map(Some),
+            "mobilenet_v2" => crate::locate::bundled(MOBILENET_V2_WEIGHTS)
+                .map(Some)
+                .map_err(|_| {
+                    Error::invalid(
+                        "mobilenet_v2: pretrained weights not found; give #{weights: \"…/mobilenet_v2_1.0_224_dequant_f32.safetensors\"} or #{pretrained: false}",
+                    )
+                }),
+            _ => Ok(None),
+        }
+    }
+}
+
+impl ModelOptions {
+    /// The keys set away from their defaults.
+    fn given(&self) -> Vec<&'static str> {
+        let d = ModelOptions::default();
+        let mut g = Vec::new();
+        let mut note = |set: bool, k: &'static str| {
+            if set {
+                g.push(k)
+            }
+        };
+        note(self.classes.is_some(), "classes");
+        note(self.size.is_some(), "size");
+        note(self.pneumonia != d.pneumonia, "pneumonia");
+        note(self.in_channels.is_some(), "in_channels");
+        note(self.blocks.is_some(), "blocks");
+        note(self.widths.is_some(), "widths");
+        note(self.features.is_some(), "features");
+        note(self.c.is_some(), "c");
+        note(self.pretrained != d.pretrained, "pretrained");
+        g
+    }
+}

@@ -1,0 +1,67 @@
+//! Reading rhai source as it is typed, shared by the front ends (the REPL and the Jupyter
+//! kernel): where the word under the cursor starts, and whether an input is still open.
+
+/// The identifier ending at `pos`, where it starts, and whether a `.` precedes it.
+pub fn word_before(line: &str, pos: usize) -> (usize, &str, bool) {
+    let head = &line[..pos];
+    let start = head
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+        .last()
+        .map(|(i, _)| i)
+        .unwrap_or(pos);
+    let after_dot = head[..start].ends_with('.');
+    (start, &head[start..], after_dot)
+}
+
+/// True while `(`, `[` or `{` are open, ignoring strings, backtick strings and `//` comments.
+pub fn is_incomplete(src: &str) -> bool {
+    let mut depth: i64 = 0;
+    let mut chars = src.chars().peekable();
+    let mut in_str: Option<char> = None;
+    while let Some(c) = chars.next() {
+        if let Some(q) = in_str {
+            if c == '\\' {
+                chars.next();
+            } else if c == q {
+                in_str = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => in_str = Some(c),
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    depth > 0 || in_str == Some('`')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brackets_open_across_lines() {
+        assert!(is_incomplete("fn f(x) {"));
+        assert!(is_incomplete("let a = [1,\n 2"));
+        assert!(!is_incomplete("fn f(x) {\n x * 2\n}"));
+        assert!(!is_incomplete("let s = \"{ not a brace\";"));
+        assert!(!is_incomplete("let a = 1; // {"));
+    }
+
+    #[test]
+    fn word_before_cursor() {
+        assert_eq!(word_before("x.su", 4), (2, "su", true));
+        assert_eq!(word_before("let y = ran", 11), (8, "ran", false));
+    }
+}
