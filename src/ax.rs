@@ -11,7 +11,7 @@
 use crate::attr::{self, AttrOptions, Method, Target};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::nn::Model;
+use crate::nn::{CHUNK, Model};
 use crate::progress::Task;
 use candle_core::{DType, Tensor};
 use serde::Serialize;
@@ -101,6 +101,16 @@ pub fn co_row(before: &[f64], after: &[f64], label: usize, output: Output) -> f6
         Output::SoftmaxAsCoded => (softmax_row(after), before.to_vec()),
     };
     (0..c).map(|j| kappa(j) * (a[j] - b[j])).sum()
+}
+
+/// The AX step: the model's logits for `x` and for `x` with its heatmap applied (`x + h` or
+/// `x ⊙ h`), in the model's dtype, `CHUNK` samples per pass.
+pub fn ax_logits(model: &Model, x: &Tensor, h: &Tensor, mode: Mode) -> Result<(Tensor, Tensor)> {
+    let x = x.to_dtype(model.dtype)?;
+    let h = h.to_dtype(model.dtype)?;
+    let before = model.logits(&x, CHUNK)?;
+    let after = model.logits(&mode.apply(&x, &h)?, CHUNK)?;
+    Ok((before, after))
 }
 
 /// CO scores of a batch from logits before and after AX (N, C).
@@ -238,7 +248,7 @@ impl Default for SweepOptions {
         SweepOptions {
             methods: Method::PAPER.to_vec(),
             modes: vec![Mode::Sum],
-            batch: 256,
+            batch: CHUNK,
             csv: None,
             resume: true,
             nan_compat: false,

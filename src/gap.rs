@@ -22,6 +22,19 @@ pub enum Meaning {
 }
 
 impl Meaning {
+    /// `"before"` (also `"original"`) or `"after"` (also `"ax"`).
+    pub fn parse(s: &str) -> crate::error::Result<Meaning> {
+        match s {
+            "before" | "original" => Ok(Meaning::Before),
+            "after" | "ax" => Ok(Meaning::After),
+            other => Err(crate::error::Error::unknown(
+                "meaning of correct",
+                other,
+                &["before", "after"],
+            )),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Meaning::Before => "before",

@@ -143,10 +143,16 @@ pub trait Options: Default {
 /// Options from `(key, value)` pairs over the defaults. `what` names the call in messages. An
 /// unknown key is an error naming the close one, if any, and the valid keys.
 pub fn read<O: Options>(what: &str, pairs: &[(String, Value)]) -> Result<O> {
+    read_among(what, O::KEYS, pairs)
+}
+
+/// [`read`] where only some of the struct's keys apply (a zoo name takes the options of its
+/// architecture): any other key is refused as unknown, with the applicable ones listed.
+pub fn read_among<O: Options>(what: &str, keys: &[Key], pairs: &[(String, Value)]) -> Result<O> {
     let mut o = O::default();
     for (k, v) in pairs {
-        if !O::KEYS.iter().any(|key| key.name == k) {
-            return Err(unknown_key(what, k, O::KEYS));
+        if !keys.iter().any(|key| key.name == k) {
+            return Err(unknown_key(what, k, keys));
         }
         o.set(k, v)
             .map_err(|e| Error::invalid(format!("{what}: {e}")))?;

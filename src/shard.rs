@@ -140,6 +140,16 @@ pub fn set_current(shard: Option<Shard>) {
     *CURRENT.write().unwrap_or_else(|p| p.into_inner()) = shard;
 }
 
+/// A `shard` option as scripts give it: `"i/n"`, `"none"` (run everything here), or absent
+/// (the process's shard, [`current`]).
+pub fn from_option(s: Option<&str>) -> Result<Option<Shard>> {
+    match s {
+        None => Ok(current()),
+        Some("none") => Ok(None),
+        Some(s) => Shard::parse(s).map(Some),
+    }
+}
+
 pub fn current() -> Option<Shard> {
     *CURRENT.read().unwrap_or_else(|p| p.into_inner())
 }

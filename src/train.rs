@@ -155,7 +155,7 @@ pub fn fit(
                 task.update(done, &format!("epoch {epoch}/{} loss {l:.4}", opts.epochs));
             }
             let val_acc = match val {
-                Some(v) => Some(accuracy(model, v, 256)?),
+                Some(v) => Some(accuracy(model, v, crate::nn::CHUNK)?),
                 None => None,
             };
             let log = EpochLog {

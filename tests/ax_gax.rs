@@ -4,7 +4,7 @@ mod common;
 use candle_core::{DType, Tensor};
 use common::*;
 use gaxsh::attr::{AttrOptions, Method, attribute, normalize};
-use gaxsh::ax::{Mode, Output, SweepOptions, ax_sweep, co_scores};
+use gaxsh::ax::{Mode, Output, SweepOptions, ax_logits, ax_sweep, co_scores};
 use gaxsh::gax::{GaxOptions, gax};
 use gaxsh::nn::formula::load_formula_weights;
 use gaxsh::nn::{Arch, Model};
@@ -60,9 +60,9 @@ fn ax_matches_pytorch(m: &Model) {
         1e-5,
         "heatmap",
     );
-    let before = m.logits(&x, 64).unwrap();
     for mode in [Mode::Sum, Mode::Mult] {
-        let after = m.logits(&mode.apply(&x, &h).unwrap(), 64).unwrap();
+        // The library's own AX step, as co_score(net, x, h, …) and the sweep run it.
+        let (before, after) = ax_logits(m, &x, &h, mode).unwrap();
         let name = mode.name();
         assert_tensor_close(
             &after,

@@ -66,6 +66,14 @@ impl Method {
     }
 
     /// Parse a method name; `NoiseTunnel` is an option of the others (see [`noise_tunnel`]).
+    /// A method name, or `"all"`/`"paper"` for the paper's six.
+    pub fn selection(name: &str) -> Result<Vec<Method>> {
+        match name {
+            "all" | "paper" => Ok(Method::PAPER.to_vec()),
+            one => Ok(vec![Method::parse(one)?]),
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Method> {
         Method::ALL
             .iter()
@@ -177,7 +185,7 @@ fn auto_chunk(model: &Model) -> usize {
 pub fn resolve_targets(model: &Model, x: &Tensor, target: &Target) -> Result<Vec<usize>> {
     let n = x.dim(0)?;
     let t = match target {
-        Target::Predicted => model.predict(x, 256)?,
+        Target::Predicted => model.predict(x, crate::nn::CHUNK)?,
         Target::Class(c) => vec![*c; n],
         Target::PerSample(v) => {
             if v.len() != n {

@@ -118,6 +118,44 @@ pub struct ShardPart {
     pub total: usize,
 }
 
+impl ShardPart {
+    /// The part of a GAX run over `n` samples that `shard` optimises (whole batches, so every
+    /// number is the unsharded run's), or `None` unsharded. A shard sets the frame budget the
+    /// whole run would have, so merged shards keep the same frames.
+    pub fn plan(
+        shard: Option<crate::shard::Shard>,
+        n: usize,
+        opts: &mut GaxOptions,
+        per_sample: usize,
+        dtype: DType,
+    ) -> Result<Option<ShardPart>> {
+        let Some(shard) = shard else {
+            return Ok(None);
+        };
+        let items = shard.items(n, opts.batch);
+        if items.is_empty() {
+            return Err(Error::invalid(format!(
+                "gax: shard {shard} gets no samples ({n} samples in batches of {} over {} shards); use fewer shards",
+                opts.batch, shard.count
+            )));
+        }
+        if opts.max_frames == 0 {
+            opts.max_frames = frame_budget(per_sample, dtype, n);
+        }
+        Ok(Some(ShardPart {
+            shard,
+            first: items.start,
+            total: n,
+        }))
+    }
+
+    /// The run-wide indices of the samples this part holds.
+    pub fn range(&self, batch: usize) -> std::ops::Range<usize> {
+        let len = self.shard.items(self.total, batch).len();
+        self.first..self.first + len
+    }
+}
+
 /// κ rows: 1 at the target, −1/(C−1) elsewhere.
 fn kappa(targets: &[usize], classes: usize, dtype: DType, device: &Device) -> Result<Tensor> {
     let off = -1.0 / (classes as f64 - 1.0);

@@ -359,6 +359,16 @@ impl Arch {
 }
 
 impl ModelOptions {
+    /// The keys a zoo name takes, in `KEYS` order (for its help entry).
+    pub fn keys_for(name: &str) -> Vec<Key> {
+        let takes = options_of(name);
+        Self::KEYS
+            .iter()
+            .filter(|k| takes.contains(&k.name) || COMMON.contains(&k.name))
+            .copied()
+            .collect()
+    }
+
     /// The keys set away from their defaults.
     fn given(&self) -> Vec<&'static str> {
         let d = ModelOptions::default();
@@ -378,5 +388,79 @@ impl ModelOptions {
         note(self.c.is_some(), "c");
         note(self.pretrained != d.pretrained, "pretrained");
         g
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::read;
+
+    #[test]
+    fn every_key_is_settable_with_a_value_of_its_kind() {
+        for k in ModelOptions::KEYS {
+            let v = match k.kind {
+                Kind::Int => Value::Int(3),
+                Kind::Float => Value::Float(0.5),
+                Kind::Bool => Value::Bool(k.default != "true"),
+                Kind::Text if k.name == "dtype" => Value::Text("f64".into()),
+                Kind::Text => Value::Text("x".into()),
+                Kind::Ints => Value::List(vec![Value::Int(1), Value::Int(2)]),
+                Kind::Texts => Value::List(vec![Value::Text("a".into())]),
+            };
+            let mut o = ModelOptions::default();
+            o.set(k.name, &v)
+                .unwrap_or_else(|e| panic!("{}: {e}", k.name));
+            assert_ne!(o, ModelOptions::default(), "{} changed nothing", k.name);
+        }
+    }
+
+    #[test]
+    fn names_take_their_defaults_and_refuse_options_they_ignore() {
+        let o = ModelOptions::default();
+        assert_eq!(
+            Arch::from_name("cxc_multi_spa", &o).unwrap(),
+            Arch::CxcMultiSpa {
+                classes: 4,
+                size: 256
+            }
+        );
+        match Arch::from_name("resnet34_pneumonia", &o).unwrap() {
+            Arch::ResNet {
+                classes,
+                pneumonia,
+                blocks,
+                ..
+            } => assert_eq!((classes, pneumonia, blocks), (2, true, vec![3, 4, 6, 3])),
+            other => panic!("{other:?}"),
+        }
+        let given: ModelOptions = read("model", &[("classes".into(), Value::Int(3))]).unwrap();
+        let e = Arch::from_name("drybean_fpa", &given)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("drybean_fpa takes no option 'classes'") && e.contains("dtype"),
+            "{e}"
+        );
+        let e = Arch::from_name("resnet35", &o).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown model 'resnet35'") && e.contains("resnet34"),
+            "{e}"
+        );
+        let keys: Vec<&str> = ModelOptions::keys_for("mobilenet_v1")
+            .iter()
+            .map(|k| k.name)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "size",
+                "pretrained",
+                "dtype",
+                "weights",
+                "lenient",
+                "strip_prefix"
+            ]
+        );
     }
 }

@@ -20,5 +20,5 @@ pub mod zoo;
 
 pub use act::{ActKind, Rule};
 pub use arch::{Arch, ModelOptions};
-pub use model::Model;
+pub use model::{CHUNK, Model};
 pub use pass::{LayerRef, Pass};

@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 
+/// Samples per forward pass when the caller does not choose: memory stays bounded whatever the
+/// dataset's size, and batches this large already run at full speed on a CPU.
+pub const CHUNK: usize = 256;
+
 pub struct Model {
     /// How the model was built (zoo entry or YAML spec); rebuilt for dtype changes.
     pub arch: Arch,

@@ -93,17 +93,25 @@ pub fn attr_options(
         Some(b) => Some(tensor_arg(&b, "baseline")?),
         None => None,
     };
+    // Every default is AttrOptions::default()'s; only what is given changes.
+    let d = AttrOptions::default();
     let opts = AttrOptions {
         target,
-        abs: o.bool("abs", false)?,
+        abs: o.bool("abs", d.abs)?,
         baseline,
         layer,
-        relu: o.bool("relu", false)?,
-        upsample: Mode::parse(&o.string("upsample", "bilinear")?).rh()?,
-        ig_steps: o.usize("steps", 50)?,
-        ig_method: IgMethod::parse(&o.string("ig_method", "gausslegendre")?).rh()?,
-        internal_batch: o.usize("internal_batch", 0)?,
-        chunk: o.usize("chunk", 0)?,
+        relu: o.bool("relu", d.relu)?,
+        upsample: match o.opt_string("upsample")? {
+            Some(s) => Mode::parse(&s).rh()?,
+            None => d.upsample,
+        },
+        ig_steps: o.usize("steps", d.ig_steps)?,
+        ig_method: match o.opt_string("ig_method")? {
+            Some(s) => IgMethod::parse(&s).rh()?,
+            None => d.ig_method,
+        },
+        internal_batch: o.usize("internal_batch", d.internal_batch)?,
+        chunk: o.usize("chunk", d.chunk)?,
     };
     let noise = match o.opt_string("method")? {
         Some(base) => {

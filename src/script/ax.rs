@@ -5,10 +5,11 @@ use super::convert::*;
 use super::models::Net;
 use super::registry::{Category, Registrar};
 use crate::attr::{Method, Target};
-use crate::ax::{AxTable, Mode, Output, SweepOptions, ax_sweep, co_scores};
+use crate::ax::{AxTable, Mode, Output, SweepOptions, ax_logits, ax_sweep, co_scores};
 use crate::data::Dataset;
 use crate::gap::{Gap, Meaning, flag_errors, gap_stats, gap_text};
 use crate::gax::{GaxOptions, GaxResult, ShardPart, gax};
+use crate::nn::CHUNK;
 use crate::shard::Shard;
 use rhai::{Array, Dynamic, Map};
 use std::path::{Path, PathBuf};
@@ -25,10 +26,7 @@ fn methods_of(d: Option<Dynamic>) -> RResult<Vec<Method>> {
         return Ok(Method::PAPER.to_vec());
     };
     if let Some(s) = d.clone().try_cast::<rhai::ImmutableString>() {
-        return match s.as_str() {
-            "all" | "paper" => Ok(Method::PAPER.to_vec()),
-            one => Ok(vec![Method::parse(one).rh()?]),
-        };
+        return Method::selection(&s).rh();
     }
     match d.try_cast::<Array>() {
         Some(a) => a
@@ -47,19 +45,7 @@ fn methods_of(d: Option<Dynamic>) -> RResult<Vec<Method>> {
 fn modes_of(o: &mut Opts) -> RResult<Vec<Mode>> {
     match o.strings("modes")? {
         Some(v) => v.iter().map(|m| Mode::parse(m).rh()).collect(),
-        None => Ok(vec![Mode::Sum]),
-    }
-}
-
-fn meaning_of(s: &str) -> RResult<Meaning> {
-    match s {
-        "before" | "original" => Ok(Meaning::Before),
-        "after" | "ax" => Ok(Meaning::After),
-        other => Err(to_rhai(crate::Error::unknown(
-            "meaning of correct",
-            other,
-            &["before", "after"],
-        ))),
+        None => Ok(SweepOptions::default().modes),
     }
 }
 
@@ -108,10 +94,7 @@ fn register_co(r: &mut Registrar) {
         let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
         let out = Output::parse(&o.string("output", "raw")?).rh()?;
         o.finish()?;
-        let x = x.0.to_dtype(n.0.dtype).rh()?;
-        let h = h.0.to_dtype(n.0.dtype).rh()?;
-        let before = n.0.logits(&x, 256).rh()?;
-        let after = n.0.logits(&mode.apply(&x, &h).rh()?, 256).rh()?;
+        let (before, after) = ax_logits(&n.0, &x.0, &h.0, mode).rh()?;
         from_logits(&ScriptTensor(before), &ScriptTensor(after), l, out)
     }
     r.engine.register_fn(
@@ -141,15 +124,16 @@ fn register_sweep(r: &mut Registrar) {
         let methods = methods_of(o.raw("methods"))?;
         let modes = modes_of(&mut o)?;
         let in_report = o.bool("report", true)?;
-        let shard = shard_option(o.opt_string("shard")?)?;
+        let shard = crate::shard::from_option(o.opt_string("shard")?.as_deref()).rh()?;
+        let d = SweepOptions::default();
         let opts = SweepOptions {
             shard,
             methods,
             modes,
-            batch: o.usize("batch", 256)?,
+            batch: o.usize("batch", d.batch)?,
             csv: o.opt_string("csv")?.map(PathBuf::from),
-            resume: o.bool("resume", true)?,
-            nan_compat: o.bool("nan_compat", false)?,
+            resume: o.bool("resume", d.resume)?,
+            nan_compat: o.bool("nan_compat", d.nan_compat)?,
             label: o.string("label", &n.0.arch.name())?,
             attr: crate::attr::AttrOptions {
                 target: Target::Predicted,
@@ -271,7 +255,7 @@ fn register_gap(r: &mut Registrar) {
     fn flag(t: &AxTable, method: &str, m: Map) -> RResult<Array> {
         let mut o = Opts::new("flag_errors", m);
         let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
-        let meaning = meaning_of(&o.string("correct", "after")?)?;
+        let meaning = Meaning::parse(&o.string("correct", "after")?).rh()?;
         o.finish()?;
         if !t.methods.iter().any(|x| x == method) {
             return Err(to_rhai(crate::Error::UnknownName {
@@ -293,44 +277,6 @@ fn register_gap(r: &mut Registrar) {
         .register_fn("flag_errors", |t: AxTable, method: &str, m: Map| {
             flag(&t, method, m)
         });
-}
-
-/// A `shard` option ("i/n" or "none"), else the process's shard (`--shard`, job variables).
-fn shard_option(s: Option<String>) -> RResult<Option<Shard>> {
-    match s.as_deref() {
-        None => Ok(crate::shard::current()),
-        Some("none") => Ok(None),
-        Some(s) => Shard::parse(s).rh().map(Some),
-    }
-}
-
-/// The samples of a GAX run this process optimises: all of `n`, or its shard's whole batches.
-fn gax_part(
-    shard: Option<Shard>,
-    n: usize,
-    opts: &mut GaxOptions,
-    per_sample: usize,
-    dtype: candle_core::DType,
-) -> RResult<Option<ShardPart>> {
-    let Some(shard) = shard else {
-        return Ok(None);
-    };
-    let items = shard.items(n, opts.batch);
-    if items.is_empty() {
-        return err(format!(
-            "gax: shard {shard} gets no samples ({n} samples in batches of {} over {} shards); use fewer shards",
-            opts.batch, shard.count
-        ));
-    }
-    // Keep the frames the whole run would keep.
-    if opts.max_frames == 0 {
-        opts.max_frames = crate::gax::frame_budget(per_sample, dtype, n);
-    }
-    Ok(Some(ShardPart {
-        shard,
-        first: items.start,
-        total: n,
-    }))
 }
 
 fn gax_options(m: Map) -> RResult<(GaxOptions, Option<Dynamic>, Option<Shard>)> {
@@ -366,7 +312,7 @@ fn gax_options(m: Map) -> RResult<(GaxOptions, Option<Dynamic>, Option<Shard>)> 
         batch: o.usize("batch", d.batch)?,
     };
     let target = o.raw("target");
-    let shard = shard_option(o.opt_string("shard")?)?;
+    let shard = crate::shard::from_option(o.opt_string("shard")?.as_deref()).rh()?;
     o.finish()?;
     Ok((opts, target, shard))
 }
@@ -396,7 +342,7 @@ fn register_gax(r: &mut Registrar) {
         let targets = crate::attr::resolve_targets(&n.0, x, &target).rh()?;
         let labels = match labels {
             Some(l) => l,
-            None => n.0.predict(x, 256).rh()?,
+            None => n.0.predict(x, CHUNK).rh()?,
         };
         let mut g = gax(&n.0, x, &targets, &labels, &ids, opts).rh()?;
         g.part = part;
@@ -417,12 +363,12 @@ fn register_gax(r: &mut Registrar) {
         move |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
             let (mut opts, target, shard) = gax_options(m)?;
             let per_sample = d.sample_shape().iter().product();
-            let part = gax_part(shard, d.len(), &mut opts, per_sample, n.0.dtype)?;
+            let part = ShardPart::plan(shard, d.len(), &mut opts, per_sample, n.0.dtype).rh()?;
             // A shard loads only its own samples.
             let (x, range) = match &part {
                 Some(p) => {
-                    let len = p.shard.items(d.len(), opts.batch).len();
-                    (d.batch(p.first, len).rh()?, p.first..p.first + len)
+                    let r = p.range(opts.batch);
+                    (d.batch(r.start, r.len()).rh()?, r)
                 }
                 None => (d.x().rh()?, 0..d.len()),
             };
@@ -446,9 +392,9 @@ fn register_gax(r: &mut Registrar) {
             let (mut opts, target, shard) = gax_options(m)?;
             let len = x.0.dim(0).rh()?;
             let per_sample = x.0.elem_count() / len.max(1);
-            let part = gax_part(shard, len, &mut opts, per_sample, n.0.dtype)?;
+            let part = ShardPart::plan(shard, len, &mut opts, per_sample, n.0.dtype).rh()?;
             let range = match &part {
-                Some(p) => p.first..p.first + p.shard.items(len, opts.batch).len(),
+                Some(p) => p.range(opts.batch),
                 None => 0..len,
             };
             let xs = x.0.narrow(0, range.start, range.len()).rh()?;

@@ -240,6 +240,15 @@ fn option_value(key: &str, d: &Dynamic) -> crate::error::Result<crate::options::
 /// Read a rhai options map into a core options struct: the one way every binding takes its
 /// options (unknown keys refused with a did-you-mean; `crate::options::read`).
 pub fn read_options<O: crate::options::Options>(what: &str, map: &Map) -> RResult<O> {
+    read_options_among(what, O::KEYS, map)
+}
+
+/// [`read_options`] where only some of the struct's keys apply.
+pub fn read_options_among<O: crate::options::Options>(
+    what: &str,
+    keys: &[crate::options::Key],
+    map: &Map,
+) -> RResult<O> {
     let mut pairs = Vec::with_capacity(map.len());
     for (k, d) in map {
         if d.is_unit() {
@@ -248,7 +257,7 @@ pub fn read_options<O: crate::options::Options>(what: &str, map: &Map) -> RResul
         let v = option_value(k, d).map_err(|e| to_rhai(Error::invalid(format!("{what}: {e}"))))?;
         pairs.push((k.to_string(), v));
     }
-    crate::options::read(what, &pairs).map_err(to_rhai)
+    crate::options::read_among(what, keys, &pairs).map_err(to_rhai)
 }
 
 /// Typed, checked access to an options map such as `#{lr: 0.1, steps: 10}`.

@@ -7,7 +7,8 @@ use crate::metrics::Metrics;
 use crate::nn::optim::AdamConfig;
 use crate::nn::spec::ModelSpec;
 use crate::nn::weights::{LoadOptions, load_into};
-use crate::nn::{Arch, Model, ModelOptions};
+use crate::nn::{Arch, CHUNK, Model, ModelOptions};
+use crate::options::Options;
 use crate::train::{TrainOptions, evaluate_model, fit};
 use candle_core::DType;
 use rhai::{Array, Dynamic, Map};
@@ -24,7 +25,14 @@ const T: Category = Category::Training;
 /// A zoo model: the options read into the core's `ModelOptions`, the name resolved by
 /// `Arch::from_name`, built and loaded by `nn::zoo::model`.
 fn zoo(name: &str, m: Map) -> RResult<Net> {
-    let o: ModelOptions = read_options(name, &m)?;
+    if !crate::nn::arch::ZOO.contains(&name) {
+        return Err(to_rhai(crate::Error::unknown(
+            "model",
+            name,
+            crate::nn::arch::ZOO,
+        )));
+    }
+    let o: ModelOptions = read_options_among(name, &ModelOptions::keys_for(name), &m)?;
     crate::nn::zoo::model(name, &o)
         .map(|m| Net(Arc::new(m)))
         .rh()
@@ -38,14 +46,17 @@ fn register_zoo(r: &mut Registrar) {
         .register_fn("to_debug", |n: &mut Net| format!("{:?}", n.0));
 
     r.doc(M, "model", "model(name, #{dtype, weights, classes, size, …}) -> Model",
-        "A zoo model by name: drybean_fpa, ccf_fpa, cxc_multi_spa, resnet34(_pneumonia), alexnet(_pneumonia), mobilenet_v1, mobilenet_v2, fpa, resnet.")
+        "A zoo model by name: drybean_fpa, ccf_fpa, cxc_multi_spa, resnet34(_pneumonia), alexnet(_pneumonia), mobilenet_v1, mobilenet_v2, fpa, resnet. Each name takes the options that apply to it (an option it does not take is an error naming those it does).")
+        .options(ModelOptions::KEYS.to_vec())
         .example_is("model(\"ccf_fpa\").params", "506");
     r.engine.register_fn("model", |n: &str| zoo(n, Map::new()));
     r.engine.register_fn("model", |n: &str, m: Map| zoo(n, m));
 
     macro_rules! zoo_fn {
         ($name:expr, $sig:expr, $doc:expr, $ex:expr, $res:expr) => {
-            r.doc(M, $name, $sig, $doc).example_is($ex, $res);
+            r.doc(M, $name, $sig, $doc)
+                .options(ModelOptions::keys_for($name))
+                .example_is($ex, $res);
             r.engine.register_fn($name, || zoo($name, Map::new()));
             r.engine.register_fn($name, |m: Map| zoo($name, m));
         };
@@ -276,7 +287,7 @@ fn register_model_methods(r: &mut Registrar) {
     )
     .example_is("ccf_fpa().logits(zeros([3, 28])).shape", "[3, 2]");
     fn logits(n: &mut Net, x: ScriptTensor) -> RResult<ScriptTensor> {
-        n.0.logits(&x.0, 256).map(ScriptTensor).rh()
+        n.0.logits(&x.0, CHUNK).map(ScriptTensor).rh()
     }
     r.engine.register_fn("logits", logits);
     r.doc(
@@ -297,7 +308,7 @@ fn register_model_methods(r: &mut Registrar) {
     r.engine.register_fn(
         "predict",
         |n: &mut Net, x: ScriptTensor| -> RResult<ScriptTensor> {
-            let l = n.0.logits(&x.0, 256).rh()?;
+            let l = n.0.logits(&x.0, CHUNK).rh()?;
             l.argmax(1).map(ScriptTensor).rh()
         },
     );
@@ -459,7 +470,7 @@ fn register_training(r: &mut Registrar) {
     r.engine.register_fn(
         "evaluate",
         move |n: &mut Net, ds: Dataset| -> RResult<Metrics> {
-            let m = evaluate_model(&n.0, &ds, 256).rh()?;
+            let m = evaluate_model(&n.0, &ds, CHUNK).rh()?;
             let mut l = super::runlog::lock(&log);
             l.add_data(&ds.provenance);
             let what = ds.provenance.steps.last().cloned().unwrap_or_default();
@@ -503,7 +514,7 @@ fn register_selection(r: &mut Registrar) {
     r.engine.register_fn(
         "first_n_correct",
         |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
-            n.0.first_n_correct(d, k.max(0) as usize, 256).rh()
+            n.0.first_n_correct(d, k.max(0) as usize, CHUNK).rh()
         },
     );
 }

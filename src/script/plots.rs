@@ -77,17 +77,7 @@ fn done(log: &SharedLog, path: &str, caption: &str) -> String {
 
 fn co_opts(o: &mut Opts) -> RResult<(Mode, Meaning, CoForm)> {
     let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
-    let meaning = match o.string("correct", "before")?.as_str() {
-        "before" => Meaning::Before,
-        "after" => Meaning::After,
-        other => {
-            return Err(to_rhai(crate::Error::unknown(
-                "meaning of correct",
-                other,
-                &["before", "after"],
-            )));
-        }
-    };
+    let meaning = Meaning::parse(&o.string("correct", "before")?).rh()?;
     let form = CoForm::parse(&o.string("output", "raw")?).rh()?;
     Ok((mode, meaning, form))
 }

@@ -97,6 +97,8 @@ pub struct FnDoc {
     pub example: &'static str,
     /// What the example's value prints as, where it is deterministic; checked by the tests.
     pub result: Option<&'static str>,
+    /// The keys of its options map, from the core options struct it reads (`crate::options`).
+    pub options: Vec<crate::options::Key>,
 }
 
 /// Collects documentation while the bindings register their functions with the engine.
@@ -124,6 +126,7 @@ impl Registrar<'_> {
             doc,
             example: "",
             result: None,
+            options: Vec::new(),
         });
         DocBuilder(self.docs.last_mut().expect("just pushed"))
     }
@@ -146,6 +149,13 @@ impl Registrar<'_> {
 pub struct DocBuilder<'a>(&'a mut FnDoc);
 
 impl DocBuilder<'_> {
+    /// The keys its options map takes: the core options struct's own list, so the docs cannot
+    /// drift from what the function reads.
+    pub fn options(self, keys: Vec<crate::options::Key>) -> Self {
+        self.0.options = keys;
+        self
+    }
+
     /// An example whose printed value is not fixed (random, a path, a plot).
     pub fn example(self, example: &'static str) {
         self.0.example = example;
@@ -251,10 +261,14 @@ impl Registry {
                         None => format!("`{}`", md_cell(d.example)),
                     }
                 };
+                let mut what = md_cell(d.doc);
+                for line in crate::options::describe(&d.options) {
+                    what.push_str(&format!("<br>• {}", md_cell(&line)));
+                }
                 out.push_str(&format!(
                     "| `{}` | {} | {} |\n",
                     md_cell(d.signature),
-                    md_cell(d.doc),
+                    what,
                     example
                 ));
             }
@@ -265,6 +279,12 @@ impl Registry {
 
 fn format_entry(d: &FnDoc) -> String {
     let mut out = format!("{}\n  {}\n  [{}]", d.signature, d.doc, d.category.key());
+    if !d.options.is_empty() {
+        out.push_str("\n  options:");
+        for line in crate::options::describe(&d.options) {
+            out.push_str(&format!("\n    {line}"));
+        }
+    }
     if !d.example.is_empty() {
         out.push_str(&format!("\n  example: {}", d.example));
         if let Some(r) = d.result {
