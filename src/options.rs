@@ -15,6 +15,8 @@ pub enum Kind {
     Text,
     /// A list of integers (shapes, block counts).
     Ints,
+    /// A list of numbers.
+    Floats,
     /// A string or a list of strings.
     Texts,
 }
@@ -27,6 +29,7 @@ impl Kind {
             Kind::Bool => "bool",
             Kind::Text => "string",
             Kind::Ints => "array of ints",
+            Kind::Floats => "array of numbers",
             Kind::Texts => "string or array of strings",
         }
     }
@@ -112,6 +115,13 @@ impl Value {
         }
     }
 
+    pub fn f64s(&self, key: &str) -> Result<Vec<f64>> {
+        match self {
+            Value::List(items) => items.iter().map(|v| v.f64(key)).collect(),
+            _ => Err(self.wrong(key, "an array of numbers")),
+        }
+    }
+
     /// A string, or a list of strings.
     pub fn texts(&self, key: &str) -> Result<Vec<String>> {
         match self {
@@ -162,18 +172,32 @@ pub fn read_among<O: Options>(what: &str, keys: &[Key], pairs: &[(String, Value)
 
 /// "unknown option 'sizee' (did you mean 'size'?); valid: …".
 pub fn unknown_key(what: &str, key: &str, keys: &[Key]) -> Error {
-    let mut valid: Vec<&str> = keys.iter().map(|k| k.name).collect();
+    let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
+    unknown_name(what, key, &names)
+}
+
+/// [`unknown_key`] for a list of names.
+pub fn unknown_name(what: &str, key: &str, names: &[&str]) -> Error {
+    let mut valid = names.to_vec();
     valid.sort_unstable();
-    let close = valid
-        .iter()
-        .filter(|v| strsim::jaro_winkler(key, v) > 0.8)
+    valid.dedup();
+    let close = closest(key, &valid)
         .map(|v| format!(" (did you mean '{v}'?)"))
-        .next()
         .unwrap_or_default();
     Error::invalid(format!(
         "{what}: unknown option '{key}'{close}; valid: {}",
         valid.join(", ")
     ))
+}
+
+/// The candidate closest to a misspelt name, if any is close enough to be a likely typo.
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(name, c), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// The keys as help prints them: one line each, `name (kind, default …): doc`.
@@ -243,6 +267,26 @@ mod tests {
         assert!(
             e.contains("did you mean 'size'") && e.contains("valid: name, size"),
             "{e}"
+        );
+        let e = read_among::<Demo>(
+            "demo",
+            &[
+                Key {
+                    name: "max_frames",
+                    ..Demo::KEYS[0]
+                },
+                Key {
+                    name: "max_steps",
+                    ..Demo::KEYS[0]
+                },
+            ],
+            &[("max_step".into(), Value::Int(1))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("did you mean 'max_steps'"),
+            "the closest, not the first: {e}"
         );
         let e = read::<Demo>("demo", &[("size".into(), Value::Float(2.5))])
             .unwrap_err()

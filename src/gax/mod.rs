@@ -13,6 +13,7 @@
 use crate::ax::Mode;
 use crate::error::{Error, Result};
 use crate::nn::{Model, Pass, Rule};
+use crate::options::{Key, Kind, Value};
 use crate::progress::Task;
 use candle_core::{DType, Device, Tensor, Var};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -74,6 +75,103 @@ impl Default for GaxOptions {
             max_frames: 0,
             batch: 64,
         }
+    }
+}
+
+impl crate::options::Options for GaxOptions {
+    const KEYS: &'static [Key] = &[
+        key(
+            "target_co",
+            Kind::Float,
+            "48",
+            "stop a sample once its CO exceeds this",
+        ),
+        key(
+            "max_steps",
+            Kind::Int,
+            "500",
+            "at most this many Adam steps",
+        ),
+        key("lr", Kind::Float, "0.1", "Adam's learning rate"),
+        key("betas", Kind::Floats, "[0.9, 0.999]", "Adam's β1, β2"),
+        key(
+            "mode",
+            Kind::Text,
+            "sum",
+            "how h enters: sum (x + h) or mult (x ⊙ h)",
+        ),
+        key(
+            "similarity",
+            Kind::Float,
+            "100",
+            "l_s of the similarity term l_s/S (0 switches it off)",
+        ),
+        key(
+            "epsilon",
+            Kind::Float,
+            "1e-4",
+            "ε of the similarity term's denominators",
+        ),
+        key(
+            "abs",
+            Kind::Bool,
+            "when any input is negative",
+            "divide by |x| + ε",
+        ),
+        key(
+            "bias",
+            Kind::Bool,
+            "true",
+            "h = tanh(w·x + b); false drops b (the ImageNet variant)",
+        ),
+        key("w_init", Kind::Float, "1", "initial w"),
+        key("b_init", Kind::Float, "0.01", "initial b"),
+        key(
+            "frame_every",
+            Kind::Int,
+            "1",
+            "keep a heatmap frame every this many steps",
+        ),
+        key(
+            "max_frames",
+            Kind::Int,
+            "0 (what fits 256 MiB)",
+            "at most this many frames per sample; beyond it every other frame is dropped",
+        ),
+        key("batch", Kind::Int, "64", "samples optimised together"),
+    ];
+
+    fn set(&mut self, k: &str, v: &Value) -> Result<()> {
+        match k {
+            "target_co" => self.target_co = v.f64(k)?,
+            "max_steps" => self.max_steps = v.usize(k)?,
+            "lr" => self.lr = v.f64(k)?,
+            "betas" => match v.f64s(k)?[..] {
+                [b1, b2] => (self.beta1, self.beta2) = (b1, b2),
+                _ => return Err(Error::invalid("option 'betas' is [beta1, beta2]")),
+            },
+            "mode" => self.mode = Mode::parse(&v.text(k)?)?,
+            "similarity" => self.similarity = v.f64(k)?,
+            "epsilon" => self.epsilon = v.f64(k)?,
+            "abs" => self.abs_denominator = Some(v.bool(k)?),
+            "bias" => self.bias = v.bool(k)?,
+            "w_init" => self.w_init = v.f64(k)?,
+            "b_init" => self.b_init = v.f64(k)?,
+            "frame_every" => self.frame_every = v.usize(k)?,
+            "max_frames" => self.max_frames = v.usize(k)?,
+            "batch" => self.batch = v.usize(k)?,
+            _ => return Err(Error::invalid(format!("unknown option '{k}'"))),
+        }
+        Ok(())
+    }
+}
+
+const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Key {
+    Key {
+        name,
+        kind,
+        default,
+        doc,
     }
 }
 

@@ -405,7 +405,7 @@ mod tests {
                 Kind::Bool => Value::Bool(k.default != "true"),
                 Kind::Text if k.name == "dtype" => Value::Text("f64".into()),
                 Kind::Text => Value::Text("x".into()),
-                Kind::Ints => Value::List(vec![Value::Int(1), Value::Int(2)]),
+                Kind::Ints | Kind::Floats => Value::List(vec![Value::Int(1), Value::Int(2)]),
                 Kind::Texts => Value::List(vec![Value::Text("a".into())]),
             };
             let mut o = ModelOptions::default();

@@ -10,6 +10,7 @@ use crate::data::Dataset;
 use crate::gap::{Gap, Meaning, flag_errors, gap_stats, gap_text};
 use crate::gax::{GaxOptions, GaxResult, ShardPart, gax};
 use crate::nn::CHUNK;
+use crate::options::{Key, Kind, Options};
 use crate::shard::Shard;
 use rhai::{Array, Dynamic, Map};
 use std::path::{Path, PathBuf};
@@ -279,41 +280,43 @@ fn register_gap(r: &mut Registrar) {
         });
 }
 
-fn gax_options(m: Map) -> RResult<(GaxOptions, Option<Dynamic>, Option<Shard>)> {
-    let mut o = Opts::new("gax", m);
-    let d = GaxOptions::default();
-    let betas = o.f64s("betas")?.unwrap_or(vec![d.beta1, d.beta2]);
-    if betas.len() != 2 {
-        return err("gax: betas is [beta1, beta2]");
-    }
-    let abs = match o.raw("abs") {
-        Some(v) => Some(
-            v.as_bool()
-                .or_else(|_| err("gax option 'abs': true or false"))?,
-        ),
+/// The keys the GAX binding reads itself; the others are `GaxOptions`'.
+const GAX_BINDING_KEYS: [Key; 2] = [
+    Key {
+        name: "target",
+        kind: Kind::Texts,
+        default: "the prediction",
+        doc: "the class whose CO is pushed: \"pred\", \"label\" (a dataset's labels) or class indices",
+    },
+    Key {
+        name: "shard",
+        kind: Kind::Text,
+        default: "the process's (--shard, job variables)",
+        doc: "\"i/n\" to optimise one shard's samples, \"none\" for all",
+    },
+];
+
+/// Every key `gax` takes, for reading and for its help entry.
+fn gax_keys() -> Vec<Key> {
+    GaxOptions::KEYS
+        .iter()
+        .chain(&GAX_BINDING_KEYS)
+        .copied()
+        .collect()
+}
+
+fn gax_options(mut m: Map) -> RResult<(GaxOptions, Option<Dynamic>, Option<Shard>)> {
+    let target = m.remove("target").filter(|d| !d.is_unit());
+    let shard = match m.remove("shard").filter(|d| !d.is_unit()) {
+        Some(d) => Some(d.into_string().map_err(|t| {
+            to_rhai(crate::Error::invalid(format!(
+                "gax option 'shard': expected \"i/n\" or \"none\", got {t}"
+            )))
+        })?),
         None => None,
     };
-    let opts = GaxOptions {
-        mode: Mode::parse(&o.string("mode", "sum")?).rh()?,
-        target_co: o.f64("target_co", d.target_co)?,
-        max_steps: o.usize("max_steps", d.max_steps)?,
-        lr: o.f64("lr", d.lr)?,
-        beta1: betas[0],
-        beta2: betas[1],
-        eps: d.eps,
-        similarity: o.f64("similarity", d.similarity)?,
-        epsilon: o.f64("epsilon", d.epsilon)?,
-        abs_denominator: abs,
-        bias: o.bool("bias", true)?,
-        w_init: o.f64("w_init", d.w_init)?,
-        b_init: o.f64("b_init", d.b_init)?,
-        frame_every: o.usize("frame_every", d.frame_every)?,
-        max_frames: o.usize("max_frames", d.max_frames)?,
-        batch: o.usize("batch", d.batch)?,
-    };
-    let target = o.raw("target");
-    let shard = crate::shard::from_option(o.opt_string("shard")?.as_deref()).rh()?;
-    o.finish()?;
+    let opts: GaxOptions = read_options_among("gax", &gax_keys(), &m)?;
+    let shard = crate::shard::from_option(shard.as_deref()).rh()?;
     Ok((opts, target, shard))
 }
 
@@ -323,8 +326,9 @@ fn register_gax(r: &mut Registrar) {
         .register_fn("to_string", |g: &mut GaxResult| g.summary());
     r.engine
         .register_fn("to_debug", |g: &mut GaxResult| g.summary());
-    r.doc(GAX, "gax", "gax(net, x_or_dataset, #{target_co, max_steps, lr, betas, mode, similarity, epsilon, abs, bias, frame_every, max_frames, batch, target}) -> GaxResult",
+    r.doc(GAX, "gax", "gax(net, x_or_dataset, #{options}) -> GaxResult",
         "Optimise h = tanh(w·x + b) per sample (w = 1, b = 0.01; bias: false for the ImageNet variant) with Adam (lr 0.1) on −CO + l_s/S until CO > target_co (48) or max_steps (500); |x| + ε denominators when inputs can be negative. target: the prediction (default), \"label\", or classes.")
+        .options(gax_keys())
         .example("let b = load_drybean(); let s = b.standardize(); gax(drybean_fpa(), b.head(2).map(s), #{max_steps: 5, target_co: 100})");
     /// Run GAX on samples `first..` of a run (`part` says which when sharded).
     fn run(

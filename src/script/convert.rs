@@ -404,20 +404,11 @@ impl Opts {
             .filter(|k| !self.known.contains(k))
             .collect();
         if let Some(k) = unknown.first() {
-            let mut valid: Vec<&str> = self.known.clone();
-            valid.sort();
-            valid.dedup();
-            let close = valid
-                .iter()
-                .filter(|v| strsim::jaro_winkler(k, v) > 0.8)
-                .map(|v| format!(" (did you mean '{v}'?)"))
-                .next()
-                .unwrap_or_default();
-            return err(format!(
-                "{}: unknown option '{k}'{close}; valid: {}",
-                self.what,
-                valid.join(", ")
-            ));
+            return Err(to_rhai(crate::options::unknown_name(
+                &self.what,
+                k,
+                &self.known,
+            )));
         }
         Ok(())
     }

@@ -210,11 +210,8 @@ pub fn register(
             let names: Vec<&str> = decls.iter().map(|(n, _, _)| n.as_str()).collect();
             for (given, _) in &args.given {
                 if !names.contains(&given.as_str()) {
-                    let close = names
-                        .iter()
-                        .filter(|n| strsim::jaro_winkler(given, n) > 0.8)
+                    let close = crate::options::closest(given, &names)
                         .map(|n| format!(" (did you mean --{n}?)"))
-                        .next()
                         .unwrap_or_default();
                     return err(format!(
                         "unknown option --{given}{close}; this script takes: {}",
