@@ -2,7 +2,7 @@
 //! completion of functions, variables and methods, `:commands`, `?name` help, and Ctrl-C that
 //! stops the running evaluation while keeping every variable.
 
-use crate::script::source_text::{is_incomplete, word_before};
+use crate::script::source_text::{ends_with_semicolon, is_incomplete, word_before};
 use crate::script::{Registry, Session};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
@@ -171,6 +171,8 @@ pub fn run(mut session: Session) -> rustyline::Result<()> {
         n += 1;
         let started = Instant::now();
         match session.eval(&line, &format!("<repl:{n}>")) {
+            // A trailing `;` shows nothing, as in IPython.
+            Ok(_) if ends_with_semicolon(&line) => {}
             Ok(v) => {
                 if let Some(s) = session.display(&v) {
                     println!("{s}");

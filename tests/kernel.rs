@@ -63,6 +63,7 @@ fn jupyter_client_drives_every_message_the_kernel_serves() {
     let expected = [
         "kernel_info",
         "execute: stream and execute_result",
+        "execute: a trailing ; hides the value",
         "execute: a tensor result",
         "display_data: a plot written by a cell is shown inline as PNG",
         "show(path) and show(tensor)",

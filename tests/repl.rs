@@ -54,6 +54,25 @@ fn evaluates_keeps_state_and_functions() {
 }
 
 #[test]
+fn a_trailing_semicolon_hides_the_value_and_help_finds_the_function() {
+    let mut p = start();
+    line(&mut p, "7 * 6;");
+    let shown = p.exp_string(PROMPT).unwrap();
+    assert!(
+        !shown.contains("42"),
+        "a trailing ; shows nothing: {shown:?}"
+    );
+    line(&mut p, "7 * 6");
+    p.exp_string("42").unwrap();
+    // `gax` is a function and a category: the function wins, the category follows.
+    line(&mut p, "?gax");
+    p.exp_string("Optimise h = tanh").unwrap();
+    p.exp_string("also in [gax]").unwrap();
+    line(&mut p, ":quit");
+    p.exp_eof().unwrap();
+}
+
+#[test]
 fn tab_completes_functions_and_variables() {
     let mut p = start();
     line(&mut p, "let my_beans = 5;");

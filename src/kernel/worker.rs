@@ -3,7 +3,7 @@
 
 use super::display;
 use super::outbox::Outbox;
-use crate::script::source_text::{is_incomplete, word_before};
+use crate::script::source_text::{ends_with_semicolon, is_incomplete, word_before};
 use crate::script::{ScriptError, Session, SessionBuilder};
 use jupyter_protocol::{
     CommInfoReply, CompleteReply, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteRequest,
@@ -175,6 +175,8 @@ impl Worker {
             })
         }));
         match result {
+            // A trailing `;` shows nothing, as in IPython.
+            Ok(Ok(_)) if ends_with_semicolon(code) => Ok(None),
             Ok(Ok((text, path))) => {
                 let shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
                 Ok(text.filter(|_| !path.is_some_and(|p| shown.contains(&p))))

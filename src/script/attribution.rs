@@ -60,11 +60,12 @@ pub type NoiseSpec = (Method, NoiseKind, usize, f64);
 
 /// The options map of `attribute`, for any method; also returns the noise-tunnel settings.
 pub fn attr_options(
+    what: &str,
     model: &crate::nn::Model,
     m: Map,
     labels: Option<Vec<usize>>,
 ) -> RResult<(AttrOptions, Option<NoiseSpec>, Opts)> {
-    let mut o = Opts::new("attribute", m);
+    let mut o = Opts::new(what, m);
     let labels = match o.raw("labels") {
         Some(l) => Some(indices(&l, "labels")?),
         None => labels,
@@ -72,10 +73,11 @@ pub fn attr_options(
     let target = target_of(o.raw("target"), labels)?;
     let name = o.opt_string("layer")?;
     let input = match o.raw("layer_input") {
-        Some(d) => Some(
-            d.as_bool()
-                .or_else(|_| err("attribute option 'layer_input': expected true or false"))?,
-        ),
+        Some(d) => Some(d.as_bool().or_else(|_| {
+            err(format!(
+                "{what} option 'layer_input': expected true or false"
+            ))
+        })?),
         None => None,
     };
     // Without a layer, the paper's layer for this model (input or output as the paper used it).
@@ -131,7 +133,7 @@ fn run(
     m: Map,
     labels: Option<Vec<usize>>,
 ) -> RResult<ScriptTensor> {
-    let (opts, noise, o) = attr_options(&net.0, m, labels)?;
+    let (opts, noise, o) = attr_options("attribute", &net.0, m, labels)?;
     if method.eq_ignore_ascii_case("NoiseTunnel") {
         let Some((base, kind, samples, stdev)) = noise else {
             return err(

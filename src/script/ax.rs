@@ -118,7 +118,7 @@ fn register_sweep(r: &mut Registrar) {
         "The AX process over a dataset for every method × mode: per sample the prediction before/after, CO (raw and softmax forms), correctness; rows are appended to csv as they come and an interrupted sweep resumes from them; report: false keeps it out of the report.")
         .example("let b = load_drybean(); let t = ax_sweep(drybean_fpa(), b.head(8).map(b.standardize()), #{modes: [\"sum\", \"mult\"]}); print(t)");
     fn sweep(n: &Net, ds: &Dataset, m: Map) -> RResult<(AxTable, bool)> {
-        let (attr, noise, mut o) = attr_options(&n.0, m, None)?;
+        let (attr, noise, mut o) = attr_options("ax_sweep", &n.0, m, None)?;
         if noise.is_some() {
             return err("ax_sweep: NoiseTunnel options are not supported in sweeps");
         }

@@ -216,8 +216,28 @@ impl Registry {
         out
     }
 
-    /// `help("name")`: one entry, or one category, or suggestions.
+    /// `help("name")`: one entry, or one category, or suggestions. A function wins over a
+    /// category of the same name (`help("gax")` is the function); its entry then lists the
+    /// category's other functions.
     pub fn help(&self, name: &str) -> String {
+        if let Some(d) = self.get(name) {
+            let mut out = format_entry(d);
+            if let Some(cat) = Category::ALL.iter().find(|c| c.key() == name) {
+                let others: Vec<&str> = self
+                    .docs
+                    .iter()
+                    .filter(|o| o.category == *cat && o.name != name)
+                    .map(|o| o.name)
+                    .collect();
+                out.push_str(&format!(
+                    "\n\nalso in [{}] ({}):\n{}",
+                    cat.key(),
+                    cat.title(),
+                    wrap(&others.join(", "), 78, "  ").trim_end()
+                ));
+            }
+            return out;
+        }
         if let Some(cat) = Category::ALL.iter().find(|c| c.key() == name) {
             let mut out = format!("{}\n", cat.title());
             for d in self.docs.iter().filter(|d| d.category == *cat) {

@@ -46,9 +46,57 @@ pub fn is_incomplete(src: &str) -> bool {
     depth > 0 || in_str == Some('`')
 }
 
+/// True when the input's last statement ends with `;` (comments and whitespace after it
+/// ignored): as in IPython, the prompt then shows no value (`net.fit(…);` prints nothing).
+pub fn ends_with_semicolon(src: &str) -> bool {
+    // The code with strings kept whole and `//` comments dropped, line by line.
+    let mut code = String::new();
+    let mut in_str: Option<char> = None;
+    let mut chars = src.chars().peekable();
+    while let Some(c) = chars.next() {
+        if let Some(q) = in_str {
+            code.push(c);
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    code.push(n);
+                }
+            } else if c == q {
+                in_str = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '`' => {
+                in_str = Some(c);
+                code.push(c);
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        code.push('\n');
+                        break;
+                    }
+                }
+            }
+            _ => code.push(c),
+        }
+    }
+    in_str.is_none() && code.trim_end().ends_with(';')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trailing_semicolon_is_seen_past_comments_not_in_strings() {
+        assert!(ends_with_semicolon("net.fit(a, b);"));
+        assert!(ends_with_semicolon("let x = 1;  // the count\n"));
+        assert!(!ends_with_semicolon("x"));
+        assert!(!ends_with_semicolon("let s = \"a;\""));
+        assert!(!ends_with_semicolon("x // y;"));
+        assert!(ends_with_semicolon("let s = \"http://a\";"));
+    }
 
     #[test]
     fn brackets_open_across_lines() {

@@ -138,6 +138,11 @@ def check_protocol(km, kc):
     assert [r["data"]["text/plain"] for r in results] == ["42"], results
     ok("execute: stream and execute_result")
 
+    reply, out = run_cell(kc, "x + 2;  // a trailing ; hides the value, as in IPython")
+    assert reply["status"] == "ok", reply
+    assert of_type(out, "execute_result") == [], out
+    ok("execute: a trailing ; hides the value")
+
     reply, out = run_cell(kc, "let t = tensor([[1.0, 2.0], [3.0, 4.0]]);\nt.sum(1)")
     text = of_type(out, "execute_result")[0]["data"]["text/plain"]
     assert "tensor([3., 7.])" in text, text
