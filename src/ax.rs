@@ -454,6 +454,11 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
             model.classes
         )));
     }
+    if opts.attr.upsample.is_none() && opts.methods.contains(&Method::LayerGradCam) {
+        return Err(Error::invalid(
+            "ax_sweep: upsample: false keeps Grad-CAM maps at the layer's size, which cannot be added to the input; use \"bilinear\" or \"nearest\"",
+        ));
+    }
     let batch = opts.batch.max(1);
     // The samples this process covers: all, or a shard's run of whole batches.
     let items = match opts.shard {

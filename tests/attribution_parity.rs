@@ -61,6 +61,16 @@ fn methods() -> Vec<(&'static str, Method, AttrOptions, f64)> {
         ("GuidedBackprop", Method::GuidedBackprop, o(), 1e-4),
         ("DeepLift", Method::DeepLift, o(), 1e-4),
         ("LayerGradCam", Method::LayerGradCam, o(), 1e-5),
+        // The map at the layer's size, as Captum's LayerGradCam returns it.
+        (
+            "LayerGradCam_raw",
+            Method::LayerGradCam,
+            AttrOptions {
+                upsample: None,
+                ..o()
+            },
+            1e-5,
+        ),
         (
             "IG_gl16",
             Method::IntegratedGradients,

@@ -187,6 +187,17 @@ fn calls_that_used_to_panic_are_errors() {
     );
     refused("format_float(1.5, 70000)", &["format_float", "0 to 100"]);
     refused(
+        "ax_sweep(drybean_fpa(), load_drybean().head(4), #{methods: \"LayerGradCam\", upsample: false})",
+        &["ax_sweep", "layer's size", "bilinear"],
+    );
+    assert_eq!(
+        show(
+            "attribute(cxc_multi_spa(#{size: 64}), formula_input([2, 1, 64, 64], 0.5), \"LayerGradCam\", #{upsample: false}).shape"
+        ),
+        "[2, 1, 29, 29]",
+        "the Grad-CAM map at the layer's size"
+    );
+    refused(
         "arange(6).reshape([2, 3]).narrow(-1, 3, 9223372036854775807)",
         &["narrow", "outside 0..3"],
     );

@@ -18,7 +18,7 @@ pub fn layer_gradcam(
     targets: Option<&[usize]>,
     layer: &LayerRef,
     relu: bool,
-    upsample: Mode,
+    upsample: Option<Mode>,
 ) -> Result<Tensor> {
     let layer = &model.resolve_layer(layer)?;
     let g = gradient(model, x, targets, Rule::Plain, 0, Some(layer.clone()))?;
@@ -48,7 +48,10 @@ pub fn layer_gradcam(
     };
     let map = weights.broadcast_mul(&act)?.sum_keepdim(1)?;
     let map = if relu { map.relu()? } else { map };
-    to_input_shape(&map, x, upsample)
+    match upsample {
+        Some(mode) => to_input_shape(&map, x, mode),
+        None => Ok(map.to_dtype(x.dtype())?),
+    }
 }
 
 /// Bring a (N, 1, …) map to the input's shape.

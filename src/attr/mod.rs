@@ -148,8 +148,10 @@ pub struct AttrOptions {
     pub layer: Option<LayerRef>,
     /// Grad-CAM: apply ReLU to the map (Captum's `relu_attributions`).
     pub relu: bool,
-    /// Grad-CAM: how the map is brought to the input size.
-    pub upsample: Mode,
+    /// Grad-CAM: how the map is brought to the input size; `None` returns it at the layer's
+    /// size, (N, 1, …), as Captum's `LayerGradCam.attribute` does before
+    /// `LayerAttribution.interpolate` (not input-shaped, so not for AX or GAX).
+    pub upsample: Option<Mode>,
     pub ig_steps: usize,
     pub ig_method: IgMethod,
     /// IG: scaled inputs per forward/backward (0 = all at once).
@@ -166,7 +168,7 @@ impl Default for AttrOptions {
             baseline: None,
             layer: None,
             relu: false,
-            upsample: Mode::Bilinear,
+            upsample: Some(Mode::Bilinear),
             ig_steps: 50,
             ig_method: IgMethod::GaussLegendre,
             internal_batch: 0,

@@ -103,9 +103,17 @@ pub fn attr_options(
         baseline,
         layer,
         relu: o.bool("relu", d.relu)?,
-        upsample: match o.opt_string("upsample")? {
-            Some(s) => Mode::parse(&s).rh()?,
+        upsample: match o.raw("upsample") {
             None => d.upsample,
+            Some(v) if v.as_bool() == Ok(false) => None,
+            Some(v) => match v.into_string() {
+                Ok(s) => Some(Mode::parse(&s).rh()?),
+                Err(t) => {
+                    return err(format!(
+                        "{what} option 'upsample': \"bilinear\", \"nearest\" or false (the map at the layer's size), got {t}"
+                    ));
+                }
+            },
         },
         ig_steps: o.usize("steps", d.ig_steps)?,
         ig_method: match o.opt_string("ig_method")? {
@@ -155,7 +163,7 @@ fn run(
 
 pub fn register(r: &mut Registrar) {
     r.doc(Cat, "attribute", "attribute(net, x_or_dataset, method, #{target, labels, baseline, layer, layer_input, relu, upsample, abs, steps, ig_method, internal_batch, chunk}) -> Tensor",
-        "Heatmaps, one per sample, matching Captum: Saliency (signed; abs: true = Captum's default), InputXGradient, LayerGradCam (paper layer by default), Deconvolution, GuidedBackprop, DeepLift (per-sample, zero baseline), IntegratedGradients, NoiseTunnel (#{method, nt_type, samples, stdev}). target: the prediction (default), a class, one per sample, or \"label\".")
+        "Heatmaps, one per sample, matching Captum: Saliency (signed; abs: true = Captum's default), InputXGradient, LayerGradCam (paper layer by default), Deconvolution, GuidedBackprop, DeepLift (per-sample, zero baseline), IntegratedGradients, NoiseTunnel (#{method, nt_type, samples, stdev}). target: the prediction (default), a class, one per sample, or \"label\". LayerGradCam's map is brought to the input's size (upsample: \"bilinear\", default, or \"nearest\"); upsample: false returns it at the layer's size, (N, 1, …), as Captum's LayerGradCam does.")
         .example_is("let b = load_drybean().head(4); attribute(drybean_fpa(), b.x, \"Saliency\").shape", "[4, 16]");
     r.engine
         .register_fn("attribute", |n: Net, x: ScriptTensor, method: &str| {

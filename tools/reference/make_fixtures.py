@@ -99,9 +99,15 @@ def get_module(net, name):
     return m
 
 
+def gradcam_raw(net, layer, layer_input, x, target):
+    """Captum's LayerGradCam as it returns it: the map at the layer's size, (N, 1, ...)."""
+    from captum.attr import LayerGradCam
+    return LayerGradCam(net, get_module(net, layer)).attribute(x, target=target, attribute_to_layer_input=layer_input)
+
+
 def gradcam(net, layer, layer_input, x, target):
-    from captum.attr import LayerAttribution, LayerGradCam
-    a = LayerGradCam(net, get_module(net, layer)).attribute(x, target=target, attribute_to_layer_input=layer_input)
+    from captum.attr import LayerAttribution
+    a = gradcam_raw(net, layer, layer_input, x, target)
     if x.dim() == 2:  # FPA: the map over the unsqueezed input (N, 1, d)
         return a.reshape(x.shape)
     up = LayerAttribution.interpolate(a, tuple(x.shape[2:]), interpolate_mode="bilinear")
@@ -136,6 +142,7 @@ def attr_fixture(name):
         out[f"DeepLift.{tname}"] = torch.cat(dl)
         out[f"DeepLift_delta.{tname}"] = torch.cat(deltas)
         out[f"LayerGradCam.{tname}"] = gradcam(net, layer, layer_input, x, t)
+        out[f"LayerGradCam_raw.{tname}"] = gradcam_raw(net, layer, layer_input, x, t)
         out[f"IG_gl16.{tname}"] = IntegratedGradients(net).attribute(x, target=t, n_steps=16, method="gausslegendre")
         out[f"IG_trap10.{tname}"] = IntegratedGradients(net).attribute(x, target=t, n_steps=10, method="riemann_trapezoid")
     save_file({k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in out.items()},
