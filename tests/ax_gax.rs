@@ -153,6 +153,21 @@ fn gax_matches_pytorch(
             1e-4,
             &format!("{what} GAX heatmap"),
         );
+        // The per-step loss −CO + l_s/S and S itself, and the heatmap after the last update.
+        for (key, trace) in [("gax_losses", &r.losses), ("gax_sims", &r.similarity_terms)] {
+            let v: Vec<f64> = trace.iter().flatten().copied().collect();
+            let got = Tensor::from_vec(v, (n, 10), &gaxsh::device::current()).unwrap();
+            let want = fx[&format!("{name}.{key}")].to_dtype(DType::F64).unwrap();
+            assert_tensor_close(&got, &want, 1e-4, &format!("{what} GAX {key}"));
+        }
+        assert_tensor_close(
+            &r.updated,
+            &fx[&format!("{name}.gax_updated")]
+                .to_dtype(DType::F64)
+                .unwrap(),
+            1e-4,
+            &format!("{what} GAX heatmap after the last update"),
+        );
         // Scores and frames are aligned: frame k is the heatmap of score k.
         assert_eq!(r.frames[0].len(), 10);
         assert_eq!(r.frames[0].last().unwrap().0, 9);

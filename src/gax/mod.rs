@@ -184,10 +184,17 @@ pub struct GaxResult {
     pub targets: Vec<usize>,
     /// CO score per step, per sample.
     pub scores: Vec<Vec<f64>>,
+    /// The loss −CO + l_s/S per step, per sample (−CO when the similarity term is off).
+    pub losses: Vec<Vec<f64>>,
+    /// The similarity term S per step, per sample (empty when it is off).
+    pub similarity_terms: Vec<Vec<f64>>,
     /// The index of the first score above the target, if reached.
     pub steps_to_target: Vec<Option<usize>>,
     /// The heatmap of each sample's last score (N, …).
     pub heatmaps: Tensor,
+    /// Each sample's heatmap after its last Adam update, tanh(w·x + b) with the final w and b:
+    /// what the next step would have scored (N, …; zeros for a sample an interrupt cut short).
+    pub updated: Tensor,
     /// (step, heatmap) frames per sample.
     pub frames: Vec<Vec<(usize, Tensor)>>,
     pub interrupted: bool,
@@ -300,8 +307,11 @@ pub fn gax(
         labels: labels.to_vec(),
         targets: targets.to_vec(),
         scores: vec![Vec::new(); n],
+        losses: vec![Vec::new(); n],
+        similarity_terms: vec![Vec::new(); n],
         steps_to_target: vec![None; n],
         heatmaps: x.zeros_like()?,
+        updated: x.zeros_like()?,
         frames: vec![Vec::new(); n],
         interrupted: false,
         options: opts.clone(),
@@ -340,6 +350,7 @@ pub fn gax(
         .collect();
     let window = crate::threads::current().max(1);
     let mut finals: Vec<Option<Tensor>> = vec![None; n];
+    let mut updated: Vec<Option<Tensor>> = vec![None; n];
     for group in chunks.chunks(window) {
         let outcomes: Vec<Result<Chunk>> = if group.len() > 1 {
             use rayon::prelude::*;
@@ -358,6 +369,16 @@ pub fn gax(
                 .into_iter()
                 .zip(chunk.steps_to_target)
                 .zip(chunk.frames.into_iter().zip(chunk.finals));
+            let traces = chunk
+                .losses
+                .into_iter()
+                .zip(chunk.similarity_terms)
+                .zip(chunk.updated);
+            for (j, ((losses, sims), after)) in traces.enumerate() {
+                result.losses[c0 + j] = losses;
+                result.similarity_terms[c0 + j] = sims;
+                updated[c0 + j] = after;
+            }
             for (j, ((scores, reached), (frames, last))) in per_sample.enumerate() {
                 result.scores[c0 + j] = scores;
                 result.steps_to_target[c0 + j] = reached;
@@ -370,11 +391,15 @@ pub fn gax(
         }
     }
     let zero = x.get(0)?.zeros_like()?;
-    let hs: Vec<Tensor> = finals
-        .into_iter()
-        .map(|f| f.unwrap_or_else(|| zero.clone()))
-        .collect();
-    result.heatmaps = Tensor::stack(&hs, 0)?;
+    let stack = |v: Vec<Option<Tensor>>| -> Result<Tensor> {
+        let hs: Vec<Tensor> = v
+            .into_iter()
+            .map(|f| f.unwrap_or_else(|| zero.clone()))
+            .collect();
+        Ok(Tensor::stack(&hs, 0)?)
+    };
+    result.heatmaps = stack(finals)?;
+    result.updated = stack(updated)?;
     result.seconds = started.elapsed().as_secs_f64();
     Ok(result)
 }
@@ -382,6 +407,9 @@ pub fn gax(
 /// A result for samples `c0..c1` of a run, indexed from 0.
 struct Chunk {
     scores: Vec<Vec<f64>>,
+    losses: Vec<Vec<f64>>,
+    similarity_terms: Vec<Vec<f64>>,
+    updated: Vec<Option<Tensor>>,
     steps_to_target: Vec<Option<usize>>,
     frames: Vec<Vec<(usize, Tensor)>>,
     finals: Vec<Option<Tensor>>,
@@ -428,6 +456,9 @@ impl Run<'_> {
         let batch = opts.batch.max(1);
         let mut out = Chunk {
             scores: vec![Vec::new(); c1 - c0],
+            losses: vec![Vec::new(); c1 - c0],
+            similarity_terms: vec![Vec::new(); c1 - c0],
+            updated: vec![None; c1 - c0],
             steps_to_target: vec![None; c1 - c0],
             frames: vec![Vec::new(); c1 - c0],
             finals: vec![None; c1 - c0],
@@ -483,6 +514,7 @@ impl Run<'_> {
             let y = model.forward(&opts.mode.apply(&xa, &h)?, &mut Pass::eval(Rule::Plain))?;
             let co = ((&y - &ya)? * &ka)?.sum(1)?;
             let mut loss = co.neg()?;
+            let mut sims = None;
             if opts.similarity > 0.0 {
                 let s = if portable {
                     ops::portable::similarity(&h, &xa, use_abs, opts.epsilon)?
@@ -495,13 +527,19 @@ impl Run<'_> {
                     })?
                 };
                 loss = (loss + (s.recip()? * opts.similarity)?)?;
+                sims = Some(s.to_dtype(DType::F64)?.to_vec1::<f64>()?);
             }
+            let losses = loss.to_dtype(DType::F64)?.to_vec1::<f64>()?;
             let grads = loss.sum_all()?.backward()?;
             let scores = co.to_dtype(DType::F64)?.to_vec1::<f64>()?;
             let h = h.detach();
             let mut finished = Vec::new();
             for (r, &i) in active.iter().enumerate() {
                 out.scores[i].push(scores[r]);
+                out.losses[i].push(losses[r]);
+                if let Some(s) = &sims {
+                    out.similarity_terms[i].push(s[r]);
+                }
                 let hr = h.get(r)?;
                 let last = scores[r] > opts.target_co || step + 1 == opts.max_steps;
                 if step % every[i] == 0 || last {
@@ -538,6 +576,18 @@ impl Run<'_> {
                 ab.step(&mut b, &grad_of(&bv)?, t, opts);
             }
             self.progress.advance(rows);
+            // The heatmap the updated parameters give, for every row that stops here.
+            let last_step = step + 1 == opts.max_steps;
+            for (r, &i) in active.iter().enumerate() {
+                if last_step || finished.contains(&r) {
+                    let span = r * per_sample..(r + 1) * per_sample;
+                    let h: Vec<f64> = (span.clone())
+                        .map(|j| (w[j] * xv[j] + if opts.bias { b[j] } else { 0.0 }).tanh())
+                        .collect();
+                    out.updated[i] =
+                        Some(Tensor::from_vec(h, &shape[1..], xs.device())?.to_dtype(model.dtype)?);
+                }
+            }
             if !finished.is_empty() {
                 let keep: Vec<usize> = (0..rows).filter(|r| !finished.contains(r)).collect();
                 if keep.is_empty() {

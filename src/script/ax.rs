@@ -411,11 +411,28 @@ fn register_gax(r: &mut Registrar) {
     r.prop(GAX, "scores", "g.scores -> array", "The CO trajectory of every sample (one array per sample).")
         .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 3, target_co: 100}).scores[0].len()");
     r.engine
-        .register_get("scores", |g: &mut GaxResult| -> Array {
-            g.scores
-                .iter()
-                .map(|s| Dynamic::from_array(s.iter().map(|&v| Dynamic::from_float(v)).collect()))
-                .collect()
+        .register_get("scores", |g: &mut GaxResult| per_step(&g.scores));
+    fn per_step(traces: &[Vec<f64>]) -> Array {
+        traces
+            .iter()
+            .map(|s| Dynamic::from_array(s.iter().map(|&v| Dynamic::from_float(v)).collect()))
+            .collect()
+    }
+    r.prop(GAX, "losses", "g.losses -> array", "The loss −CO + l_s/S of every step, per sample (what Adam minimised).")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 3, target_co: 100}).losses[0].len()");
+    r.engine
+        .register_get("losses", |g: &mut GaxResult| per_step(&g.losses));
+    r.prop(GAX, "similarity_terms", "g.similarity_terms -> array", "The similarity term S of every step, per sample (empty with similarity: 0).")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 3, target_co: 100}).similarity_terms[0]");
+    r.engine
+        .register_get("similarity_terms", |g: &mut GaxResult| {
+            per_step(&g.similarity_terms)
+        });
+    r.prop(GAX, "updated_heatmaps", "g.updated_heatmaps -> Tensor", "Each sample's heatmap after its last Adam update, tanh(w·x + b) with the final parameters (heatmaps holds the one of the last score).")
+        .example("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 3, target_co: 100}).updated_heatmaps.shape");
+    r.engine
+        .register_get("updated_heatmaps", |g: &mut GaxResult| {
+            ScriptTensor(g.updated.clone())
         });
     r.prop(GAX, "steps_to_target", "g.steps_to_target -> array", "Per sample, the step whose CO first exceeded the target, or -1.")
         .example("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 3, target_co: 100}).steps_to_target");

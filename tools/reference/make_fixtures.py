@@ -162,7 +162,9 @@ def co(before, after, labels, form="raw"):
 
 
 def gax_steps(net, x, target, mode, steps=10, ls=100.0, eps=1e-4, use_abs=True, bias=True):
-    """The authors' GAX loop (METHOD.md §5) with the |x| option; scores and the heatmap of each step."""
+    """The authors' GAX loop (METHOD.md §5) with the |x| option: per step the CO scores, the loss
+    -CO + l_s/S and the similarity term S of each sample; the heatmap of the last scored step and
+    the one the parameters give after the last update."""
     with torch.no_grad():
         y0 = net(x)
     c = y0.shape[1]
@@ -171,7 +173,7 @@ def gax_steps(net, x, target, mode, steps=10, ls=100.0, eps=1e-4, use_abs=True, 
     w = torch.ones_like(x, requires_grad=True)
     b = torch.full_like(x, 0.01, requires_grad=True)
     opt = torch.optim.Adam([w, b] if bias else [w], lr=0.1, betas=(0.9, 0.999))
-    scores, last_h = [], None
+    scores, losses, sims, last_h = [], [], [], None
     for _ in range(steps):
         opt.zero_grad()
         h = torch.tanh(w * x + b) if bias else torch.tanh(w * x)
@@ -179,12 +181,18 @@ def gax_steps(net, x, target, mode, steps=10, ls=100.0, eps=1e-4, use_abs=True, 
         s = (kappa * (y - y0)).sum(1)
         den = x.abs() + eps if use_abs else x + eps
         sim = ((h - x + eps) ** 2 / den).flatten(1).mean(1)
-        loss = (-s + ls / sim).sum()
+        each = -s + ls / sim
+        loss = each.sum()
         loss.backward()
         opt.step()
         scores.append(s.detach())
+        losses.append(each.detach())
+        sims.append(sim.detach())
         last_h = h.detach()
-    return torch.stack(scores, 1), last_h
+    with torch.no_grad():
+        updated = torch.tanh(w * x + b) if bias else torch.tanh(w * x)
+    return {"gax_scores": torch.stack(scores, 1), "gax_heatmap": last_h, "gax_losses": torch.stack(losses, 1),
+            "gax_sims": torch.stack(sims, 1), "gax_updated": updated}
 
 
 def ax_gax_fixture():
@@ -206,22 +214,21 @@ def ax_gax_fixture():
             for form in ("raw", "softmax", "softmax_as_coded"):
                 out[f"drybean.co_{mode}_{form}"] = co(before, after, labels, form)
     out.update({"drybean.input": x, "drybean.labels": labels, "drybean.heatmap": h})
-    s, hl = gax_steps(net, x, pred, "sum")
-    out.update({"drybean.gax_scores": s, "drybean.gax_heatmap": hl})
+    out.update({f"drybean.{k}": v for k, v in gax_steps(net, x, pred, "sum").items()})
 
     ccf = build(FpaNet(7, 2))
     xc = f32able(torch.rand(4, 28, generator=gen, dtype=torch.float64) * 2.0 - 0.5)
     with torch.no_grad():
         pc = ccf(xc).argmax(1)
-    s, hl = gax_steps(ccf, xc, pc, "mult")
-    out.update({"ccf.input": xc, "ccf.gax_scores": s, "ccf.gax_heatmap": hl})
+    out.update({f"ccf.{k}": v for k, v in gax_steps(ccf, xc, pc, "mult").items()})
+    out["ccf.input"] = xc
 
     cxc = build(CXCMultiSPA(4))
     xi = f32able(torch.rand(2, 1, 64, 64, generator=gen, dtype=torch.float64))
     with torch.no_grad():
         pi = cxc(xi).argmax(1)
-    s, hl = gax_steps(cxc, xi, pi, "sum", use_abs=False)
-    out.update({"cxc.input": xi, "cxc.gax_scores": s, "cxc.gax_heatmap": hl})
+    out.update({f"cxc.{k}": v for k, v in gax_steps(cxc, xi, pi, "sum", use_abs=False).items()})
+    out["cxc.input"] = xi
     save_file({k: (v.float() if v.is_floating_point() else v).contiguous() for k, v in out.items()}, str(OUT / "ax_gax.safetensors"))
     print("ax_gax: done")
 
