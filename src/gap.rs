@@ -8,7 +8,7 @@
 //! samples on the "wrong" side of that threshold ([`flag_errors`]), the paper's proposed use.
 
 use crate::ax::{AxRow, AxTable, Mode};
-pub use crate::stats::{Summary, auroc, quantile, summarize};
+pub use crate::stats::{Summary, auroc, auroc_interval, quantile, summarize};
 use serde::Serialize;
 
 /// Which prediction "correct" refers to.
@@ -96,6 +96,8 @@ pub struct Gap {
     pub wrong: Summary,
     /// AUROC of CO as a score for "correct".
     pub auroc: f64,
+    /// Its 95 % bootstrap interval (`stats::auroc_interval`).
+    pub auroc_ci: (f64, f64),
     /// AUROC of the maximum softmax probability (before AX), the trivial baseline.
     pub msp_auroc: f64,
     /// Kolmogorov–Smirnov distance between the two CO distributions.
@@ -104,9 +106,48 @@ pub struct Gap {
     pub threshold: f64,
     /// CO scores that were NaN (all-zero heatmaps in the compatibility mode), left out.
     pub nan: usize,
+    /// Why no verdict can be drawn, when one of the groups is too small or the model predicted
+    /// one class for every sample (then "correct" only says which class that was).
+    pub degenerate: Option<String>,
+}
+
+/// Fewer samples than this on either side and the comparison gives no verdict.
+pub const MIN_GROUP: usize = 10;
+/// Bootstrap rounds of the AUROC intervals.
+pub const BOOTSTRAP_ROUNDS: usize = 1000;
+
+/// What a comparison of CO with the baseline says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    /// CO's whole interval lies above the baseline's AUROC, by this much (point estimates).
+    CoBetter(f64),
+    /// CO's whole interval lies below it.
+    BaselineBetter(f64),
+    /// The baseline's AUROC lies inside CO's interval.
+    NoClearDifference,
+    /// Too little or degenerate data: the reason.
+    NoVerdict(String),
 }
 
 impl Gap {
+    /// The one judgement the text table and the report both print.
+    pub fn verdict(&self) -> Verdict {
+        if let Some(why) = &self.degenerate {
+            return Verdict::NoVerdict(why.clone());
+        }
+        let Some(d) = self.margin_over_baseline() else {
+            return Verdict::NoVerdict("AUROC undefined".into());
+        };
+        let (lo, hi) = self.auroc_ci;
+        if lo > self.msp_auroc {
+            Verdict::CoBetter(d)
+        } else if hi < self.msp_auroc {
+            Verdict::BaselineBetter(-d)
+        } else {
+            Verdict::NoClearDifference
+        }
+    }
+
     /// How far CO's AUROC is above the max-softmax baseline's (negative: below); `None` where
     /// either is undefined.
     pub fn margin_over_baseline(&self) -> Option<f64> {
@@ -145,6 +186,26 @@ pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
                     .map(|r| r.msp)
                     .collect();
                 let (ks, threshold) = widest_gap(&pos, &neg);
+                let predicted = |r: &&AxRow| match meaning {
+                    Meaning::Before => r.pred_before,
+                    Meaning::After => r.pred_after,
+                };
+                let one_class =
+                    rows.len() > 1 && rows.iter().all(|r| predicted(r) == predicted(&rows[0]));
+                let degenerate = if one_class {
+                    Some(format!(
+                        "every sample predicted as class {}",
+                        predicted(&rows[0])
+                    ))
+                } else if pos.len() < MIN_GROUP || neg.len() < MIN_GROUP {
+                    Some(format!(
+                        "{} correct and {} wrong; fewer than {MIN_GROUP} on a side",
+                        pos.len(),
+                        neg.len()
+                    ))
+                } else {
+                    None
+                };
                 out.push(Gap {
                     method: m.clone(),
                     mode,
@@ -152,10 +213,12 @@ pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
                     correct: summarize(&pos),
                     wrong: summarize(&neg),
                     auroc: auroc(&pos, &neg),
+                    auroc_ci: auroc_interval(&pos, &neg, BOOTSTRAP_ROUNDS),
                     msp_auroc: auroc(&msp_pos, &msp_neg),
                     ks,
                     threshold,
                     nan: rows.iter().filter(|r| !r.co.is_finite()).count(),
+                    degenerate,
                 });
             }
         }
@@ -169,7 +232,7 @@ pub fn gap_text(gaps: &[Gap]) -> String {
         "CO as a correctness indicator (AUROC > 0.5: correct predictions score higher)\n",
     );
     s.push_str(&format!(
-        "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10} {:>10} {:>7} {:>7} {:>9}  {}\n",
+        "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10} {:>10} {:>7} {:>15} {:>7} {:>9}  {}\n",
         "correct",
         "mode",
         "method",
@@ -178,18 +241,20 @@ pub fn gap_text(gaps: &[Gap]) -> String {
         "median_ok",
         "median_wr",
         "AUROC",
+        "95% CI",
         "KS",
         "MSP AUROC",
         "vs baseline"
     ));
     for g in gaps {
-        let verdict = match g.margin_over_baseline() {
-            None => "n/a".to_string(),
-            Some(d) if d > 0.0 => format!("CO better by {d:.3}"),
-            Some(d) => format!("MSP better by {:.3}", -d),
+        let verdict = match g.verdict() {
+            Verdict::CoBetter(d) => format!("CO better by {d:.3}"),
+            Verdict::BaselineBetter(d) => format!("MSP better by {d:.3}"),
+            Verdict::NoClearDifference => "no clear difference (MSP inside CO's CI)".to_string(),
+            Verdict::NoVerdict(why) => format!("no verdict: {why}"),
         };
         s.push_str(&format!(
-            "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10.4} {:>10.4} {:>7.4} {:>7.4} {:>9.4}  {}\n",
+            "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10.4} {:>10.4} {:>7.4} {:>15} {:>7.4} {:>9.4}  {}\n",
             g.meaning.name(),
             g.mode.name(),
             g.method,
@@ -198,6 +263,7 @@ pub fn gap_text(gaps: &[Gap]) -> String {
             g.correct.median,
             g.wrong.median,
             g.auroc,
+            format!("{:.3}–{:.3}", g.auroc_ci.0, g.auroc_ci.1),
             g.ks,
             g.msp_auroc,
             verdict

@@ -403,3 +403,23 @@ fn gax_beats_the_existing_heatmaps_on_drybean() {
 fn gax_beats_the_existing_heatmaps_on_creditcard() {
     gax_beats_methods("creditcard", 100, 100);
 }
+
+#[test]
+fn gap_verdicts_need_enough_samples_and_more_than_one_predicted_class() {
+    // Eight samples cannot carry a verdict whatever their numbers say; the table says why.
+    let text = show(
+        "let b = load_drybean(); gap_stats(ax_sweep(drybean_fpa(), b.head(8), #{methods: \"Saliency\"}))",
+    );
+    assert!(text.contains("95% CI"), "{text}");
+    for line in text.lines().skip(2) {
+        assert!(
+            line.contains("no verdict: ")
+                && (line.contains("fewer than 10") || line.contains("every sample predicted")),
+            "{line}"
+        );
+    }
+    let maps = show(
+        "let b = load_drybean(); let g = gap_stats(ax_sweep(drybean_fpa(), b.head(8), #{methods: \"Saliency\"})).to_maps()[0]; [g.auroc_ci.len(), g.degenerate != ()]",
+    );
+    assert_eq!(maps, "[2, true]");
+}

@@ -6,7 +6,7 @@
 
 use super::record::RunRecord;
 use crate::ax::AxTable;
-use crate::gap::Gap;
+use crate::gap::{Gap, Verdict};
 
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -93,18 +93,23 @@ pub fn gaps(gaps: &[Gap]) -> String {
         "<h3>Gap statistics: does CO tell correct from wrong predictions?</h3>\n\
          <p>AUROC of the CO score as a correctness indicator (0.5 = no information), the widest gap between the \
          two CO distributions (Kolmogorov–Smirnov) and, beside it, the AUROC of the trivial baseline: the maximum \
-         softmax probability before AX. Both meanings of “correct” are shown.</p>\n\
+         softmax probability before AX. Both meanings of “correct” are shown. The interval beside CO's AUROC is a \
+         95 % bootstrap (1,000 resamples of each group); a verdict needs the baseline outside that interval, at least \
+         10 samples on each side and more than one predicted class.</p>\n\
          <table><tr><th>correct</th><th>mode</th><th>method</th><th>n correct</th><th>n wrong</th><th>median CO correct</th>\
-         <th>median CO wrong</th><th>AUROC (CO)</th><th>KS gap</th><th>threshold</th><th>AUROC (max softmax)</th><th>verdict</th></tr>\n",
+         <th>median CO wrong</th><th>AUROC (CO) [95 % CI]</th><th>KS gap</th><th>threshold</th><th>AUROC (max softmax)</th><th>verdict</th></tr>\n",
     );
     for g in gaps {
-        let verdict = match g.margin_over_baseline() {
-            None => "n/a".to_string(),
-            Some(d) if d > 0.0 => format!("<b>CO better</b> by {d:.3}"),
-            Some(d) => format!("max softmax better by {:.3}", -d),
+        let verdict = match g.verdict() {
+            Verdict::CoBetter(d) => format!("<b>CO better</b> by {d:.3}"),
+            Verdict::BaselineBetter(d) => format!("max softmax better by {d:.3}"),
+            Verdict::NoClearDifference => {
+                "no clear difference (max softmax inside CO's 95 % interval)".to_string()
+            }
+            Verdict::NoVerdict(why) => format!("no verdict: {}", esc(&why)),
         };
         s.push_str(&format!(
-            "<tr><td>{} AX</td><td>x{}h</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{verdict}</td></tr>\n",
+            "<tr><td>{} AX</td><td>x{}h</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4} [{:.3}–{:.3}]</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{verdict}</td></tr>\n",
             g.meaning.name(),
             if g.mode.name() == "sum" { "+" } else { "*" },
             esc(&g.method),
@@ -113,6 +118,8 @@ pub fn gaps(gaps: &[Gap]) -> String {
             g.correct.median,
             g.wrong.median,
             g.auroc,
+            g.auroc_ci.0,
+            g.auroc_ci.1,
             g.ks,
             g.threshold,
             g.msp_auroc
