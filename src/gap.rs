@@ -96,7 +96,7 @@ pub struct Gap {
     pub wrong: Summary,
     /// AUROC of CO as a score for "correct".
     pub auroc: f64,
-    /// Its 95 % bootstrap interval (`stats::auroc_interval`).
+    /// Its 95 % interval (DeLong's method, `stats::auroc_interval`).
     pub auroc_ci: (f64, f64),
     /// AUROC of the maximum softmax probability (before AX), the trivial baseline.
     pub msp_auroc: f64,
@@ -113,8 +113,6 @@ pub struct Gap {
 
 /// Fewer samples than this on either side and the comparison gives no verdict.
 pub const MIN_GROUP: usize = 10;
-/// Bootstrap rounds of the AUROC intervals.
-pub const BOOTSTRAP_ROUNDS: usize = 1000;
 
 /// What a comparison of CO with the baseline says.
 #[derive(Clone, Debug, PartialEq)]
@@ -213,7 +211,7 @@ pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
                     correct: summarize(&pos),
                     wrong: summarize(&neg),
                     auroc: auroc(&pos, &neg),
-                    auroc_ci: auroc_interval(&pos, &neg, BOOTSTRAP_ROUNDS),
+                    auroc_ci: auroc_interval(&pos, &neg),
                     msp_auroc: auroc(&msp_pos, &msp_neg),
                     ks,
                     threshold,

@@ -93,8 +93,8 @@ pub fn gaps(gaps: &[Gap]) -> String {
         "<h3>Gap statistics: does CO tell correct from wrong predictions?</h3>\n\
          <p>AUROC of the CO score as a correctness indicator (0.5 = no information), the widest gap between the \
          two CO distributions (Kolmogorov–Smirnov) and, beside it, the AUROC of the trivial baseline: the maximum \
-         softmax probability before AX. Both meanings of “correct” are shown. The interval beside CO's AUROC is a \
-         95 % bootstrap (1,000 resamples of each group); a verdict needs the baseline outside that interval, at least \
+         softmax probability before AX. Both meanings of “correct” are shown. The interval beside CO's AUROC is its \
+         95 % interval by DeLong's method; a verdict needs the baseline outside that interval, at least \
          10 samples on each side and more than one predicted class.</p>\n\
          <table><tr><th>correct</th><th>mode</th><th>method</th><th>n correct</th><th>n wrong</th><th>median CO correct</th>\
          <th>median CO wrong</th><th>AUROC (CO) [95 % CI]</th><th>KS gap</th><th>threshold</th><th>AUROC (max softmax)</th><th>verdict</th></tr>\n",
