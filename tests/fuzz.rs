@@ -2,7 +2,8 @@
 //! registry-driven fuzzer, `src/script/fuzz.rs`): no call may panic or outlive its interrupt.
 //! CI runs a short fixed-seed round; a long run:
 //!
-//!     GAXSH_FUZZ_CALLS=1000000 GAXSH_FUZZ_SEED=1 cargo test --release --test fuzz -- --nocapture
+//!     GAXSH_FUZZ_ADAPTIVE=1 GAXSH_FUZZ_CALLS=1000000 GAXSH_FUZZ_SEED=1 \
+//!         cargo test --release --test fuzz -- --nocapture
 //!
 //! The calls run in a scratch copy of the bundled data (this test's own process), so nothing a
 //! call writes can touch the repository.
@@ -45,6 +46,7 @@ fn no_call_panics_or_hangs() {
         only: std::env::var("GAXSH_FUZZ_ONLY").ok(),
         log: std::env::var_os("GAXSH_FUZZ_LOG").map(Into::into),
         reset: Some(std::sync::Arc::new(put_back)),
+        adaptive: std::env::var_os("GAXSH_FUZZ_ADAPTIVE").is_some(),
         ..Default::default()
     };
     let report = run(&cfg);

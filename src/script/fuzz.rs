@@ -36,6 +36,10 @@ pub struct FuzzConfig {
     /// Called before each fresh session: calls write files, some onto the data the next calls
     /// read (`write_text("data/…csv", …)`), so the caller puts its data back here.
     pub reset: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Draw slow functions less often, in proportion to their measured time, so a long run
+    /// makes more calls per hour. The call stream then depends on the machine's speed, so the
+    /// CI round leaves it off: the same seed gives the same calls on every machine.
+    pub adaptive: bool,
 }
 
 impl Default for FuzzConfig {
@@ -48,6 +52,7 @@ impl Default for FuzzConfig {
             only: None,
             log: None,
             reset: None,
+            adaptive: false,
         }
     }
 }
@@ -567,7 +572,9 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         } else {
             0.8 * mean_ms[k] + 0.2 * ms
         };
-        weights[k] = 1.0 / (1.0 + mean_ms[k] / SLOW_MS);
+        if cfg.adaptive {
+            weights[k] = 1.0 / (1.0 + mean_ms[k] / SLOW_MS);
+        }
         if let Some(f) = log.as_mut() {
             use std::io::Write;
             let answer = match &outcome {
