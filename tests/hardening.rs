@@ -44,6 +44,20 @@ fn sizes_are_checked_before_anything_is_allocated() {
         &["zeros", "TiB", "memory budget"],
     );
     refused("arange(0, 1e308, 1)", &["arange", "memory budget"]);
+    // Many small layers add up: refused before any of them is drawn.
+    refused(
+        "model(\"resnet\", #{blocks: [100000000], widths: [64]})",
+        &["resnet", "memory budget"],
+    );
+    // Degenerate classifiers are refused by name, not built.
+    refused(
+        "model(\"alexnet\", #{classes: 0})",
+        &["alexnet", "at least 2"],
+    );
+    refused(
+        "resnet34(#{in_channels: 0})",
+        &["in_channels", "at least 1"],
+    );
     refused(
         "linspace(2, 3, 9223372036854775807)",
         &["linspace", "memory budget"],

@@ -292,6 +292,16 @@ impl Arch {
                 valid.join(", ")
             )));
         }
+        if let Some(c) = o.classes.filter(|&c| c < 2) {
+            return Err(Error::invalid(format!(
+                "{name}: classes {c}; a classifier needs at least 2 (CO weighs the target against the others)"
+            )));
+        }
+        if o.in_channels == Some(0) {
+            return Err(Error::invalid(format!(
+                "{name}: in_channels must be at least 1"
+            )));
+        }
         let pneumonia = name.ends_with("_pneumonia") || o.pneumonia;
         let imagenet_or_pneumonia = if pneumonia { 2 } else { 1000 };
         Ok(match name {

@@ -30,6 +30,10 @@ pub struct ParamEntry {
 #[derive(Clone, Default)]
 pub struct ParamStore {
     pub entries: Vec<ParamEntry>,
+    /// Elements of all entries, kept as they are added: the budget check of each new tensor
+    /// counts the model so far without summing every entry again (a model of many small layers
+    /// would otherwise take quadratic time to be refused).
+    elements: usize,
 }
 
 impl ParamStore {
@@ -112,6 +116,7 @@ impl<'a> Builder<'a> {
 
     fn push(&mut self, name: &str, t: Tensor, kind: ParamKind) -> Result<Var> {
         let var = Var::from_tensor(&t)?;
+        self.store.elements = self.store.elements.saturating_add(var.elem_count());
         self.store.entries.push(ParamEntry {
             name: self.full(name),
             var: var.clone(),
@@ -125,9 +130,10 @@ impl<'a> Builder<'a> {
     fn reserve(&self, name: &str, shape: &[usize]) -> Result<usize> {
         let what = format!("parameter {}", self.full(name));
         let n = crate::limits::count(&what, shape)?;
-        let held: usize = self.store.entries.iter().map(|e| e.var.elem_count()).sum();
+        // Building a huge model takes a while: Ctrl-C stops it between tensors.
+        crate::interrupt::check()?;
         // Built as f64 values, then converted.
-        crate::limits::check(&what, n.saturating_add(held), 8)?;
+        crate::limits::check(&what, n.saturating_add(self.store.elements), 8)?;
         Ok(n)
     }
 

@@ -152,6 +152,19 @@ impl ResNet {
         if blocks.len() != widths.len() || blocks.is_empty() {
             candle_core::bail!("resnet: blocks and widths must be non-empty and of equal length");
         }
+        // The 3×3 convolutions alone (two per block) are a lower bound of the parameters:
+        // a model that cannot fit is refused here, before any of it is drawn.
+        let convs = blocks
+            .iter()
+            .zip(widths)
+            .map(|(&n, &w)| (n as u128) * 18 * (w as u128) * (w as u128))
+            .sum::<u128>();
+        crate::limits::check(
+            "resnet: its 3×3 convolutions",
+            usize::try_from(convs).unwrap_or(usize::MAX),
+            8,
+        )
+        .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let mut root = if pneumonia {
             b.sub("backbone")
         } else {
