@@ -200,6 +200,11 @@ fn calls_that_used_to_panic_are_errors() {
         &["class 99 is out of range", "0..6"],
     );
     refused("format_float(1.5, 70000)", &["format_float", "0 to 100"]);
+    // Silently accepted before: a line drew as many points as the shorter list.
+    refused(
+        "line([1.0, 2.0], [1.0], temp_path(\"l.png\"))",
+        &["2 x values and 1 y values"],
+    );
     refused(
         "ax_sweep(drybean_fpa(), load_drybean().head(4), #{methods: \"LayerGradCam\", upsample: false})",
         &["ax_sweep", "layer's size", "bilinear"],
@@ -266,6 +271,15 @@ fn calls_that_used_to_hang_end_at_once() {
     // Found by the fuzzer: reading a device as a text file never ended.
     refused("model_from_yaml(\"/dev/zero\")", &["not a regular file"]);
     refused("read_text(\"/dev/zero\")", &["not a regular file"]);
+    // Axes over spans f64 cannot subdivide used to loop forever inside the plotting library.
+    refused(
+        "histogram([1.0, 1e308, -1e308], 10, temp_path(\"h.png\"))",
+        &["too far apart", "1e300"],
+    );
+    refused(
+        "scatter([1e308, -1e308], [1.0, 2.0], temp_path(\"s.png\"))",
+        &["too far apart"],
+    );
     assert!(started.elapsed().as_secs() < 30);
 }
 

@@ -79,21 +79,35 @@ fn finite(v: &[f64]) -> Vec<f64> {
     v.iter().copied().filter(|x| x.is_finite()).collect()
 }
 
-/// The padded range of some values (never empty).
-fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+/// Widest span of values an axis is drawn for: beyond it the tick arithmetic of the plotting
+/// library loses all precision (a span of 2e308 overflowed to infinity and its tick loop never
+/// ended).
+const MAX_SPAN: f64 = 1e300;
+
+/// The padded range of some values (never empty); values spanning more than [`MAX_SPAN`] are
+/// an error naming the extremes.
+fn range(values: impl Iterator<Item = f64>) -> Result<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite()) {
         lo = lo.min(v);
         hi = hi.max(v);
     }
     if !lo.is_finite() {
-        return (0.0, 1.0);
+        return Ok((0.0, 1.0));
     }
-    if hi - lo < 1e-12 {
-        return (lo - 0.5, hi + 0.5);
+    let span = hi - lo;
+    if !span.is_finite() || span > MAX_SPAN || lo.abs() > MAX_SPAN || hi.abs() > MAX_SPAN {
+        return Err(Error::invalid(format!(
+            "values from {lo:e} to {hi:e} are too far apart to draw on one axis (at most {MAX_SPAN:e})"
+        )));
     }
-    let pad = (hi - lo) * 0.05;
-    (lo - pad, hi + pad)
+    if span < 1e-12 * lo.abs().max(1.0) {
+        // One value: a unit around it, wider where ±0.5 would vanish in its precision.
+        let half = (lo.abs() * 1e-6).max(0.5);
+        return Ok((lo - half, hi + half));
+    }
+    let pad = span * 0.05;
+    Ok((lo - pad, hi + pad))
 }
 
 /// Box plots grouped by category (x) and series (colour): Tukey whiskers at 1.5 IQR, outliers
@@ -111,7 +125,7 @@ impl Chart for BoxPlot {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let n = self.categories.len().max(1);
         let s = self.series.len().max(1);
-        let (lo, hi) = range(self.values.iter().flatten().flatten().copied());
+        let (lo, hi) = range(self.values.iter().flatten().flatten().copied())?;
         let mut chart = self.labels.frame(
             root,
             -0.5..(n as f64 - 0.5),
@@ -216,7 +230,7 @@ impl Chart for Histogram {
             )));
         }
         let bins = self.bins;
-        let (lo, hi) = range(self.series.iter().flat_map(|(_, v)| v.iter().copied()));
+        let (lo, hi) = range(self.series.iter().flat_map(|(_, v)| v.iter().copied()))?;
         let w = (hi - lo) / bins as f64;
         let counts: Vec<Vec<usize>> = self
             .series
@@ -267,13 +281,20 @@ pub struct Lines {
 
 impl Chart for Lines {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().copied()));
+        if let Some((name, x, y)) = self.series.iter().find(|(_, x, y)| x.len() != y.len()) {
+            return Err(Error::invalid(format!(
+                "line '{name}': {} x values and {} y values",
+                x.len(),
+                y.len()
+            )));
+        }
+        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().copied()))?;
         let (y0, y1) = range(
             self.series
                 .iter()
                 .flat_map(|s| s.2.iter().copied())
                 .chain(self.hlines.iter().map(|h| h.1)),
-        );
+        )?;
         let mut chart = self
             .labels
             .frame(root, x0..x1, y0..y1, &self.labels.y, None)?;
@@ -338,8 +359,15 @@ pub struct Scatter {
 
 impl Chart for Scatter {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
-        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().copied()));
-        let (y0, y1) = range(self.series.iter().flat_map(|s| s.2.iter().copied()));
+        if let Some((name, x, y)) = self.series.iter().find(|(_, x, y)| x.len() != y.len()) {
+            return Err(Error::invalid(format!(
+                "scatter '{name}': {} x values and {} y values",
+                x.len(),
+                y.len()
+            )));
+        }
+        let (x0, x1) = range(self.series.iter().flat_map(|s| s.1.iter().copied()))?;
+        let (y0, y1) = range(self.series.iter().flat_map(|s| s.2.iter().copied()))?;
         let mut chart = self
             .labels
             .frame(root, x0..x1, y0..y1, &self.labels.y, None)?;
@@ -373,7 +401,7 @@ pub struct Bars {
 impl Chart for Bars {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         let n = self.names.len().max(1);
-        let (lo, hi) = range(self.values.iter().copied().chain([0.0]));
+        let (lo, hi) = range(self.values.iter().copied().chain([0.0]))?;
         let mut chart = self.labels.frame(
             root,
             -0.5..(n as f64 - 0.5),
