@@ -8,7 +8,7 @@
 //! samples on the "wrong" side of that threshold ([`flag_errors`]), the paper's proposed use.
 
 use crate::ax::{AxRow, AxTable, Mode};
-pub use crate::stats::{Summary, auroc, auroc_interval, quantile, summarize};
+pub use crate::stats::{Summary, auroc, auroc_interval, quantile, summarize, widest_gap};
 use serde::Serialize;
 
 /// Which prediction "correct" refers to.
@@ -47,43 +47,6 @@ impl Meaning {
             Meaning::After => r.correct_after(),
         }
     }
-}
-
-/// The widest vertical gap between the two empirical CDFs and the threshold where it occurs:
-/// samples with CO ≤ threshold lean wrong (when correct samples score higher).
-pub fn widest_gap(pos: &[f64], neg: &[f64]) -> (f64, f64) {
-    if pos.is_empty() || neg.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let sorted = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v
-    };
-    let (p, n) = (sorted(pos), sorted(neg));
-    let (mut i, mut j) = (0, 0);
-    let mut best = (0.0, p[0].min(n[0]));
-    // Walk the merged values; after consuming everything ≤ t, compare the two CDFs at t.
-    while i < p.len() || j < n.len() {
-        let t = match (p.get(i), n.get(j)) {
-            (Some(&a), Some(&b)) => a.min(b),
-            (Some(&a), None) => a,
-            (None, Some(&b)) => b,
-            (None, None) => break,
-        };
-        while i < p.len() && p[i] <= t {
-            i += 1;
-        }
-        while j < n.len() && n[j] <= t {
-            j += 1;
-        }
-        // F_wrong(t) − F_correct(t): how many more wrong than correct lie at or below t.
-        let gap = (j as f64 / n.len() as f64 - i as f64 / p.len() as f64).abs();
-        if gap > best.0 {
-            best = (gap, t);
-        }
-    }
-    best
 }
 
 /// Gap statistics of one method × mode × meaning.
@@ -296,16 +259,4 @@ pub fn flag_errors(table: &AxTable, method: &str, mode: Mode, meaning: Meaning) 
         })
         .cloned()
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn widest_gap_finds_the_separating_threshold() {
-        let (ks, t) = widest_gap(&[5.0, 6.0, 7.0], &[1.0, 2.0, 3.0]);
-        assert_eq!(ks, 1.0);
-        assert_eq!(t, 3.0);
-    }
 }

@@ -45,6 +45,16 @@ pub struct Key {
     pub doc: &'static str,
 }
 
+/// A key, for the `KEYS` tables (a `const fn`, so they stay `const`).
+pub const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Key {
+    Key {
+        name,
+        kind,
+        default,
+        doc,
+    }
+}
+
 /// A value given for a key, as front ends hand it over.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {

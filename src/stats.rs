@@ -1,5 +1,6 @@
 //! Statistics of plain samples, with no idea what the numbers are: quantiles as numpy
-//! computes them, five-number summaries, and the AUROC of a score. `gap` reads CO through them,
+//! computes them, five-number summaries, the AUROC of a score with its interval, and the widest
+//! gap between two empirical distributions. `gap` reads CO through them,
 //! `plot` draws boxplots with them.
 
 use serde::Serialize;
@@ -87,11 +88,6 @@ pub fn auroc_interval(pos: &[f64], neg: &[f64]) -> (f64, f64) {
     if pos.is_empty() || neg.is_empty() {
         return (f64::NAN, f64::NAN);
     }
-    let sorted = |v: &[f64]| {
-        let mut v = v.to_vec();
-        v.sort_by(f64::total_cmp);
-        v
-    };
     let (sp, sn) = (sorted(pos), sorted(neg));
     // The share of `others` below x, ties counting half.
     let placement = |x: f64, others: &[f64]| {
@@ -112,6 +108,45 @@ pub fn auroc_interval(pos: &[f64], neg: &[f64]) -> (f64, f64) {
     };
     let se = (variance(&v10) / v10.len() as f64 + variance(&v01) / v01.len() as f64).sqrt();
     ((a - 1.96 * se).max(0.0), (a + 1.96 * se).min(1.0))
+}
+
+/// A sorted copy (total order: NaN last).
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// The widest vertical gap between the two empirical CDFs and the threshold where it occurs:
+/// samples with CO ≤ threshold lean wrong (when correct samples score higher).
+pub fn widest_gap(pos: &[f64], neg: &[f64]) -> (f64, f64) {
+    if pos.is_empty() || neg.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let (p, n) = (sorted(pos), sorted(neg));
+    let (mut i, mut j) = (0, 0);
+    let mut best = (0.0, p[0].min(n[0]));
+    // Walk the merged values; after consuming everything ≤ t, compare the two CDFs at t.
+    while i < p.len() || j < n.len() {
+        let t = match (p.get(i), n.get(j)) {
+            (Some(&a), Some(&b)) => a.min(b),
+            (Some(&a), None) => a,
+            (None, Some(&b)) => b,
+            (None, None) => break,
+        };
+        while i < p.len() && p[i] <= t {
+            i += 1;
+        }
+        while j < n.len() && n[j] <= t {
+            j += 1;
+        }
+        // F_wrong(t) − F_correct(t): how many more wrong than correct lie at or below t.
+        let gap = (j as f64 / n.len() as f64 - i as f64 / p.len() as f64).abs();
+        if gap > best.0 {
+            best = (gap, t);
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -153,6 +188,13 @@ mod tests {
         let se = (1.0f64 / 48.0).sqrt();
         assert!((lo - (0.875 - 1.96 * se)).abs() < 1e-12, "{lo}");
         assert_eq!(hi, 1.0, "clipped");
+    }
+
+    #[test]
+    fn widest_gap_finds_the_separating_threshold() {
+        let (ks, t) = widest_gap(&[5.0, 6.0, 7.0], &[1.0, 2.0, 3.0]);
+        assert_eq!(ks, 1.0);
+        assert_eq!(t, 3.0);
     }
 
     #[test]

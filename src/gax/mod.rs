@@ -13,7 +13,7 @@
 use crate::ax::Mode;
 use crate::error::{Error, Result};
 use crate::nn::{Model, Pass, Rule};
-use crate::options::{Key, Kind, Value};
+use crate::options::{Key, Kind, Value, key};
 use crate::progress::Task;
 use candle_core::{DType, Device, Tensor, Var};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -163,15 +163,6 @@ impl crate::options::Options for GaxOptions {
             _ => return Err(Error::invalid(format!("unknown option '{k}'"))),
         }
         Ok(())
-    }
-}
-
-const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Key {
-    Key {
-        name,
-        kind,
-        default,
-        doc,
     }
 }
 

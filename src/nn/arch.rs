@@ -5,7 +5,7 @@
 use super::graph::GraphArch;
 use super::spec::ModelSpec;
 use crate::error::{Error, Result};
-use crate::options::{Key, Kind, Options, Value};
+use crate::options::{Key, Kind, Options, Value, key};
 use candle_core::DType;
 use std::path::PathBuf;
 
@@ -153,15 +153,6 @@ pub fn dtype_from_name(name: &str) -> Result<DType> {
         "f32" | "float32" | "float" => Ok(DType::F32),
         "f64" | "float64" | "double" => Ok(DType::F64),
         other => Err(Error::unknown("dtype", other, &["f32", "f64"])),
-    }
-}
-
-const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> Key {
-    Key {
-        name,
-        kind,
-        default,
-        doc,
     }
 }
 
