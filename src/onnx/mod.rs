@@ -1,4 +1,4 @@
-//! ONNX models in and out: an exported classifier (PyTorch's two exporters, tf2onnx, …) becomes
+//! ONNX models in and out: an exported classifier (PyTorch's two exporters, tested; others that use the same operators) becomes
 //! an ordinary [`Model`] whose nonlinearities are rule-aware sites, so every attribution
 //! method, AX, CO, GAX and training work on it; and gaxsh's models are written as ONNX.
 //!

@@ -119,7 +119,7 @@ fn register_zoo(r: &mut Registrar) {
     );
 
     r.doc(M, "load_onnx", "load_onnx(path, #{input_shape, output, classes, class_names, dtype}) -> Model",
-        "A model from an ONNX file (torch.onnx.export, both exporters; tf2onnx): every method, AX, CO, GAX and fit work on it. Each Relu/Sigmoid/Tanh/Softmax/MaxPool node is a rule site as the nn module is in Captum; layers() lists the nodes, and layer: also takes the PyTorch module path.")
+        "A model from an ONNX file (torch.onnx.export, both exporters; other exporters' graphs when they use the supported operators): every method, AX, CO, GAX and fit work on it. Each Relu/Sigmoid/Tanh/Softmax/MaxPool node is a rule site as the nn module is in Captum; layers() lists the nodes, and layer: also takes the PyTorch module path.")
         .example("let p = temp_path(\"m.onnx\"); ccf_fpa().save_onnx(p); load_onnx(p).classes");
     fn onnx(path: &str, m: Map) -> RResult<Net> {
         let mut o = Opts::new("load_onnx", m);
