@@ -1,6 +1,7 @@
-//! ONNX models in and out: an exported classifier (PyTorch's two exporters, tested; others that use the same operators) becomes
-//! an ordinary [`Model`] whose nonlinearities are rule-aware sites, so every attribution
-//! method, AX, CO, GAX and training work on it; and gaxsh's models are written as ONNX.
+//! ONNX models in and out: an exported classifier (PyTorch's two exporters, tested; others
+//! that use the same operators) becomes an ordinary [`Model`] whose nonlinearities are
+//! rule-aware sites, so every attribution method, AX, CO, GAX and training work on it; and
+//! gaxsh's models are written as ONNX.
 //!
 //! The protobuf schema is written out by hand ([`proto`], prost derive: no `protoc`, no build
 //! script); [`tensor`] reads and writes tensor data (external data files included);
