@@ -411,6 +411,8 @@ fn gap_verdicts_need_enough_samples_and_more_than_one_predicted_class() {
         "let b = load_drybean(); gap_stats(ax_sweep(drybean_fpa(), b.head(8), #{methods: \"Saliency\"}))",
     );
     assert!(text.contains("95% CI"), "{text}");
+    // Two meanings × one mode × one method: two rows under the title and the header.
+    assert_eq!(text.lines().count(), 4, "{text}");
     for line in text.lines().skip(2) {
         assert!(
             line.contains("no verdict: ")
