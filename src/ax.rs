@@ -12,6 +12,7 @@ use crate::attr::{self, AttrOptions, Method, Target};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::nn::{CHUNK, Model};
+use crate::options::{Key, Kind, Options, Value, key};
 use crate::progress::Task;
 use candle_core::{DType, Tensor};
 use serde::Serialize;
@@ -75,6 +76,42 @@ impl Output {
                 &["raw", "softmax", "softmax_as_coded"],
             )),
         }
+    }
+}
+
+impl Output {
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::Raw => "raw",
+            Output::Softmax => "softmax",
+            Output::SoftmaxAsCoded => "softmax_as_coded",
+        }
+    }
+
+    /// This form's CO column of a sweep row.
+    pub fn of(self, r: &AxRow) -> f64 {
+        match self {
+            Output::Raw => r.co,
+            Output::Softmax => r.co_softmax,
+            Output::SoftmaxAsCoded => r.co_softmax_as_coded,
+        }
+    }
+
+    /// The axis label of a figure showing this form.
+    pub fn label(self) -> &'static str {
+        match self {
+            Output::Raw => "CO score",
+            Output::Softmax => "CO score (softmax)",
+            Output::SoftmaxAsCoded => "CO score (softmax, as coded)",
+        }
+    }
+}
+
+crate::options! {
+    /// The options of a CO score from a model and heatmaps (`co_score(net, x, h, labels, …)`).
+    pub struct CoOptions {
+        "mode" => mode: Mode = Mode::Sum; Text, "\"sum\"", "how h enters: sum (x + h) or mult (x ⊙ h)", |v| Mode::parse(&v.text()?)?;
+        "output" => output: Output = Output::Raw; Text, "\"raw\"", "raw logits, softmax, or softmax_as_coded (the v2 code's formula)", |v| Output::parse(&v.text()?)?;
     }
 }
 
@@ -237,7 +274,9 @@ pub struct SweepOptions {
     /// The authors' behaviour for all-zero heatmaps: h = NaN, prediction after = class 0,
     /// CO = NaN (reproduces Table 2 exactly); off by default (h = 0, counted).
     pub nan_compat: bool,
+    /// The methods' options (the target is always the prediction).
     pub attr: AttrOptions,
+    /// The sweep's name in tables and figures; empty: the model's architecture.
     pub label: String,
     /// Run only this shard's batches, writing them to the csv path tagged with the shard.
     pub shard: Option<crate::shard::Shard>,
@@ -254,8 +293,111 @@ impl Default for SweepOptions {
             nan_compat: false,
             attr: AttrOptions::default(),
             label: String::new(),
-            shard: None,
+            shard: crate::shard::current(),
         }
+    }
+}
+
+/// The options of `attribute` a sweep takes (its target is the prediction, and NoiseTunnel is
+/// not one of its methods).
+const SWEEP_ATTR_KEYS: [&str; 10] = [
+    "baseline",
+    "layer",
+    "layer_input",
+    "relu",
+    "upsample",
+    "abs",
+    "steps",
+    "ig_method",
+    "internal_batch",
+    "chunk",
+];
+
+impl Options for SweepOptions {
+    const KEYS: &'static [Key] = &[
+        key(
+            "methods",
+            Kind::Texts,
+            "\"all\"",
+            "\"all\" (the paper's six), one method or an array of them",
+        ),
+        key(
+            "modes",
+            Kind::Texts,
+            "[\"sum\"]",
+            "how h enters: sum (x + h), mult (x ⊙ h), or both",
+        ),
+        key(
+            "batch",
+            Kind::Int,
+            "256",
+            "samples per forward/backward pass",
+        ),
+        key(
+            "csv",
+            Kind::Text,
+            "none",
+            "append rows to this file as they come; an interrupted sweep resumes from it",
+        ),
+        key(
+            "resume",
+            Kind::Bool,
+            "true",
+            "reuse the rows already in csv (false starts over)",
+        ),
+        key(
+            "nan_compat",
+            Kind::Bool,
+            "false",
+            "the authors' all-zero-heatmap behaviour (h = NaN, CO = NaN; Table 2 exactly)",
+        ),
+        key(
+            "label",
+            Kind::Text,
+            "the model's architecture",
+            "the sweep's name in tables and figures",
+        ),
+        key(
+            "shard",
+            Kind::Text,
+            "the process's (--shard, job variables)",
+            "\"i/n\" to run one shard's batches, \"none\" for all",
+        ),
+    ];
+
+    fn keys() -> Vec<Key> {
+        let attr = crate::options::only(AttrOptions::KEYS, &SWEEP_ATTR_KEYS);
+        Self::KEYS.iter().copied().chain(attr).collect()
+    }
+
+    fn set(&mut self, k: &str, v: &Value) -> Result<()> {
+        match k {
+            "methods" => {
+                let names = v.texts(k)?;
+                self.methods = match names.as_slice() {
+                    [one] => Method::selection(one)?,
+                    many => many
+                        .iter()
+                        .map(|m| Method::parse(m))
+                        .collect::<Result<_>>()?,
+                }
+            }
+            "modes" => {
+                self.modes = v
+                    .texts(k)?
+                    .iter()
+                    .map(|m| Mode::parse(m))
+                    .collect::<Result<_>>()?
+            }
+            "batch" => self.batch = v.usize(k)?,
+            "csv" => self.csv = Some(PathBuf::from(v.text(k)?)),
+            "resume" => self.resume = v.bool(k)?,
+            "nan_compat" => self.nan_compat = v.bool(k)?,
+            "label" => self.label = v.text(k)?,
+            "shard" => self.shard = crate::shard::from_option(Some(&v.text(k)?))?,
+            attr => self.attr.set(attr, v)?,
+        }
+        Ok(())
     }
 }
 
@@ -585,7 +727,11 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         class_names: ds.class_names.clone(),
         methods: opts.methods.iter().map(|m| m.name().to_string()).collect(),
         modes: opts.modes.clone(),
-        label: opts.label.clone(),
+        label: if opts.label.is_empty() {
+            model.arch.name()
+        } else {
+            opts.label.clone()
+        },
         n_samples: items.len(),
         notes: ds
             .provenance
@@ -820,6 +966,24 @@ pub struct AccuracyRow {
 }
 
 impl AxTable {
+    /// An error naming the sweep's methods unless `method` is one of them.
+    pub fn check_method(&self, method: &str) -> Result<()> {
+        if self.methods.iter().any(|m| m == method) {
+            return Ok(());
+        }
+        Err(Error::UnknownName {
+            what: "method in this sweep",
+            name: method.into(),
+            valid: self.methods.clone(),
+        })
+    }
+
+    /// The CO scores of one method and mode, in sample order.
+    pub fn co(&self, method: &str, mode: Mode) -> Result<Vec<f64>> {
+        self.check_method(method)?;
+        Ok(self.rows_of(method, mode).map(|r| r.co).collect())
+    }
+
     pub fn rows_of<'a>(
         &'a self,
         method: &'a str,

@@ -32,10 +32,11 @@ pub fn index(what: &str, v: f64, classes: Option<usize>) -> Result<usize> {
 }
 
 fn out_of_range(what: &str, v: f64, classes: usize) -> Error {
-    Error::invalid(format!(
-        "{what}: class {v} is out of range; valid classes are 0..{} ({classes} classes)",
-        classes.saturating_sub(1)
-    ))
+    Error::OutOfRange {
+        what: format!("{what}: class"),
+        value: v.to_string(),
+        valid: format!("0..{} ({classes} classes)", classes.saturating_sub(1)),
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,40 @@ pub enum Error {
         valid: Vec<String>,
     },
 
+    /// An option map with a key the call does not take.
+    #[error("{what}: unknown option '{key}'{}; valid: {}", .close.as_ref().map(|c| format!(" (did you mean '{c}'?)")).unwrap_or_default(), .valid.join(", "))]
+    UnknownOption {
+        what: String,
+        key: String,
+        /// The valid key closest to a likely typo.
+        close: Option<String>,
+        valid: Vec<String>,
+    },
+
+    /// An option given a value of the wrong type.
+    #[error("option '{key}': expected {expected}, got {got}")]
+    OptionType {
+        key: String,
+        expected: &'static str,
+        got: String,
+    },
+
+    /// A number outside what it may be (a class, an index, an axis, a size).
+    #[error("{what} {value} is out of range; valid: {valid}")]
+    OutOfRange {
+        what: String,
+        value: String,
+        valid: String,
+    },
+
+    /// A request gaxsh understands but does not implement (a dtype, an operator, a layout).
+    #[error("{0} is not supported")]
+    Unsupported(String),
+
+    /// An error inside a named call: `what: error`, the inner error kept whole.
+    #[error("{what}: {source}")]
+    Within { what: String, source: Box<Error> },
+
     /// A file could not be opened, read or written.
     #[error("{}: {source}", .path.display())]
     Io {
@@ -76,6 +110,26 @@ pub enum Error {
 impl Error {
     pub fn invalid(msg: impl Into<String>) -> Self {
         Error::Invalid(msg.into())
+    }
+
+    /// This error as raised inside `what` (a call or an option), unless it already says so.
+    pub fn within(self, what: &str) -> Self {
+        match self {
+            e @ (Error::UnknownOption { .. } | Error::Interrupted | Error::TooLarge { .. }) => e,
+            e @ Error::Within { .. } if e.to_string().starts_with(&format!("{what}: ")) => e,
+            source => Error::Within {
+                what: what.to_string(),
+                source: Box::new(source),
+            },
+        }
+    }
+
+    /// The innermost error, under any [`Error::Within`] prefixes (for matching on the kind).
+    pub fn kind(&self) -> &Error {
+        match self {
+            Error::Within { source, .. } => source.kind(),
+            other => other,
+        }
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

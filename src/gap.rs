@@ -8,6 +8,7 @@
 //! samples on the "wrong" side of that threshold ([`flag_errors`]), the paper's proposed use.
 
 use crate::ax::{AxRow, AxTable, Mode};
+use crate::error::Result;
 pub use crate::stats::{Summary, auroc, auroc_interval, quantile, summarize, widest_gap};
 use serde::Serialize;
 
@@ -23,7 +24,7 @@ pub enum Meaning {
 
 impl Meaning {
     /// `"before"` (also `"original"`) or `"after"` (also `"ax"`).
-    pub fn parse(s: &str) -> crate::error::Result<Meaning> {
+    pub fn parse(s: &str) -> Result<Meaning> {
         match s {
             "before" | "original" => Ok(Meaning::Before),
             "after" | "ax" => Ok(Meaning::After),
@@ -233,9 +234,22 @@ pub fn gap_text(gaps: &[Gap]) -> String {
     s.trim_end().to_string()
 }
 
+crate::options! {
+    /// The options of `flag_errors`.
+    pub struct FlagOptions {
+        "mode" => mode: Mode = Mode::Sum; Text, "\"sum\"", "the sweep's mode: sum or mult", |v| Mode::parse(&v.text()?)?;
+        "correct" => meaning: Meaning = Meaning::After; Text, "\"after\"", "what counts as correct: the prediction after AX (the v2 code's flags) or before", |v| Meaning::parse(&v.text()?)?;
+    }
+}
+
 /// The samples whose CO falls on the "wrong" side of the widest-gap threshold for one method:
 /// candidates for prediction or label errors.
-pub fn flag_errors(table: &AxTable, method: &str, mode: Mode, meaning: Meaning) -> Vec<AxRow> {
+pub fn flag_errors(table: &AxTable, method: &str, opts: &FlagOptions) -> Result<Vec<AxRow>> {
+    table.check_method(method)?;
+    Ok(flagged(table, method, opts.mode, opts.meaning))
+}
+
+fn flagged(table: &AxTable, method: &str, mode: Mode, meaning: Meaning) -> Vec<AxRow> {
     let Some(g) = gap_stats(table)
         .into_iter()
         .find(|g| g.method == method && g.mode == mode && g.meaning == meaning)

@@ -83,11 +83,57 @@ impl std::fmt::Display for Metrics {
                 c.class, c.precision, c.recall, c.f1, c.support
             )?;
         }
-        write!(
-            f,
-            "confusion (rows: true, columns: predicted): {:?}",
-            self.confusion
-        )
+        self.write_confusion(f)
+    }
+}
+
+/// Up to this many classes the confusion matrix is printed whole; beyond, its largest cells.
+const WHOLE_MATRIX: usize = 16;
+
+impl Metrics {
+    /// The confusion matrix labelled by class (rows: true, columns: predicted), or for many
+    /// classes (ImageNet's 1,000) the ten most frequent confusions.
+    fn write_confusion(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.per_class.iter().map(|c| c.class.as_str()).collect();
+        if names.len() > WHOLE_MATRIX {
+            let mut cells: Vec<(usize, usize, usize)> = self
+                .confusion
+                .iter()
+                .enumerate()
+                .flat_map(|(t, row)| row.iter().enumerate().map(move |(p, &c)| (t, p, c)))
+                .filter(|&(t, p, c)| t != p && c > 0)
+                .collect();
+            cells.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+            write!(f, "most frequent confusions (true → predicted):")?;
+            for (t, p, c) in cells.into_iter().take(10) {
+                write!(f, "\n  {} → {}: {c}", names[t], names[p])?;
+            }
+            return Ok(());
+        }
+        let short: Vec<String> = names.iter().map(|n| n.chars().take(8).collect()).collect();
+        let w = short
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let rw = names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(10);
+        write!(f, "confusion (rows: true, columns: predicted)\n{:<rw$}", "")?;
+        for n in &short {
+            write!(f, " {n:>w$}")?;
+        }
+        for (name, row) in names.iter().zip(&self.confusion) {
+            write!(f, "\n{name:<rw$}")?;
+            for c in row {
+                write!(f, " {c:>w$}")?;
+            }
+        }
+        Ok(())
     }
 }
 

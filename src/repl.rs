@@ -2,8 +2,9 @@
 //! completion of functions, variables and methods, `:commands`, `?name` help, and Ctrl-C that
 //! stops the running evaluation while keeping every variable.
 
-use crate::script::source_text::{ends_with_semicolon, is_incomplete, word_before};
-use crate::script::{Registry, Session};
+use crate::script::Session;
+use crate::script::session::CompletionIndex;
+use crate::script::source_text::{ends_with_semicolon, is_incomplete};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
@@ -23,11 +24,10 @@ const COMMANDS: &[(&str, &str)] = &[
     (":quit", "leave (Ctrl-D too)"),
 ];
 
-/// What the completer knows: the registry, and the names defined by the user so far.
+/// What the completer knows: the session's names and members as of the last line.
 #[derive(Helper, Highlighter, Hinter)]
 struct ReplHelper {
-    registry: Arc<Registry>,
-    user_names: Arc<Mutex<Vec<String>>>,
+    index: Arc<Mutex<CompletionIndex>>,
 }
 
 impl Completer for ReplHelper {
@@ -51,29 +51,19 @@ impl Completer for ReplHelper {
                 .collect();
             return Ok((0, c));
         }
-        let (start, word, after_dot) = word_before(line, pos);
-        let mut names: Vec<String> = self
-            .registry
-            .names()
-            .filter(|n| n.starts_with(word) && n.chars().all(|c| c.is_alphanumeric() || c == '_'))
-            .map(str::to_string)
+        let (start, names) = self
+            .index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .complete(line, pos);
+        let pairs = names
+            .into_iter()
+            .map(|n| Pair {
+                display: n.clone(),
+                replacement: n,
+            })
             .collect();
-        if !after_dot {
-            let user = self.user_names.lock().unwrap_or_else(|p| p.into_inner());
-            names.extend(user.iter().filter(|n| n.starts_with(word)).cloned());
-        }
-        names.sort();
-        names.dedup();
-        Ok((
-            start,
-            names
-                .into_iter()
-                .map(|n| Pair {
-                    display: n.clone(),
-                    replacement: n,
-                })
-                .collect(),
-        ))
+        Ok((start, pairs))
     }
 }
 
@@ -100,10 +90,9 @@ pub fn run(mut session: Session) -> rustyline::Result<()> {
         .completion_type(CompletionType::List)
         .auto_add_history(false)
         .build();
-    let user_names = Arc::new(Mutex::new(Vec::new()));
+    let index = Arc::new(Mutex::new(session.completion_index()));
     let helper = ReplHelper {
-        registry: session.registry.clone(),
-        user_names: user_names.clone(),
+        index: index.clone(),
     };
     let mut rl: Editor<ReplHelper, rustyline::history::DefaultHistory> =
         Editor::with_config(config)?;
@@ -133,8 +122,8 @@ pub fn run(mut session: Session) -> rustyline::Result<()> {
         if let Some(h) = &history {
             let _ = rl.append_history(h);
         }
-        if let Some(name) = trimmed.strip_prefix('?') {
-            println!("{}", session.registry.help(name.trim()));
+        if let Some(help) = session.help_query(trimmed) {
+            println!("{help}");
             continue;
         }
         if trimmed.starts_with(':') {
@@ -165,7 +154,7 @@ pub fn run(mut session: Session) -> rustyline::Result<()> {
                 }
                 other => eprintln!("unknown command {other}; :help lists them"),
             }
-            refresh_names(&session, &user_names);
+            *index.lock().unwrap_or_else(|p| p.into_inner()) = session.completion_index();
             continue;
         }
         n += 1;
@@ -184,13 +173,7 @@ pub fn run(mut session: Session) -> rustyline::Result<()> {
         if timing {
             println!("({:.3} s)", started.elapsed().as_secs_f64());
         }
-        refresh_names(&session, &user_names);
+        *index.lock().unwrap_or_else(|p| p.into_inner()) = session.completion_index();
     }
     Ok(())
-}
-
-fn refresh_names(session: &Session, names: &Arc<Mutex<Vec<String>>>) {
-    let mut all: Vec<String> = session.variables().into_iter().map(|(n, _)| n).collect();
-    all.extend(session.user_functions());
-    *names.lock().unwrap_or_else(|p| p.into_inner()) = all;
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::metrics::{Metrics, evaluate};
 use crate::nn::optim::{Adam, AdamConfig};
 use crate::nn::{Model, Pass};
+use crate::options::{Key, Kind, Value, key};
 use crate::progress::Task;
 use candle_core::Tensor;
 use serde::Serialize;
@@ -41,6 +42,62 @@ impl Default for TrainOptions {
             target_val_acc: None,
             shuffle: true,
         }
+    }
+}
+
+impl crate::options::Options for TrainOptions {
+    const KEYS: &'static [Key] = &[
+        key(
+            "lr",
+            Kind::Float,
+            "0.001",
+            "Adam's learning rate (the paper's)",
+        ),
+        key(
+            "betas",
+            Kind::Floats,
+            "[0.5, 0.999]",
+            "Adam's β1, β2 (the paper's)",
+        ),
+        key("eps", Kind::Float, "1e-8", "Adam's ε"),
+        key(
+            "weight_decay",
+            Kind::Float,
+            "0",
+            "L2 penalty, PyTorch's Adam weight_decay",
+        ),
+        key("epochs", Kind::Int, "256", "at most this many epochs"),
+        key("batch", Kind::Int, "16", "samples per step (the paper's)"),
+        key(
+            "target_val_acc",
+            Kind::Float,
+            "none",
+            "stop once validation accuracy exceeds this",
+        ),
+        key(
+            "shuffle",
+            Kind::Bool,
+            "true",
+            "reshuffle the training set every epoch (seeded)",
+        ),
+    ];
+
+    fn set(&mut self, k: &str, v: &Value) -> Result<()> {
+        match k {
+            "lr" => self.adam.lr = v.f64(k)?,
+            "betas" => match v.f64s(k)?[..] {
+                [b1, b2] => (self.adam.beta1, self.adam.beta2) = (b1, b2),
+                _ => return Err(Error::invalid("option 'betas' is [beta1, beta2]")),
+            },
+            "eps" => self.adam.eps = v.f64(k)?,
+            "weight_decay" => self.adam.weight_decay = v.f64(k)?,
+            "epochs" => self.epochs = v.usize(k)?,
+            "batch" => self.batch = v.usize(k)?,
+            "target_val_acc" => self.target_val_acc = Some(v.f64(k)?),
+            "shuffle" => self.shuffle = v.bool(k)?,
+            _ => return Err(crate::options::unknown_key("fit", k, Self::KEYS)),
+        }
+        Ok(())
     }
 }
 
@@ -212,6 +269,39 @@ fn gather(ds: &Dataset, idx: &[usize]) -> Result<Tensor> {
             }
         }
         crate::data::Storage::Files(_) => ds.subset(idx, "batch")?.x(),
+    }
+}
+
+impl std::fmt::Display for TrainReport {
+    /// A short table: the outcome, then the first and last epochs (the middle elided).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "trained {} epochs in {:.1} s (stopped: {})",
+            self.epochs.len(),
+            self.seconds,
+            self.stopped
+        )?;
+        if let (Some(a), Some(e)) = (self.best_val_acc, self.best_epoch) {
+            write!(f, "; best val acc {a:.4} at epoch {e}, its weights kept")?;
+        }
+        write!(f, "\nepoch  loss    train acc  val acc")?;
+        let n = self.epochs.len();
+        for (i, e) in self.epochs.iter().enumerate() {
+            if n > 8 && (3..n - 4).contains(&i) {
+                if i == 3 {
+                    write!(f, "\n  …    ({} epochs)", n - 7)?;
+                }
+                continue;
+            }
+            let val = e.val_acc.map(|v| format!("{v:.4}")).unwrap_or("-".into());
+            write!(
+                f,
+                "\n{:>5}  {:.4}  {:.4}     {val}",
+                e.epoch, e.loss, e.train_acc
+            )?;
+        }
+        Ok(())
     }
 }
 

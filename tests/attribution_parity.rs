@@ -259,6 +259,21 @@ fn normalize_guards_zero_heatmaps() {
     );
 }
 
+/// NoiseTunnel over Saliency.
+fn noisy_saliency(
+    kind: gaxsh::attr::noise_tunnel::NoiseKind,
+    samples: usize,
+    stdev: f64,
+) -> AttrOptions {
+    AttrOptions {
+        noise_method: Some(Method::Saliency),
+        nt_type: kind,
+        nt_samples: samples,
+        nt_stdev: stdev,
+        ..Default::default()
+    }
+}
+
 #[test]
 fn noise_tunnel_reduces_to_the_method_without_noise() {
     use gaxsh::attr::noise_tunnel::{NoiseKind, noise_tunnel};
@@ -266,27 +281,9 @@ fn noise_tunnel_reduces_to_the_method_without_noise() {
     let m = model("ccf_fpa", DType::F64);
     let x = fx["input"].to_dtype(DType::F64).unwrap();
     let plain = attribute(&m, &x, Method::Saliency, &AttrOptions::default()).unwrap();
-    let sg = noise_tunnel(
-        &m,
-        &x,
-        Method::Saliency,
-        &AttrOptions::default(),
-        NoiseKind::SmoothGrad,
-        3,
-        0.0,
-    )
-    .unwrap();
+    let sg = noise_tunnel(&m, &x, &noisy_saliency(NoiseKind::SmoothGrad, 3, 0.0)).unwrap();
     assert_tensor_close(&sg, &plain, 1e-12, "smoothgrad at σ = 0");
-    let vg = noise_tunnel(
-        &m,
-        &x,
-        Method::Saliency,
-        &AttrOptions::default(),
-        NoiseKind::VarGrad,
-        3,
-        0.0,
-    )
-    .unwrap();
+    let vg = noise_tunnel(&m, &x, &noisy_saliency(NoiseKind::VarGrad, 3, 0.0)).unwrap();
     assert!(
         vg.abs()
             .unwrap()
@@ -299,18 +296,8 @@ fn noise_tunnel_reduces_to_the_method_without_noise() {
     // With noise: smoothgrad_sq = vargrad + smoothgrad² for the same draws (the same seed, on a
     // generator of its own: tests on parallel threads draw too).
     let noisy = |kind| {
-        gaxsh::tensor::random::isolated(3, || {
-            noise_tunnel(
-                &m,
-                &x,
-                Method::Saliency,
-                &AttrOptions::default(),
-                kind,
-                4,
-                0.2,
-            )
-        })
-        .unwrap()
+        gaxsh::tensor::random::isolated(3, || noise_tunnel(&m, &x, &noisy_saliency(kind, 4, 0.2)))
+            .unwrap()
     };
     let (sq, mean, var) = (
         noisy(NoiseKind::SmoothGradSq),
@@ -333,17 +320,14 @@ fn unknown_names_list_the_valid_ones() {
         "{e}"
     );
     let m = model("ccf_fpa", DType::F32);
-    let layer = gaxsh::nn::LayerRef {
-        name: "fpa.fconv.0".into(),
-        input: true,
-    };
     let x = Tensor::zeros((2, 28), DType::F32, &gaxsh::device::current()).unwrap();
     let e = attribute(
         &m,
         &x,
         Method::LayerGradCam,
         &AttrOptions {
-            layer: Some(layer),
+            layer: Some("fpa.fconv.0".into()),
+            layer_input: Some(true),
             ..Default::default()
         },
     )
@@ -365,7 +349,7 @@ fn unknown_names_list_the_valid_ones() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("target: class 5 is out of range; valid classes are 0..1 (2 classes)"),
+        e.contains("target: class 5 is out of range; valid: 0..1 (2 classes)"),
         "{e}"
     );
 }

@@ -359,7 +359,7 @@ fn ax_sweep_writes_resumes_and_reports() {
         text.contains("MSP AUROC") && text.contains("after"),
         "{text}"
     );
-    let flagged = gaxsh::gap::flag_errors(&full, "Saliency", Mode::Sum, gaxsh::gap::Meaning::After);
+    let flagged = gaxsh::gap::flag_errors(&full, "Saliency", &Default::default()).unwrap();
     assert!(!flagged.is_empty() && flagged.len() < 300);
 }
 

@@ -200,3 +200,46 @@ fn unsafe_sigint(pid: u32) {
         .status()
         .unwrap();
 }
+
+/// A long run whose stderr is a file (a Slurm log) shows life: heartbeat lines with the work
+/// done, rate and time, at the interval `GAXSH_HEARTBEAT` asks for.
+#[test]
+fn piped_long_runs_print_heartbeats() {
+    let o = Command::new(env!("CARGO_BIN_EXE_gaxsh"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("GAXSH_HEARTBEAT", "0.01")
+        .args([
+            "-e",
+            "let b = load_drybean(); let s = b.standardize(); drybean_fpa().fit(b.head(400).map(s), #{epochs: 8, batch: 8}); 1",
+        ])
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let beats: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("train: ") && l.contains("/s, ") && l.contains(" elapsed"))
+        .collect();
+    assert!(beats.len() >= 2, "expected heartbeat lines in:\n{err}");
+    assert!(
+        beats
+            .iter()
+            .any(|l| l.contains("ETA ") && l.contains("epoch ")),
+        "{beats:?}"
+    );
+    // Off when asked.
+    let quiet = Command::new(env!("CARGO_BIN_EXE_gaxsh"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("GAXSH_HEARTBEAT", "0")
+        .args([
+            "-e",
+            "let b = load_drybean(); drybean_fpa().fit(b.head(40), #{epochs: 2}); 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !text(&quiet.stderr).contains("/s, "),
+        "{}",
+        text(&quiet.stderr)
+    );
+}

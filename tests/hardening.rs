@@ -526,7 +526,8 @@ fn resume_drops_repeated_rows_and_keeps_rows_around_a_corrupt_one() {
         )
         .unwrap();
     let out = s.display(&v).unwrap();
-    assert!(out.starts_with("[6,"), "{out}");
+    let first = out.split(',').next().unwrap_or("");
+    assert_eq!(first.trim_matches(['[', ' ', '\n']), "6", "{out}");
     assert!(
         out.contains("line 3") && out.contains("1 repeated row"),
         "{out}"

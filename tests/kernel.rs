@@ -70,10 +70,12 @@ fn jupyter_client_drives_every_message_the_kernel_serves() {
         "error: the script line and a caret",
         "error: a misspelt function suggests the right one",
         "variables survive an error",
+        "complete: after a tensor's dot, tensor methods only",
         "complete: methods, functions and variables",
         "inspect: the registry's help and variables",
         "is_complete",
         "history",
+        "execute: name? shows help; tables come as HTML too",
         "comm_info",
         "progress: one display updated in place",
         "interrupt (message): a native training loop stops; variables are kept",
@@ -110,8 +112,9 @@ fn the_tour_notebook_runs_and_keeps_its_inline_plots() {
     assert_eq!(count("error"), 0, "{out}");
     // The box plot, the GAX curves and the GAX heatmap.
     assert_eq!(count("image/png"), 3, "{out}");
-    // Training, the AX sweep and GAX each drew one progress display.
-    assert_eq!(count("text/html"), 3, "{out}");
+    // Training, the AX sweep and GAX each drew one progress display; the sweep's accuracy
+    // table and its gap statistics come as HTML tables too.
+    assert_eq!(count("text/html"), 5, "{out}");
     let nb: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&executed).unwrap()).unwrap();
     let text: String = nb["cells"]

@@ -191,10 +191,7 @@ fn every_method_matches_captum_on_imported_models() {
                 if let Some(layer) = layer {
                     let opts = AttrOptions {
                         target: target.clone(),
-                        layer: Some(LayerRef {
-                            name: layer.to_string(),
-                            input: false,
-                        }),
+                        layer: Some(layer.to_string()),
                         ..Default::default()
                     };
                     let h = attribute(&m, &x, Method::LayerGradCam, &opts).unwrap();

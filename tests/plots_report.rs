@@ -170,6 +170,11 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
     );
     assert!(d.join("run.yaml").exists());
     let Some(browser) = chromium() else { return };
+    // The page is one file: alone in an empty folder it still shows every figure.
+    let alone = d.join("alone");
+    std::fs::create_dir_all(&alone).unwrap();
+    std::fs::copy(&index, alone.join("index.html")).unwrap();
+    let index = alone.join("index.html");
     let out = headless(&browser, &d.join("profile"))
         .arg("--dump-dom")
         .arg(format!("file://{}#selftest", index.display()))
@@ -196,18 +201,25 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
         0,
         "broken images: {v}"
     );
+    assert!(v["images"].as_u64().unwrap() >= 10, "figures missing: {v}");
     let viewers = v["viewers"].as_array().unwrap();
     assert_eq!(viewers.len(), 2, "{v}");
+    // Every GAX sample can be picked: the tabular run had 3, the image run 2.
+    let samples: Vec<u64> = viewers
+        .iter()
+        .map(|w| w["samples"].as_u64().unwrap())
+        .collect();
+    assert_eq!(samples, [3, 2], "{v}");
     for w in viewers {
         let (before, after) = (w["before"].as_str().unwrap(), w["after"].as_str().unwrap());
-        assert!(before.starts_with("step: 0 score: "), "{before}");
+        assert!(before.starts_with("step: 0 CO: "), "{before}");
         assert!(
             after.starts_with("step: ") && !after.starts_with("step: 0 "),
             "the slider did not move: {after}"
         );
         assert_ne!(
-            before.split("score: ").nth(1),
-            after.split("score: ").nth(1),
+            before.split("CO: ").nth(1),
+            after.split("CO: ").nth(1),
             "the CO score did not change"
         );
     }

@@ -104,3 +104,48 @@ fn help_shows_entries_categories_and_suggestions() {
             .contains("tensor math and reductions [math]")
     );
 }
+
+/// Guards the one definition of each option: the default help shows for a key (when it is a
+/// literal) must be what the struct's `Default` holds, for every options struct of the core.
+#[test]
+fn every_options_struct_shows_its_real_defaults() {
+    use gaxsh::options::shown_defaults_hold as holds;
+    let results = [
+        ("AttrOptions", holds::<gaxsh::attr::AttrOptions>()),
+        ("SweepOptions", holds::<gaxsh::ax::SweepOptions>()),
+        ("CoOptions", holds::<gaxsh::ax::CoOptions>()),
+        ("FlagOptions", holds::<gaxsh::gap::FlagOptions>()),
+        ("GaxOptions", holds::<gaxsh::gax::GaxOptions>()),
+        ("ModelOptions", holds::<gaxsh::nn::arch::ModelOptions>()),
+        ("TrainOptions", holds::<gaxsh::train::TrainOptions>()),
+        (
+            "CoPlotOptions",
+            holds::<gaxsh::report::figures::CoPlotOptions>(),
+        ),
+        ("ReportOptions", holds::<gaxsh::report::ReportOptions>()),
+        ("ChartOptions", holds::<gaxsh::plot::charts::ChartOptions>()),
+        ("HeatmapSpec", holds::<gaxsh::plot::heatmap::HeatmapSpec>()),
+        ("CsvOptions", holds::<gaxsh::data::csv::CsvOptions>()),
+        ("SplitOptions", holds::<gaxsh::data::split::SplitOptions>()),
+        (
+            "StandardizeOptions",
+            holds::<gaxsh::data::transform::StandardizeOptions>(),
+        ),
+        ("NpzOptions", holds::<gaxsh::data::npz::NpzOptions>()),
+        (
+            "CreditcardOptions",
+            holds::<gaxsh::data::creditcard::CreditcardOptions>(),
+        ),
+        ("ImageOptions", holds::<gaxsh::data::images::ImageOptions>()),
+        ("onnx::LoadOptions", holds::<gaxsh::onnx::LoadOptions>()),
+        (
+            "weights::LoadOptions",
+            holds::<gaxsh::nn::weights::LoadOptions>(),
+        ),
+    ];
+    let wrong: Vec<String> = results
+        .into_iter()
+        .filter_map(|(name, r)| r.err().map(|e| format!("{name}.{e}")))
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -46,7 +46,7 @@ fn evaluates_keeps_state_and_functions() {
     line(&mut p, "twice(x).sum().item()");
     p.exp_string("12.0").unwrap();
     line(&mut p, ":vars");
-    p.exp_string("x: ").unwrap();
+    p.exp_string("x: Tensor [3] f32").unwrap();
     line(&mut p, "?softmax");
     p.exp_string("Softmax along a dimension").unwrap();
     line(&mut p, ":quit");
@@ -68,6 +68,11 @@ fn a_trailing_semicolon_hides_the_value_and_help_finds_the_function() {
     line(&mut p, "?gax");
     p.exp_string("Optimise h = tanh").unwrap();
     p.exp_string("also in [gax]").unwrap();
+    // IPython's other spellings: `name?`, and help of the name without quotes.
+    line(&mut p, "attribute?");
+    p.exp_string("Heatmaps, one per sample").unwrap();
+    line(&mut p, "help(co_score)");
+    p.exp_string("Per-sample CO").unwrap();
     line(&mut p, ":quit");
     p.exp_eof().unwrap();
 }
@@ -89,6 +94,25 @@ fn tab_completes_functions_and_variables() {
     p.exp_string("my_beans").unwrap();
     line(&mut p, "");
     p.exp_string("5").unwrap();
+    // After `value.`, what that value offers: a Dataset's `head` (not `heatmap` nor a GAX
+    // result's `heatmaps`), a map's keys.
+    line(
+        &mut p,
+        "let beans = load_drybean(); let cfg = #{alpha: 1, beta: 2};",
+    );
+    p.exp_string(PROMPT).unwrap();
+    settle();
+    p.send("beans.he\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("beans.head").unwrap();
+    line(&mut p, "(3).len()");
+    p.exp_string("3").unwrap();
+    settle();
+    p.send("cfg.alp\t").unwrap();
+    p.flush().unwrap();
+    p.exp_string("cfg.alpha").unwrap();
+    line(&mut p, " + 40");
+    p.exp_string("41").unwrap();
     ctrl(&mut p, 'd');
     p.exp_eof().unwrap();
 }

@@ -17,8 +17,10 @@ pub mod saliency;
 
 use crate::error::{Error, Result};
 use crate::nn::{LayerRef, Model};
+use crate::options::{Given, Value};
 use crate::tensor::resize::Mode;
 use candle_core::{DType, Tensor};
+use noise_tunnel::NoiseKind;
 
 /// The methods, by Captum's names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +101,41 @@ pub enum Target {
     Class(usize),
     /// One class per sample.
     PerSample(Vec<usize>),
+    /// Each sample's label (`AttrOptions::labels`, or a dataset's).
+    Label,
+}
+
+fn labels_missing() -> Error {
+    Error::invalid(
+        "target \"label\" needs the labels: give #{labels: ds.y} (or pass the dataset itself)",
+    )
+}
+
+impl Target {
+    /// `"pred"` (also `"predicted"`, `"prediction"`), `"label"` (also `"labels"`), a class
+    /// index, or one class per sample (an array or a tensor).
+    pub fn from_value(v: &Given) -> Result<Target> {
+        match v.value {
+            Value::Text(s) => match s.as_str() {
+                "pred" | "predicted" | "prediction" => Ok(Target::Predicted),
+                "label" | "labels" => Ok(Target::Label),
+                other => Err(Error::invalid(format!(
+                    "target: '{other}' is not a class index, \"pred\" or \"label\""
+                ))),
+            },
+            Value::Int(_) | Value::Float(_) => Ok(Target::Class(v.classes()?[0])),
+            _ => Ok(Target::PerSample(v.classes()?)),
+        }
+    }
+
+    /// This target with `Label` replaced by the labels (an error when there are none).
+    pub fn with_labels(&self, labels: Option<&[usize]>) -> Result<Target> {
+        match (self, labels) {
+            (Target::Label, Some(l)) => Ok(Target::PerSample(l.to_vec())),
+            (Target::Label, None) => Err(labels_missing()),
+            (other, _) => Ok(other.clone()),
+        }
+    }
 }
 
 /// Numerical integration of Integrated Gradients (Captum's names).
@@ -136,45 +173,92 @@ impl IgMethod {
     }
 }
 
-/// Options shared by the methods (each uses the ones that concern it).
-#[derive(Clone, Debug)]
-pub struct AttrOptions {
-    pub target: Target,
-    /// Saliency: |gradient| (Captum's default) instead of the signed gradient (the paper's).
-    pub abs: bool,
-    /// DeepLift / IG baseline, broadcast to the input; zeros when absent.
-    pub baseline: Option<Tensor>,
-    /// Grad-CAM layer; the model's paper layer when absent.
-    pub layer: Option<LayerRef>,
-    /// Grad-CAM: apply ReLU to the map (Captum's `relu_attributions`).
-    pub relu: bool,
-    /// Grad-CAM: how the map is brought to the input size; `None` returns it at the layer's
-    /// size, (N, 1, …), as Captum's `LayerGradCam.attribute` does before
-    /// `LayerAttribution.interpolate` (not input-shaped, so not for AX or GAX).
-    pub upsample: Option<Mode>,
-    pub ig_steps: usize,
-    pub ig_method: IgMethod,
-    /// IG: scaled inputs per forward/backward (0 = all at once).
-    pub internal_batch: usize,
-    /// Samples per forward/backward pass (0 = chosen from the sample size).
-    pub chunk: usize,
+crate::options! {
+    /// The options of `attribute`, shared by the methods (each uses the ones that concern it).
+    pub struct AttrOptions {
+        "target" => target: Target = Target::Predicted; Texts, "\"pred\"", "the class explained: \"pred\" (the prediction, the paper's), \"label\", a class, or one per sample", |v| Target::from_value(&v)?;
+        "labels" => labels: Option<Vec<usize>> = None; Ints, "a dataset's labels", "the labels target \"label\" refers to", |v| Some(v.classes()?);
+        "baseline" => baseline: Option<Tensor> = None; Floats, "zeros", "DeepLift and IntegratedGradients: the reference input (a tensor or a number, broadcast to the input)", |v| Some(v.tensor()?);
+        "layer" => layer: Option<String> = None; Text, "the model's paper layer (net.cam_layer)", "LayerGradCam: the layer, by a name from net.layers()", |v| Some(v.text()?);
+        "layer_input" => layer_input: Option<bool> = None; Bool, "the paper layer's; false for a named layer", "LayerGradCam: the layer's input instead of its output", |v| Some(v.bool()?);
+        "relu" => relu: bool = false; Bool, "false", "LayerGradCam: ReLU on the map (Captum's relu_attributions)", |v| v.bool()?;
+        "upsample" => upsample: Option<Mode> = Some(Mode::Bilinear); Text, "\"bilinear\"", "LayerGradCam: bring the map to the input's size (\"bilinear\" or \"nearest\"); false keeps it at the layer's size, (N, 1, …), as Captum's LayerGradCam returns it", |v| upsample_of(&v)?;
+        "abs" => abs: bool = false; Bool, "false", "Saliency: |gradient| (Captum's default) instead of the signed gradient (the paper's)", |v| v.bool()?;
+        "steps" => ig_steps: usize = 50; Int, "50", "IntegratedGradients: integration steps", |v| v.usize()?;
+        "ig_method" => ig_method: IgMethod = IgMethod::GaussLegendre; Text, "\"gausslegendre\"", "IntegratedGradients: the integration rule (gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid)", |v| IgMethod::parse(&v.text()?)?;
+        "internal_batch" => internal_batch: usize = 0; Int, "0", "IntegratedGradients: scaled inputs per pass (0: all steps at once)", |v| v.usize()?;
+        "chunk" => chunk: usize = 0; Int, "0", "samples per forward/backward pass (0: about four million input values)", |v| v.usize()?;
+        "method" => noise_method: Option<Method> = None; Text, "none", "NoiseTunnel: the method it smooths", |v| Some(Method::parse(&v.text()?)?);
+        "nt_type" => nt_type: NoiseKind = NoiseKind::SmoothGrad; Text, "\"smoothgrad\"", "NoiseTunnel: smoothgrad (mean), smoothgrad_sq (mean of squares) or vargrad (variance)", |v| NoiseKind::parse(&v.text()?)?;
+        "samples" => nt_samples: usize = 5; Int, "5", "NoiseTunnel: noisy copies averaged", |v| v.usize()?;
+        "stdev" => nt_stdev: f64 = 1.0; Float, "1.0", "NoiseTunnel: σ of the Gaussian noise", |v| v.f64()?;
+    }
 }
 
-impl Default for AttrOptions {
-    fn default() -> Self {
-        AttrOptions {
-            target: Target::Predicted,
-            abs: false,
-            baseline: None,
-            layer: None,
-            relu: false,
-            upsample: Some(Mode::Bilinear),
-            ig_steps: 50,
-            ig_method: IgMethod::GaussLegendre,
-            internal_batch: 0,
-            chunk: 0,
-        }
+/// The keys that belong to NoiseTunnel alone.
+pub const NOISE_KEYS: [&str; 4] = ["method", "nt_type", "samples", "stdev"];
+
+fn upsample_of(v: &Given) -> Result<Option<Mode>> {
+    match v.value {
+        Value::Bool(false) => Ok(None),
+        Value::Text(s) => Ok(Some(Mode::parse(s)?)),
+        _ => Err(v.value.wrong(v.key, "\"bilinear\", \"nearest\" or false")),
     }
+}
+
+impl AttrOptions {
+    /// The target, `Label` resolved from the labels.
+    pub fn resolved_target(&self) -> Result<Target> {
+        self.target.with_labels(self.labels.as_deref())
+    }
+
+    /// The Grad-CAM layer: the one named, or the model's paper layer; on its input or output.
+    pub fn cam_layer(&self, model: &Model) -> Result<LayerRef> {
+        let layer = match &self.layer {
+            Some(name) => LayerRef {
+                name: name.clone(),
+                input: false,
+            },
+            None => model.cam_layer.clone().ok_or_else(|| {
+                Error::invalid(format!(
+                    "LayerGradCam needs a layer for {}; give one of: {}",
+                    model.arch.name(),
+                    layer_list(model)
+                ))
+            })?,
+        };
+        Ok(LayerRef {
+            input: self.layer_input.unwrap_or(layer.input),
+            ..layer
+        })
+    }
+}
+
+/// Heatmaps by method name: one of [`Method`]'s, or `"NoiseTunnel"` over the method that
+/// `noise_method` names. The NoiseTunnel options belong to NoiseTunnel alone.
+pub fn attribute_named(
+    model: &Model,
+    x: &Tensor,
+    name: &str,
+    opts: &AttrOptions,
+) -> Result<Tensor> {
+    if name.eq_ignore_ascii_case("NoiseTunnel") {
+        return noise_tunnel::noise_tunnel(model, x, opts);
+    }
+    let method = Method::parse(name)?;
+    let d = AttrOptions::default();
+    if opts.noise_method.is_some()
+        || opts.nt_type != d.nt_type
+        || opts.nt_samples != d.nt_samples
+        || opts.nt_stdev != d.nt_stdev
+    {
+        return Err(Error::invalid(format!(
+            "the options {} belong to \"NoiseTunnel\", not {}",
+            NOISE_KEYS.join("/"),
+            method.name()
+        )));
+    }
+    attribute(model, x, method, opts)
 }
 
 /// A chunk size keeping about four million input values per pass.
@@ -187,6 +271,7 @@ fn auto_chunk(model: &Model) -> usize {
 pub fn resolve_targets(model: &Model, x: &Tensor, target: &Target) -> Result<Vec<usize>> {
     let n = x.dim(0)?;
     let t = match target {
+        Target::Label => return Err(labels_missing()),
         Target::Predicted => model.predict(x, crate::nn::CHUNK)?,
         Target::Class(c) => vec![*c; n],
         Target::PerSample(v) => {
@@ -208,9 +293,9 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
     let x = x.to_dtype(model.dtype)?;
     // Predictions come from each method's own forward pass, except for Integrated Gradients,
     // whose passes run on scaled inputs.
-    let targets = match (&opts.target, method) {
+    let targets = match (opts.resolved_target()?, method) {
         (Target::Predicted, m) if m != Method::IntegratedGradients => None,
-        (t, _) => Some(resolve_targets(model, &x, t)?),
+        (t, _) => Some(resolve_targets(model, &x, &t)?),
     };
     let n = x.dim(0)?;
     let chunk = if opts.chunk == 0 {
@@ -236,17 +321,7 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
             Method::GuidedBackprop => guided_backprop::guided_backprop(model, &xs, ts)?,
             Method::DeepLift => deeplift::deeplift(model, &xs, ts, baseline.as_ref())?,
             Method::LayerGradCam => {
-                let layer = opts
-                    .layer
-                    .clone()
-                    .or_else(|| model.cam_layer.clone())
-                    .ok_or_else(|| {
-                        Error::invalid(format!(
-                            "LayerGradCam needs a layer for {}; give one of: {}",
-                            model.arch.name(),
-                            layer_list(model)
-                        ))
-                    })?;
+                let layer = opts.cam_layer(model)?;
                 layer_gradcam::layer_gradcam(model, &xs, ts, &layer, opts.relu, opts.upsample)?
             }
             Method::IntegratedGradients => integrated_gradients::integrated_gradients(

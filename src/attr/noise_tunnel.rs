@@ -2,7 +2,7 @@
 //! SmoothGrad (mean), SmoothGrad² (mean of squares) or VarGrad (variance). Noise comes from the
 //! seeded generator; targets are fixed from the clean input.
 
-use super::{AttrOptions, Method, Target, attribute, resolve_targets};
+use super::{AttrOptions, Target, attribute, resolve_targets};
 use crate::error::{Error, Result};
 use crate::nn::Model;
 use candle_core::Tensor;
@@ -29,21 +29,20 @@ impl NoiseKind {
     }
 }
 
-pub fn noise_tunnel(
-    model: &Model,
-    x: &Tensor,
-    method: Method,
-    opts: &AttrOptions,
-    kind: NoiseKind,
-    samples: usize,
-    stdev: f64,
-) -> Result<Tensor> {
+/// NoiseTunnel over `opts.noise_method` with `opts.nt_type`, `nt_samples` and `nt_stdev`.
+pub fn noise_tunnel(model: &Model, x: &Tensor, opts: &AttrOptions) -> Result<Tensor> {
+    let Some(method) = opts.noise_method else {
+        return Err(Error::invalid(
+            "NoiseTunnel needs the method to smooth: #{method: \"Saliency\", nt_type: \"smoothgrad\", samples: 5, stdev: 1.0}",
+        ));
+    };
+    let (kind, samples, stdev) = (opts.nt_type, opts.nt_samples, opts.nt_stdev);
     if samples == 0 {
         return Err(Error::invalid("NoiseTunnel needs at least one sample"));
     }
     let x = x.to_dtype(model.dtype)?;
     let mut o = opts.clone();
-    o.target = Target::PerSample(resolve_targets(model, &x, &opts.target)?);
+    o.target = Target::PerSample(resolve_targets(model, &x, &opts.resolved_target()?)?);
     let mut sum = x.zeros_like()?;
     let mut sum_sq = x.zeros_like()?;
     for _ in 0..samples {

@@ -150,6 +150,31 @@ fn augmented(
     table(x, y, ids, &l.ds, steps, notes)
 }
 
+crate::options! {
+    /// The options of `load_creditcard_split`.
+    pub struct CreditcardOptions {
+        "data" => data: Option<std::path::PathBuf> = None; Text, "the bundled substitute", "the full Kaggle creditcard.csv, for the paper's exact sets", |v| Some(v.text()?).filter(|s| !s.is_empty()).map(Into::into);
+        "scale" => scale: bool = true; Bool, "true", "scale by clip_scale(-3, 3, 3, 0.5), the paper's", |v| v.bool()?;
+    }
+}
+
+/// The paper's train/val/test sets: exact from the full file, else from the bundled rows
+/// (`data/creditcard`), scaled as the paper's unless `scale` is off.
+pub fn splits(opts: &CreditcardOptions) -> Result<Splits> {
+    let s = match &opts.data {
+        Some(p) => from_full_file(p)?,
+        None => from_bundled(&crate::locate::bundled("creditcard")?)?,
+    };
+    if !opts.scale {
+        return Ok(s);
+    }
+    Ok(Splits {
+        train: s.train.with_transform(paper_scaling()),
+        val: s.val.with_transform(paper_scaling()),
+        test: s.test.with_transform(paper_scaling()),
+    })
+}
+
 /// The paper's construction from the full Kaggle `creditcard.csv` (exact).
 pub fn from_full_file(path: &Path) -> Result<Splits> {
     let l = load_labelled(path)?;

@@ -7,22 +7,16 @@ use crate::error::{Error, Result};
 use candle_core::Tensor;
 use std::path::Path;
 
-/// How to read a table.
-#[derive(Clone, Debug, Default)]
-pub struct CsvOptions {
-    /// The label column.
-    pub label: String,
-    /// Feature columns in order; `None` = every column but the label and `drop`.
-    pub features: Option<Vec<String>>,
-    /// Columns to leave out when features are not listed.
-    pub drop: Vec<String>,
-    /// Label values in class-index order; `None` = the values found, sorted (numbers
-    /// numerically, text bytewise).
-    pub classes: Option<Vec<String>>,
-    /// Display names for the classes (default: the label values).
-    pub class_names: Option<Vec<String>>,
-    /// Keep NaN and infinite cells (otherwise each is an error naming its cell).
-    pub allow_nonfinite: bool,
+crate::options! {
+    /// How to read a table (the options of `load_csv`).
+    pub struct CsvOptions {
+        "label" => label: String = String::new(); Text, "none (required)", "the label column", |v| v.text()?;
+        "features" => features: Option<Vec<String>> = None; Texts, "every column but the label and drop", "feature columns, in order", |v| Some(v.texts()?);
+        "drop" => drop: Vec<String> = vec![]; Texts, "[]", "columns to leave out when features are not listed", |v| v.texts()?;
+        "classes" => classes: Option<Vec<String>> = None; Texts, "the values found, sorted", "label values in class-index order (numbers sort numerically, text bytewise)", |v| Some(v.texts()?);
+        "class_names" => class_names: Option<Vec<String>> = None; Texts, "the label values", "display names for the classes", |v| Some(v.texts()?);
+        "allow_nonfinite" => allow_nonfinite: bool = false; Bool, "false", "keep NaN and infinite cells (otherwise each is an error naming its cell)", |v| v.bool()?;
+    }
 }
 
 /// The dry-bean classes in the paper's index order (METHOD.md §2.3).
@@ -107,6 +101,11 @@ fn read_csv(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
             .position(|h| h == name)
             .ok_or_else(|| column_error(path, what, name, &header))
     };
+    if opts.label.is_empty() {
+        return Err(Error::invalid(
+            "load_csv: the 'label' option (label column name) is required",
+        ));
+    }
     let label_col = col(&opts.label, "label")?;
     for d in &opts.drop {
         col(d, "dropped")?;

@@ -22,6 +22,61 @@ pub enum Gray {
     Luma,
 }
 
+impl Gray {
+    pub fn parse(s: &str) -> Result<Gray> {
+        match s {
+            "mean" => Ok(Gray::Mean),
+            "luma" => Ok(Gray::Luma),
+            other => Err(Error::unknown("gray mode", other, &["mean", "luma"])),
+        }
+    }
+}
+
+crate::options! {
+    /// The options of the image loaders (`image_folder`, `image_list`, `load_image`); each
+    /// takes those that concern it.
+    pub struct ImageOptions {
+        "size" => size: Option<(usize, usize)> = None; Ints, "the file's", "resize to size × size, or [height, width] (PyTorch's bilinear)", |v| Some(side_pair(&v)?);
+        "channels" => channels: Option<usize> = None; Int, "1 for image_folder (X-rays), 3 otherwise", "1 (grey) or 3 (RGB)", |v| Some(v.usize()?);
+        "gray" => gray: Gray = Gray::Mean; Text, "\"mean\"", "how colour becomes grey: mean of R, G, B (the paper's loader) or luma (PIL's)", |v| Gray::parse(&v.text()?)?;
+        "classes" => classes: Option<Vec<String>> = None; Texts, "every sub-folder, sorted", "image_folder: the class folders in index order", |v| Some(v.texts()?);
+        "synsets" => synsets: Option<std::path::PathBuf> = None; Text, "none", "image_list: synset_words.txt, naming the classes", |v| Some(v.text()?.into());
+        "workers" => workers: usize = 2; Int, "2", "decoding threads", |v| v.usize()?;
+    }
+}
+
+fn side_pair(v: &crate::options::Given) -> Result<(usize, usize)> {
+    let sides = match v.value {
+        crate::options::Value::List(_) => v.usizes()?,
+        _ => vec![v.usize()?],
+    };
+    match sides[..] {
+        [n] => Ok((n, n)),
+        [h, w] => Ok((h, w)),
+        _ => Err(Error::invalid("size: give one number or [height, width]")),
+    }
+}
+
+impl ImageOptions {
+    /// The decoding spec, `channels` defaulting to the loader's.
+    pub fn spec(&self, default_channels: usize) -> ImageSpec {
+        ImageSpec {
+            channels: self.channels.unwrap_or(default_channels),
+            size: self.size,
+            gray: self.gray,
+        }
+    }
+
+    /// A folder's or list's options, `channels` defaulting to the loader's.
+    pub fn folder(&self, default_channels: usize) -> FolderOptions {
+        FolderOptions {
+            classes: self.classes.clone(),
+            spec: self.spec(default_channels),
+            workers: self.workers,
+        }
+    }
+}
+
 /// How each file becomes a (C, H, W) float tensor in [0, 1].
 #[derive(Clone, Debug, Serialize)]
 pub struct ImageSpec {

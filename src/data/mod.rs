@@ -56,12 +56,18 @@ impl std::fmt::Debug for Dataset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Dataset({} samples of {:?}, classes [{}], from {})",
+            "Dataset({} samples of {:?}, classes [{}], from {}",
             self.len(),
             self.sample_shape(),
             self.class_names.join(", "),
             self.provenance.source
-        )
+        )?;
+        // What made this set from its source (a split, a transform), so train, val and test
+        // print apart.
+        for step in &self.provenance.steps {
+            write!(f, " → {step}")?;
+        }
+        write!(f, ")")
     }
 }
 

@@ -76,6 +76,13 @@ fn check_archive(path: &Path) -> Result<()> {
     Ok(())
 }
 
+crate::options! {
+    /// The options of `load_npz`.
+    pub struct NpzOptions {
+        "classes" => classes: Option<Vec<String>> = None; Texts, "\"class 0\", \"class 1\", …", "a name per class", |v| Some(v.texts()?);
+    }
+}
+
 /// Load `<split>_images` (N, H, W[, C]) and `<split>_labels` (N, 1) from a MedMNIST-style
 /// archive; images become (N, C, H, W) floats, uint8 ones scaled to [0, 1] (float arrays are
 /// taken as they are).

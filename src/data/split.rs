@@ -11,6 +11,13 @@ pub struct Splits {
     pub test: Dataset,
 }
 
+crate::options! {
+    /// The options of `split_mod3`.
+    pub struct SplitOptions {
+        "within_class" => within_class: bool = false; Bool, "false", "count the index within each class (the paper's wording) instead of over the table (the authors' code)", |v| v.bool()?;
+    }
+}
+
 /// Index i goes to train, val or test by i mod 3 = 0, 1, 2.
 ///
 /// `within_class = false` uses the global row index, which is what the authors' dry-bean code

@@ -28,6 +28,13 @@ pub enum Transform {
     Chain(Vec<Transform>),
 }
 
+crate::options! {
+    /// The options of `standardize`.
+    pub struct StandardizeOptions {
+        "offset" => offset: f64 = 0.5; Float, "0.5", "added after standardising (the paper's 0.5 keeps inputs mostly positive)", |v| v.f64()?;
+    }
+}
+
 impl Transform {
     /// Statistics of (N, F) data: mean and population std (ddof 0) per feature, as numpy's.
     pub fn standardize_from(x: &Tensor, names: &[String], offset: f64) -> Result<Transform> {

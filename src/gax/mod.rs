@@ -53,6 +53,12 @@ pub struct GaxOptions {
     pub max_frames: usize,
     /// Samples optimised together.
     pub batch: usize,
+    /// The class whose CO is pushed (resolved by the caller: `gax` takes the targets).
+    #[serde(skip)]
+    pub target: crate::attr::Target,
+    /// Optimise only this shard's samples (the process's by default).
+    #[serde(skip)]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 impl Default for GaxOptions {
@@ -74,6 +80,8 @@ impl Default for GaxOptions {
             frame_every: 1,
             max_frames: 0,
             batch: 64,
+            target: crate::attr::Target::Predicted,
+            shard: crate::shard::current(),
         }
     }
 }
@@ -92,12 +100,18 @@ impl crate::options::Options for GaxOptions {
             "500",
             "at most this many Adam steps",
         ),
+        key(
+            "steps",
+            Kind::Int,
+            "none",
+            "run exactly this many steps with no target (the CO trajectory is the result)",
+        ),
         key("lr", Kind::Float, "0.1", "Adam's learning rate"),
         key("betas", Kind::Floats, "[0.9, 0.999]", "Adam's β1, β2"),
         key(
             "mode",
             Kind::Text,
-            "sum",
+            "\"sum\"",
             "how h enters: sum (x + h) or mult (x ⊙ h)",
         ),
         key(
@@ -139,12 +153,25 @@ impl crate::options::Options for GaxOptions {
             "at most this many frames per sample; beyond it every other frame is dropped",
         ),
         key("batch", Kind::Int, "64", "samples optimised together"),
+        key(
+            "target",
+            Kind::Texts,
+            "\"pred\"",
+            "the class whose CO is pushed: \"pred\", \"label\" (a dataset's labels) or class indices",
+        ),
+        key(
+            "shard",
+            Kind::Text,
+            "the process's (--shard, job variables)",
+            "\"i/n\" to optimise one shard's samples, \"none\" for all",
+        ),
     ];
 
     fn set(&mut self, k: &str, v: &Value) -> Result<()> {
         match k {
             "target_co" => self.target_co = v.f64(k)?,
             "max_steps" => self.max_steps = v.usize(k)?,
+            "steps" => (self.max_steps, self.target_co) = (v.usize(k)?, f64::INFINITY),
             "lr" => self.lr = v.f64(k)?,
             "betas" => match v.f64s(k)?[..] {
                 [b1, b2] => (self.beta1, self.beta2) = (b1, b2),
@@ -160,7 +187,12 @@ impl crate::options::Options for GaxOptions {
             "frame_every" => self.frame_every = v.usize(k)?,
             "max_frames" => self.max_frames = v.usize(k)?,
             "batch" => self.batch = v.usize(k)?,
-            _ => return Err(Error::invalid(format!("unknown option '{k}'"))),
+            "target" => {
+                self.target =
+                    crate::attr::Target::from_value(&crate::options::Given { key: k, value: v })?
+            }
+            "shard" => self.shard = crate::shard::from_option(Some(&v.text(k)?))?,
+            _ => return Err(crate::options::unknown_key("gax", k, Self::KEYS)),
         }
         Ok(())
     }
@@ -250,6 +282,53 @@ impl ShardPart {
         let len = self.shard.items(self.total, batch).len();
         self.first..self.first + len
     }
+}
+
+/// Where the samples of a GAX run come from.
+pub enum Samples<'a> {
+    /// A dataset: its labels, ids, and only the shard's samples loaded.
+    Dataset(&'a crate::data::Dataset),
+    /// A batch of inputs: no labels (the predictions stand in), ids "0", "1", ….
+    Batch(&'a Tensor),
+}
+
+/// GAX over `samples` as `opts` says: the target resolved (`"label"` needs a dataset), the
+/// process's shard alone when sharded (its frame budget planned for the whole run).
+pub fn gax_samples(model: &Model, samples: Samples, opts: &GaxOptions) -> Result<GaxResult> {
+    let mut opts = opts.clone();
+    let (n, per_sample) = match &samples {
+        Samples::Dataset(d) => (d.len(), d.sample_shape().iter().product()),
+        Samples::Batch(x) => {
+            let n = x.dim(0)?;
+            (n, x.elem_count() / n.max(1))
+        }
+    };
+    let part = ShardPart::plan(opts.shard, n, &mut opts, per_sample, model.dtype)?;
+    let range = match &part {
+        Some(p) => p.range(opts.batch),
+        None => 0..n,
+    };
+    let (x, labels, ids) = match samples {
+        Samples::Dataset(d) => (
+            d.batch(range.start, range.len())?,
+            Some(d.y[range.clone()].to_vec()),
+            d.ids[range].to_vec(),
+        ),
+        Samples::Batch(x) => (
+            x.narrow(0, range.start, range.len())?,
+            None,
+            range.map(|i| i.to_string()).collect(),
+        ),
+    };
+    let target = opts.target.with_labels(labels.as_deref())?;
+    let targets = crate::attr::resolve_targets(model, &x, &target)?;
+    let labels = match labels {
+        Some(l) => l,
+        None => model.predict(&x, crate::nn::CHUNK)?,
+    };
+    let mut g = gax(model, &x, &targets, &labels, &ids, &opts)?;
+    g.part = part;
+    Ok(g)
 }
 
 /// κ rows: 1 at the target, −1/(C−1) elsewhere.
@@ -420,10 +499,12 @@ impl Progress<'_> {
     fn advance(&self, rows: usize) {
         let done = self.steps.fetch_add(rows as u64, Ordering::Relaxed) + rows as u64;
         let reached = self.reached.load(Ordering::Relaxed);
-        self.task.update(
-            done,
-            &format!("{reached}/{} past CO {}", self.n, self.target),
-        );
+        let note = if self.target == f64::INFINITY {
+            format!("{} samples, no target", self.n)
+        } else {
+            format!("{reached}/{} past CO {}", self.n, self.target)
+        };
+        self.task.update(done, &note);
     }
 }
 
@@ -626,6 +707,9 @@ impl GaxResult {
     }
 
     pub fn summary(&self) -> String {
+        if self.options.target_co == f64::INFINITY {
+            return self.summary_without_target();
+        }
         let n = self.scores.len();
         let r = self.reached();
         let mut sorted = r.clone();
@@ -653,6 +737,40 @@ impl GaxResult {
                 sorted[sorted.len() - 1]
             ));
         }
+        if self.interrupted {
+            s.push_str(" (interrupted: partial result)");
+        }
+        s
+    }
+
+    /// A run of fixed length (`steps`): how far CO went, not how many reached a target.
+    fn summary_without_target(&self) -> String {
+        let last = self.final_scores();
+        let first: Vec<f64> = self
+            .scores
+            .iter()
+            .filter_map(|s| s.first().copied())
+            .collect();
+        let median = |v: &[f64]| {
+            let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+            v.sort_by(f64::total_cmp);
+            if v.is_empty() {
+                f64::NAN
+            } else {
+                crate::stats::quantile(&v, 0.5)
+            }
+        };
+        let mut s = format!(
+            "GAX ({} mode, ran {} steps without a target, lr {}, l_s {}, denominator {}): {} samples, median CO {:.4} at the first step, {:.4} at the last",
+            self.options.mode.name(),
+            self.options.max_steps,
+            self.options.lr,
+            self.options.similarity,
+            self.denominator,
+            self.scores.len(),
+            median(&first),
+            median(&last),
+        );
         if self.interrupted {
             s.push_str(" (interrupted: partial result)");
         }

@@ -129,15 +129,13 @@ impl Worker {
         };
         let mut output = String::new();
         match outcome {
-            Ok(text) => {
-                if let (Some(text), false) = (text, req.silent) {
+            Ok(value) => {
+                if let (Some((text, html)), false) = (value, req.silent) {
                     output = text.clone();
-                    self.outbox.send(ExecuteResult::new(
-                        count,
-                        Media {
-                            content: vec![MediaType::Plain(text)],
-                        },
-                    ));
+                    let mut content = vec![MediaType::Plain(text)];
+                    content.extend(html.map(MediaType::Html));
+                    self.outbox
+                        .send(ExecuteResult::new(count, Media { content }));
                 }
             }
             Err(e) => {
@@ -166,20 +164,29 @@ impl Worker {
     /// Evaluate a cell: its shown value (`None` for unit, or for the path of a figure the cell
     /// already showed), or the error as Jupyter shows it. A panic is caught and reported; the
     /// session lives on.
-    fn eval_guarded(&mut self, code: &str, name: &str) -> Result<Option<String>, ReplyError> {
+    /// The cell's value as text and, for tables, HTML; `None` when nothing is to be shown.
+    fn eval_guarded(
+        &mut self,
+        code: &str,
+        name: &str,
+    ) -> Result<Option<(String, Option<String>)>, ReplyError> {
+        if let Some(help) = self.session.help_query(code) {
+            return Ok(Some((help, None)));
+        }
         let session = &mut self.session;
         let result = catch_unwind(AssertUnwindSafe(|| {
             session.eval(code, name).map(|v| {
                 let shown_path = v.clone().into_string().ok().map(PathBuf::from);
-                (session.display(&v), shown_path)
+                let text = session.display(&v);
+                (text.map(|t| (t, session.display_html(&v))), shown_path)
             })
         }));
         match result {
             // A trailing `;` shows nothing, as in IPython.
             Ok(Ok(_)) if ends_with_semicolon(code) => Ok(None),
-            Ok(Ok((text, path))) => {
+            Ok(Ok((shown_value, path))) => {
                 let shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
-                Ok(text.filter(|_| !path.is_some_and(|p| shown.contains(&p))))
+                Ok(shown_value.filter(|_| !path.is_some_and(|p| shown.contains(&p))))
             }
             Ok(Err(e)) => Err(script_error(&e)),
             Err(panic) => {
@@ -210,9 +217,9 @@ impl Worker {
             .iter()
             .map(|(key, code)| {
                 let r = match self.eval_guarded(code, "<user_expression>") {
-                    Ok(text) => ExpressionResult::Ok {
+                    Ok(value) => ExpressionResult::Ok {
                         data: Media {
-                            content: vec![MediaType::Plain(text.unwrap_or_default())],
+                            content: vec![MediaType::Plain(value.map(|v| v.0).unwrap_or_default())],
                         },
                         metadata: Default::default(),
                     },
@@ -229,9 +236,9 @@ impl Worker {
 
     fn complete(&self, code: &str, cursor: usize) -> CompleteReply {
         let pos = byte_offset(code, cursor);
-        let (start, word, after_dot) = word_before(code, pos);
+        let (start, matches) = self.session.completion_index().complete(code, pos);
         CompleteReply {
-            matches: self.session.completions(word, after_dot),
+            matches,
             cursor_start: code[..start].chars().count(),
             cursor_end: cursor,
             metadata: Default::default(),

@@ -176,28 +176,38 @@ impl Options for ModelOptions {
             "false",
             "the authors' pneumonia layout (backbone.* names, 2-way head)",
         ),
-        key("in_channels", Kind::Int, "3", "input channels of a ResNet"),
+        key(
+            "in_channels",
+            Kind::Int,
+            "3 (resnets)",
+            "input channels of a ResNet",
+        ),
         key(
             "blocks",
             Kind::Ints,
-            "[2, 2, 2, 2]",
+            "[2, 2, 2, 2] (ResNet18's)",
             "BasicBlocks per stage of resnet",
         ),
         key(
             "widths",
             Kind::Ints,
-            "[64, 128, 256, 512]",
+            "[64, 128, 256, 512] (torchvision's)",
             "channels per stage of resnet",
         ),
-        key("features", Kind::Int, "16", "input features of fpa"),
-        key("c", Kind::Int, "14", "the FPA width c of fpa"),
+        key(
+            "features",
+            Kind::Int,
+            "16 (dry bean)",
+            "input features of fpa",
+        ),
+        key("c", Kind::Int, "14 (dry bean)", "the FPA width c of fpa"),
         key(
             "pretrained",
             Kind::Bool,
             "true",
             "load the MobileNets' ImageNet weights",
         ),
-        key("dtype", Kind::Text, "f32", "f32 or f64"),
+        key("dtype", Kind::Text, "\"f32\"", "f32 or f64"),
         key(
             "weights",
             Kind::Text,
@@ -408,6 +418,7 @@ mod tests {
                 Kind::Text => Value::Text("x".into()),
                 Kind::Ints | Kind::Floats => Value::List(vec![Value::Int(1), Value::Int(2)]),
                 Kind::Texts => Value::List(vec![Value::Text("a".into())]),
+                Kind::Dataset => unreachable!("no model option takes a dataset"),
             };
             let mut o = ModelOptions::default();
             o.set(k.name, &v)

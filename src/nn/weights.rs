@@ -116,15 +116,13 @@ fn check_storage(
     Ok(())
 }
 
-/// Options of a weight load.
-#[derive(Clone, Debug, Default)]
-pub struct LoadOptions {
-    /// Allow keys the model does not have.
-    pub lenient: bool,
-    /// Remove this prefix from every key first (e.g. `backbone.`).
-    pub strip_prefix: Option<String>,
-    /// Add this prefix to every key first.
-    pub add_prefix: Option<String>,
+crate::options! {
+    /// Options of a weight load (`net.load`).
+    pub struct LoadOptions {
+        "lenient" => lenient: bool = false; Bool, "false", "allow keys the model does not have (and report them)", |v| v.bool()?;
+        "strip_prefix" => strip_prefix: Option<String> = None; Text, "none", "remove this prefix from every key first (e.g. \"backbone.\")", |v| Some(v.text()?);
+        "add_prefix" => add_prefix: Option<String> = None; Text, "none", "add this prefix to every key first", |v| Some(v.text()?);
+    }
 }
 
 /// Load weights into a model, converting the MobileNet source formats when recognised.

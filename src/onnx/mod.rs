@@ -22,18 +22,15 @@ use prost::Message;
 use std::path::Path;
 use std::sync::Arc;
 
-/// What `load_onnx` may be told beyond the file.
-#[derive(Clone, Debug, Default)]
-pub struct LoadOptions {
-    /// One sample's shape, for graphs whose input dimensions are symbolic.
-    pub input_shape: Option<Vec<usize>>,
-    /// The graph output holding the logits, when there are several.
-    pub output: Option<String>,
-    /// The number of classes, checked against the graph's output.
-    pub classes: Option<usize>,
-    pub class_names: Vec<String>,
-    /// The model's float type; the graph input's type when absent.
-    pub dtype: Option<DType>,
+crate::options! {
+    /// What `load_onnx` may be told beyond the file.
+    pub struct LoadOptions {
+        "input_shape" => input_shape: Option<Vec<usize>> = None; Ints, "the graph's", "one sample's shape, for graphs whose input dimensions are symbolic", |v| Some(v.usizes()?);
+        "output" => output: Option<String> = None; Text, "the only output", "the graph output holding the logits, when there are several", |v| Some(v.text()?);
+        "classes" => classes: Option<usize> = None; Int, "the graph's", "the number of classes, checked against the graph's output", |v| Some(v.usize()?);
+        "class_names" => class_names: Vec<String> = vec![]; Texts, "[]", "a name per class (\"class 0\", … when absent)", |v| v.texts()?;
+        "dtype" => dtype: Option<DType> = None; Text, "the graph input's", "the model's float type: f32 or f64", |v| Some(crate::nn::arch::dtype_from_name(&v.text()?)?);
+    }
 }
 
 /// The opset of ONNX's default domain the model was written for.

@@ -120,8 +120,8 @@ pub fn decode(t: &TensorProto, dir: &Path) -> Result<Decoded> {
     let dims = dims_of(t, &what)?;
     let n: usize = dims.iter().product();
     let size = elem_size(t.data_type).ok_or_else(|| {
-        Error::invalid(format!(
-            "{what}: element type {} is not supported (float, double, float16, bfloat16, int8–64, uint8, bool are)",
+        Error::Unsupported(format!(
+            "{what}: element type {} (float, double, float16, bfloat16, int8–64, uint8 and bool are supported)",
             data_type::name(t.data_type)
         ))
     })?;

@@ -15,6 +15,41 @@ pub struct Labels {
     pub y: String,
 }
 
+crate::options! {
+    /// The options every chart takes (`line`, `scatter`, `bar`, `histogram`, `boxplot`); each
+    /// chart has its own default axis labels and size.
+    pub struct ChartOptions {
+        "title" => title: String = String::new(); Text, "\"\"", "the chart's title", |v| v.text()?;
+        "xlabel" => xlabel: Option<String> = None; Text, "the chart's", "the x axis label", |v| Some(v.text()?);
+        "ylabel" => ylabel: Option<String> = None; Text, "the chart's", "the y axis label", |v| Some(v.text()?);
+        "size" => size: Option<(u32, u32)> = None; Ints, "the chart's", "[width, height] in pixels, 50 to 8000", |v| Some(chart_size(&v.f64s()?)?);
+    }
+}
+
+fn chart_size(v: &[f64]) -> Result<(u32, u32)> {
+    match *v {
+        [w, h] if [w, h].iter().all(|x| (50.0..=8000.0).contains(x)) => Ok((w as u32, h as u32)),
+        _ => Err(Error::invalid(
+            "size: [width, height] in pixels, 50 to 8000",
+        )),
+    }
+}
+
+impl ChartOptions {
+    /// The labels, the chart's own defaults where none is given.
+    pub fn labels(&self, x: &str, y: &str) -> Labels {
+        Labels {
+            title: self.title.clone(),
+            x: self.xlabel.clone().unwrap_or_else(|| x.into()),
+            y: self.ylabel.clone().unwrap_or_else(|| y.into()),
+        }
+    }
+
+    pub fn size_or(&self, default: (u32, u32)) -> (u32, u32) {
+        self.size.unwrap_or(default)
+    }
+}
+
 /// The chart of some values: title, axes and their descriptions, the same for every chart.
 type Frame<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
@@ -34,8 +69,9 @@ impl Labels {
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(65)
-            .build_cartesian_2d(x, y)
+            .build_cartesian_2d(x.clone(), y.clone())
             .map_err(perr)?;
+        let (x_range, y_range) = (x, y);
         let category_name = |v: &f64| {
             let i = v.round();
             match categories {
@@ -50,10 +86,18 @@ impl Labels {
             .y_desc(y_desc)
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 15));
+        // Ticks labelled to the precision their spacing needs (about 10 per axis).
+        let x_step = (x_range.end - x_range.start) / 10.0;
+        let y_step = (y_range.end - y_range.start) / 10.0;
+        let x_number = |v: &f64| super::tick_label(*v, x_step);
+        let y_number = |v: &f64| super::tick_label(*v, y_step);
+        mesh.y_label_formatter(&y_number);
         if let Some(c) = categories {
             mesh.disable_x_mesh()
                 .x_labels(c.len().max(1))
                 .x_label_formatter(&category_name);
+        } else {
+            mesh.x_label_formatter(&x_number);
         }
         mesh.draw().map_err(perr)?;
         Ok(chart)

@@ -5,36 +5,43 @@
 use super::colormap::ColorMap;
 use super::{FONT, ensure_font, perr};
 use crate::error::{Error, Result};
+use candle_core::Tensor;
 use plotters::prelude::*;
 use std::path::Path;
 
-#[derive(Clone, Debug)]
-pub struct HeatmapSpec {
-    pub title: String,
-    pub cmap: ColorMap,
-    /// Colour limit; `None` = max |h| (symmetric).
-    pub limit: Option<f64>,
-    /// Panel titles (channels) or row labels (features).
-    pub names: Vec<String>,
-    /// The input image (C, H, W) in [0, 1], drawn under the heatmap.
-    pub overlay: Option<(Vec<f64>, Vec<usize>)>,
-    /// Heatmap opacity over the image.
-    pub alpha: f64,
-    /// Shortest panel side in pixels (panels are scaled up to it).
-    pub panel: u32,
+crate::options! {
+    /// How a heatmap is drawn (the options of `heatmap`).
+    pub struct HeatmapSpec {
+        "title" => title: String = String::new(); Text, "\"\"", "the figure's title", |v| v.text()?;
+        "cmap" => cmap: ColorMap = ColorMap::Bwr; Text, "\"bwr\"", "colour map: bwr (diverging), reds, blues, gray", |v| ColorMap::parse(&v.text()?)?;
+        "limit" => limit: Option<f64> = None; Float, "max |h|", "colour limit, symmetric about 0", |v| Some(v.f64()?);
+        "names" => names: Vec<String> = vec![]; Texts, "[]", "panel titles (channels) or row labels (features)", |v| v.texts()?;
+        "image" => image: Option<Tensor> = None; Floats, "none", "the input image (C, H, W) in [0, 1], drawn under the heatmap", |v| Some(v.tensor()?);
+        "alpha" => alpha: f64 = 0.8; Float, "0.8", "heatmap opacity over the image", |v| v.f64()?;
+        "panel" => panel: u32 = 224; Int, "224", "shortest panel side in pixels (panels are scaled up to it)", |v| v.usize()?.clamp(16, 2048) as u32;
+    }
 }
 
-impl Default for HeatmapSpec {
-    fn default() -> Self {
-        HeatmapSpec {
-            title: String::new(),
-            cmap: ColorMap::Bwr,
-            limit: None,
-            names: vec![],
-            overlay: None,
-            alpha: 0.8,
-            panel: 224,
-        }
+impl HeatmapSpec {
+    /// The overlay image as (C, H, W) values, a leading batch axis of 1 dropped.
+    fn overlay(&self) -> Result<Option<(Vec<f64>, Vec<usize>)>> {
+        let Some(t) = &self.image else {
+            return Ok(None);
+        };
+        let t = match t.dims() {
+            [1, _, _, _] => t.squeeze(0)?,
+            [_, _] => t.unsqueeze(0)?,
+            [_, _, _] => t.clone(),
+            other => {
+                return Err(Error::invalid(format!(
+                    "heatmap option 'image': expected (C, H, W) or (H, W), got shape {other:?}"
+                )));
+            }
+        };
+        Ok(Some((
+            crate::tensor::ops::to_f64_vec(&t)?,
+            t.dims().to_vec(),
+        )))
     }
 }
 
@@ -93,6 +100,7 @@ fn panels(
     maxabs: f64,
     path: &Path,
 ) -> Result<()> {
+    let overlay = spec.overlay()?;
     let scale = ((spec.panel as usize).div_ceil(h.max(1))).max(1);
     let (gap, top, bar) = (16usize, 56usize, 70usize);
     let width = c
@@ -135,7 +143,7 @@ fn panels(
                 for x in 0..w {
                     let val = v[ch * h * w + y * w + x];
                     let mut rgb = spec.cmap.color(val, limit);
-                    if let Some((img, d)) = &spec.overlay {
+                    if let Some((img, d)) = &overlay {
                         // Image luminance under the heatmap (alpha blend).
                         let (ic, ih, iw) = (d[0], d[1], d[2]);
                         if ih == h && iw == w {
@@ -192,7 +200,7 @@ fn colorbar<DB: DrawingBackend>(
     let style = (FONT, 12).into_text_style(root);
     for (v, dy) in [(limit, 0), ((limit + lo) / 2.0, h / 2), (lo, h - 10)] {
         root.draw_text(
-            &format!("{v:.2}"),
+            &super::tick_label(v, (limit - lo).abs() / 2.0),
             &style,
             ((x + 17) as i32, (y + dy) as i32),
         )
@@ -249,7 +257,11 @@ fn strip(
             ))
             .map_err(perr)?;
             root.draw_text(
-                &format!("{:+.3}", value),
+                &if value != 0.0 && value.abs() < 1e-3 {
+                    format!("{value:+.2e}")
+                } else {
+                    format!("{value:+.3}")
+                },
                 &style,
                 ((name_w + cell_w + 8) as i32, (y + 4) as i32),
             )

@@ -26,6 +26,39 @@ pub fn ensure_font() {
 }
 
 /// Something that can draw itself on any plotters backend.
+/// A tick or scale label for `v` on an axis whose ticks are `step` apart: as many decimals as
+/// the step needs (so ticks 1e-5 apart do not all read "0.00"), none for whole steps (iteration
+/// axes read 0, 50, 100, never 3500.0), scientific notation for very large or small values,
+/// and never "-0".
+pub fn tick_label(v: f64, step: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let step = step.abs();
+    let v = if v.abs() < step * 1e-9 { 0.0 } else { v };
+    let magnitude = v.abs().max(step);
+    if magnitude != 0.0 && !(1e-4..1e6).contains(&magnitude) {
+        // Mantissa decimals: as many as the step is below the value's order of magnitude.
+        let order = |x: f64| x.abs().log10().floor();
+        let digits = if step > 0.0 && v != 0.0 {
+            (order(v) - order(step)).clamp(0.0, 6.0) as usize
+        } else {
+            0
+        };
+        return format!("{v:.digits$e}");
+    }
+    let decimals = if step > 0.0 && step.fract().abs() > 1e-9 {
+        (-step.log10().floor()).clamp(0.0, 12.0) as usize
+    } else {
+        0
+    };
+    let text = format!("{v:.decimals$}");
+    match text.strip_prefix('-') {
+        Some(rest) if rest.chars().all(|c| c == '0' || c == '.') => rest.to_string(),
+        _ => text,
+    }
+}
+
 pub trait Chart {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>;
 }
@@ -102,3 +135,20 @@ pub const PALETTE: [RGBColor; 10] = [
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::tick_label;
+
+    #[test]
+    fn tick_labels_fit_their_axis() {
+        assert_eq!(tick_label(3500.0, 500.0), "3500");
+        assert_eq!(tick_label(-0.0001, 0.5), "0.0");
+        assert_eq!(tick_label(-1e-12, 0.5), "0.0");
+        assert_eq!(tick_label(0.25, 0.05), "0.25");
+        assert_eq!(tick_label(2e-5, 1e-5), "2e-5");
+        assert_eq!(tick_label(-3e-5, 1e-5), "-3e-5");
+        assert_eq!(tick_label(50.0, 10.0), "50");
+        assert_eq!(tick_label(1.5e7, 5e6), "1.5e7");
+    }
+}

@@ -2,7 +2,7 @@
 //! (Figs 2, 3, 7), overlaid CO histograms, GAX CO-vs-iteration curves (Fig 4) and heatmap frames
 //! (Fig 5).
 
-use crate::ax::{AxTable, Mode};
+use crate::ax::{AxTable, Mode, Output};
 use crate::error::Result;
 use crate::gap::Meaning;
 use crate::gax::GaxResult;
@@ -12,40 +12,13 @@ use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
 use crate::plot::save;
 use std::path::Path;
 
-/// Which CO column a figure shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CoForm {
-    Raw,
-    Softmax,
-    SoftmaxAsCoded,
-}
-
-impl CoForm {
-    pub fn parse(s: &str) -> crate::Result<CoForm> {
-        match s {
-            "raw" => Ok(CoForm::Raw),
-            "softmax" => Ok(CoForm::Softmax),
-            "softmax_as_coded" => Ok(CoForm::SoftmaxAsCoded),
-            other => Err(crate::Error::unknown(
-                "CO form",
-                other,
-                &["raw", "softmax", "softmax_as_coded"],
-            )),
-        }
-    }
-    fn of(self, r: &crate::ax::AxRow) -> f64 {
-        match self {
-            CoForm::Raw => r.co,
-            CoForm::Softmax => r.co_softmax,
-            CoForm::SoftmaxAsCoded => r.co_softmax_as_coded,
-        }
-    }
-    fn label(self) -> &'static str {
-        match self {
-            CoForm::Raw => "CO score",
-            CoForm::Softmax => "CO score (softmax)",
-            CoForm::SoftmaxAsCoded => "CO score (softmax, as coded)",
-        }
+crate::options! {
+    /// The options of the CO figures (`boxplot_co`, `histogram_co`).
+    pub struct CoPlotOptions {
+        "method" => method: Option<String> = None; Text, "the sweep's first method", "histogram_co: the method shown", |v| Some(v.text()?);
+        "mode" => mode: Mode = Mode::Sum; Text, "\"sum\"", "the sweep's mode: sum or mult", |v| Mode::parse(&v.text()?)?;
+        "correct" => meaning: Meaning = Meaning::Before; Text, "\"before\"", "what counts as correct: the original prediction (the paper's main figures) or the one after AX", |v| Meaning::parse(&v.text()?)?;
+        "output" => output: Output = Output::Raw; Text, "\"raw\"", "the CO form: raw logits, softmax or softmax_as_coded", |v| Output::parse(&v.text()?)?;
     }
 }
 
@@ -54,7 +27,7 @@ fn split(
     table: &AxTable,
     mode: Mode,
     meaning: Meaning,
-    form: CoForm,
+    form: Output,
 ) -> Vec<(String, Vec<f64>, Vec<f64>)> {
     table
         .methods
@@ -81,13 +54,8 @@ fn meaning_text(m: Meaning) -> &'static str {
 }
 
 /// CO box plots, correct vs wrong, one pair per method.
-pub fn boxplot_co(
-    table: &AxTable,
-    path: &Path,
-    mode: Mode,
-    meaning: Meaning,
-    form: CoForm,
-) -> Result<()> {
+pub fn boxplot_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<()> {
+    let (mode, meaning, form) = (opts.mode, opts.meaning, opts.output);
     let s = split(table, mode, meaning, form);
     let chart = BoxPlot {
         labels: Labels {
@@ -118,15 +86,20 @@ fn short(m: &str) -> String {
     }
 }
 
-/// Overlaid CO histograms of correct and wrong samples for one method.
-pub fn histogram_co(
-    table: &AxTable,
-    method: &str,
-    path: &Path,
-    mode: Mode,
-    meaning: Meaning,
-    form: CoForm,
-) -> Result<()> {
+/// Overlaid CO histograms of correct and wrong samples for one method (the sweep's first
+/// unless `opts.method` names another); returns the method shown.
+pub fn histogram_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<String> {
+    let (mode, meaning, form) = (opts.mode, opts.meaning, opts.output);
+    let method = match &opts.method {
+        Some(m) => m.clone(),
+        None => table
+            .methods
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "Saliency".into()),
+    };
+    table.check_method(&method)?;
+    let method = method.as_str();
     let s = split(table, mode, meaning, form);
     let (_, ok, bad) = s
         .into_iter()
@@ -141,7 +114,8 @@ pub fn histogram_co(
         series: vec![("correct".into(), ok), ("wrong".into(), bad)],
         bins: 30,
     };
-    save(&chart, path, (700, 420))
+    save(&chart, path, (700, 420))?;
+    Ok(method.to_string())
 }
 
 /// CO against GAX step, one line per sample, with the target.

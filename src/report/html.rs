@@ -28,13 +28,49 @@ pub fn text(title: &str, body: &str) -> String {
     format!("{h}<pre>{}</pre>\n", esc(body))
 }
 
+/// A figure linking to its file; the image itself is an [`EMBED`] reference.
 pub fn figure(file: &str, caption: &str) -> String {
     format!(
-        "<figure><img src=\"{}\" alt=\"{}\"><figcaption>{}</figcaption></figure>\n",
+        "<figure><a href=\"{0}\"><img src=\"{EMBED}{0}\" alt=\"{1}\"></a><figcaption>{1}</figcaption></figure>\n",
         esc(file),
         esc(caption),
-        esc(caption)
     )
+}
+
+/// Marks an image source (a path relative to the report) to be resolved once the page is
+/// assembled: embedded as a data URI, or left as the relative path.
+pub const EMBED: &str = "embed:";
+
+/// The page with every [`EMBED`] reference resolved: each image read from `dir` and embedded
+/// (`embed`), or its relative path kept.
+pub fn resolve_images(page: &str, dir: &std::path::Path, embed: bool) -> crate::Result<String> {
+    use base64::Engine as _;
+    let mut out = String::with_capacity(page.len());
+    let mut rest = page;
+    while let Some(at) = rest.find(EMBED) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + EMBED.len()..];
+        let end = after.find('"').unwrap_or(after.len());
+        let rel = &after[..end];
+        if embed {
+            let path = dir.join(rel);
+            let bytes = std::fs::read(&path).map_err(|e| crate::Error::io(&path, e))?;
+            let mime = if rel.ends_with(".svg") {
+                "image/svg+xml"
+            } else {
+                "image/png"
+            };
+            out.push_str(&format!(
+                "data:{mime};base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ));
+        } else {
+            out.push_str(rel);
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 pub fn comparison(title: &str, rows: &[(String, String, String)]) -> String {
@@ -171,8 +207,10 @@ pub fn viewer(id: usize, samples: &[ViewerSample], names: &[String]) -> String {
         .map(|s| {
             let steps: Vec<String> = s.frames.iter().map(|f| f.0.to_string()).collect();
             let scores: Vec<String> = s.frames.iter().map(|f| json_num(f.1)).collect();
-            let imgs: Vec<String> = s.frames.iter().map(|f| json_str(&f.2)).collect();
-            let diffs: Vec<String> = s.frames.iter().map(|f| json_str(&f.3)).collect();
+            // Tabular frames have no image (the page draws their numbers).
+            let image = |path: &str| json_str(&if path.is_empty() { String::new() } else { format!("{EMBED}{path}") });
+            let imgs: Vec<String> = s.frames.iter().map(|f| image(&f.2)).collect();
+            let diffs: Vec<String> = s.frames.iter().map(|f| image(&f.3)).collect();
             let values: Vec<String> = s.values.iter().map(|v| format!("[{}]", v.iter().map(|x| json_num(*x)).collect::<Vec<_>>().join(","))).collect();
             format!(
                 "{{\"id\":{},\"label\":{},\"target\":{},\"steps\":[{}],\"scores\":[{}],\"frames\":[{}],\"changes\":[{}],\"values\":[{}]}}",
@@ -246,13 +284,15 @@ function gaxViewer(root, samples, names) {
   function show() {
     var s = samples[+sel.value], k = +slider.value;
     var score = s.scores[k] === null ? "nan" : s.scores[k].toFixed(3);
-    status.textContent = "step: " + s.steps[k] + " score: " + score;
+    status.textContent = "step: " + s.steps[k] + " CO: " + score;
     if (s.values.length) {
       frame.style.display = change.style.display = "none";
       var v = s.values[k], next = s.values[Math.min(k + 1, s.values.length - 1)], rows = "<tr><th>feature</th><th>h</th><th></th><th>change</th></tr>";
       for (var i = 0; i < v.length; i++) {
         var d = next[i] - v[i];
-        rows += "<tr><td>" + (names[i] || i) + "</td><td style='background:" + bwr(v[i]) + "'>" + v[i].toFixed(3) + "</td><td></td><td>" + d.toFixed(3) + "</td></tr>";
+        // Dark cells (|h| near 1) get white text, so every value stays readable.
+        var ink = Math.abs(v[i]) > 0.6 ? "#fff" : "#222";
+        rows += "<tr><td>" + (names[i] || i) + "</td><td style='background:" + bwr(v[i]) + ";color:" + ink + "'>" + v[i].toFixed(3) + "</td><td></td><td>" + d.toFixed(3) + "</td></tr>";
       }
       cells.innerHTML = rows;
     } else {
@@ -263,7 +303,7 @@ function gaxViewer(root, samples, names) {
   sel.addEventListener("change", pick);
   slider.addEventListener("input", show);
   pick();
-  gaxViewers.push({ slider: slider, status: status });
+  gaxViewers.push({ slider: slider, status: status, samples: samples.length });
 }
 window.addEventListener("load", function () {
   if (location.hash !== "#selftest") return;
@@ -271,7 +311,7 @@ window.addEventListener("load", function () {
   gaxViewers.forEach(function (v) {
     var before = v.status.textContent;
     v.slider.value = v.slider.max; v.slider.dispatchEvent(new Event("input"));
-    out.viewers.push({ before: before, after: v.status.textContent, max: +v.slider.max });
+    out.viewers.push({ before: before, after: v.status.textContent, max: +v.slider.max, samples: v.samples });
   });
   var images = Array.prototype.slice.call(document.images);
   out.images = images.length;

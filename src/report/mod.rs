@@ -3,6 +3,8 @@
 
 pub mod figures;
 mod html;
+pub use html::{accuracy as accuracy_html, gaps as gaps_html};
+pub mod log;
 pub mod record;
 
 use crate::ax::AxTable;
@@ -37,6 +39,17 @@ pub struct Report {
     pub sections: Vec<Section>,
     /// Feature or channel names for heatmap frames.
     pub feature_names: Vec<String>,
+    /// Figures inside `index.html` as data URIs (one self-contained file), or linked.
+    pub embed: bool,
+}
+
+crate::options! {
+    /// The options of a report.
+    pub struct ReportOptions {
+        "title" => title: String = "gaxsh experiment".into(); Text, "\"gaxsh experiment\"", "the report's title", |v| v.text()?;
+        "features" => features: Vec<String> = vec![]; Texts, "[]", "feature or channel names for the heatmap frames", |v| v.texts()?;
+        "embed" => embed: bool = true; Bool, "true", "embed every figure in index.html (one file to share); false links the PNGs beside it (huge runs)", |v| v.bool()?;
+    }
 }
 
 /// What `write` produced.
@@ -52,6 +65,18 @@ impl Report {
             record,
             sections: vec![],
             feature_names: vec![],
+            embed: true,
+        }
+    }
+
+    /// A report of everything a session's log holds.
+    pub fn of_log(log: &log::RunLog, record: RunRecord, opts: ReportOptions) -> Report {
+        Report {
+            title: opts.title,
+            record,
+            sections: log.sections.clone(),
+            feature_names: opts.features,
+            embed: opts.embed,
         }
     }
 
@@ -83,7 +108,11 @@ impl Report {
                 Section::Gax(g) => self.gax_section(si, g, dir, &mut files)?,
             });
         }
-        let page = html::page(&self.title, &self.record, &body);
+        let page = html::resolve_images(
+            &html::page(&self.title, &self.record, &body),
+            dir,
+            self.embed,
+        )?;
         let index = dir.join("index.html");
         crate::io::write_atomic(&index, page.as_bytes())?;
         let yaml = self.record.to_yaml()?;
@@ -99,7 +128,8 @@ impl Report {
         dir: &Path,
         files: &mut Vec<PathBuf>,
     ) -> Result<String> {
-        use figures::{CoForm, boxplot_co};
+        use crate::ax::Output;
+        use figures::{CoPlotOptions, boxplot_co};
         let mut out = html::heading(&format!(
             "AX process: {}",
             if t.label.is_empty() {
@@ -113,23 +143,32 @@ impl Report {
         out.push_str(&html::gaps(&gaps));
         for &mode in &t.modes {
             for meaning in [Meaning::Before, Meaning::After] {
-                for form in [CoForm::Raw, CoForm::Softmax] {
+                for form in [Output::Raw, Output::Softmax] {
                     let name = format!(
                         "s{si}_co_{}_{}_{}.png",
                         mode.name(),
                         meaning.name(),
-                        if form == CoForm::Raw {
+                        if form == Output::Raw {
                             "raw"
                         } else {
                             "softmax"
                         }
                     );
-                    boxplot_co(t, &dir.join(&name), mode, meaning, form)?;
+                    boxplot_co(
+                        t,
+                        &dir.join(&name),
+                        &CoPlotOptions {
+                            mode,
+                            meaning,
+                            output: form,
+                            method: None,
+                        },
+                    )?;
                     files.push(dir.join(&name));
                     let caption = format!(
                         "CO scores of correct and wrong predictions per method (x{}h, {}, correct = {} AX{}).",
                         if mode.name() == "sum" { "+" } else { "*" },
-                        if form == CoForm::Raw {
+                        if form == Output::Raw {
                             "raw logits"
                         } else {
                             "softmax"
@@ -164,19 +203,26 @@ impl Report {
             &curves,
             "CO score against GAX iteration, one line per sample (the paper's Fig. 4).",
         ));
-        // The viewer: at most 12 samples and 40 frames each. Tabular frames travel as numbers
-        // (drawn by the page); image frames as PNGs beside the page.
+        // The viewer: every sample. Tabular frames travel as numbers (drawn by the page), up to
+        // 40 per sample; image frames as PNGs, IMAGE_FRAMES shared among the samples (each keeps
+        // at least its first and last).
+        const IMAGE_FRAMES: usize = 480;
         let frames_dir = dir.join(format!("gax{si}"));
         let mut samples = Vec::new();
-        for i in 0..g.frames.len().min(12) {
+        for i in 0..g.frames.len() {
             let fr = &g.frames[i];
             if fr.is_empty() {
                 continue;
             }
-            let pick: Vec<usize> = if fr.len() <= 40 {
+            let cap = if fr[0].1.rank() == 1 {
+                40
+            } else {
+                (IMAGE_FRAMES / g.frames.len()).clamp(2, 40)
+            };
+            let pick: Vec<usize> = if fr.len() <= cap {
                 (0..fr.len()).collect()
             } else {
-                (0..40).map(|k| k * (fr.len() - 1) / 39).collect()
+                (0..cap).map(|k| k * (fr.len() - 1) / (cap - 1)).collect()
             };
             let mut sample = html::ViewerSample {
                 id: g.ids[i].clone(),

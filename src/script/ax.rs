@@ -1,19 +1,16 @@
 //! Script bindings: CO scores, AX sweeps, gap statistics and GAX.
 
-use super::attribution::{attr_options, indices};
+use super::attribution::indices;
 use super::convert::*;
 use super::models::Net;
 use super::registry::{Category, Registrar};
-use crate::attr::{Method, Target};
-use crate::ax::{AxTable, Mode, Output, SweepOptions, ax_logits, ax_sweep, co_scores};
+use crate::ax::{AxTable, CoOptions, Mode, Output, SweepOptions, ax_logits, ax_sweep, co_scores};
 use crate::data::Dataset;
-use crate::gap::{Gap, Meaning, flag_errors, gap_stats, gap_text};
-use crate::gax::{GaxOptions, GaxResult, ShardPart, gax};
-use crate::nn::CHUNK;
-use crate::options::{Key, Kind, Options};
-use crate::shard::Shard;
+use crate::gap::{FlagOptions, Gap, flag_errors, gap_stats, gap_text};
+use crate::gax::{GaxOptions, GaxResult, Samples, gax_samples};
+use crate::options::{Key, Kind, Options, key, only};
 use rhai::{Array, Dynamic, Map};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const AX: Category = Category::Ax;
 const GAX: Category = Category::Gax;
@@ -22,34 +19,6 @@ const GAX: Category = Category::Gax;
 #[derive(Clone)]
 pub struct GapReport(pub Vec<Gap>);
 
-fn methods_of(d: Option<Dynamic>) -> RResult<Vec<Method>> {
-    let Some(d) = d else {
-        return Ok(Method::PAPER.to_vec());
-    };
-    if let Some(s) = d.clone().try_cast::<rhai::ImmutableString>() {
-        return Method::selection(&s).rh();
-    }
-    match d.try_cast::<Array>() {
-        Some(a) => a
-            .iter()
-            .map(|m| {
-                m.clone()
-                    .into_string()
-                    .map_err(|_| to_rhai(crate::Error::invalid("methods: expected names")))
-                    .and_then(|s| Method::parse(&s).rh())
-            })
-            .collect(),
-        None => err("methods: \"all\", one name, or an array of names"),
-    }
-}
-
-fn modes_of(o: &mut Opts) -> RResult<Vec<Mode>> {
-    match o.strings("modes")? {
-        Some(v) => v.iter().map(|m| Mode::parse(m).rh()).collect(),
-        None => Ok(SweepOptions::default().modes),
-    }
-}
-
 fn row_map(r: &crate::ax::AxRow) -> RResult<Dynamic> {
     rhai::serde::to_dynamic(r)
 }
@@ -57,6 +26,7 @@ fn row_map(r: &crate::ax::AxRow) -> RResult<Dynamic> {
 fn register_co(r: &mut Registrar) {
     r.doc(AX, "co_score", "co_score(y_before, y_after, labels) | co_score(net, x, h, labels, #{mode, output}) -> Tensor",
         "Per-sample CO = Σ κ·(after − before), κ = 1 for the true class and −1/(C−1) otherwise; mode sum (x + h) or mult (x ⊙ h); output raw (default), softmax, or softmax_as_coded (the v2 code's formula).")
+        .options(CoOptions::KEYS.to_vec())
         .example_is("co_score(tensor([[0.0, 0.0]]), tensor([[3.0, 1.0]]), [0]).item()", "2.0");
     fn from_logits(
         b: &ScriptTensor,
@@ -65,11 +35,7 @@ fn register_co(r: &mut Registrar) {
         out: Output,
     ) -> RResult<ScriptTensor> {
         let l = indices(labels, "labels")?;
-        let v = co_scores(&b.0, &a.0, &l, out).rh()?;
-        let n = v.len();
-        candle_core::Tensor::from_vec(v, n, &crate::device::current())
-            .map(ScriptTensor)
-            .rh()
+        vector(co_scores(&b.0, &a.0, &l, out).rh()?)
     }
     r.engine.register_fn(
         "co_score",
@@ -78,10 +44,10 @@ fn register_co(r: &mut Registrar) {
     r.engine.register_fn(
         "co_score",
         |b: ScriptTensor, a: ScriptTensor, l: Dynamic, m: Map| -> RResult<ScriptTensor> {
-            let mut o = Opts::new("co_score", m);
-            let out = Output::parse(&o.string("output", "raw")?).rh()?;
-            o.finish()?;
-            from_logits(&b, &a, &l, out)
+            // From logits there is no mode: only the output form applies.
+            let o: CoOptions =
+                read_options_among("co_score", &only(CoOptions::KEYS, &["output"]), &m)?;
+            from_logits(&b, &a, &l, o.output)
         },
     );
     fn with_net(
@@ -91,12 +57,9 @@ fn register_co(r: &mut Registrar) {
         l: &Dynamic,
         m: Map,
     ) -> RResult<ScriptTensor> {
-        let mut o = Opts::new("co_score", m);
-        let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
-        let out = Output::parse(&o.string("output", "raw")?).rh()?;
-        o.finish()?;
-        let (before, after) = ax_logits(&n.0, &x.0, &h.0, mode).rh()?;
-        from_logits(&ScriptTensor(before), &ScriptTensor(after), l, out)
+        let o: CoOptions = read_options("co_score", &m)?;
+        let (before, after) = ax_logits(&n.0, &x.0, &h.0, o.mode).rh()?;
+        from_logits(&ScriptTensor(before), &ScriptTensor(after), l, o.output)
     }
     r.engine.register_fn(
         "co_score",
@@ -108,6 +71,21 @@ fn register_co(r: &mut Registrar) {
     );
 }
 
+/// `ax_sweep`'s one option of the binding's own: whether the report shows the sweep.
+const IN_REPORT: Key = key(
+    "report",
+    Kind::Bool,
+    "true",
+    "show the sweep in the report (false keeps it out)",
+);
+
+fn sweep_keys() -> Vec<Key> {
+    SweepOptions::keys()
+        .into_iter()
+        .chain([IN_REPORT])
+        .collect()
+}
+
 fn register_sweep(r: &mut Registrar) {
     r.engine.register_type_with_name::<AxTable>("AxTable");
     r.engine
@@ -116,42 +94,18 @@ fn register_sweep(r: &mut Registrar) {
         .register_fn("to_debug", |t: &mut AxTable| t.accuracy_text());
     r.doc(AX, "ax_sweep", "ax_sweep(net, ds, #{methods, modes, batch, csv, resume, nan_compat, label, report, layer, …}) -> AxTable",
         "The AX process over a dataset for every method × mode: per sample the prediction before/after, CO (raw and softmax forms), correctness; rows are appended to csv as they come and an interrupted sweep resumes from them; report: false keeps it out of the report.")
+        .options(sweep_keys())
         .example("let b = load_drybean(); let t = ax_sweep(drybean_fpa(), b.head(8).map(b.standardize()), #{modes: [\"sum\", \"mult\"]}); print(t)");
-    fn sweep(n: &Net, ds: &Dataset, m: Map) -> RResult<(AxTable, bool)> {
-        let (attr, noise, mut o) = attr_options("ax_sweep", &n.0, m, None)?;
-        if noise.is_some() {
-            return err("ax_sweep: NoiseTunnel options are not supported in sweeps");
-        }
-        let methods = methods_of(o.raw("methods"))?;
-        let modes = modes_of(&mut o)?;
-        let in_report = o.bool("report", true)?;
-        let shard = crate::shard::from_option(o.opt_string("shard")?.as_deref()).rh()?;
-        let d = SweepOptions::default();
-        let opts = SweepOptions {
-            shard,
-            methods,
-            modes,
-            batch: o.usize("batch", d.batch)?,
-            csv: o.opt_string("csv")?.map(PathBuf::from),
-            resume: o.bool("resume", d.resume)?,
-            nan_compat: o.bool("nan_compat", d.nan_compat)?,
-            label: o.string("label", &n.0.arch.name())?,
-            attr: crate::attr::AttrOptions {
-                target: Target::Predicted,
-                ..attr
-            },
-        };
-        o.finish()?;
+    fn sweep(n: &Net, ds: &Dataset, mut m: Map) -> RResult<(AxTable, bool)> {
+        let in_report = take_bool(&mut m, &IN_REPORT)?;
+        let opts: SweepOptions = read_options_among("ax_sweep", &sweep_keys(), &m)?;
         Ok((ax_sweep(&n.0, ds, &opts).rh()?, in_report))
     }
     let log = r.log.clone();
     let logged = move |n: &Net, ds: &Dataset, m: Map| -> RResult<AxTable> {
         let (t, in_report) = sweep(n, ds, m)?;
         if in_report {
-            let mut l = super::runlog::lock(&log);
-            l.add_data(&ds.provenance);
-            l.sections
-                .push(crate::report::Section::Sweep(Box::new(t.clone())));
+            crate::report::log::lock(&log).add_sweep(&t, &ds.provenance);
         }
         Ok(t)
     };
@@ -200,19 +154,7 @@ fn register_sweep(r: &mut Registrar) {
     r.doc(AX, "co", "table.co(method, mode?) -> Tensor", "The CO scores of one method (and mode, sum by default), in sample order.")
         .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(4), #{methods: \"Saliency\"}).co(\"Saliency\")");
     fn co_of(t: &AxTable, method: &str, mode: &str) -> RResult<ScriptTensor> {
-        let mode = Mode::parse(mode).rh()?;
-        if !t.methods.iter().any(|m| m == method) {
-            return Err(to_rhai(crate::Error::UnknownName {
-                what: "method in this sweep",
-                name: method.into(),
-                valid: t.methods.clone(),
-            }));
-        }
-        let v: Vec<f64> = t.rows_of(method, mode).map(|r| r.co).collect();
-        let n = v.len();
-        candle_core::Tensor::from_vec(v, n, &crate::device::current())
-            .map(ScriptTensor)
-            .rh()
+        vector(t.co(method, Mode::parse(mode).rh()?).rh()?)
     }
     r.engine
         .register_fn("co", |t: &mut AxTable, m: &str| co_of(t, m, "sum"));
@@ -252,20 +194,12 @@ fn register_gap(r: &mut Registrar) {
         });
     r.doc(AX, "flag_errors", "flag_errors(table, method, #{mode, correct}) -> array",
         "The samples whose CO falls on the wrong side of the widest-gap threshold (candidate prediction or label errors); correct: \"after\" (default) or \"before\".")
+        .options(FlagOptions::KEYS.to_vec())
         .example("let b = load_drybean(); flag_errors(ax_sweep(drybean_fpa(), b.head(20), #{methods: \"Saliency\"}), \"Saliency\")");
     fn flag(t: &AxTable, method: &str, m: Map) -> RResult<Array> {
-        let mut o = Opts::new("flag_errors", m);
-        let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
-        let meaning = Meaning::parse(&o.string("correct", "after")?).rh()?;
-        o.finish()?;
-        if !t.methods.iter().any(|x| x == method) {
-            return Err(to_rhai(crate::Error::UnknownName {
-                what: "method in this sweep",
-                name: method.into(),
-                valid: t.methods.clone(),
-            }));
-        }
-        flag_errors(t, method, mode, meaning)
+        let o: FlagOptions = read_options("flag_errors", &m)?;
+        flag_errors(t, method, &o)
+            .rh()?
             .iter()
             .map(row_map)
             .collect()
@@ -280,46 +214,6 @@ fn register_gap(r: &mut Registrar) {
         });
 }
 
-/// The keys the GAX binding reads itself; the others are `GaxOptions`'.
-const GAX_BINDING_KEYS: [Key; 2] = [
-    Key {
-        name: "target",
-        kind: Kind::Texts,
-        default: "the prediction",
-        doc: "the class whose CO is pushed: \"pred\", \"label\" (a dataset's labels) or class indices",
-    },
-    Key {
-        name: "shard",
-        kind: Kind::Text,
-        default: "the process's (--shard, job variables)",
-        doc: "\"i/n\" to optimise one shard's samples, \"none\" for all",
-    },
-];
-
-/// Every key `gax` takes, for reading and for its help entry.
-fn gax_keys() -> Vec<Key> {
-    GaxOptions::KEYS
-        .iter()
-        .chain(&GAX_BINDING_KEYS)
-        .copied()
-        .collect()
-}
-
-fn gax_options(mut m: Map) -> RResult<(GaxOptions, Option<Dynamic>, Option<Shard>)> {
-    let target = m.remove("target").filter(|d| !d.is_unit());
-    let shard = match m.remove("shard").filter(|d| !d.is_unit()) {
-        Some(d) => Some(d.into_string().map_err(|t| {
-            to_rhai(crate::Error::invalid(format!(
-                "gax option 'shard': expected \"i/n\" or \"none\", got {t}"
-            )))
-        })?),
-        None => None,
-    };
-    let opts: GaxOptions = read_options_among("gax", &gax_keys(), &m)?;
-    let shard = crate::shard::from_option(shard.as_deref()).rh()?;
-    Ok((opts, target, shard))
-}
-
 fn register_gax(r: &mut Registrar) {
     r.engine.register_type_with_name::<GaxResult>("GaxResult");
     r.engine
@@ -328,64 +222,14 @@ fn register_gax(r: &mut Registrar) {
         .register_fn("to_debug", |g: &mut GaxResult| g.summary());
     r.doc(GAX, "gax", "gax(net, x_or_dataset, #{options}) -> GaxResult",
         "Optimise h = tanh(w·x + b) per sample (w = 1, b = 0.01; bias: false for the ImageNet variant) with Adam (lr 0.1) on −CO + l_s/S until CO > target_co (48) or max_steps (500); |x| + ε denominators when inputs can be negative. target: the prediction (default), \"label\", or classes.")
-        .options(gax_keys())
+        .options(GaxOptions::keys())
         .example("let b = load_drybean(); let s = b.standardize(); gax(drybean_fpa(), b.head(2).map(s), #{max_steps: 5, target_co: 100})");
-    /// Run GAX on samples `first..` of a run (`part` says which when sharded).
-    fn run(
-        n: &Net,
-        x: &candle_core::Tensor,
-        labels: Option<Vec<usize>>,
-        ids: Vec<String>,
-        opts: &GaxOptions,
-        target: Option<Dynamic>,
-        part: Option<ShardPart>,
-    ) -> RResult<GaxResult> {
-        // One target vocabulary with attribute: the prediction, "label" (a dataset's labels
-        // only) or class indices, all checked against the model's classes.
-        let target = super::attribution::target_of(target, labels.clone())?;
-        let targets = crate::attr::resolve_targets(&n.0, x, &target).rh()?;
-        let labels = match labels {
-            Some(l) => l,
-            None => n.0.predict(x, CHUNK).rh()?,
-        };
-        let mut g = gax(&n.0, x, &targets, &labels, &ids, opts).rh()?;
-        g.part = part;
-        Ok(g)
-    }
-    fn log_gax(log: &super::runlog::SharedLog, g: &GaxResult, data: Option<&Dataset>) {
-        let mut l = super::runlog::lock(log);
-        if let Some(d) = data {
-            l.add_data(&d.provenance);
-        }
-        l.set("GAX similarity denominator", &g.denominator);
-        l.sections
-            .push(crate::report::Section::Gax(Box::new(g.clone())));
-    }
     let log = r.log.clone();
     r.engine.register_fn(
         "gax",
         move |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
-            let (mut opts, target, shard) = gax_options(m)?;
-            let per_sample = d.sample_shape().iter().product();
-            let part = ShardPart::plan(shard, d.len(), &mut opts, per_sample, n.0.dtype).rh()?;
-            // A shard loads only its own samples.
-            let (x, range) = match &part {
-                Some(p) => {
-                    let r = p.range(opts.batch);
-                    (d.batch(r.start, r.len()).rh()?, r)
-                }
-                None => (d.x().rh()?, 0..d.len()),
-            };
-            let g = run(
-                &n,
-                &x,
-                Some(d.y[range.clone()].to_vec()),
-                d.ids[range].to_vec(),
-                &opts,
-                target,
-                part,
-            )?;
-            log_gax(&log, &g, Some(&d));
+            let g = gax_samples(&n.0, Samples::Dataset(&d), &read_options("gax", &m)?).rh()?;
+            crate::report::log::lock(&log).add_gax(&g, Some(&d.provenance));
             Ok(g)
         },
     );
@@ -393,18 +237,8 @@ fn register_gax(r: &mut Registrar) {
     r.engine.register_fn(
         "gax",
         move |n: Net, x: ScriptTensor, m: Map| -> RResult<GaxResult> {
-            let (mut opts, target, shard) = gax_options(m)?;
-            let len = x.0.dim(0).rh()?;
-            let per_sample = x.0.elem_count() / len.max(1);
-            let part = ShardPart::plan(shard, len, &mut opts, per_sample, n.0.dtype).rh()?;
-            let range = match &part {
-                Some(p) => p.range(opts.batch),
-                None => 0..len,
-            };
-            let xs = x.0.narrow(0, range.start, range.len()).rh()?;
-            let ids = range.clone().map(|i| i.to_string()).collect();
-            let g = run(&n, &xs, None, ids, &opts, target, part)?;
-            log_gax(&log, &g, None);
+            let g = gax_samples(&n.0, Samples::Batch(&x.0), &read_options("gax", &m)?).rh()?;
+            crate::report::log::lock(&log).add_gax(&g, None);
             Ok(g)
         },
     );
@@ -450,16 +284,8 @@ fn register_gax(r: &mut Registrar) {
     });
     r.prop(GAX, "final_scores", "g.final_scores -> Tensor", "Each sample's last CO score.")
         .example("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 3, target_co: 100}).final_scores");
-    r.engine.register_get(
-        "final_scores",
-        |g: &mut GaxResult| -> RResult<ScriptTensor> {
-            let v = g.final_scores();
-            let n = v.len();
-            candle_core::Tensor::from_vec(v, n, &crate::device::current())
-                .map(ScriptTensor)
-                .rh()
-        },
-    );
+    r.engine
+        .register_get("final_scores", |g: &mut GaxResult| vector(g.final_scores()));
     r.prop(GAX, "reached", "g.reached -> int", "How many samples passed the target CO.")
         .example_is("let b = load_drybean(); gax(drybean_fpa(), b.head(2).map(b.standardize()), #{max_steps: 2, target_co: 1000}).reached", "0");
     r.engine

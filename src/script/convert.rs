@@ -1,8 +1,8 @@
 //! Conversions between rhai values and gaxsh values, and the error bridge.
 //!
 //! Native functions return [`RResult`]; a library [`Error`] becomes a one-line runtime error that
-//! rhai positions at the calling script line. Option maps (`#{lr: 0.1, …}`) are read through
-//! [`Opts`], which rejects misspelt keys with the list of valid ones.
+//! rhai positions at the calling script line. Option maps (`#{lr: 0.1, …}`) are read into the
+//! core's options structs ([`read_options`]), which reject misspelt keys with the valid ones.
 
 use crate::error::Error;
 use candle_core::{DType, Tensor};
@@ -50,6 +50,14 @@ impl From<Tensor> for ScriptTensor {
     fn from(t: Tensor) -> Self {
         ScriptTensor(t)
     }
+}
+
+/// A 1-D f64 tensor of `values` on the current device.
+pub fn vector(values: Vec<f64>) -> RResult<ScriptTensor> {
+    let n = values.len();
+    Tensor::from_vec(values, n, &crate::device::current())
+        .map(ScriptTensor)
+        .rh()
 }
 
 /// A number from a rhai value (int or float).
@@ -210,7 +218,7 @@ pub fn tensor_arg(d: &Dynamic, what: &str) -> RResult<Tensor> {
 
 /// A rhai value as an option value (`crate::options`): numbers, bools, strings and arrays of
 /// them. `()` is absent.
-fn option_value(key: &str, d: &Dynamic) -> crate::error::Result<crate::options::Value> {
+pub fn option_value(key: &str, d: &Dynamic) -> crate::error::Result<crate::options::Value> {
     use crate::options::Value;
     if let Ok(i) = d.as_int() {
         return Ok(Value::Int(i));
@@ -231,8 +239,11 @@ fn option_value(key: &str, d: &Dynamic) -> crate::error::Result<crate::options::
             .collect::<crate::error::Result<Vec<_>>>()
             .map(Value::List);
     }
+    if let Some(t) = d.clone().try_cast::<ScriptTensor>() {
+        return Ok(Value::Tensor(t.0));
+    }
     Err(Error::invalid(format!(
-        "option '{key}': expected a number, bool, string or array, got {}",
+        "option '{key}': expected a number, bool, string, array or tensor, got {}",
         d.type_name()
     )))
 }
@@ -260,156 +271,12 @@ pub fn read_options_among<O: crate::options::Options>(
     crate::options::read_among(what, keys, &pairs).map_err(to_rhai)
 }
 
-/// Typed, checked access to an options map such as `#{lr: 0.1, steps: 10}`.
-///
-/// Each getter marks its key as known; [`Opts::finish`] then fails on any key nobody asked for,
-/// naming the valid ones, so a misspelt option is an error rather than silently ignored.
-pub struct Opts {
-    what: String,
-    map: Map,
-    known: Vec<&'static str>,
-}
-
-impl Opts {
-    pub fn new(what: &str, map: Map) -> Self {
-        Opts {
-            what: what.to_string(),
-            map,
-            known: Vec::new(),
-        }
-    }
-
-    pub fn empty(what: &str) -> Self {
-        Opts::new(what, Map::new())
-    }
-
-    fn take(&mut self, key: &'static str) -> Option<Dynamic> {
-        self.known.push(key);
-        self.map.get(key).cloned().filter(|d| !d.is_unit())
-    }
-
-    pub fn raw(&mut self, key: &'static str) -> Option<Dynamic> {
-        self.take(key)
-    }
-
-    pub fn f64(&mut self, key: &'static str, default: f64) -> RResult<f64> {
-        match self.take(key) {
-            Some(d) => number(&d, &format!("{} option '{key}'", self.what)),
-            None => Ok(default),
-        }
-    }
-
-    pub fn opt_f64(&mut self, key: &'static str) -> RResult<Option<f64>> {
-        match self.take(key) {
-            Some(d) => number(&d, &format!("{} option '{key}'", self.what)).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    pub fn usize(&mut self, key: &'static str, default: usize) -> RResult<usize> {
-        match self.take(key) {
-            Some(d) => index(&d, &format!("{} option '{key}'", self.what)),
-            None => Ok(default),
-        }
-    }
-
-    pub fn opt_usize(&mut self, key: &'static str) -> RResult<Option<usize>> {
-        match self.take(key) {
-            Some(d) => index(&d, &format!("{} option '{key}'", self.what)).map(Some),
-            None => Ok(None),
-        }
-    }
-
-    pub fn bool(&mut self, key: &'static str, default: bool) -> RResult<bool> {
-        match self.take(key) {
-            Some(d) => d.as_bool().or_else(|_| {
-                err(format!(
-                    "{} option '{key}': expected true or false, got {}",
-                    self.what,
-                    d.type_name()
-                ))
-            }),
-            None => Ok(default),
-        }
-    }
-
-    pub fn string(&mut self, key: &'static str, default: &str) -> RResult<String> {
-        Ok(self.opt_string(key)?.unwrap_or_else(|| default.to_string()))
-    }
-
-    pub fn opt_string(&mut self, key: &'static str) -> RResult<Option<String>> {
-        match self.take(key) {
-            Some(d) => match d.clone().try_cast::<ImmutableString>() {
-                Some(s) => Ok(Some(s.to_string())),
-                None => err(format!(
-                    "{} option '{key}': expected a string, got {}",
-                    self.what,
-                    d.type_name()
-                )),
-            },
-            None => Ok(None),
-        }
-    }
-
-    /// A string or an array of strings.
-    pub fn strings(&mut self, key: &'static str) -> RResult<Option<Vec<String>>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(d) => {
-                if let Some(s) = d.clone().try_cast::<ImmutableString>() {
-                    return Ok(Some(vec![s.to_string()]));
-                }
-                match d.clone().try_cast::<Array>() {
-                    Some(a) => a
-                        .iter()
-                        .map(|x| match x.clone().try_cast::<ImmutableString>() {
-                            Some(s) => Ok(s.to_string()),
-                            None => err(format!(
-                                "{} option '{key}': expected strings, got {}",
-                                self.what,
-                                x.type_name()
-                            )),
-                        })
-                        .collect::<RResult<Vec<_>>>()
-                        .map(Some),
-                    None => err(format!(
-                        "{} option '{key}': expected a string or an array of strings",
-                        self.what
-                    )),
-                }
-            }
-        }
-    }
-
-    pub fn f64s(&mut self, key: &'static str) -> RResult<Option<Vec<f64>>> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(d) => match d.clone().try_cast::<Array>() {
-                Some(a) => a
-                    .iter()
-                    .map(|x| number(x, &format!("{} option '{key}'", self.what)))
-                    .collect::<RResult<Vec<_>>>()
-                    .map(Some),
-                None => number(&d, &format!("{} option '{key}'", self.what)).map(|v| Some(vec![v])),
-            },
-        }
-    }
-
-    /// Fail on keys no getter asked for.
-    pub fn finish(self) -> RResult<()> {
-        let unknown: Vec<&str> = self
-            .map
-            .keys()
-            .map(|k| k.as_str())
-            .filter(|k| !self.known.contains(k))
-            .collect();
-        if let Some(k) = unknown.first() {
-            return Err(to_rhai(crate::options::unknown_name(
-                &self.what,
-                k,
-                &self.known,
-            )));
-        }
-        Ok(())
+/// Take a bool option the binding reads itself (not a core struct's) out of `m`.
+pub fn take_bool(m: &mut Map, key: &crate::options::Key) -> RResult<bool> {
+    match m.remove(key.name).filter(|d| !d.is_unit()) {
+        None => Ok(key.default == "true"),
+        Some(d) => option_value(key.name, &d)
+            .and_then(|v| v.bool(key.name))
+            .rh(),
     }
 }

@@ -3,9 +3,12 @@
 use super::convert::*;
 use super::registry::{Category::Data as Cat, Registrar};
 use crate::data::csv::{CsvOptions, creditcard_options, drybean_options, load_csv};
-use crate::data::images::{FolderOptions, Gray, ImageSpec, image_folder, image_list, synset_names};
-use crate::data::transform::Transform;
+use crate::data::images::{ImageOptions, image_folder, image_list, synset_names};
+use crate::data::npz::NpzOptions;
+use crate::data::split::SplitOptions;
+use crate::data::transform::{StandardizeOptions, Transform};
 use crate::data::{Dataset, creditcard, npz, split};
+use crate::options::{Key, Options, only};
 use rhai::{Array, Dynamic, Map};
 use std::path::{Path, PathBuf};
 
@@ -14,43 +17,21 @@ pub fn bundled(rel: &str) -> RResult<PathBuf> {
     crate::locate::bundled(rel).rh()
 }
 
+/// The image options each loader takes.
+const IMAGE_KEYS: &[&str] = &["size", "channels", "gray"];
+const FOLDER_KEYS: &[&str] = &["size", "channels", "gray", "classes", "workers"];
+const LIST_KEYS: &[&str] = &["size", "channels", "gray", "synsets", "workers"];
+
+fn image_keys(names: &[&str]) -> Vec<Key> {
+    only(ImageOptions::KEYS, names)
+}
+
 fn splits_map(s: split::Splits) -> Map {
     let mut m = Map::new();
     m.insert("train".into(), Dynamic::from(s.train));
     m.insert("val".into(), Dynamic::from(s.val));
     m.insert("test".into(), Dynamic::from(s.test));
     m
-}
-
-fn image_spec(o: &mut Opts, default_channels: usize) -> RResult<ImageSpec> {
-    let channels = o.usize("channels", default_channels)?;
-    let size = match o.raw("size") {
-        None => None,
-        Some(d) => {
-            let s = shape_of(&d)?;
-            match s[..] {
-                [n] => Some((n, n)),
-                [h, w] => Some((h, w)),
-                _ => return err("size: give one number or [height, width]"),
-            }
-        }
-    };
-    let gray = match o.string("gray", "mean")?.as_str() {
-        "mean" => Gray::Mean,
-        "luma" => Gray::Luma,
-        other => {
-            return Err(to_rhai(crate::Error::unknown(
-                "gray mode",
-                other,
-                &["mean", "luma"],
-            )));
-        }
-    };
-    Ok(ImageSpec {
-        channels,
-        size,
-        gray,
-    })
 }
 
 fn dataset_getters(r: &mut Registrar) {
@@ -156,32 +137,31 @@ fn dataset_getters(r: &mut Registrar) {
 fn dataset_ops(r: &mut Registrar) {
     r.doc(Cat, "split_mod3", "ds.split_mod3(#{within_class}) -> #{train, val, test}",
         "The paper's split: index mod 3 = 0/1/2. Global row index by default (as the authors' code); within_class: true counts per class (the paper's wording).")
+        .options(SplitOptions::KEYS.to_vec())
         .example_is("load_drybean().split_mod3().test.len()", "4537");
     r.engine.register_fn("split_mod3", |d: &mut Dataset| {
         split::split_mod3(d, false).map(splits_map).rh()
     });
     r.engine
         .register_fn("split_mod3", |d: &mut Dataset, m: Map| -> RResult<Map> {
-            let mut o = Opts::new("split_mod3", m);
-            let w = o.bool("within_class", false)?;
-            o.finish()?;
-            split::split_mod3(d, w).map(splits_map).rh()
+            let o: SplitOptions = read_options("split_mod3", &m)?;
+            split::split_mod3(d, o.within_class).map(splits_map).rh()
         });
     r.doc(Cat, "standardize", "ds.standardize(#{offset}) -> Transform",
         "Per-feature (x - mean)/std + offset (offset 0.5 as the paper), statistics (population std) from this dataset.")
+        .options(StandardizeOptions::KEYS.to_vec())
         .example("let beans = load_drybean(); beans.map(beans.standardize())");
     fn standardize(d: &Dataset, offset: f64) -> RResult<Transform> {
         Transform::standardize_from(&d.raw_x().rh()?, &d.feature_names, offset).rh()
     }
-    r.engine
-        .register_fn("standardize", |d: &mut Dataset| standardize(d, 0.5));
+    r.engine.register_fn("standardize", |d: &mut Dataset| {
+        standardize(d, StandardizeOptions::default().offset)
+    });
     r.engine.register_fn(
         "standardize",
         |d: &mut Dataset, m: Map| -> RResult<Transform> {
-            let mut o = Opts::new("standardize", m);
-            let off = o.f64("offset", 0.5)?;
-            o.finish()?;
-            standardize(d, off)
+            let o: StandardizeOptions = read_options("standardize", &m)?;
+            standardize(d, o.offset)
         },
     );
     r.doc(
@@ -335,24 +315,11 @@ fn transforms(r: &mut Registrar) {
 fn loaders(r: &mut Registrar) {
     r.doc(Cat, "load_csv", "load_csv(path, #{label, features, drop, classes, class_names, allow_nonfinite}) -> Dataset",
         "A table with a header: label column by name, features by name (default: all others), classes in the given order (default: sorted).")
+        .options(CsvOptions::KEYS.to_vec())
         .example_is("load_csv(\"data/drybean/Dry_Bean_Dataset.csv\", #{label: \"Class\"}).classes[0]", "BARBUNYA");
     r.engine
         .register_fn("load_csv", |path: &str, m: Map| -> RResult<Dataset> {
-            let mut o = Opts::new("load_csv", m);
-            let opts = CsvOptions {
-                label: o.opt_string("label")?.ok_or_else(|| {
-                    to_rhai(crate::Error::invalid(
-                        "load_csv: the 'label' option (label column name) is required",
-                    ))
-                })?,
-                features: o.strings("features")?,
-                drop: o.strings("drop")?.unwrap_or_default(),
-                classes: o.strings("classes")?,
-                class_names: o.strings("class_names")?,
-                allow_nonfinite: o.bool("allow_nonfinite", false)?,
-            };
-            o.finish()?;
-            load_csv(Path::new(path), &opts).rh()
+            load_csv(Path::new(path), &read_options("load_csv", &m)?).rh()
         });
     r.doc(
         Cat,
@@ -382,92 +349,51 @@ fn loaders(r: &mut Registrar) {
     });
     r.doc(Cat, "load_creditcard_split", "load_creditcard_split(#{data, scale}) -> #{train, val, test}",
         "The paper's credit-card sets with cross-projective augmentation (c = 5, d = 0.95); exact from the full Kaggle file (data), else the bundled substitute; scaled by clip_scale(-3, 3, 3, 0.5) unless scale: false.")
+        .options(creditcard::CreditcardOptions::KEYS.to_vec())
         .example_is("load_creditcard_split().train.class_counts()", "[2499, 2460]");
-    fn cc_split(data: Option<String>, scale: bool) -> RResult<Map> {
-        let s = match data {
-            Some(p) => creditcard::from_full_file(Path::new(&p)).rh()?,
-            None => creditcard::from_bundled(&bundled("creditcard")?).rh()?,
-        };
-        let s = if scale {
-            split::Splits {
-                train: s.train.with_transform(creditcard::paper_scaling()),
-                val: s.val.with_transform(creditcard::paper_scaling()),
-                test: s.test.with_transform(creditcard::paper_scaling()),
-            }
-        } else {
-            s
-        };
-        Ok(splits_map(s))
-    }
-    r.engine
-        .register_fn("load_creditcard_split", || cc_split(None, true));
+    r.engine.register_fn("load_creditcard_split", || {
+        creditcard::splits(&Default::default()).map(splits_map).rh()
+    });
     r.engine
         .register_fn("load_creditcard_split", |m: Map| -> RResult<Map> {
-            let mut o = Opts::new("load_creditcard_split", m);
-            let data = o.opt_string("data")?.filter(|s| !s.is_empty());
-            let scale = o.bool("scale", true)?;
-            o.finish()?;
-            cc_split(data, scale)
+            let o = read_options("load_creditcard_split", &m)?;
+            creditcard::splits(&o).map(splits_map).rh()
         });
     r.doc(Cat, "load_npz", "load_npz(path, split, #{classes}) -> Dataset",
         "Images from a MedMNIST-style .npz (<split>_images, <split>_labels) as (N, C, H, W) in [0, 1].")
+        .options(NpzOptions::KEYS.to_vec())
         .example_is("load_npz(\"data/pneumoniamnist/pneumoniamnist.npz\", \"test\").len()", "624");
     r.engine.register_fn("load_npz", |p: &str, s: &str| {
         npz::load_npz(Path::new(p), s, None).rh()
     });
     r.engine
         .register_fn("load_npz", |p: &str, s: &str, m: Map| -> RResult<Dataset> {
-            let mut o = Opts::new("load_npz", m);
-            let classes = o.strings("classes")?;
-            o.finish()?;
-            npz::load_npz(Path::new(p), s, classes).rh()
+            let o: NpzOptions = read_options("load_npz", &m)?;
+            npz::load_npz(Path::new(p), s, o.classes).rh()
         });
     r.doc(Cat, "image_folder", "image_folder(root, #{size, channels, gray, classes, workers}) -> Dataset",
         "<root>/<Label>/[images/]*.png|jpg|jpeg|bmp, files sorted bytewise; decoded batch by batch (bounded memory); size resizes with PyTorch's bilinear.")
+        .options(image_keys(FOLDER_KEYS))
         .example_is("image_folder(\"data/chest_xray/test\", #{size: 64, channels: 1}).class_counts()", "[60, 60]");
     fn folder(root: &str, m: Map) -> RResult<Dataset> {
-        let mut o = Opts::new("image_folder", m);
-        let spec = image_spec(&mut o, 1)?;
-        let classes = o.strings("classes")?;
-        let workers = o.usize("workers", 2)?;
-        o.finish()?;
-        image_folder(
-            Path::new(root),
-            &FolderOptions {
-                classes,
-                spec,
-                workers,
-            },
-        )
-        .rh()
+        let o: ImageOptions = read_options_among("image_folder", &image_keys(FOLDER_KEYS), &m)?;
+        image_folder(Path::new(root), &o.folder(1)).rh()
     }
     r.engine
         .register_fn("image_folder", |root: &str| folder(root, Map::new()));
     r.engine.register_fn("image_folder", folder);
     r.doc(Cat, "image_list", "image_list(list_file, #{size, channels, synsets, workers}) -> Dataset",
         "ImageNet-style list of 'path, label' lines (paths relative to the list); synsets names the classes (synset_words.txt).")
+        .options(image_keys(LIST_KEYS))
         .example("let p = temp_path(\"list.txt\"); write_text(p, `${cwd()}/data/images/owl.jpg, 24`); image_list(p, #{size: 224, channels: 3}).len()");
     r.engine
         .register_fn("image_list", |list: &str, m: Map| -> RResult<Dataset> {
-            let mut o = Opts::new("image_list", m);
-            let spec = image_spec(&mut o, 3)?;
-            let synsets = o.opt_string("synsets")?;
-            let workers = o.usize("workers", 2)?;
-            o.finish()?;
-            let names = match synsets {
-                Some(p) => Some(synset_names(Path::new(&p)).rh()?),
+            let o: ImageOptions = read_options_among("image_list", &image_keys(LIST_KEYS), &m)?;
+            let names = match &o.synsets {
+                Some(p) => Some(synset_names(p).rh()?),
                 None => None,
             };
-            image_list(
-                Path::new(list),
-                names,
-                &FolderOptions {
-                    classes: None,
-                    spec,
-                    workers,
-                },
-            )
-            .rh()
+            image_list(Path::new(list), names, &o.folder(3)).rh()
         });
     r.doc(
         Cat,
@@ -475,15 +401,15 @@ fn loaders(r: &mut Registrar) {
         "load_image(path, #{size, channels, gray}) -> Tensor",
         "One image as a (1, C, H, W) tensor in [0, 1] (RGB by default).",
     )
+    .options(image_keys(IMAGE_KEYS))
     .example_is(
         "load_image(\"data/images/owl.jpg\", #{size: 32}).shape",
         "[1, 3, 32, 32]",
     );
     r.engine
         .register_fn("load_image", |p: &str, m: Map| -> RResult<ScriptTensor> {
-            let mut o = Opts::new("load_image", m);
-            let spec = image_spec(&mut o, 3)?;
-            o.finish()?;
+            let o: ImageOptions = read_options_among("load_image", &image_keys(IMAGE_KEYS), &m)?;
+            let spec = o.spec(3);
             let (v, h, w) = crate::data::images::decode(Path::new(p), &spec).rh()?;
             let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
             candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &crate::device::current())

@@ -82,6 +82,11 @@ impl ScriptError {
         err.interrupted = interrupted;
         err.help_shown = help_shown;
         if let EvalAltResult::ErrorFunctionNotFound(sig, _) = cur {
+            let name = sig.split([' ', '(']).next().unwrap_or(sig).trim();
+            if reg.get(name).is_some() {
+                let args = sig.strip_prefix(name).unwrap_or("").trim();
+                err.message = format!("{name} does not take {}", script_type_names(args));
+            }
             err.notes.extend(function_hint(sig, reg));
         }
         if let EvalAltResult::ErrorVariableNotFound(name, _) = cur {
@@ -152,10 +157,25 @@ fn describe(e: &EvalAltResult) -> String {
     match e {
         EvalAltResult::ErrorRuntime(d, _) => d.to_string(),
         EvalAltResult::ErrorTerminated(..) => "interrupted".to_string(),
-        EvalAltResult::ErrorFunctionNotFound(sig, _) => format!("unknown function {sig}"),
+        EvalAltResult::ErrorFunctionNotFound(sig, _) => {
+            format!("unknown function {}", script_type_names(sig))
+        }
         EvalAltResult::ErrorVariableNotFound(name, _) => format!("unknown variable '{name}'"),
         other => strip_position(&other.to_string()).to_string(),
     }
+}
+
+/// Rust's names of argument types as a script user knows them: `&str | ImmutableString |
+/// String` → `string`, `i64` → `int`, `f64` → `float`, `Map` → `map`, `Array` → `array`.
+fn script_type_names(args: &str) -> String {
+    args.replace("&str | ImmutableString | String", "string")
+        .replace("ImmutableString", "string")
+        .replace("&mut ", "")
+        .replace("i64", "int")
+        .replace("f64", "float")
+        .replace("Map", "map")
+        .replace("Array", "array")
+        .replace("()", "nothing")
 }
 
 /// For `frobnicate (Tensor, i64)`: the closest registered names, or the right signature when

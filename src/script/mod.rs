@@ -7,13 +7,11 @@ pub mod ax;
 pub mod convert;
 pub mod data;
 pub mod diagnostic;
-pub mod fuzz;
 pub mod models;
 pub mod options;
 pub mod output;
 pub mod plots;
 pub mod registry;
-pub mod runlog;
 pub mod session;
 pub mod session_fns;
 pub mod source_text;
@@ -36,7 +34,7 @@ use std::sync::{Arc, Mutex};
 pub fn build_engine(
     output: OutputSink,
     args: Arc<Mutex<ScriptArgs>>,
-    log: runlog::SharedLog,
+    log: crate::report::log::SharedLog,
 ) -> (Engine, Arc<Registry>) {
     let mut engine = Engine::new();
     set_limits(&mut engine);
@@ -72,9 +70,26 @@ pub fn build_engine(
         session_fns::register(&mut r);
         session_fns::document_help(&mut r);
     }
-    let registry = Arc::new(Registry { docs });
+    let members = registry::members_by_type(&engine);
+    let registry = Arc::new(Registry { docs, members });
+    functions_as_values(&mut engine, &registry);
     session_fns::register_help(&mut engine, registry.clone(), output);
     (engine, registry)
+}
+
+/// `help(attribute)`, `let f = attribute`: a registered function's name where no variable of
+/// that name exists is a pointer to the function, as in Python.
+#[allow(deprecated)] // `on_var` is marked volatile, not deprecated
+fn functions_as_values(engine: &mut Engine, registry: &Registry) {
+    let names: std::collections::HashSet<String> =
+        registry.docs.iter().map(|d| d.name.to_string()).collect();
+    engine.on_var(move |name, index, ctx| {
+        // A variable the compiler placed (index > 0) or one in scope is never shadowed.
+        if index > 0 || !names.contains(name) || ctx.scope().contains(name) {
+            return Ok(None);
+        }
+        Ok(Some(Dynamic::from(rhai::FnPtr::new(name)?)))
+    });
 }
 
 /// Sizes a script may build in rhai's own values (tensors are bounded by `limits`): a runaway

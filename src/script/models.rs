@@ -4,12 +4,11 @@ use super::convert::*;
 use super::registry::{Category, Registrar};
 use crate::data::Dataset;
 use crate::metrics::Metrics;
-use crate::nn::optim::AdamConfig;
 use crate::nn::spec::ModelSpec;
 use crate::nn::weights::{LoadOptions, load_into};
 use crate::nn::{Arch, CHUNK, Model, ModelOptions};
-use crate::options::Options;
-use crate::train::{TrainOptions, evaluate_model, fit};
+use crate::options::{Key, Kind, Options, key};
+use crate::train::{TrainOptions, TrainReport, evaluate_model, fit};
 use candle_core::DType;
 use rhai::{Array, Dynamic, Map};
 use std::path::Path;
@@ -120,23 +119,10 @@ fn register_zoo(r: &mut Registrar) {
 
     r.doc(M, "load_onnx", "load_onnx(path, #{input_shape, output, classes, class_names, dtype}) -> Model",
         "A model from an ONNX file (torch.onnx.export, both exporters; other exporters' graphs when they use the supported operators): every method, AX, CO, GAX and fit work on it. Each Relu/Sigmoid/Tanh/Softmax/MaxPool node is a rule site as the nn module is in Captum; layers() lists the nodes, and layer: also takes the PyTorch module path.")
+        .options(crate::onnx::LoadOptions::KEYS.to_vec())
         .example("let p = temp_path(\"m.onnx\"); ccf_fpa().save_onnx(p); load_onnx(p).classes");
     fn onnx(path: &str, m: Map) -> RResult<Net> {
-        let mut o = Opts::new("load_onnx", m);
-        let opts = crate::onnx::LoadOptions {
-            input_shape: match o.raw("input_shape") {
-                Some(s) => Some(shape_of(&s)?),
-                None => None,
-            },
-            output: o.opt_string("output")?,
-            classes: o.opt_usize("classes")?,
-            class_names: o.strings("class_names")?.unwrap_or_default(),
-            dtype: match o.opt_string("dtype")? {
-                Some(d) => Some(dtype_of(&d)?),
-                None => None,
-            },
-        };
-        o.finish()?;
+        let opts: crate::onnx::LoadOptions = read_options("load_onnx", &m)?;
         crate::onnx::load_onnx(Path::new(path), &opts)
             .map(|m| Net(Arc::new(m)))
             .rh()
@@ -323,15 +309,10 @@ fn register_model_methods(r: &mut Registrar) {
     });
     r.doc(M, "load", "net.load(path, #{lenient, strip_prefix, add_prefix})",
         "Load weights from safetensors or a PyTorch checkpoint (.pt/.pth/.model, {'net': …} and {'model_state_dict': …} wrappers); errors name missing, unexpected and mis-shaped tensors.")
+        .options(LoadOptions::KEYS.to_vec())
         .example("let p = temp_path(\"b.safetensors\"); drybean_fpa().save(p); drybean_fpa().load(p)");
     fn load(n: &Net, p: &str, m: Map) -> RResult<()> {
-        let mut o = Opts::new("load", m);
-        let opts = LoadOptions {
-            lenient: o.bool("lenient", false)?,
-            strip_prefix: o.opt_string("strip_prefix")?,
-            add_prefix: o.opt_string("add_prefix")?,
-        };
-        o.finish()?;
+        let opts: LoadOptions = read_options("load", &m)?;
         load_into(&n.0, Path::new(p), &opts).map(|_| ()).rh()
     }
     r.engine
@@ -361,36 +342,24 @@ fn register_model_methods(r: &mut Registrar) {
     });
 }
 
-fn train_options(m: Map) -> RResult<(TrainOptions, Option<Dataset>)> {
-    let mut o = Opts::new("fit", m);
-    let d = TrainOptions::default();
-    let betas = o.f64s("betas")?.unwrap_or(vec![d.adam.beta1, d.adam.beta2]);
-    if betas.len() != 2 {
-        return err("fit: betas is [beta1, beta2]");
-    }
-    let adam = AdamConfig {
-        lr: o.f64("lr", d.adam.lr)?,
-        beta1: betas[0],
-        beta2: betas[1],
-        eps: o.f64("eps", d.adam.eps)?,
-        weight_decay: o.f64("weight_decay", d.adam.weight_decay)?,
-    };
-    let val = match o.raw("val") {
+/// `fit`'s one option of the binding's own: the validation set (a script value).
+const VAL: Key = key(
+    "val",
+    Kind::Dataset,
+    "none",
+    "a validation Dataset: keeps the best-validation weights, stops at target_val_acc",
+);
+
+fn train_options(mut m: Map) -> RResult<(TrainOptions, Option<Dataset>)> {
+    let val = match m.remove("val").filter(|d| !d.is_unit()) {
         Some(v) => Some(
             v.try_cast::<Dataset>()
                 .ok_or_else(|| to_rhai(crate::Error::invalid("fit: 'val' must be a Dataset")))?,
         ),
         None => None,
     };
-    let opts = TrainOptions {
-        adam,
-        epochs: o.usize("epochs", d.epochs)?,
-        batch: o.usize("batch", d.batch)?,
-        target_val_acc: o.opt_f64("target_val_acc")?,
-        shuffle: o.bool("shuffle", true)?,
-    };
-    o.finish()?;
-    Ok((opts, val))
+    let keys: Vec<Key> = TrainOptions::keys().into_iter().chain([VAL]).collect();
+    Ok((read_options_among("fit", &keys, &m)?, val))
 }
 
 fn metrics_type(r: &mut Registrar) {
@@ -437,26 +406,60 @@ fn metrics_type(r: &mut Registrar) {
         });
 }
 
+/// What `fit` returns: a short table when printed, its history as properties.
+fn fit_result_type(r: &mut Registrar) {
+    r.engine.register_type_with_name::<TrainReport>("FitResult");
+    r.engine
+        .register_fn("to_string", |t: &mut TrainReport| t.to_string());
+    r.engine
+        .register_fn("to_debug", |t: &mut TrainReport| t.to_string());
+    r.prop(T, "history", "fit_result.history -> array", "Per epoch: #{epoch, loss, train_acc, val_acc}.")
+        .example("let b = load_drybean(); drybean_fpa().fit(b.head(32).map(b.standardize()), #{epochs: 2}).history[1].loss");
+    r.engine.register_get("history", |t: &mut TrainReport| {
+        rhai::serde::to_dynamic(&t.epochs)
+    });
+    r.prop(T, "best_val_acc", "fit_result.best_val_acc -> float or ()", "The best validation accuracy (its weights are the model's), or () without a validation set.")
+        .example("let s = load_drybean().split_mod3(); drybean_fpa().fit(s.train.head(32), #{epochs: 2, val: s.val.head(16)}).best_val_acc");
+    r.engine
+        .register_get("best_val_acc", |t: &mut TrainReport| {
+            t.best_val_acc.map_or(Dynamic::UNIT, Dynamic::from_float)
+        });
+    r.prop(
+        T,
+        "stopped",
+        "fit_result.stopped -> string",
+        "Why training ended: \"target reached\" or \"epochs done\".",
+    )
+    .example_is(
+        "let b = load_drybean(); drybean_fpa().fit(b.head(16), #{epochs: 1}).stopped",
+        "epochs done",
+    );
+    r.engine
+        .register_get("stopped", |t: &mut TrainReport| t.stopped.clone());
+}
+
 fn register_training(r: &mut Registrar) {
     metrics_type(r);
-    r.doc(T, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> map",
+    r.doc(T, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> FitResult",
         "Train with Adam (paper: lr 1e-3, betas [0.5, 0.999], batch 16) and cross-entropy; keeps the best-validation weights, stops when val accuracy exceeds target_val_acc; Ctrl-C keeps the best so far.")
+        .options(TrainOptions::keys().into_iter().chain([VAL]).collect())
         .example("let b = load_drybean(); let n = b.standardize(); drybean_fpa().fit(b.head(64).map(n), #{epochs: 1})");
     let log = r.log.clone();
     r.engine.register_fn(
         "fit",
-        move |n: &mut Net, train: Dataset, m: Map| -> RResult<Dynamic> {
+        move |n: &mut Net, train: Dataset, m: Map| -> RResult<TrainReport> {
             let (opts, val) = train_options(m)?;
             let report = fit(&n.0, &train, val.as_ref(), &opts).rh()?;
-            let mut l = super::runlog::lock(&log);
+            let mut l = crate::report::log::lock(&log);
             l.add_data(&train.provenance);
             l.add_text(
                 &format!("Training {}", n.0.arch.name()),
                 &crate::train::describe(&report, &opts),
             );
-            rhai::serde::to_dynamic(&report)
+            Ok(report)
         },
     );
+    fit_result_type(r);
     r.doc(
         T,
         "evaluate",
@@ -471,7 +474,7 @@ fn register_training(r: &mut Registrar) {
         "evaluate",
         move |n: &mut Net, ds: Dataset| -> RResult<Metrics> {
             let m = evaluate_model(&n.0, &ds, CHUNK).rh()?;
-            let mut l = super::runlog::lock(&log);
+            let mut l = crate::report::log::lock(&log);
             l.add_data(&ds.provenance);
             let what = ds.provenance.steps.last().cloned().unwrap_or_default();
             l.add_text(

@@ -4,16 +4,15 @@ use super::convert::*;
 use super::options::ScriptArgs;
 use super::output::OutputSink;
 use super::registry::{Category, Registrar};
-use super::runlog::{SharedLog, lock};
-use crate::ax::{AxTable, Mode};
-use crate::gap::Meaning;
+use crate::ax::AxTable;
 use crate::gax::GaxResult;
-use crate::plot::charts::{Bars, BoxPlot, Histogram, Labels, Lines, Scatter};
-use crate::plot::colormap::ColorMap;
+use crate::options::{Options, only};
+use crate::plot::charts::{Bars, BoxPlot, ChartOptions, Histogram, Lines, Scatter};
 use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
-use crate::report::figures::{CoForm, boxplot_co, curves_co, histogram_co};
-use crate::report::record::{DataRecord, RunRecord};
-use crate::report::{Report, Section};
+use crate::report::figures::{CoPlotOptions, boxplot_co, curves_co, histogram_co};
+use crate::report::log::{SharedLog, lock};
+use crate::report::record::RunRecord;
+use crate::report::{Report, ReportOptions, Section};
 use rhai::{Array, Dynamic, Map};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -21,20 +20,15 @@ use std::sync::{Arc, Mutex};
 const P: Category = Category::Plots;
 const R: Category = Category::Report;
 
-fn labels(o: &mut Opts, title: &str, x: &str, y: &str) -> RResult<Labels> {
-    Ok(Labels {
-        title: o.string("title", title)?,
-        x: o.string("xlabel", x)?,
-        y: o.string("ylabel", y)?,
-    })
-}
-
-fn size(o: &mut Opts, w: u32, h: u32) -> RResult<(u32, u32)> {
-    let v = o.f64s("size")?.unwrap_or(vec![w as f64, h as f64]);
-    if v.len() != 2 || v.iter().any(|x| *x < 50.0 || *x > 8000.0) {
-        return err("size: [width, height] in pixels, 50 to 8000");
+/// A heatmap without its leading batch axes of 1: (1, C, H, W) → (C, H, W), (1, d) → (d).
+fn drop_batch_axes(mut t: candle_core::Tensor) -> RResult<candle_core::Tensor> {
+    while t.rank() > 1 && t.dim(0).rh()? == 1 && t.rank() != 3 {
+        t = t.squeeze(0).rh()?;
     }
-    Ok((v[0] as u32, v[1] as u32))
+    if t.rank() == 4 && t.dim(0).rh()? == 1 {
+        t = t.squeeze(0).rh()?;
+    }
+    Ok(t)
 }
 
 fn floats(d: &Dynamic, what: &str) -> RResult<Vec<f64>> {
@@ -75,29 +69,22 @@ fn done(log: &SharedLog, path: &str, caption: &str) -> String {
     path.to_string()
 }
 
-fn co_opts(o: &mut Opts) -> RResult<(Mode, Meaning, CoForm)> {
-    let mode = Mode::parse(&o.string("mode", "sum")?).rh()?;
-    let meaning = Meaning::parse(&o.string("correct", "before")?).rh()?;
-    let form = CoForm::parse(&o.string("output", "raw")?).rh()?;
-    Ok((mode, meaning, form))
-}
-
 fn register_co_plots(r: &mut Registrar) {
     let log = r.log.clone();
     r.doc(P, "boxplot_co", "boxplot_co(table, path, #{mode, correct, output}) -> string",
-        "CO box plots of correct vs wrong predictions per method (the paper's Figs 2, 3, 7); correct: \"before\" (original prediction, default) or \"after\" AX; output raw or softmax.")
+        "CO box plots of correct vs wrong predictions per method (the paper's Figs 2, 3, 7).")
+        .options(only(CoPlotOptions::KEYS, &["mode", "correct", "output"]))
         .example("let b = load_drybean(); boxplot_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"box.png\"))");
     let l = log.clone();
     let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
-        let mut o = Opts::new("boxplot_co", m);
-        let (mode, meaning, form) = co_opts(&mut o)?;
-        o.finish()?;
-        boxplot_co(&t, Path::new(p), mode, meaning, form).rh()?;
-        Ok(done(
-            &l,
-            p,
-            &format!("CO scores by method (correct = {} AX)", meaning.name()),
-        ))
+        let o: CoPlotOptions = read_options_among(
+            "boxplot_co",
+            &only(CoPlotOptions::KEYS, &["mode", "correct", "output"]),
+            &m,
+        )?;
+        boxplot_co(&t, Path::new(p), &o).rh()?;
+        let caption = format!("CO scores by method (correct = {} AX)", o.meaning.name());
+        Ok(done(&l, p, &caption))
     };
     let f2 = f.clone();
     r.engine
@@ -107,25 +94,13 @@ fn register_co_plots(r: &mut Registrar) {
     r.engine.register_fn("boxplot_co", f);
 
     r.doc(P, "histogram_co", "histogram_co(table, path, #{method, mode, correct, output}) -> string",
-        "Overlaid CO histograms of correct and wrong predictions for one method (Saliency by default).")
+        "Overlaid CO histograms of correct and wrong predictions for one method.")
+        .options(CoPlotOptions::KEYS.to_vec())
         .example("let b = load_drybean(); histogram_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"hist.png\"), #{method: \"DeepLift\"})");
     let l = log.clone();
     let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
-        let mut o = Opts::new("histogram_co", m);
-        let method = o.string(
-            "method",
-            t.methods.first().map(|s| s.as_str()).unwrap_or("Saliency"),
-        )?;
-        let (mode, meaning, form) = co_opts(&mut o)?;
-        o.finish()?;
-        if !t.methods.contains(&method) {
-            return Err(to_rhai(crate::Error::UnknownName {
-                what: "method in this sweep",
-                name: method,
-                valid: t.methods.clone(),
-            }));
-        }
-        histogram_co(&t, &method, Path::new(p), mode, meaning, form).rh()?;
+        let o: CoPlotOptions = read_options("histogram_co", &m)?;
+        let method = histogram_co(&t, Path::new(p), &o).rh()?;
         Ok(done(
             &l,
             p,
@@ -153,53 +128,27 @@ fn register_co_plots(r: &mut Registrar) {
 
 fn register_general_plots(r: &mut Registrar) {
     let log = r.log.clone();
-    r.doc(P, "heatmap", "heatmap(h, path, #{image, names, cmap, limit, title, alpha}) -> string",
+    r.doc(P, "heatmap", "heatmap(h, path, #{image, names, cmap, limit, title, alpha, panel}) -> string",
         "One heatmap, (C, H, W) as per-channel panels or (d) as labelled cells, in a diverging red/blue map with symmetric limits (±max|h| unless limit), a colour bar and the abs max; image overlays the input.")
+        .options(HeatmapSpec::KEYS.to_vec())
         .example("heatmap(randn([3, 16, 16]), temp_path(\"h.png\"), #{title: \"noise\"})");
     let l = log.clone();
     let f = move |h: ScriptTensor, p: &str, m: Map| -> RResult<String> {
-        let mut o = Opts::new("heatmap", m);
-        let mut t = h.0.clone();
-        while t.rank() > 1 && t.dim(0).rh()? == 1 && t.rank() != 3 {
-            t = t.squeeze(0).rh()?;
-        }
-        if t.rank() == 4 && t.dim(0).rh()? == 1 {
-            t = t.squeeze(0).rh()?;
-        }
-        let overlay = match o.raw("image") {
-            Some(i) => {
-                let mut it = tensor_arg(&i, "image")?;
-                if it.rank() == 4 {
-                    it = it.squeeze(0).rh()?;
-                }
-                Some((
-                    crate::tensor::ops::to_f64_vec(&it).rh()?,
-                    it.dims().to_vec(),
-                ))
-            }
-            None => None,
+        let spec: HeatmapSpec = read_options("heatmap", &m)?;
+        let t = drop_batch_axes(h.0)?;
+        heatmap_png(
+            &crate::tensor::ops::to_f64_vec(&t).rh()?,
+            t.dims(),
+            &spec,
+            Path::new(p),
+        )
+        .rh()?;
+        let caption = if spec.title.is_empty() {
+            "heatmap"
+        } else {
+            &spec.title
         };
-        let spec = HeatmapSpec {
-            title: o.string("title", "")?,
-            cmap: ColorMap::parse(&o.string("cmap", "bwr")?).rh()?,
-            limit: o.opt_f64("limit")?,
-            names: o.strings("names")?.unwrap_or_default(),
-            overlay,
-            alpha: o.f64("alpha", 0.8)?,
-            panel: o.usize("panel", 224)? as u32,
-        };
-        o.finish()?;
-        let v = crate::tensor::ops::to_f64_vec(&t).rh()?;
-        heatmap_png(&v, t.dims(), &spec, Path::new(p)).rh()?;
-        Ok(done(
-            &l,
-            p,
-            &if spec.title.is_empty() {
-                "heatmap".to_string()
-            } else {
-                spec.title.clone()
-            },
-        ))
+        Ok(done(&l, p, caption))
     };
     let f2 = f.clone();
     r.engine
@@ -210,14 +159,14 @@ fn register_general_plots(r: &mut Registrar) {
 
     macro_rules! chart_fn {
         ($name:expr, $sig:expr, $doc:expr, $ex:expr, $build:expr) => {{
-            r.doc(P, $name, $sig, $doc).example($ex);
+            r.doc(P, $name, $sig, $doc)
+                .options(ChartOptions::KEYS.to_vec())
+                .example($ex);
             let l = log.clone();
             let f = move |a: Dynamic, b: Dynamic, p: &str, m: Map| -> RResult<String> {
-                let mut o = Opts::new($name, m);
-                let (chart_size, caption) = $build(&a, &b, p, &mut o)?;
-                o.finish()?;
-                let _ = chart_size;
-                Ok(done(&l, p, &caption))
+                let o: ChartOptions = read_options($name, &m)?;
+                $build(&a, &b, p, &o)?;
+                Ok(done(&l, p, &o.title))
             };
             let f2 = f.clone();
             r.engine
@@ -232,12 +181,11 @@ fn register_general_plots(r: &mut Registrar) {
         "line(x, y_or_series, path, #{title, xlabel, ylabel, size}) -> string",
         "Line plot: y an array/tensor, or a map / array of named series sharing x.",
         "line(arange(10), #{sin: arange(10).sin(), cos: arange(10).cos()}, temp_path(\"l.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
             let x = floats(a, "line")?;
             let s = series(b, "line")?;
-            let labels = labels(o, "", "x", "y")?;
-            let sz = size(o, 800, 460)?;
-            let caption = labels.title.clone();
+            let labels = o.labels("x", "y");
+            let sz = o.size_or((800, 460));
             let chart = Lines {
                 labels,
                 series: s.into_iter().map(|(n, y)| (n, x.clone(), y)).collect(),
@@ -245,7 +193,7 @@ fn register_general_plots(r: &mut Registrar) {
                 points: false,
             };
             crate::plot::save(&chart, Path::new(p), sz).rh()?;
-            Ok((sz, caption))
+            Ok(())
         }
     );
     chart_fn!(
@@ -253,7 +201,7 @@ fn register_general_plots(r: &mut Registrar) {
         "scatter(x, y, path, #{title, xlabel, ylabel, size}) -> string",
         "Scatter plot of y against x (arrays or tensors).",
         "scatter(randn([50]), randn([50]), temp_path(\"s.png\"), #{title: \"noise\"})",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
             let (x, y) = (floats(a, "scatter")?, floats(b, "scatter")?);
             if x.len() != y.len() {
                 return err(format!(
@@ -262,9 +210,8 @@ fn register_general_plots(r: &mut Registrar) {
                     y.len()
                 ));
             }
-            let labels = labels(o, "", "x", "y")?;
-            let sz = size(o, 700, 500)?;
-            let caption = labels.title.clone();
+            let labels = o.labels("x", "y");
+            let sz = o.size_or((700, 500));
             crate::plot::save(
                 &Scatter {
                     labels,
@@ -274,7 +221,7 @@ fn register_general_plots(r: &mut Registrar) {
                 sz,
             )
             .rh()?;
-            Ok((sz, caption))
+            Ok(())
         }
     );
     chart_fn!(
@@ -282,7 +229,7 @@ fn register_general_plots(r: &mut Registrar) {
         "bar(names, values, path, #{title, xlabel, ylabel, size}) -> string",
         "A bar per name.",
         "bar([\"a\", \"b\"], [3, 5], temp_path(\"b.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
             let names: Vec<String> = a
                 .clone()
                 .try_cast::<Array>()
@@ -294,9 +241,8 @@ fn register_general_plots(r: &mut Registrar) {
             if names.len() != values.len() {
                 return err("bar: as many names as values");
             }
-            let labels = labels(o, "", "", "")?;
-            let sz = size(o, 700, 450)?;
-            let caption = labels.title.clone();
+            let labels = o.labels("", "");
+            let sz = o.size_or((700, 450));
             crate::plot::save(
                 &Bars {
                     labels,
@@ -307,7 +253,7 @@ fn register_general_plots(r: &mut Registrar) {
                 sz,
             )
             .rh()?;
-            Ok((sz, caption))
+            Ok(())
         }
     );
     chart_fn!(
@@ -315,12 +261,11 @@ fn register_general_plots(r: &mut Registrar) {
         "histogram(values_or_series, bins, path, #{title, xlabel, size}) -> string",
         "Histograms of one or several samples (a map of named arrays) on common bins.",
         "histogram(#{a: randn([200]), b: randn([200]) + 1}, 20, temp_path(\"hh.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
             let s = series(a, "histogram")?;
             let bins = index(b, "histogram bins")?;
-            let labels = labels(o, "", "value", "count")?;
-            let sz = size(o, 700, 420)?;
-            let caption = labels.title.clone();
+            let labels = o.labels("value", "count");
+            let sz = o.size_or((700, 420));
             crate::plot::save(
                 &Histogram {
                     labels,
@@ -331,7 +276,7 @@ fn register_general_plots(r: &mut Registrar) {
                 sz,
             )
             .rh()?;
-            Ok((sz, caption))
+            Ok(())
         }
     );
     chart_fn!(
@@ -339,7 +284,7 @@ fn register_general_plots(r: &mut Registrar) {
         "boxplot(groups, series_names, path, #{title, xlabel, ylabel, size}) -> string",
         "Box plots: groups is a map name → array of values (one box each), or name → array of arrays (one per series).",
         "boxplot(#{a: randn([50]), b: randn([50]) * 2}, [], temp_path(\"bx.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &mut Opts| -> RResult<((u32, u32), String)> {
+        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
             let m = a.clone().try_cast::<Map>().ok_or_else(|| {
                 to_rhai(crate::Error::invalid(
                     "boxplot: groups is a map of name → values",
@@ -377,9 +322,8 @@ fn register_general_plots(r: &mut Registrar) {
             } else {
                 (1..=n_series).map(|i| format!("series {i}")).collect()
             };
-            let labels = labels(o, "", "", "")?;
-            let sz = size(o, 800, 450)?;
-            let caption = labels.title.clone();
+            let labels = o.labels("", "");
+            let sz = o.size_or((800, 450));
             crate::plot::save(
                 &BoxPlot {
                     labels,
@@ -391,75 +335,45 @@ fn register_general_plots(r: &mut Registrar) {
                 sz,
             )
             .rh()?;
-            Ok((sz, caption))
+            Ok(())
         }
     );
 }
 
-/// The run record of a session so far.
+/// The run record of a session so far, with the script's options as they resolved.
 pub fn run_record(log: &SharedLog, args: &Arc<Mutex<ScriptArgs>>) -> RunRecord {
-    let l = lock(log);
-    let a = args.lock().unwrap_or_else(|p| p.into_inner());
-    let options = a
+    let options = args
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
         .resolved
         .iter()
         .map(|(k, v)| {
             (
                 k.clone(),
-                rhai::serde::from_dynamic::<serde_yaml::Value>(v)
-                    .unwrap_or(serde_yaml::Value::Null),
+                rhai::serde::from_dynamic(v).unwrap_or(serde_yaml::Value::Null),
             )
         })
         .collect();
-    let notes: Vec<String> =
-        l.data
-            .iter()
-            .flat_map(|d| d.notes.iter().cloned())
-            .fold(Vec::new(), |mut acc, n| {
-                if !acc.contains(&n) {
-                    acc.push(n);
-                }
-                acc
-            });
-    RunRecord {
-        script: a.script.clone(),
-        options,
-        seed: crate::tensor::random::current_seed(),
-        gaxsh_version: env!("CARGO_PKG_VERSION").to_string(),
-        started: l.started.clone(),
-        threads: crate::threads::current(),
-        data: l.data.iter().map(DataRecord::from).collect(),
-        notes,
-        settings: l.settings.iter().cloned().collect(),
-        inputs: {
-            let mut paths = crate::io::inputs();
-            if !a.script.is_empty() {
-                let script = std::path::PathBuf::from(&a.script);
-                paths.push(std::fs::canonicalize(&script).unwrap_or(script));
-            }
-            crate::report::record::checksums(&paths)
-        },
-        commit: crate::report::record::source_commit(),
-    }
+    lock(log).record(options)
 }
 
 fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     let log = r.log.clone();
     r.doc(R, "report", "report(dir, #{title, features}) -> string",
         "Write dir/index.html (self-contained: run record, accuracy and gap-statistics tables, every figure, the GAX viewer) and dir/run.yaml from what the script has done; returns the index path.")
+        .options(ReportOptions::KEYS.to_vec())
         .example("let b = load_drybean(); let n = drybean_fpa(); ax_sweep(n, b.head(20)); report(temp_path(\"rep\"), #{title: \"demo\"})");
     let (l, a) = (log.clone(), args.clone());
     let f = move |dir: &str, m: Map| -> RResult<String> {
-        let mut o = Opts::new("report", m);
-        let title = o.string("title", "gaxsh experiment")?;
-        let features = o.strings("features")?.unwrap_or_default();
-        o.finish()?;
+        let o: ReportOptions = read_options("report", &m)?;
         let record = run_record(&l, &a);
-        let mut rep = Report::new(&title, record);
-        rep.feature_names = features;
-        rep.sections = lock(&l).sections.clone();
-        let w = rep.write(Path::new(dir)).rh()?;
-        Ok(w.index.display().to_string())
+        let report = Report::of_log(&lock(&l), record, o);
+        Ok(report
+            .write(Path::new(dir))
+            .rh()?
+            .index
+            .display()
+            .to_string())
     };
     let f2 = f.clone();
     r.engine

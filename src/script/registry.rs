@@ -7,6 +7,7 @@
 //! here, that every entry names a registered function, and that every example runs.
 
 use rhai::Engine;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where a function is listed in `help()`; the order here is the order shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,7 +107,7 @@ pub struct Registrar<'a> {
     pub engine: &'a mut Engine,
     pub docs: &'a mut Vec<FnDoc>,
     /// The session's run log, for bindings whose results belong in the report.
-    pub log: super::runlog::SharedLog,
+    pub log: crate::report::log::SharedLog,
 }
 
 impl Registrar<'_> {
@@ -172,6 +173,33 @@ impl DocBuilder<'_> {
 #[derive(Clone, Debug, Default)]
 pub struct Registry {
     pub docs: Vec<FnDoc>,
+    /// Per script type ("Tensor", "Dataset", "Array", …), the names that may follow `value.`:
+    /// every function whose first parameter has that type, and its properties.
+    pub members: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// [`Registry::members`] from the engine's function signatures (`name(_: &mut Type, …)`,
+/// `get$prop(_: Type)`).
+pub fn members_by_type(engine: &rhai::Engine) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for sig in engine.gen_fn_signatures(true) {
+        let Some((name, rest)) = sig.split_once('(') else {
+            continue;
+        };
+        let name = name.strip_prefix("get$").unwrap_or(name);
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            continue; // operators, setters, indexers
+        }
+        let first = rest.split([',', ')']).next().unwrap_or("");
+        let Some((_, ty)) = first.split_once(':') else {
+            continue;
+        };
+        let ty = ty.trim().trim_start_matches("&mut ").trim();
+        out.entry(ty.to_string())
+            .or_default()
+            .insert(name.to_string());
+    }
+    out
 }
 
 impl Registry {

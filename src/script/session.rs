@@ -4,8 +4,10 @@
 use super::diagnostic::ScriptError;
 use super::options::ScriptArgs;
 use super::registry::Registry;
+use super::source_text::{receiver_before, word_before};
 use crate::tensor::format::format_tensor;
 use rhai::{AST, Dynamic, Engine, Scope};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 pub use super::output::OutputSink;
@@ -14,7 +16,7 @@ pub use super::output::OutputSink;
 pub struct SessionBuilder {
     pub output: OutputSink,
     pub args: ScriptArgs,
-    pub display: Option<super::runlog::DisplaySink>,
+    pub display: Option<crate::report::log::DisplaySink>,
 }
 
 impl Default for SessionBuilder {
@@ -39,16 +41,16 @@ impl SessionBuilder {
     }
 
     /// Show figures as they are written (the Jupyter kernel's inline plots).
-    pub fn display(mut self, sink: super::runlog::DisplaySink) -> Self {
+    pub fn display(mut self, sink: crate::report::log::DisplaySink) -> Self {
         self.display = Some(sink);
         self
     }
 
     pub fn build(self) -> Session {
         let args = Arc::new(Mutex::new(self.args));
-        let log: super::runlog::SharedLog = Default::default();
+        let log: crate::report::log::SharedLog = Default::default();
         {
-            let mut l = super::runlog::lock(&log);
+            let mut l = crate::report::log::lock(&log);
             l.script = args
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -85,7 +87,7 @@ pub struct Session {
     pub output: OutputSink,
     pub args: Arc<Mutex<ScriptArgs>>,
     /// What the script has done, for `report()` and the kernel's inline plots.
-    pub log: super::runlog::SharedLog,
+    pub log: crate::report::log::SharedLog,
 }
 
 impl Session {
@@ -144,6 +146,11 @@ impl Session {
         if value.is_string() {
             return Some(value.to_string());
         }
+        if (value.is_map() || value.is_array())
+            && let Some(text) = pretty(value, 0)
+        {
+            return Some(text);
+        }
         // Everything else through the registered to_debug (arrays of tensors print nicely).
         let mut scope = Scope::new();
         scope.push("__value", value.clone());
@@ -156,17 +163,73 @@ impl Session {
         }
     }
 
-    /// Names of the variables in scope.
+    /// IPython's help syntax, `?name` or `name?` (`??` too): the help of a function, or what a
+    /// variable holds; `None` when `line` is not such a query.
+    pub fn help_query(&mut self, line: &str) -> Option<String> {
+        let t = line.trim();
+        let name = match (t.strip_prefix('?'), t.strip_suffix('?')) {
+            (Some(rest), _) => rest.trim_start_matches('?'),
+            (None, Some(rest)) => rest.trim_end_matches('?'),
+            (None, None) => return None,
+        }
+        .trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            return None;
+        }
+        if let Some(v) = self.scope.get_value::<Dynamic>(name) {
+            let shown = self.display(&v).unwrap_or_default();
+            return Some(format!("{name}: {}\n{shown}", self.describe_value(&v)));
+        }
+        Some(self.registry.help(name))
+    }
+
+    /// A value as an HTML table, for notebooks (beside [`Session::display`]'s text): sweeps'
+    /// accuracy and gap statistics.
+    pub fn display_html(&self, value: &Dynamic) -> Option<String> {
+        if let Some(t) = value.read_lock::<crate::ax::AxTable>() {
+            return Some(crate::report::accuracy_html(&t));
+        }
+        if let Some(g) = value.read_lock::<super::ax::GapReport>() {
+            return Some(crate::report::gaps_html(&g.0));
+        }
+        None
+    }
+
+    /// The variables in scope, each with what it holds as a user reads it: a tensor's shape
+    /// and dtype, a dataset's size, a collection's length, a number's value.
     pub fn variables(&self) -> Vec<(String, String)> {
         self.scope
             .iter()
-            .map(|(name, _, v)| {
-                (
-                    name.to_string(),
-                    v.type_name().rsplit("::").next().unwrap_or("").to_string(),
-                )
-            })
+            .map(|(name, _, v)| (name.to_string(), self.describe_value(&v)))
             .collect()
+    }
+
+    fn describe_value(&self, v: &Dynamic) -> String {
+        if let Some(t) = v.read_lock::<super::convert::ScriptTensor>() {
+            let dtype = crate::tensor::format::dtype_str(t.0.dtype());
+            return format!("Tensor {:?} {dtype}", t.0.dims());
+        }
+        if let Some(d) = v.read_lock::<crate::data::Dataset>() {
+            return format!("Dataset, {} samples of {:?}", d.len(), d.sample_shape());
+        }
+        if let Some(a) = v.read_lock::<rhai::Array>() {
+            return format!("array, {} items", a.len());
+        }
+        if let Some(m) = v.read_lock::<rhai::Map>() {
+            let keys: Vec<&str> = m.keys().map(|k| k.as_str()).take(8).collect();
+            let more = if m.len() > 8 { ", …" } else { "" };
+            return format!("map {{{}{more}}}", keys.join(", "));
+        }
+        let ty = self.engine.map_type_name(v.type_name());
+        match ty {
+            "i64" => format!("int = {v}"),
+            "f64" => format!("float = {v}"),
+            "bool" => format!("bool = {v}"),
+            "string" | "ImmutableString" => {
+                format!("string, {} chars", v.to_string().chars().count())
+            }
+            other => other.rsplit("::").next().unwrap_or(other).to_string(),
+        }
     }
 
     /// Names of the functions defined by the user so far.
@@ -177,43 +240,140 @@ impl Session {
             .collect()
     }
 
-    /// Completion candidates for a prefix: registry functions, variables, user functions; after
-    /// a `.`, methods only.
-    pub fn completions(&self, prefix: &str, after_dot: bool) -> Vec<String> {
-        let mut out: Vec<String> = self
+    /// What Tab can offer now (see [`CompletionIndex`]).
+    pub fn completion_index(&self) -> CompletionIndex {
+        let mut words: Vec<String> = self
             .registry
             .docs
             .iter()
-            .filter(|d| {
-                d.name.starts_with(prefix)
-                    && d.name.chars().all(|c| c.is_alphanumeric() || c == '_')
-            })
             .map(|d| d.name.to_string())
+            .filter(|n| n.chars().all(|c| c.is_alphanumeric() || c == '_'))
             .collect();
-        if !after_dot {
-            out.extend(
-                self.scope
-                    .iter()
-                    .map(|(n, _, _)| n.to_string())
-                    .filter(|n| n.starts_with(prefix)),
-            );
-            out.extend(
-                self.user_functions()
-                    .into_iter()
-                    .filter(|n| n.starts_with(prefix)),
-            );
-            for kw in [
-                "let", "const", "fn", "for", "while", "loop", "if", "else", "return", "import",
-                "true", "false",
-            ] {
-                if kw.starts_with(prefix) {
-                    out.push(kw.to_string());
-                }
-            }
+        words.extend(self.scope.iter().map(|(n, _, _)| n.to_string()));
+        words.extend(self.user_functions());
+        words.extend(KEYWORDS.iter().map(|k| k.to_string()));
+        let members = self
+            .scope
+            .iter()
+            .filter_map(|(name, _, value)| {
+                let names: Vec<String> = match value.read_lock::<rhai::Map>() {
+                    Some(m) => m.keys().map(|k| k.to_string()).collect(),
+                    None => {
+                        let ty = self.engine.map_type_name(value.type_name());
+                        self.registry.members.get(ty)?.iter().cloned().collect()
+                    }
+                };
+                Some((name.to_string(), names))
+            })
+            .collect();
+        let mut all_members: Vec<String> =
+            self.registry.members.values().flatten().cloned().collect();
+        all_members.sort();
+        all_members.dedup();
+        words.sort();
+        words.dedup();
+        CompletionIndex {
+            words,
+            members,
+            all_members,
         }
-        out.sort();
-        out.dedup();
-        out
+    }
+}
+
+/// Maps and arrays as people read them: floats to at most four decimals, a long map one key per line
+/// (nested ones indented). `None` when the value holds something else (a tensor, a model):
+/// those print through their own `to_debug`.
+fn pretty(value: &Dynamic, indent: usize) -> Option<String> {
+    const WIDTH: usize = 72;
+    if let Ok(f) = value.as_float() {
+        return Some(if f.fract() == 0.0 && f.abs() < 1e15 {
+            format!("{f:.1}")
+        } else if f != 0.0 && (f.abs() < 1e-3 || f.abs() >= 1e6) {
+            format!("{f:.4e}")
+        } else {
+            // Four decimals at most, trailing zeros dropped (0.1 stays 0.1).
+            let t = format!("{f:.4}");
+            let t = t.trim_end_matches('0');
+            if t.ends_with('.') {
+                format!("{t}0")
+            } else {
+                t.to_string()
+            }
+        });
+    }
+    if value.is_int() || value.is_bool() || value.is_unit() {
+        return Some(value.to_string());
+    }
+    if value.is_string() {
+        return Some(format!("{:?}", value.to_string()));
+    }
+    let pad = "  ".repeat(indent + 1);
+    let (items, open, close): (Vec<String>, &str, &str) =
+        if let Some(m) = value.read_lock::<rhai::Map>() {
+            let items = m
+                .iter()
+                .map(|(k, v)| pretty(v, indent + 1).map(|v| format!("{k}: {v}")))
+                .collect::<Option<_>>()?;
+            (items, "#{", "}")
+        } else if let Some(a) = value.read_lock::<rhai::Array>() {
+            let items = a
+                .iter()
+                .map(|v| pretty(v, indent + 1))
+                .collect::<Option<_>>()?;
+            (items, "[", "]")
+        } else {
+            return None;
+        };
+    let one_line = format!("{open}{}{close}", items.join(", "));
+    let scalars = value
+        .read_lock::<rhai::Array>()
+        .is_some_and(|a| a.iter().all(|v| !v.is_map() && !v.is_array()));
+    if scalars || (one_line.len() + 2 * indent <= WIDTH && !one_line.contains('\n')) {
+        return Some(one_line);
+    }
+    let end = "  ".repeat(indent);
+    Some(format!(
+        "{open}\n{pad}{}\n{end}{close}",
+        items.join(&format!(",\n{pad}"))
+    ))
+}
+
+/// Words Tab offers at the start of a name besides functions and variables.
+const KEYWORDS: [&str; 12] = [
+    "let", "const", "fn", "for", "while", "loop", "if", "else", "return", "import", "true", "false",
+];
+
+/// What Tab can offer, taken from a session between evaluations (the REPL's line editor reads
+/// it while the session waits; the kernel takes one per request).
+#[derive(Clone, Debug, Default)]
+pub struct CompletionIndex {
+    /// Functions, variables, user functions and keywords.
+    words: Vec<String>,
+    /// Per variable, what may follow `name.`: a map's keys, or the methods and properties of
+    /// the value's type.
+    members: BTreeMap<String, Vec<String>>,
+    /// Every method and property, for a receiver that is not a variable (`f(x).`).
+    all_members: Vec<String>,
+}
+
+impl CompletionIndex {
+    /// The candidates at byte `pos` of `line` and where the word they replace starts: after
+    /// `name.`, what that value offers; otherwise every name.
+    pub fn complete(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
+        let (start, word, after_dot) = word_before(line, pos);
+        let pool = match after_dot {
+            false => &self.words,
+            true => match receiver_before(line, start).and_then(|r| self.members.get(r)) {
+                Some(members) => members,
+                None => &self.all_members,
+            },
+        };
+        let out = pool
+            .iter()
+            .filter(|n| n.starts_with(word))
+            .cloned()
+            .collect();
+        (start, out)
     }
 }
 

@@ -178,7 +178,9 @@ pub fn document_help(r: &mut Registrar) {
 pub fn register_help(engine: &mut Engine, reg: Arc<Registry>, output: OutputSink) {
     let (r1, o1) = (reg.clone(), output.clone());
     engine.register_fn("help", move || o1(r1.overview().trim_end()));
-    engine.register_fn("help", move |name: &str| output(&reg.help(name)));
+    let (r2, o2) = (reg.clone(), output.clone());
+    engine.register_fn("help", move |name: &str| o2(&r2.help(name)));
+    engine.register_fn("help", move |f: rhai::FnPtr| output(&reg.help(f.fn_name())));
 }
 
 /// VmHWM from /proc/self/status, in MiB.

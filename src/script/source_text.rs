@@ -1,6 +1,20 @@
 //! Reading rhai source as it is typed, shared by the front ends (the REPL and the Jupyter
 //! kernel): where the word under the cursor starts, and whether an input is still open.
 
+/// The variable before the `.` that ends at `dot_end` (`beans.` → `beans`), if the receiver
+/// is a plain name.
+pub fn receiver_before(line: &str, dot_end: usize) -> Option<&str> {
+    let head = line.get(..dot_end)?.strip_suffix('.')?;
+    let start = head
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphanumeric() || *c == '_')
+        .last()
+        .map(|(i, _)| i)?;
+    let name = &head[start..];
+    (!name.starts_with(|c: char| c.is_ascii_digit())).then_some(name)
+}
+
 /// The identifier ending at `pos`, where it starts, and whether a `.` precedes it.
 pub fn word_before(line: &str, pos: usize) -> (usize, &str, bool) {
     let head = &line[..pos];
@@ -105,6 +119,14 @@ mod tests {
         assert!(!is_incomplete("fn f(x) {\n x * 2\n}"));
         assert!(!is_incomplete("let s = \"{ not a brace\";"));
         assert!(!is_incomplete("let a = 1; // {"));
+    }
+
+    #[test]
+    fn receiver_is_the_name_before_the_dot() {
+        assert_eq!(receiver_before("let n = beans.", 14), Some("beans"));
+        assert_eq!(receiver_before("f(x).", 5), None);
+        assert_eq!(receiver_before("x", 1), None);
+        assert_eq!(receiver_before("3.", 2), None);
     }
 
     #[test]

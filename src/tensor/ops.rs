@@ -191,9 +191,11 @@ pub fn dim_index(dim: i64, ndim: usize) -> Result<usize> {
     let n = ndim as i64;
     let d = if dim < 0 { dim + n } else { dim };
     if d < 0 || d >= n.max(1) {
-        return Err(Error::invalid(format!(
-            "dimension {dim} out of range for a tensor of {ndim} dimensions"
-        )));
+        return Err(Error::OutOfRange {
+            what: "dimension".into(),
+            value: dim.to_string(),
+            valid: format!("-{n}..{} for a tensor of {ndim} dimensions", n - 1),
+        });
     }
     Ok(d as usize)
 }

@@ -194,6 +194,10 @@ def check_protocol(km, kc):
     assert c["status"] == "ok"
     assert "sum" in c["matches"], c
     assert c["cursor_start"] == 2 and c["cursor_end"] == 4, c
+    code = "t."
+    c = kc.complete(code, len(code), reply=True, timeout=30)["content"]
+    assert "sum" in c["matches"] and "split_mod3" not in c["matches"], c
+    ok("complete: after a tensor's dot, tensor methods only")
     code = "let s = co_sc"
     c = kc.complete(code, len(code), reply=True, timeout=30)["content"]
     assert "co_score" in c["matches"], c
@@ -229,6 +233,13 @@ def check_protocol(km, kc):
     h = kc.get_shell_msg(timeout=30)["content"]
     assert [e[2] for e in h["history"]] == ["show(p)", "show(randn([6, 6]))"], h
     ok("history")
+
+    reply, out = run_cell(kc, "gax?")
+    assert "Optimise h = tanh" in of_type(out, "execute_result")[0]["data"]["text/plain"], out
+    reply, out = run_cell(kc, "ax_sweep(drybean_fpa(), load_drybean().head(6), #{methods: \"Saliency\"})")
+    data = of_type(out, "execute_result")[0]["data"]
+    assert "Saliency" in data["text/plain"] and "<table" in data["text/html"], data
+    ok("execute: name? shows help; tables come as HTML too")
 
     kc.comm_info()
     c = kc.get_shell_msg(timeout=30)["content"]

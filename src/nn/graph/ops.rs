@@ -794,8 +794,8 @@ fn conv(
         )));
     }
     if dilations.iter().any(|&d| d != 1) {
-        return Err(Error::invalid(format!(
-            "dilations {dilations:?} are not supported (only 1)"
+        return Err(Error::Unsupported(format!(
+            "dilations {dilations:?} (only 1)"
         )));
     }
     let (sh, sw) = pair(strides, 1, one_d, "strides")?;
@@ -845,8 +845,8 @@ fn conv_transpose(
         ));
     }
     if groups != 1 || dilations.iter().any(|&d| d != 1) {
-        return Err(Error::invalid(
-            "transposed convolutions with groups or dilations are not supported",
+        return Err(Error::Unsupported(
+            "transposed convolutions with groups or dilations".into(),
         ));
     }
     let (sh, sw) = pair(strides, 1, false, "strides")?;
@@ -1014,8 +1014,8 @@ fn unary(u: Unary, x: &Value) -> Result<Vec<Value>> {
             Unary::Not => v.map(|a| (a == 0) as i64),
             Unary::Floor | Unary::Ceil => v.clone(),
             other => {
-                return Err(Error::invalid(format!(
-                    "{other:?} of an integer tensor is not supported"
+                return Err(Error::Unsupported(format!(
+                    "{other:?} of an integer tensor"
                 )));
             }
         })),
@@ -1059,8 +1059,8 @@ fn binary_float(b: Binary, x: &Tensor, y: &Tensor) -> Result<Value> {
         Binary::Greater => return mask(x.broadcast_gt(y)?),
         Binary::GreaterOrEqual => return mask(x.broadcast_ge(y)?),
         Binary::Mod | Binary::And | Binary::Or => {
-            return Err(Error::invalid(format!(
-                "{} of float tensors is not supported",
+            return Err(Error::Unsupported(format!(
+                "{} of float tensors",
                 super::binary_name(b)
             )));
         }
@@ -1207,9 +1207,7 @@ fn reduce(inputs: &Inputs, op: Reduce, keepdims: bool, noop: bool) -> Result<Vec
                     y
                 }
                 Reduce::Prod => {
-                    return Err(Error::invalid(
-                        "ReduceProd of a float tensor is not supported",
-                    ));
+                    return Err(Error::Unsupported("ReduceProd of a float tensor".into()));
                 }
             };
             if !keepdims {
@@ -1250,8 +1248,8 @@ fn reduce_int_axis(v: &Ints, axis: usize, op: Reduce) -> Result<Ints> {
                 Reduce::Max => items.max().unwrap_or(i64::MIN),
                 Reduce::Min => items.min().unwrap_or(i64::MAX),
                 other => {
-                    return Err(Error::invalid(format!(
-                        "{other:?} of an integer tensor is not supported"
+                    return Err(Error::Unsupported(format!(
+                        "{other:?} of an integer tensor"
                     )));
                 }
             });

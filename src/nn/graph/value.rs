@@ -246,9 +246,11 @@ pub fn wrap_index(i: i64, d: usize, what: &str) -> Result<usize> {
     let di = d as i64;
     let j = if i < 0 { i + di } else { i };
     if j < 0 || j >= di {
-        return Err(Error::invalid(format!(
-            "{what}: index {i} is out of range for a dimension of size {d}"
-        )));
+        return Err(Error::OutOfRange {
+            what: format!("{what}: index"),
+            value: i.to_string(),
+            valid: format!("-{d}..{} for a dimension of size {d}", di - 1),
+        });
     }
     Ok(j as usize)
 }
@@ -258,9 +260,11 @@ pub fn wrap_axis(axis: i64, rank: usize, what: &str) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
     if a < 0 || a >= r {
-        return Err(Error::invalid(format!(
-            "{what}: axis {axis} is out of range for a tensor of rank {rank}"
-        )));
+        return Err(Error::OutOfRange {
+            what: format!("{what}: axis"),
+            value: axis.to_string(),
+            valid: format!("-{rank}..{} for a tensor of rank {rank}", r - 1),
+        });
     }
     Ok(a as usize)
 }

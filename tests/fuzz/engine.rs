@@ -9,9 +9,9 @@
 //! GAXSH_FUZZ_CALLS=1000000 cargo test --release --test fuzz -- --nocapture
 //! ```
 //!
-//! (`tests/fuzz.rs` runs a short fixed-seed round in CI; `FUZZING.md` records the long runs.)
+//! (`tests/fuzz/main.rs` runs a short fixed-seed round in CI; `FUZZING.md` records the long runs.)
 
-use super::session::{Session, SessionBuilder};
+use gaxsh::script::{OutputSink, Session, SessionBuilder};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -464,6 +464,9 @@ fn edge(rng: &mut ChaCha8Rng, ty: &str, depth: usize) -> String {
                 .to_string()
         }
         "Metrics" => "drybean_fpa().evaluate(load_drybean().head(4))".to_string(),
+        "FitResult" => "drybean_fpa().fit(load_drybean().head(4), #{epochs: 1})".to_string(),
+        // Function pointers: a registered function's name is one (`help(attribute)`).
+        "Fn" | "FnPtr" => pick(rng, &["abs", "attribute", "Fn(\"sum\")", "|x| x"]).to_string(),
         "Transform" => "load_drybean().standardize()".to_string(),
         _ => any(rng),
     }
@@ -472,9 +475,9 @@ fn edge(rng: &mut ChaCha8Rng, ty: &str, depth: usize) -> String {
 /// Run the fuzzer.
 pub fn run(cfg: &FuzzConfig) -> FuzzReport {
     let started = Instant::now();
-    let old_budget = crate::limits::budget();
-    crate::limits::set_budget(cfg.budget);
-    let quiet: super::output::OutputSink = Arc::new(|_| {});
+    let old_budget = gaxsh::limits::budget();
+    gaxsh::limits::set_budget(cfg.budget);
+    let quiet: OutputSink = Arc::new(|_| {});
     let mut session = SessionBuilder::default().output(quiet.clone()).build();
     let sigs: Vec<Signature> = signatures(&session)
         .into_iter()
@@ -513,7 +516,7 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
                 std::process::exit(3);
             }
             if since.elapsed() > limit {
-                crate::interrupt::request();
+                gaxsh::interrupt::request();
             }
         }
     });
@@ -566,7 +569,7 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
         }));
         *current.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let took = t0.elapsed();
-        crate::interrupt::clear();
+        gaxsh::interrupt::clear();
         // Slow functions (building AlexNet takes a second) are drawn less often, in proportion,
         // so the run spends its time on many calls rather than a few; every one is still drawn.
         let ms = took.as_secs_f64() * 1e3;
@@ -630,7 +633,7 @@ pub fn run(cfg: &FuzzConfig) -> FuzzReport {
     std::panic::set_hook(hook);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = watchdog.join();
-    crate::limits::set_budget(old_budget);
+    gaxsh::limits::set_budget(old_budget);
     report.seconds = started.elapsed().as_secs_f64();
     report
 }
@@ -692,6 +695,8 @@ mod tests {
             "Metrics",
             "Transform",
             "GapStats",
+            "FitResult",
+            "Fn",
         ];
         let unknown: Vec<&Signature> = sigs
             .iter()

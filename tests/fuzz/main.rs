@@ -1,5 +1,5 @@
 //! Every registered function and method, called with generated edge-value arguments (the
-//! registry-driven fuzzer, `src/script/fuzz.rs`): no call may panic or outlive its interrupt.
+//! registry-driven fuzzer, `tests/fuzz/engine.rs`): no call may panic or outlive its interrupt.
 //! CI runs a short fixed-seed round; a long run:
 //!
 //!     GAXSH_FUZZ_ADAPTIVE=1 GAXSH_FUZZ_CALLS=1000000 GAXSH_FUZZ_SEED=1 \
@@ -8,7 +8,12 @@
 //! The calls run in a scratch copy of the bundled data (this test's own process), so nothing a
 //! call writes can touch the repository.
 
-use gaxsh::script::fuzz::{FuzzConfig, run};
+// `ScriptError` carries the whole diagnostic (source line, caret); the library allows it too.
+#![allow(clippy::result_large_err)]
+
+mod engine;
+
+use engine::{FuzzConfig, run};
 use std::path::Path;
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -1,0 +1,116 @@
+//! What a session has done so far, so that a report can write it up without the caller passing
+//! everything along: the data loaded, training summaries, sweeps, GAX runs and the plots
+//! written, in order; and the run record (`run.yaml`) assembled from it.
+
+use super::Section;
+use super::record::{DataRecord, RunRecord, checksums, source_commit};
+use crate::ax::AxTable;
+use crate::data::Provenance;
+use crate::gax::GaxResult;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Where figures go to be seen as they are written: nowhere in the CLI (the path is printed), a
+/// `display_data` message in the Jupyter kernel.
+pub type DisplaySink = Arc<dyn Fn(&Path) + Send + Sync>;
+
+#[derive(Default)]
+pub struct RunLog {
+    /// The script's path as given (empty at a prompt).
+    pub script: String,
+    /// When the session started (UTC).
+    pub started: String,
+    pub data: Vec<Provenance>,
+    pub sections: Vec<Section>,
+    pub settings: Vec<(String, String)>,
+    /// Plot files written, in order (the Jupyter kernel shows new ones after each cell).
+    pub plots: Vec<PathBuf>,
+    /// Shows each figure as it is written (set by the Jupyter kernel).
+    pub display: Option<DisplaySink>,
+}
+
+/// The log shared by a session's bindings.
+pub type SharedLog = Arc<Mutex<RunLog>>;
+
+pub fn lock(log: &SharedLog) -> std::sync::MutexGuard<'_, RunLog> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RunLog {
+    pub fn add_data(&mut self, p: &Provenance) {
+        if !self
+            .data
+            .iter()
+            .any(|d| d.source == p.source && d.steps == p.steps)
+        {
+            self.data.push(p.clone());
+        }
+    }
+
+    pub fn add_plot(&mut self, path: &Path, caption: &str) {
+        if let Some(show) = &self.display {
+            show(path);
+        }
+        self.plots.push(path.to_path_buf());
+        self.sections.push(Section::Figure {
+            caption: caption.to_string(),
+            path: path.to_path_buf(),
+        });
+    }
+
+    pub fn add_text(&mut self, title: &str, body: &str) {
+        self.sections.push(Section::Text {
+            title: title.to_string(),
+            body: body.to_string(),
+        });
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.settings.retain(|(k, _)| k != key);
+        self.settings.push((key.to_string(), value.to_string()));
+    }
+
+    /// A sweep and the data it ran on.
+    pub fn add_sweep(&mut self, table: &AxTable, data: &Provenance) {
+        self.add_data(data);
+        self.sections.push(Section::Sweep(Box::new(table.clone())));
+    }
+
+    /// A GAX run, with its data when it ran on a dataset.
+    pub fn add_gax(&mut self, g: &GaxResult, data: Option<&Provenance>) {
+        if let Some(d) = data {
+            self.add_data(d);
+        }
+        self.set("GAX similarity denominator", &g.denominator);
+        self.sections.push(Section::Gax(Box::new(g.clone())));
+    }
+
+    /// The run record so far: `options` are the script's, with their final values.
+    pub fn record(&self, options: BTreeMap<String, serde_yaml::Value>) -> RunRecord {
+        let mut notes: Vec<String> = Vec::new();
+        for n in self.data.iter().flat_map(|d| &d.notes) {
+            if !notes.contains(n) {
+                notes.push(n.clone());
+            }
+        }
+        let mut inputs = crate::io::inputs();
+        if !self.script.is_empty() {
+            let script = PathBuf::from(&self.script);
+            inputs.push(std::fs::canonicalize(&script).unwrap_or(script));
+        }
+        RunRecord {
+            script: self.script.clone(),
+            options,
+            seed: crate::tensor::random::current_seed(),
+            gaxsh_version: env!("CARGO_PKG_VERSION").to_string(),
+            started: self.started.clone(),
+            threads: crate::threads::current(),
+            data: self.data.iter().map(DataRecord::from).collect(),
+            notes,
+            settings: self.settings.iter().cloned().collect(),
+            inputs: checksums(&inputs),
+            commit: source_commit(),
+        }
+    }
+}
