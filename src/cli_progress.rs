@@ -20,7 +20,9 @@ struct Shown {
 }
 
 pub struct TerminalProgress {
-    state: Mutex<Option<Shown>>,
+    /// The outermost running task, and how many tasks run inside it (an attribution inside a
+    /// sweep): those are not shown, so the outer bar stays whole.
+    state: Mutex<(Option<Shown>, usize)>,
     tty: bool,
     /// Seconds between heartbeat lines when stderr is not a terminal (`None`: none).
     heartbeat: Option<Duration>,
@@ -44,7 +46,7 @@ fn heartbeat_interval() -> Option<Duration> {
 impl TerminalProgress {
     pub fn new() -> Self {
         TerminalProgress {
-            state: Mutex::new(None),
+            state: Mutex::new((None, 0)),
             tty: std::io::stderr().is_terminal(),
             heartbeat: heartbeat_interval(),
         }
@@ -99,6 +101,13 @@ impl Default for TerminalProgress {
 
 impl Reporter for TerminalProgress {
     fn start(&self, label: &str, total: u64) {
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.0.is_some() {
+                state.1 += 1;
+                return;
+            }
+        }
         let bar = if self.tty {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             b.set_style(
@@ -114,7 +123,7 @@ impl Reporter for TerminalProgress {
             ProgressBar::hidden()
         };
         let now = Instant::now();
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = Some(Shown {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0 = Some(Shown {
             bar,
             label: label.to_string(),
             last: String::new(),
@@ -125,12 +134,11 @@ impl Reporter for TerminalProgress {
     }
 
     fn update(&self, done: u64, message: &str) {
-        if let Some(shown) = self
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.1 > 0 {
+            return;
+        }
+        if let Some(shown) = state.0.as_mut() {
             shown.bar.set_position(done);
             if shown.last != message {
                 shown.bar.set_message(message.to_string());
@@ -146,7 +154,12 @@ impl Reporter for TerminalProgress {
     }
 
     fn finish(&self) {
-        if let Some(shown) = self.state.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.1 > 0 {
+            state.1 -= 1;
+            return;
+        }
+        if let Some(shown) = state.0.take() {
             if self.tty {
                 shown.bar.finish_and_clear();
             }

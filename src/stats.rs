@@ -79,6 +79,39 @@ pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
     (rank_sum_pos - np * (np + 1.0) / 2.0) / (np * nn)
 }
 
+/// The ROC curve of `score` for telling positives from negatives: (false-positive rate,
+/// true-positive rate) at every threshold, from (0, 0) to (1, 1); tied scores move both rates
+/// at once, so the area under the points (trapezoids) is [`auroc`]. Empty for an empty group.
+pub fn roc_curve(pos: &[f64], neg: &[f64]) -> Vec<(f64, f64)> {
+    if pos.is_empty() || neg.is_empty() {
+        return vec![];
+    }
+    let mut all: Vec<(f64, bool)> = pos
+        .iter()
+        .map(|&v| (v, true))
+        .chain(neg.iter().map(|&v| (v, false)))
+        .collect();
+    all.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (np, nn) = (pos.len() as f64, neg.len() as f64);
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut curve = vec![(0.0, 0.0)];
+    let mut i = 0;
+    while i < all.len() {
+        let mut j = i;
+        while j < all.len() && all[j].0.total_cmp(&all[i].0).is_eq() {
+            if all[j].1 {
+                tp += 1
+            } else {
+                fp += 1
+            }
+            j += 1;
+        }
+        curve.push((fp as f64 / nn, tp as f64 / np));
+        i = j;
+    }
+    curve
+}
+
 /// A 95 % interval of [`auroc`] by DeLong's method (DeLong, DeLong & Clarke-Pearson 1988;
 /// pROC's default): each sample's placement value — the share of the other group it beats, ties
 /// counting half — gives the variance of the AUROC, and the interval is AUROC ± 1.96·SE clipped
@@ -152,6 +185,24 @@ pub fn widest_gap(pos: &[f64], neg: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_roc_curve_encloses_the_auroc() {
+        let pos = [0.9, 0.8, 0.8, 0.4, 0.3];
+        let neg = [0.8, 0.5, 0.2, 0.1];
+        let c = roc_curve(&pos, &neg);
+        assert_eq!((c[0], *c.last().unwrap()), ((0.0, 0.0), (1.0, 1.0)));
+        let area: f64 = c
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[1].1 + w[0].1) / 2.0)
+            .sum();
+        assert!(
+            (area - auroc(&pos, &neg)).abs() < 1e-12,
+            "{area} vs {}",
+            auroc(&pos, &neg)
+        );
+        assert!(roc_curve(&pos, &[]).is_empty());
+    }
 
     #[test]
     fn auroc_with_ties_matches_sklearn() {

@@ -115,9 +115,15 @@ pub fn integrated_gradients(
     };
     let mut total = x.zeros_like()?;
     let mut k0 = 0;
+    // Progress in integration steps, when they take more than one pass.
+    let task = (steps > per_pass)
+        .then(|| crate::progress::Task::start("IntegratedGradients", steps as u64));
     while k0 < steps {
         crate::interrupt::check()?;
         let k1 = (k0 + per_pass).min(steps);
+        if let Some(t) = &task {
+            t.update(k0 as u64, &format!("{b} samples, step {k0}/{steps}"));
+        }
         let scaled: Vec<Tensor> = alphas[k0..k1]
             .iter()
             .map(|&a| Ok((&base + (&diff * a)?)?))

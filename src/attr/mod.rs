@@ -305,9 +305,14 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
     };
     let mut parts = Vec::new();
     let mut start = 0;
+    // Progress in samples, when the batch takes more than one pass.
+    let task = (n > chunk).then(|| crate::progress::Task::start(method.name(), n as u64));
     while start < n {
         crate::interrupt::check()?;
         let len = chunk.min(n - start);
+        if let Some(t) = &task {
+            t.update(start as u64, &format!("samples {start}/{n}"));
+        }
         let xs = x.narrow(0, start, len)?;
         let ts = targets.as_ref().map(|t| &t[start..start + len]);
         let baseline = match &opts.baseline {

@@ -118,6 +118,63 @@ pub fn histogram_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Resul
     Ok(method.to_string())
 }
 
+/// ROC curves of CO (per method) and of the maximum softmax probability, the trivial baseline,
+/// as scores of whether a prediction is correct; the legend gives each AUROC.
+pub fn roc_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<()> {
+    let (mode, meaning, form) = (opts.mode, opts.meaning, opts.output);
+    let curve = |name: String, pos: &[f64], neg: &[f64]| {
+        let c = crate::stats::roc_curve(pos, neg);
+        let auc = crate::stats::auroc(pos, neg);
+        let label = format!("{name} (AUROC {auc:.3})");
+        (
+            label,
+            c.iter().map(|p| p.0).collect::<Vec<_>>(),
+            c.iter().map(|p| p.1).collect(),
+        )
+    };
+    let mut series: Vec<(String, Vec<f64>, Vec<f64>)> = split(table, mode, meaning, form)
+        .into_iter()
+        .filter(|(_, ok, bad)| !ok.is_empty() && !bad.is_empty())
+        .map(|(m, ok, bad)| curve(short(&m), &ok, &bad))
+        .collect();
+    // The baseline is the same for every method: take it from the first method's rows.
+    if let Some(first) = table.methods.first() {
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for r in table.rows_of(first, mode) {
+            if meaning.correct(r) {
+                ok.push(r.msp)
+            } else {
+                bad.push(r.msp)
+            }
+        }
+        if !ok.is_empty() && !bad.is_empty() {
+            series.push(curve("max softmax (baseline)".into(), &ok, &bad));
+        }
+    }
+    if series.is_empty() {
+        return Err(crate::Error::invalid(
+            "roc_co: every prediction is correct (or every one wrong): no ROC curve to draw",
+        ));
+    }
+    series.push((String::new(), vec![0.0, 1.0], vec![0.0, 1.0]));
+    let chart = Lines {
+        labels: Labels {
+            title: format!(
+                "ROC, correct = {} AX ({}, x{}h)",
+                meaning.name(),
+                table.label,
+                if mode == Mode::Sum { "+" } else { "*" },
+            ),
+            x: "false positive rate".into(),
+            y: "true positive rate".into(),
+        },
+        series,
+        hlines: vec![],
+        points: false,
+    };
+    save(&chart, path, (760, 560))
+}
+
 /// CO against GAX step, one line per sample, with the target.
 pub fn curves_co(g: &GaxResult, path: &Path) -> Result<()> {
     let series = g

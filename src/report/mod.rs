@@ -142,6 +142,22 @@ impl Report {
         let gaps: Vec<Gap> = gap_stats(t);
         out.push_str(&html::gaps(&gaps));
         for &mode in &t.modes {
+            let roc = format!("s{si}_roc_{}.png", mode.name());
+            let roc_opts = CoPlotOptions {
+                mode,
+                ..Default::default()
+            };
+            // A sweep where every prediction is right (or wrong) has no ROC curve.
+            if figures::roc_co(t, &dir.join(&roc), &roc_opts).is_ok() {
+                files.push(dir.join(&roc));
+                out.push_str(&html::figure(
+                    &roc,
+                    &format!(
+                        "ROC curves of CO (x{}h, raw logits) and of the max-softmax baseline as scores of a correct original prediction: above the baseline, CO tells right from wrong better than the model's confidence.",
+                        if mode.name() == "sum" { "+" } else { "*" }
+                    ),
+                ));
+            }
             for meaning in [Meaning::Before, Meaning::After] {
                 for form in [Output::Raw, Output::Softmax] {
                     let name = format!(

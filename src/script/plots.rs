@@ -9,7 +9,7 @@ use crate::gax::GaxResult;
 use crate::options::{Options, only};
 use crate::plot::charts::{Bars, BoxPlot, ChartOptions, Histogram, Lines, Scatter};
 use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
-use crate::report::figures::{CoPlotOptions, boxplot_co, curves_co, histogram_co};
+use crate::report::figures::{CoPlotOptions, boxplot_co, curves_co, histogram_co, roc_co};
 use crate::report::log::{SharedLog, lock};
 use crate::report::record::RunRecord;
 use crate::report::{Report, ReportOptions, Section};
@@ -92,6 +92,25 @@ fn register_co_plots(r: &mut Registrar) {
             f2(t, p, Map::new())
         });
     r.engine.register_fn("boxplot_co", f);
+
+    r.doc(P, "roc_co", "roc_co(table, path, #{mode, correct, output}) -> string",
+        "ROC curves of CO per method and of the max-softmax baseline, as scores of whether a prediction is correct (AUROC in the legend): the gap statistics as a figure.")
+        .options(only(CoPlotOptions::KEYS, &["mode", "correct", "output"]))
+        .example("seed(1); let b = load_drybean(); let s = b.standardize(); roc_co(ax_sweep(drybean_fpa(), b.shuffle().head(100).map(s)), temp_path(\"roc.png\"))");
+    let l = log.clone();
+    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
+        let o: CoPlotOptions = read_options_among(
+            "roc_co",
+            &only(CoPlotOptions::KEYS, &["mode", "correct", "output"]),
+            &m,
+        )?;
+        roc_co(&t, Path::new(p), &o).rh()?;
+        Ok(done(&l, p, "ROC of CO vs the max-softmax baseline"))
+    };
+    let f2 = f.clone();
+    r.engine
+        .register_fn("roc_co", move |t: AxTable, p: &str| f2(t, p, Map::new()));
+    r.engine.register_fn("roc_co", f);
 
     r.doc(P, "histogram_co", "histogram_co(table, path, #{method, mode, correct, output}) -> string",
         "Overlaid CO histograms of correct and wrong predictions for one method.")
