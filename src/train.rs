@@ -114,7 +114,7 @@ pub struct TrainReport {
     pub epochs: Vec<EpochLog>,
     pub best_val_acc: Option<f64>,
     pub best_epoch: Option<usize>,
-    /// "target reached", "epochs done" or "interrupted".
+    /// "target reached", "epochs done", "interrupted" or "error: …".
     pub stopped: String,
     pub seconds: f64,
 }
@@ -145,12 +145,50 @@ pub fn evaluate_model(model: &Model, ds: &Dataset, chunk: usize) -> Result<Metri
     Ok(evaluate(&ds.y, &pred, &ds.class_names))
 }
 
+/// Train `model` on `train` with Adam and cross-entropy, keeping the best-validation weights.
 pub fn fit(
     model: &Model,
     train: &Dataset,
     val: Option<&Dataset>,
     opts: &TrainOptions,
 ) -> Result<TrainReport> {
+    fit_keeping_history(model, train, val, opts).map_err(|(e, _)| e)
+}
+
+/// [`fit`], and when training stops on an error (Ctrl-C), the epochs done so far beside it
+/// (`stopped: "interrupted"`), so a report can still show them.
+pub fn fit_keeping_history(
+    model: &Model,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    opts: &TrainOptions,
+) -> std::result::Result<TrainReport, (Error, TrainReport)> {
+    let mut report = TrainReport {
+        epochs: vec![],
+        best_val_acc: None,
+        best_epoch: None,
+        stopped: "epochs done".into(),
+        seconds: 0.0,
+    };
+    match train_into(model, train, val, opts, &mut report) {
+        Ok(()) => Ok(report),
+        Err(e) => {
+            report.stopped = match e {
+                Error::Interrupted => "interrupted".into(),
+                ref other => format!("error: {other}"),
+            };
+            Err((e, report))
+        }
+    }
+}
+
+fn train_into(
+    model: &Model,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    opts: &TrainOptions,
+    report: &mut TrainReport,
+) -> Result<()> {
     if train.is_empty() {
         return Err(Error::invalid("fit: the training set is empty"));
     }
@@ -169,13 +207,6 @@ pub fn fit(
     let mut adam = Adam::new(model.params.trainable(), opts.adam)?;
     let steps_per_epoch = train.len().div_ceil(opts.batch);
     let task = Task::start("train", (opts.epochs * steps_per_epoch) as u64);
-    let mut report = TrainReport {
-        epochs: vec![],
-        best_val_acc: None,
-        best_epoch: None,
-        stopped: "epochs done".into(),
-        seconds: 0.0,
-    };
     let mut best: Option<HashMap<String, Tensor>> = None;
     let labels = train.labels()?;
     let mut done = 0u64;
@@ -250,7 +281,7 @@ pub fn fit(
         model.load_state_dict(b, true)?;
     }
     report.seconds = started.elapsed().as_secs_f64();
-    result.map(|()| report)
+    result
 }
 
 /// The samples at `idx` (in memory or decoded from files).

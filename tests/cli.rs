@@ -243,3 +243,40 @@ fn piped_long_runs_print_heartbeats() {
         text(&quiet.stderr)
     );
 }
+
+/// A report made at a prompt (here `-e`; the REPL and notebook cells alike) saves the commands
+/// that made it as `session.rhai`, recorded as the run's script, so `gaxsh rerun` replays it.
+#[test]
+fn a_report_made_at_a_prompt_replays_with_rerun() {
+    let dir = std::env::temp_dir().join(format!("gaxsh-cli-session-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gaxsh"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("GAXSH_HEARTBEAT", "0")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let code = format!(
+        "seed(3); let b = load_drybean().head(12); ax_sweep(drybean_fpa(), b, #{{methods: \"Saliency\"}}); report({:?})",
+        dir.display().to_string()
+    );
+    let o = run(&["-e", &code]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let session = std::fs::read_to_string(dir.join("session.rhai")).unwrap();
+    assert!(
+        session.contains("ax_sweep(drybean_fpa()") && session.contains("report("),
+        "{session}"
+    );
+    let record = std::fs::read_to_string(dir.join("run.yaml")).unwrap();
+    assert!(record.contains("session.rhai"), "{record}");
+    std::fs::remove_file(dir.join("index.html")).unwrap();
+    let o = run(&["rerun", dir.join("run.yaml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        dir.join("index.html").exists(),
+        "the replay wrote the report again"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -69,7 +69,11 @@ pub fn boxplot_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<
             x: "method".into(),
             y: form.label().into(),
         },
-        categories: s.iter().map(|(m, _, _)| short(m)).collect(),
+        // Each box's group size beside its method: correct/wrong.
+        categories: s
+            .iter()
+            .map(|(m, ok, bad)| format!("{} (n={}/{})", short(m), ok.len(), bad.len()))
+            .collect(),
         series: vec!["correct".into(), "wrong".into()],
         values: s.into_iter().map(|(_, a, b)| vec![a, b]).collect(),
     };

@@ -28,6 +28,11 @@ pub struct RunLog {
     pub plots: Vec<PathBuf>,
     /// Shows each figure as it is written (set by the Jupyter kernel).
     pub display: Option<DisplaySink>,
+    /// What was typed at a prompt (REPL lines, notebook cells, `-e`) and ran without error, in
+    /// order: a record made there saves them as the script `gaxsh rerun` replays.
+    pub commands: Vec<String>,
+    /// The command running now (its `report(…)` call belongs in the replay too).
+    pub running: Option<String>,
 }
 
 /// The log shared by a session's bindings.
@@ -84,6 +89,36 @@ impl RunLog {
         }
         self.set("GAX similarity denominator", &g.denominator);
         self.sections.push(Section::Gax(Box::new(g.clone())));
+    }
+
+    /// The run record for an output folder: as [`RunLog::record`], and when the session ran no
+    /// script file but typed commands, those are written to `dir/session.rhai` and recorded as
+    /// the script (with its checksum), so `gaxsh rerun dir/run.yaml` replays the session.
+    pub fn record_in(
+        &self,
+        dir: &Path,
+        options: BTreeMap<String, serde_yaml::Value>,
+    ) -> crate::Result<RunRecord> {
+        let mut record = self.record(options);
+        let typed: Vec<&str> = self
+            .commands
+            .iter()
+            .chain(&self.running)
+            .map(String::as_str)
+            .collect();
+        if record.script.is_empty() && !typed.is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
+            let path = dir.join("session.rhai");
+            let text = format!(
+                "// The commands of an interactive gaxsh session, in order (written by report/record_run).\n{}\n",
+                typed.join("\n")
+            );
+            crate::io::write_atomic(&path, text.as_bytes())?;
+            let path = std::fs::canonicalize(&path).unwrap_or(path);
+            record.inputs.extend(checksums(std::slice::from_ref(&path)));
+            record.script = path.display().to_string();
+        }
+        Ok(record)
     }
 
     /// The run record so far: `options` are the script's, with their final values.

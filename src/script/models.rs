@@ -8,7 +8,7 @@ use crate::nn::spec::ModelSpec;
 use crate::nn::weights::{LoadOptions, load_into};
 use crate::nn::{Arch, CHUNK, Model, ModelOptions};
 use crate::options::{Key, Kind, Options, key};
-use crate::train::{TrainOptions, TrainReport, evaluate_model, fit};
+use crate::train::{TrainOptions, TrainReport, evaluate_model, fit_keeping_history};
 use candle_core::DType;
 use rhai::{Array, Dynamic, Map};
 use std::path::Path;
@@ -449,14 +449,16 @@ fn register_training(r: &mut Registrar) {
         "fit",
         move |n: &mut Net, train: Dataset, m: Map| -> RResult<TrainReport> {
             let (opts, val) = train_options(m)?;
-            let report = fit(&n.0, &train, val.as_ref(), &opts).rh()?;
+            // An interrupted run still goes into the report, with the epochs it finished.
+            let outcome = fit_keeping_history(&n.0, &train, val.as_ref(), &opts);
+            let (Ok(report) | Err((_, report))) = &outcome;
             let mut l = crate::report::log::lock(&log);
             l.add_data(&train.provenance);
             l.add_text(
-                &format!("Training {}", n.0.arch.name()),
-                &crate::train::describe(&report, &opts),
+                &format!("Training {} ({})", n.0.arch.name(), report.stopped),
+                &crate::train::describe(report, &opts),
             );
-            Ok(report)
+            outcome.map_err(|(e, _)| to_rhai(e))
         },
     );
     fit_result_type(r);

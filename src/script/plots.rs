@@ -359,8 +359,13 @@ fn register_general_plots(r: &mut Registrar) {
     );
 }
 
-/// The run record of a session so far, with the script's options as they resolved.
-pub fn run_record(log: &SharedLog, args: &Arc<Mutex<ScriptArgs>>) -> RunRecord {
+/// The run record of a session for an output folder, with the script's options as they
+/// resolved (a session without a script file saves its commands there: `RunLog::record_in`).
+pub fn run_record(
+    log: &SharedLog,
+    args: &Arc<Mutex<ScriptArgs>>,
+    dir: &Path,
+) -> RResult<RunRecord> {
     let options = args
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -373,7 +378,7 @@ pub fn run_record(log: &SharedLog, args: &Arc<Mutex<ScriptArgs>>) -> RunRecord {
             )
         })
         .collect();
-    lock(log).record(options)
+    lock(log).record_in(dir, options).rh()
 }
 
 fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
@@ -385,7 +390,7 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     let (l, a) = (log.clone(), args.clone());
     let f = move |dir: &str, m: Map| -> RResult<String> {
         let o: ReportOptions = read_options("report", &m)?;
-        let record = run_record(&l, &a);
+        let record = run_record(&l, &a, Path::new(dir))?;
         let report = Report::of_log(&lock(&l), record, o);
         Ok(report
             .write(Path::new(dir))
@@ -440,7 +445,7 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     let (l, a) = (log, args);
     r.engine
         .register_fn("record_run", move |dir: &str| -> RResult<String> {
-            let rec = run_record(&l, &a);
+            let rec = run_record(&l, &a, Path::new(dir))?;
             let p = Path::new(dir).join("run.yaml");
             crate::io::write_atomic(&p, rec.to_yaml().rh()?.as_bytes()).rh()?;
             Ok(p.display().to_string())

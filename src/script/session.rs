@@ -106,9 +106,27 @@ impl Session {
         ast.set_source(name);
         self.fns = self.fns.merge(&ast.clone_functions_only());
         let full = self.fns.merge(&ast);
-        self.engine
+        // At a prompt, keep what runs, so a report made here can be replayed (`record_in`).
+        let at_prompt = {
+            let mut log = crate::report::log::lock(&self.log);
+            let at_prompt = log.script.is_empty();
+            if at_prompt {
+                log.running = Some(text.to_string());
+            }
+            at_prompt
+        };
+        let value = self
+            .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &full)
-            .map_err(|e| ScriptError::from_eval(&e, name, text, &self.registry))
+            .map_err(|e| ScriptError::from_eval(&e, name, text, &self.registry));
+        if at_prompt {
+            let mut log = crate::report::log::lock(&self.log);
+            let ran = log.running.take();
+            if value.is_ok() {
+                log.commands.extend(ran);
+            }
+        }
+        value
     }
 
     /// Run a script file.
