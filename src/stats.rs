@@ -58,11 +58,7 @@ pub fn auroc(pos: &[f64], neg: &[f64]) -> f64 {
     if pos.is_empty() || neg.is_empty() {
         return f64::NAN;
     }
-    let mut all: Vec<(f64, bool)> = pos
-        .iter()
-        .map(|&v| (v, true))
-        .chain(neg.iter().map(|&v| (v, false)))
-        .collect();
+    let mut all = labelled(pos, neg);
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut rank_sum_pos = 0.0;
     let mut i = 0;
@@ -86,11 +82,7 @@ pub fn roc_curve(pos: &[f64], neg: &[f64]) -> Vec<(f64, f64)> {
     if pos.is_empty() || neg.is_empty() {
         return vec![];
     }
-    let mut all: Vec<(f64, bool)> = pos
-        .iter()
-        .map(|&v| (v, true))
-        .chain(neg.iter().map(|&v| (v, false)))
-        .collect();
+    let mut all = labelled(pos, neg);
     all.sort_by(|a, b| b.0.total_cmp(&a.0));
     let (np, nn) = (pos.len() as f64, neg.len() as f64);
     let (mut tp, mut fp) = (0usize, 0usize);
@@ -144,6 +136,12 @@ pub fn auroc_interval(pos: &[f64], neg: &[f64]) -> (f64, f64) {
 }
 
 /// A sorted copy (total order: NaN last).
+/// Both groups' scores in one list, each marked whether it is a positive.
+fn labelled(pos: &[f64], neg: &[f64]) -> Vec<(f64, bool)> {
+    let pos = pos.iter().map(|&v| (v, true));
+    pos.chain(neg.iter().map(|&v| (v, false))).collect()
+}
+
 fn sorted(v: &[f64]) -> Vec<f64> {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);

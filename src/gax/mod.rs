@@ -714,11 +714,8 @@ impl GaxResult {
         let r = self.reached();
         let mut sorted = r.clone();
         sorted.sort();
-        let med = if sorted.is_empty() {
-            f64::NAN
-        } else {
-            crate::stats::quantile(&sorted.iter().map(|&v| v as f64).collect::<Vec<_>>(), 0.5)
-        };
+        let med =
+            crate::stats::summarize(&sorted.iter().map(|&v| v as f64).collect::<Vec<_>>()).median;
         let mut s = format!(
             "GAX ({} mode, target CO {}, cap {} steps, lr {}, l_s {}, denominator {}): {}/{} samples reached the target",
             self.options.mode.name(),
@@ -751,15 +748,7 @@ impl GaxResult {
             .iter()
             .filter_map(|s| s.first().copied())
             .collect();
-        let median = |v: &[f64]| {
-            let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-            v.sort_by(f64::total_cmp);
-            if v.is_empty() {
-                f64::NAN
-            } else {
-                crate::stats::quantile(&v, 0.5)
-            }
-        };
+        let median = |v: &[f64]| crate::stats::summarize(v).median;
         let mut s = format!(
             "GAX ({} mode, ran {} steps without a target, lr {}, l_s {}, denominator {}): {} samples, median CO {:.4} at the first step, {:.4} at the last",
             self.options.mode.name(),
