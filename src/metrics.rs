@@ -75,8 +75,22 @@ impl std::fmt::Display for Metrics {
             .max()
             .unwrap_or(5)
             .max(5);
+        // Many classes (ImageNet's 1,000): the ten with the lowest F1, not a thousand rows.
+        let mut shown: Vec<&ClassMetrics> = self.per_class.iter().collect();
+        if shown.len() > WHOLE_MATRIX {
+            // Classes absent from the data (F1 0 by definition) say nothing about the model.
+            shown.retain(|c| c.support > 0);
+            shown.sort_by(|a, b| a.f1.total_cmp(&b.f1).then(b.support.cmp(&a.support)));
+            shown.truncate(10);
+            writeln!(
+                f,
+                "the {} classes with the lowest F1 of {}:",
+                shown.len(),
+                self.per_class.len()
+            )?;
+        }
         writeln!(f, "{:<w$}  precision  recall  f1      support", "class")?;
-        for c in &self.per_class {
+        for c in shown {
             writeln!(
                 f,
                 "{:<w$}  {:<9.4}  {:<6.4}  {:<6.4}  {}",
@@ -140,6 +154,25 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_classes_print_a_summary_not_every_row() {
+        let names: Vec<String> = (0..40).map(|i| format!("c{i}")).collect();
+        let y: Vec<usize> = (0..400).map(|i| i % 40).collect();
+        let pred: Vec<usize> = y.iter().map(|&c| if c == 7 { 9 } else { c }).collect();
+        let text = evaluate(&y, &pred, &names).to_string();
+        assert!(
+            text.contains("the 10 classes with the lowest F1 of 40"),
+            "{text}"
+        );
+        assert!(text.contains("c7 → c9: 10"), "{text}");
+        assert!(text.lines().count() < 30, "{text}");
+        let few = evaluate(&[0, 1, 1], &[0, 1, 0], &["cat".into(), "dog".into()]).to_string();
+        assert!(
+            few.contains("confusion (rows: true, columns: predicted)") && few.contains("dog"),
+            "{few}"
+        );
+    }
 
     #[test]
     fn table1_resnet34_counts() {
