@@ -229,6 +229,16 @@ fn calls_that_used_to_panic_are_errors() {
         "heatmap(zeros([1, 1, 100000]), temp_path(\"a.png\"))",
         &["too large to draw"],
     );
+    // Silently drawn without the image before: an overlay of another size.
+    refused(
+        "heatmap(randn([3, 8, 8]), temp_path(\"o.png\"), #{image: rand([3, 4, 4])})",
+        &["shape mismatch", "[8, 8]", "[3, 4, 4]"],
+    );
+    // A sweep's target is always the prediction: a target given to it is refused, not ignored.
+    refused(
+        "ax_sweep(drybean_fpa(), load_drybean().head(4), #{target: 2})",
+        &["ax_sweep", "unknown option 'target'"],
+    );
     let o = gaxsh(&["--threads", "2000", "-e", "1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("between 1 and"));

@@ -101,6 +101,16 @@ fn panels(
     path: &Path,
 ) -> Result<()> {
     let overlay = spec.overlay()?;
+    // An image of another size cannot lie under the heatmap: say so rather than drop it.
+    if let Some((_, d)) = &overlay
+        && (d[1], d[2]) != (h, w)
+    {
+        return Err(Error::ShapeMismatch {
+            op: "heatmap over image".into(),
+            lhs: vec![h, w],
+            rhs: d.clone(),
+        });
+    }
     let scale = ((spec.panel as usize).div_ceil(h.max(1))).max(1);
     let (gap, top, bar) = (16usize, 56usize, 70usize);
     let width = c
@@ -146,7 +156,7 @@ fn panels(
                     if let Some((img, d)) = &overlay {
                         // Image luminance under the heatmap (alpha blend).
                         let (ic, ih, iw) = (d[0], d[1], d[2]);
-                        if ih == h && iw == w {
+                        if (ih, iw) == (h, w) {
                             let g = (0..ic).map(|k| img[k * h * w + y * w + x]).sum::<f64>()
                                 / ic as f64;
                             let a = spec.alpha;
