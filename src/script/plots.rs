@@ -69,69 +69,61 @@ fn done(log: &SharedLog, path: &str, caption: &str) -> String {
     path.to_string()
 }
 
+/// The figure functions of a sweep: `name(table, path)` and `name(table, path, #{…})`, the
+/// options read into `CoPlotOptions` (only `keys` of them); `draw` writes the figure and returns
+/// its caption.
+fn co_figure(
+    r: &mut Registrar,
+    name: &'static str,
+    keys: &'static [&'static str],
+    draw: fn(&AxTable, &Path, &CoPlotOptions) -> crate::Result<String>,
+) {
+    let log = r.log.clone();
+    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
+        let o: CoPlotOptions = read_options_among(name, &only(CoPlotOptions::KEYS, keys), &m)?;
+        let caption = draw(&t, Path::new(p), &o).rh()?;
+        Ok(done(&log, p, &caption))
+    };
+    let f2 = f.clone();
+    r.engine
+        .register_fn(name, move |t: AxTable, p: &str| f2(t, p, Map::new()));
+    r.engine.register_fn(name, f);
+}
+
+const SWEEP_FIGURE_KEYS: &[&str] = &["mode", "correct", "output"];
+const HISTOGRAM_KEYS: &[&str] = &["method", "mode", "correct", "output"];
+
 fn register_co_plots(r: &mut Registrar) {
     let log = r.log.clone();
     r.doc(P, "boxplot_co", "boxplot_co(table, path, #{mode, correct, output}) -> string",
         "CO box plots of correct vs wrong predictions per method (the paper's Figs 2, 3, 7).")
-        .options(only(CoPlotOptions::KEYS, &["mode", "correct", "output"]))
+        .options(only(CoPlotOptions::KEYS, SWEEP_FIGURE_KEYS))
         .example("let b = load_drybean(); boxplot_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"box.png\"))");
-    let l = log.clone();
-    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
-        let o: CoPlotOptions = read_options_among(
-            "boxplot_co",
-            &only(CoPlotOptions::KEYS, &["mode", "correct", "output"]),
-            &m,
-        )?;
-        boxplot_co(&t, Path::new(p), &o).rh()?;
-        let caption = format!("CO scores by method (correct = {} AX)", o.meaning.name());
-        Ok(done(&l, p, &caption))
-    };
-    let f2 = f.clone();
-    r.engine
-        .register_fn("boxplot_co", move |t: AxTable, p: &str| {
-            f2(t, p, Map::new())
-        });
-    r.engine.register_fn("boxplot_co", f);
+    co_figure(r, "boxplot_co", SWEEP_FIGURE_KEYS, |t, p, o| {
+        boxplot_co(t, p, o)?;
+        Ok(format!(
+            "CO scores by method (correct = {} AX)",
+            o.meaning.name()
+        ))
+    });
 
     r.doc(P, "roc_co", "roc_co(table, path, #{mode, correct, output}) -> string",
         "ROC curves of CO per method and of the max-softmax baseline, as scores of whether a prediction is correct (AUROC in the legend): the gap statistics as a figure.")
-        .options(only(CoPlotOptions::KEYS, &["mode", "correct", "output"]))
+        .options(only(CoPlotOptions::KEYS, SWEEP_FIGURE_KEYS))
         .example("seed(1); let b = load_drybean(); let s = b.standardize(); roc_co(ax_sweep(drybean_fpa(), b.shuffle().head(100).map(s)), temp_path(\"roc.png\"))");
-    let l = log.clone();
-    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
-        let o: CoPlotOptions = read_options_among(
-            "roc_co",
-            &only(CoPlotOptions::KEYS, &["mode", "correct", "output"]),
-            &m,
-        )?;
-        roc_co(&t, Path::new(p), &o).rh()?;
-        Ok(done(&l, p, "ROC of CO vs the max-softmax baseline"))
-    };
-    let f2 = f.clone();
-    r.engine
-        .register_fn("roc_co", move |t: AxTable, p: &str| f2(t, p, Map::new()));
-    r.engine.register_fn("roc_co", f);
+    co_figure(r, "roc_co", SWEEP_FIGURE_KEYS, |t, p, o| {
+        roc_co(t, p, o)?;
+        Ok("ROC of CO vs the max-softmax baseline".into())
+    });
 
     r.doc(P, "histogram_co", "histogram_co(table, path, #{method, mode, correct, output}) -> string",
         "Overlaid CO histograms of correct and wrong predictions for one method.")
-        .options(CoPlotOptions::KEYS.to_vec())
+        .options(only(CoPlotOptions::KEYS, HISTOGRAM_KEYS))
         .example("let b = load_drybean(); histogram_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"hist.png\"), #{method: \"DeepLift\"})");
-    let l = log.clone();
-    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
-        let o: CoPlotOptions = read_options("histogram_co", &m)?;
-        let method = histogram_co(&t, Path::new(p), &o).rh()?;
-        Ok(done(
-            &l,
-            p,
-            &format!("{method}: CO histograms, correct vs wrong"),
-        ))
-    };
-    let f2 = f.clone();
-    r.engine
-        .register_fn("histogram_co", move |t: AxTable, p: &str| {
-            f2(t, p, Map::new())
-        });
-    r.engine.register_fn("histogram_co", f);
+    co_figure(r, "histogram_co", HISTOGRAM_KEYS, |t, p, o| {
+        let method = histogram_co(t, p, o)?;
+        Ok(format!("{method}: CO histograms, correct vs wrong"))
+    });
 
     r.doc(P, "curves_co", "curves_co(gax_result, path) -> string", "CO score against GAX iteration, one line per sample (the paper's Fig. 4).")
         .example("let b = load_drybean(); curves_co(gax(drybean_fpa(), b.head(3).map(b.standardize()), #{max_steps: 5}), temp_path(\"curves.png\"))");
