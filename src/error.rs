@@ -116,19 +116,11 @@ impl Error {
     pub fn within(self, what: &str) -> Self {
         match self {
             e @ (Error::UnknownOption { .. } | Error::Interrupted | Error::TooLarge { .. }) => e,
-            e @ Error::Within { .. } if e.to_string().starts_with(&format!("{what}: ")) => e,
+            Error::Within { what: w, source } if w == what => Error::Within { what: w, source },
             source => Error::Within {
                 what: what.to_string(),
                 source: Box::new(source),
             },
-        }
-    }
-
-    /// The innermost error, under any [`Error::Within`] prefixes (for matching on the kind).
-    pub fn kind(&self) -> &Error {
-        match self {
-            Error::Within { source, .. } => source.kind(),
-            other => other,
         }
     }
 

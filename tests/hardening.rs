@@ -229,6 +229,11 @@ fn calls_that_used_to_panic_are_errors() {
         "heatmap(zeros([1, 1, 100000]), temp_path(\"a.png\"))",
         &["too large to draw"],
     );
+    // Silently clamped before: a panel size out of range.
+    refused(
+        "heatmap(randn([4, 4]), temp_path(\"p.png\"), #{panel: 100000})",
+        &["option 'panel'", "16..=2048"],
+    );
     // Silently drawn without the image before: an overlay of another size.
     refused(
         "heatmap(randn([3, 8, 8]), temp_path(\"o.png\"), #{image: rand([3, 4, 4])})",

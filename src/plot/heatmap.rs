@@ -18,7 +18,19 @@ crate::options! {
         "names" => names: Vec<String> = vec![]; Texts, "[]", "panel titles (channels) or row labels (features)", |v| v.texts()?;
         "image" => image: Option<Tensor> = None; Floats, "none", "the input image (C, H, W) in [0, 1], drawn under the heatmap", |v| Some(v.tensor()?);
         "alpha" => alpha: f64 = 0.8; Float, "0.8", "heatmap opacity over the image", |v| v.f64()?;
-        "panel" => panel: u32 = 224; Int, "224", "shortest panel side in pixels (panels are scaled up to it)", |v| v.usize()?.clamp(16, 2048) as u32;
+        "panel" => panel: u32 = 224; Int, "224", "shortest panel side in pixels (panels are scaled up to it)", |v| panel_side(&v)?;
+    }
+}
+
+/// A panel side in pixels, 16 to 2048 (beyond, the image check refuses the drawing anyway).
+fn panel_side(v: &crate::options::Given) -> Result<u32> {
+    match v.usize()? {
+        n @ 16..=2048 => Ok(n as u32),
+        n => Err(Error::OutOfRange {
+            what: "option 'panel'".into(),
+            value: n.to_string(),
+            valid: "16..=2048 pixels".into(),
+        }),
     }
 }
 

@@ -219,13 +219,25 @@ impl Report {
             &curves,
             "CO score against GAX iteration, one line per sample (the paper's Fig. 4).",
         ));
-        // The viewer: every sample. Tabular frames travel as numbers (drawn by the page), up to
-        // 40 per sample; image frames as PNGs, IMAGE_FRAMES shared among the samples (each keeps
-        // at least its first and last).
+        // The viewer: every sample of an ordinary run. Tabular frames travel as numbers (drawn by
+        // the page), up to 40 per sample; image frames as PNGs, IMAGE_FRAMES shared among the
+        // samples (each keeps at least its first and last). A run too large for one page shows
+        // its first VIEWER_SAMPLES and says so (all are in the saved GAX files).
         const IMAGE_FRAMES: usize = 480;
+        const VIEWER_SAMPLES: usize = 1000;
+        let shown = g.frames.len().min(VIEWER_SAMPLES);
+        if shown < g.frames.len() {
+            out.push_str(&html::text(
+                "",
+                &format!(
+                    "The viewer shows the first {shown} of {} samples; every sample's frames are in the saved GAX files (g.save).",
+                    g.frames.len()
+                ),
+            ));
+        }
         let frames_dir = dir.join(format!("gax{si}"));
         let mut samples = Vec::new();
-        for i in 0..g.frames.len() {
+        for i in 0..shown {
             let fr = &g.frames[i];
             if fr.is_empty() {
                 continue;
@@ -233,7 +245,7 @@ impl Report {
             let cap = if fr[0].1.rank() == 1 {
                 40
             } else {
-                (IMAGE_FRAMES / g.frames.len()).clamp(2, 40)
+                (IMAGE_FRAMES / shown).clamp(2, 40)
             };
             let pick: Vec<usize> = if fr.len() <= cap {
                 (0..fr.len()).collect()

@@ -274,7 +274,11 @@ pub fn read_options_among<O: crate::options::Options>(
 /// Take a bool option the binding reads itself (not a core struct's) out of `m`.
 pub fn take_bool(m: &mut Map, key: &crate::options::Key) -> RResult<bool> {
     match m.remove(key.name).filter(|d| !d.is_unit()) {
-        None => Ok(key.default == "true"),
+        // The key's shown default is its default (`Value::literal`).
+        None => crate::options::Value::literal(key.default)
+            .ok_or_else(|| Error::invalid(format!("option '{}': no literal default", key.name)))
+            .and_then(|v| v.bool(key.name))
+            .rh(),
         Some(d) => option_value(key.name, &d)
             .and_then(|v| v.bool(key.name))
             .rh(),
