@@ -22,6 +22,7 @@ pub mod contain;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod evaluate;
 pub mod gap;
 pub mod gax;
 pub mod interrupt;

@@ -1,7 +1,7 @@
 //! Statistics of plain samples, with no idea what the numbers are: quantiles as numpy
 //! computes them, five-number summaries, the AUROC of a score with its interval, and the widest
-//! gap between two empirical distributions. `gap` reads CO through them,
-//! `plot` draws boxplots with them.
+//! gap between two empirical distributions, rank correlation. `gap` reads CO through them,
+//! `plot` draws boxplots with them, `evaluate` compares metrics with them.
 
 use serde::Serialize;
 
@@ -180,9 +180,77 @@ pub fn widest_gap(pos: &[f64], neg: &[f64]) -> (f64, f64) {
     best
 }
 
+/// Ranks from 1, ties given their average rank (scipy's `rankdata(method="average")`).
+pub fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut out = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            out[k] = avg_rank;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// Pearson's correlation; NaN when either side is constant (as scipy) or shorter than 2.
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    if n < 2 {
+        return f64::NAN;
+    }
+    let (ma, mb) = (
+        a[..n].iter().sum::<f64>() / n as f64,
+        b[..n].iter().sum::<f64>() / n as f64,
+    );
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in a[..n].iter().zip(&b[..n]) {
+        let (da, db) = (x - ma, y - mb);
+        sab += da * db;
+        saa += da * da;
+        sbb += db * db;
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        return f64::NAN;
+    }
+    (sab / (saa.sqrt() * sbb.sqrt())).clamp(-1.0, 1.0)
+}
+
+/// Spearman's rank correlation (scipy's `spearmanr`): Pearson's on average ranks. Pairs with a
+/// non-finite value are left out; NaN when fewer than two remain or a side is constant.
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let (x, y): (Vec<f64>, Vec<f64>) = a
+        .iter()
+        .zip(b)
+        .filter(|(p, q)| p.is_finite() && q.is_finite())
+        .map(|(&p, &q)| (p, q))
+        .unzip();
+    pearson(&ranks(&x), &ranks(&y))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spearman_uses_average_ranks_for_ties() {
+        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        // scipy.stats.spearmanr([1, 2, 2, 3, 5], [2, 1, 4, 4, 9]).statistic
+        let r = spearman(&[1.0, 2.0, 2.0, 3.0, 5.0], &[2.0, 1.0, 4.0, 4.0, 9.0]);
+        assert!((r - 0.763_157_894_736_842_1).abs() < 1e-12, "{r}");
+        assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
+        assert_eq!(
+            spearman(&[1.0, 2.0, f64::NAN, 4.0], &[1.0, 2.0, 9.0, 3.0]),
+            1.0
+        );
+    }
 
     #[test]
     fn the_roc_curve_encloses_the_auroc() {

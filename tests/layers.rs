@@ -19,34 +19,43 @@ const NEVER: &[(&str, &[&str])] = &[
         "tensor",
         &[
             "data", "nn", "attr", "ax", "gap", "gax", "train", "metrics", "plot", "report", "onnx",
-            "merge", "shard", "stats",
+            "merge", "shard", "stats", "evaluate",
         ],
     ),
     (
         "plot",
         &[
             "data", "nn", "attr", "ax", "gap", "gax", "train", "metrics", "report", "onnx",
-            "merge", "shard",
+            "merge", "shard", "evaluate",
         ],
     ),
     (
         "stats",
-        &["data", "nn", "attr", "ax", "gap", "gax", "plot", "report"],
+        &[
+            "data", "nn", "attr", "ax", "gap", "gax", "plot", "report", "evaluate",
+        ],
     ),
     (
         "data",
         &[
-            "nn", "attr", "ax", "gap", "gax", "train", "plot", "report", "onnx",
+            "nn", "attr", "ax", "gap", "gax", "train", "plot", "report", "onnx", "evaluate",
         ],
     ),
     (
         "nn",
         &[
-            "attr", "ax", "gap", "gax", "train", "metrics", "plot", "report", "onnx",
+            "attr", "ax", "gap", "gax", "train", "metrics", "plot", "report", "onnx", "evaluate",
         ],
     ),
-    ("attr", &["ax", "gap", "gax", "train", "plot", "report"]),
-    ("ax", &["gap", "gax", "plot", "report", "merge"]),
+    (
+        "attr",
+        &["ax", "gap", "gax", "train", "plot", "report", "evaluate"],
+    ),
+    ("ax", &["gap", "gax", "plot", "report", "merge", "evaluate"]),
+    (
+        "evaluate",
+        &["gap", "gax", "plot", "report", "merge", "train"],
+    ),
     ("gap", &["gax", "plot", "report", "merge"]),
     ("gax", &["plot", "report", "merge"]),
     ("repl", &["kernel"]),

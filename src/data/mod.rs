@@ -72,6 +72,35 @@ impl std::fmt::Debug for Dataset {
 }
 
 impl Dataset {
+    /// Samples already in memory (one per row of `x`), with their labels and class names.
+    pub fn in_memory(
+        x: Tensor,
+        y: Vec<usize>,
+        class_names: Vec<String>,
+        source: &str,
+    ) -> Result<Dataset> {
+        let n = x.dim(0)?;
+        if y.len() != n {
+            return Err(Error::invalid(format!(
+                "{} labels for {n} samples",
+                y.len()
+            )));
+        }
+        crate::classes::check("label", &y, class_names.len())?;
+        Ok(Dataset {
+            storage: Storage::Memory(x),
+            y,
+            ids: (0..n).map(|i| i.to_string()).collect(),
+            class_names,
+            feature_names: vec![],
+            transform: None,
+            provenance: Provenance {
+                source: source.to_string(),
+                ..Default::default()
+            },
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.y.len()
     }
