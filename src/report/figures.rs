@@ -1,12 +1,13 @@
 //! The paper's figures from AX sweeps and GAX runs: CO box plots split by correct/wrong per method
 //! (Figs 2, 3, 7), overlaid CO histograms, GAX CO-vs-iteration curves (Fig 4) and heatmap frames
-//! (Fig 5).
+//! (Fig 5); and the metric panel's: mean deletion/insertion curves, one metric against another.
 
 use crate::ax::{AxTable, Mode, Output};
 use crate::error::Result;
+use crate::evaluate::MetricTable;
 use crate::gap::Meaning;
 use crate::gax::GaxResult;
-use crate::plot::charts::{BoxPlot, Histogram, Labels, Lines};
+use crate::plot::charts::{BoxPlot, Histogram, Labels, Lines, Scatter};
 use crate::plot::colormap::ColorMap;
 use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
 use crate::plot::save;
@@ -211,6 +212,60 @@ pub fn curves_co(g: &GaxResult, path: &Path) -> Result<()> {
         points: false,
     };
     save(&chart, path, (800, 460))
+}
+
+/// Each method's mean deletion (or insertion) curve: the target's probability against the
+/// fraction of units flipped, most relevant first.
+pub fn flip_curves(t: &MetricTable, path: &Path, insertion: bool) -> Result<()> {
+    let series = t
+        .methods
+        .iter()
+        .map(|m| Ok((m.clone(), t.fractions.clone(), t.mean_curve(m, insertion)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let (kind, how) = if insertion {
+        ("Insertion", "put back into the baseline")
+    } else {
+        ("Deletion", "set to the baseline")
+    };
+    let chart = Lines {
+        labels: Labels {
+            title: format!(
+                "{kind}: most relevant units {how} first (mean of {} samples)",
+                t.len()
+            ),
+            x: "fraction of units flipped".into(),
+            y: "probability of the explained class".into(),
+        },
+        series,
+        hlines: vec![],
+        points: false,
+    };
+    save(&chart, path, (800, 460))
+}
+
+/// One metric against another, a point per sample, a colour per method (CO against deletion
+/// AUC by default in the report).
+pub fn metric_scatter(t: &MetricTable, path: &Path, x: &str, y: &str) -> Result<()> {
+    let series = t
+        .methods
+        .iter()
+        .map(|m| {
+            Ok((
+                m.clone(),
+                t.scores_of(m, x)?.to_vec(),
+                t.scores_of(m, y)?.to_vec(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let chart = Scatter {
+        labels: Labels {
+            title: format!("{y} against {x}, per sample"),
+            x: x.into(),
+            y: y.into(),
+        },
+        series,
+    };
+    save(&chart, path, (800, 520))
 }
 
 /// One heatmap frame (channels side by side, bwr, limit 1 since h = tanh(…) ∈ [−1, 1]).

@@ -124,6 +124,65 @@ pub fn accuracy(t: &AxTable) -> String {
     s
 }
 
+/// The metric panel: each method's mean per metric (arrows say which way is better), how alike
+/// the metrics rank the methods, and the per-sample agreement of CO with deletion and insertion.
+pub fn metric_table(t: &crate::evaluate::MetricTable) -> String {
+    let mut s = format!(
+        "<h3>CO beside the standard explanation metrics ({} samples × {} methods, {:.1} s)</h3>\n<table><tr><th>method</th>",
+        t.len(),
+        t.methods.len(),
+        t.seconds
+    );
+    for m in &t.metrics {
+        s.push_str(&format!(
+            "<th title=\"{}\">{} {}</th>",
+            esc(m.meaning()),
+            m.name(),
+            if m.higher_is_better() { "↑" } else { "↓" }
+        ));
+    }
+    s.push_str("</tr>\n");
+    for (method, row) in t.methods.iter().zip(t.means()) {
+        s.push_str(&format!("<tr><td>{}</td>", esc(method)));
+        for v in row {
+            s.push_str(&format!("<td>{}</td>", number(v)));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</table>\n");
+    if t.methods.len() >= 3 && t.metrics.len() >= 2 {
+        s.push_str("<p>Do the metrics rank the methods alike? Spearman's correlation over the methods of their means, each metric read so that higher is better (+1: the same ranking).</p>\n<table><tr><th></th>");
+        for m in &t.metrics {
+            s.push_str(&format!("<th>{}</th>", m.name()));
+        }
+        s.push_str("</tr>\n");
+        for (m, row) in t.metrics.iter().zip(t.method_agreement()) {
+            s.push_str(&format!("<tr><td>{}</td>", m.name()));
+            for v in row {
+                s.push_str(&format!("<td>{}</td>", number(v)));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
+    s.push_str("<p class=note>");
+    for m in &t.metrics {
+        s.push_str(&format!("<b>{}</b>: {}. ", m.name(), esc(m.meaning())));
+    }
+    s.push_str("</p>\n");
+    s
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-3) {
+        format!("{v:.2e}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 pub fn gaps(gaps: &[Gap]) -> String {
     let mut s = String::from(
         "<h3>Gap statistics: does CO tell correct from wrong predictions?</h3>\n\

@@ -82,6 +82,13 @@ impl RunLog {
         self.sections.push(Section::Sweep(Box::new(table.clone())));
     }
 
+    /// A metric panel and the data it ran on.
+    pub fn add_metrics(&mut self, table: &crate::evaluate::MetricTable, data: &Provenance) {
+        self.add_data(data);
+        self.sections
+            .push(Section::Metrics(Box::new(table.clone())));
+    }
+
     /// A GAX run, with its data when it ran on a dataset.
     pub fn add_gax(&mut self, g: &GaxResult, data: Option<&Provenance>) {
         if let Some(d) = data {

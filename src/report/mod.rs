@@ -3,7 +3,7 @@
 
 pub mod figures;
 mod html;
-pub use html::{accuracy as accuracy_html, gaps as gaps_html};
+pub use html::{accuracy as accuracy_html, gaps as gaps_html, metric_table as metric_table_html};
 pub mod log;
 pub mod record;
 
@@ -23,6 +23,8 @@ pub enum Section {
     Sweep(Box<AxTable>),
     /// A GAX run: summary, CO curves and the frame viewer.
     Gax(Box<GaxResult>),
+    /// The explanation-metric panel: its table, agreement and figures.
+    Metrics(Box<crate::evaluate::MetricTable>),
     /// A figure file made elsewhere (copied into the report folder).
     Figure { caption: String, path: PathBuf },
     /// Rows of numbers side by side with the paper's (label, ours, paper).
@@ -106,6 +108,7 @@ impl Report {
                 }
                 Section::Sweep(t) => self.sweep_section(si, t, dir, &mut files)?,
                 Section::Gax(g) => self.gax_section(si, g, dir, &mut files)?,
+                Section::Metrics(t) => metrics_section(si, t, dir, &mut files)?,
             });
         }
         let page = html::resolve_images(
@@ -322,4 +325,46 @@ impl Report {
         out.push_str(&html::viewer(si, &samples, &self.feature_names));
         Ok(out)
     }
+}
+
+/// The metric panel: the table, the mean deletion and insertion curves, CO against each.
+fn metrics_section(
+    si: usize,
+    t: &crate::evaluate::MetricTable,
+    dir: &Path,
+    files: &mut Vec<PathBuf>,
+) -> Result<String> {
+    use crate::evaluate::Metric;
+    let mut out = html::heading(&format!("Explanation metrics: {}", t.data));
+    out.push_str(&html::metric_table(t));
+    let has = |m: Metric| t.metrics.contains(&m);
+    for (metric, insertion) in [(Metric::Deletion, false), (Metric::Insertion, true)] {
+        if !has(metric) {
+            continue;
+        }
+        let name = format!("s{si}_{}.png", metric.name());
+        figures::flip_curves(t, &dir.join(&name), insertion)?;
+        files.push(dir.join(&name));
+        out.push_str(&html::figure(
+            &name,
+            &format!(
+                "Mean {} curve per method: the probability of the explained class as the input's units (features, pixels or patches) are flipped in order of |h|, {}. AUC in the table.",
+                metric.name(),
+                if insertion { "higher is better" } else { "lower is better" }
+            ),
+        ));
+        if has(Metric::CoSum) {
+            let name = format!("s{si}_co_vs_{}.png", metric.name());
+            figures::metric_scatter(t, &dir.join(&name), metric.name(), "co_sum")?;
+            files.push(dir.join(&name));
+            out.push_str(&html::figure(
+                &name,
+                &format!(
+                    "CO (x + h) against {} AUC, one point per sample and method: do the two measures agree on which heatmaps carry information?",
+                    metric.name()
+                ),
+            ));
+        }
+    }
+    Ok(out)
 }

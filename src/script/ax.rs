@@ -119,7 +119,7 @@ fn register_sweep(r: &mut Registrar) {
             logged(&n, &ds, m)
         });
 
-    r.doc(AX, "save_csv", "table.save_csv(path)", "Write every row of a sweep (written whole or not at all).")
+    r.doc(AX, "save_csv", "table.save_csv(path)", "Write every row of a sweep (AxTable) or of a metric panel (MetricTable: one row per method and sample, a column per metric), whole or not at all.")
         .example("let b = load_drybean(); ax_sweep(drybean_fpa(), b.head(4), #{methods: \"Saliency\"}).save_csv(temp_path(\"co.csv\"))");
     r.engine
         .register_fn("save_csv", |t: &mut AxTable, p: &str| {

@@ -7,6 +7,7 @@ pub mod ax;
 pub mod convert;
 pub mod data;
 pub mod diagnostic;
+pub mod evaluate;
 pub mod models;
 pub mod options;
 pub mod output;
@@ -65,6 +66,7 @@ pub fn build_engine(
         models::register(&mut r);
         attribution::register(&mut r);
         ax::register(&mut r);
+        evaluate::register(&mut r);
         options::register(&mut r, args.clone(), output.clone());
         plots::register(&mut r, args, output.clone());
         session_fns::register(&mut r);

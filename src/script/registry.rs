@@ -21,13 +21,14 @@ pub enum Category {
     Attribution,
     Ax,
     Gax,
+    Evaluate,
     Plots,
     Report,
     Session,
 }
 
 impl Category {
-    pub const ALL: [Category; 12] = [
+    pub const ALL: [Category; 13] = [
         Category::Tensor,
         Category::TensorMath,
         Category::TensorShape,
@@ -37,6 +38,7 @@ impl Category {
         Category::Attribution,
         Category::Ax,
         Category::Gax,
+        Category::Evaluate,
         Category::Plots,
         Category::Report,
         Category::Session,
@@ -53,6 +55,7 @@ impl Category {
             Category::Attribution => "attribution methods (heatmaps)",
             Category::Ax => "AX process, CO score, gap statistics",
             Category::Gax => "GAX: optimised heatmaps",
+            Category::Evaluate => "CO beside the standard explanation metrics",
             Category::Plots => "plots",
             Category::Report => "reports and run records",
             Category::Session => "session, help, files",
@@ -70,6 +73,7 @@ impl Category {
             Category::Attribution => "attribution",
             Category::Ax => "ax",
             Category::Gax => "gax",
+            Category::Evaluate => "evaluate",
             Category::Plots => "plots",
             Category::Report => "report",
             Category::Session => "session",

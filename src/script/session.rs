@@ -202,13 +202,16 @@ impl Session {
     }
 
     /// A value as an HTML table, for notebooks (beside [`Session::display`]'s text): sweeps'
-    /// accuracy and gap statistics.
+    /// accuracy, gap statistics, the metric panel.
     pub fn display_html(&self, value: &Dynamic) -> Option<String> {
         if let Some(t) = value.read_lock::<crate::ax::AxTable>() {
             return Some(crate::report::accuracy_html(&t));
         }
         if let Some(g) = value.read_lock::<super::ax::GapReport>() {
             return Some(crate::report::gaps_html(&g.0));
+        }
+        if let Some(t) = value.read_lock::<crate::evaluate::MetricTable>() {
+            return Some(crate::report::metric_table_html(&t));
         }
         None
     }

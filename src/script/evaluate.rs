@@ -1,0 +1,192 @@
+//! Script bindings: the explanation-metric panel (`evaluate_heatmaps`) and its table.
+
+use super::convert::*;
+use super::models::Net;
+use super::registry::{Category, Registrar};
+use crate::data::Dataset;
+use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps};
+use crate::options::{Key, Kind, Options, key};
+use crate::report::figures::{flip_curves, metric_scatter};
+use crate::report::log::lock;
+use rhai::{Dynamic, Map};
+use std::path::Path;
+
+const EV: Category = Category::Evaluate;
+
+/// The binding's own option: whether the report shows the panel.
+const IN_REPORT: Key = key(
+    "report",
+    Kind::Bool,
+    "true",
+    "show the panel in the report (false keeps it out)",
+);
+
+fn panel_keys() -> Vec<Key> {
+    EvalOptions::keys().into_iter().chain([IN_REPORT]).collect()
+}
+
+/// `{name: value}` as a rhai map.
+fn map_of(pairs: impl IntoIterator<Item = (String, Dynamic)>) -> Dynamic {
+    Dynamic::from_map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v))
+            .collect::<Map>(),
+    )
+}
+
+pub fn register(r: &mut Registrar) {
+    r.engine
+        .register_type_with_name::<MetricTable>("MetricTable");
+    r.engine
+        .register_fn("to_string", |t: &mut MetricTable| t.text());
+    r.engine
+        .register_fn("to_debug", |t: &mut MetricTable| t.text());
+
+    r.doc(EV, "evaluate_heatmaps", "evaluate_heatmaps(net, ds, #{methods, metrics, flip_steps, patch, flip_baseline, perturbations, noise, radius, layers, seed, …}) -> MetricTable",
+        "Every method's heatmaps of every sample scored by CO (x + h, x ⊙ h) and the field's standard metrics: deletion and insertion AUC, Captum's infidelity and sensitivity_max, Quantus's sparseness and complexity, cascading model-parameter randomisation; printed as the methods' means with how alike the metrics rank them. Numbers equal Captum 0.9 and Quantus 0.5.3 (tests/evaluate_parity.rs); the docs of `gaxsh::evaluate` say where the definitions differ and why.")
+        .options(panel_keys())
+        .example("let b = load_drybean(); let t = evaluate_heatmaps(drybean_fpa(), b.head(6).map(b.standardize()), #{methods: [\"Saliency\", \"InputXGradient\", \"DeepLift\"], perturbations: 2}); print(t)");
+    fn panel(n: &Net, ds: &Dataset, mut m: Map) -> RResult<(MetricTable, bool)> {
+        let in_report = take_bool(&mut m, &IN_REPORT)?;
+        let opts: EvalOptions = read_options_among("evaluate_heatmaps", &panel_keys(), &m)?;
+        Ok((evaluate_heatmaps(&n.0, ds, &opts).rh()?, in_report))
+    }
+    let log = r.log.clone();
+    let logged = move |n: &Net, ds: &Dataset, m: Map| -> RResult<MetricTable> {
+        let (t, in_report) = panel(n, ds, m)?;
+        if in_report {
+            lock(&log).add_metrics(&t, &ds.provenance);
+        }
+        Ok(t)
+    };
+    let l2 = logged.clone();
+    r.engine
+        .register_fn("evaluate_heatmaps", move |n: Net, ds: Dataset| {
+            l2(&n, &ds, Map::new())
+        });
+    r.engine
+        .register_fn("evaluate_heatmaps", move |n: Net, ds: Dataset, m: Map| {
+            logged(&n, &ds, m)
+        });
+
+    r.doc(EV, "values", "table.values(method, metric) -> Tensor", "One method's scores under one metric, in sample order.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: \"deletion\"}).values(\"Saliency\", \"deletion\")");
+    r.engine.register_fn(
+        "values",
+        |t: &mut MetricTable, method: &str, metric: &str| {
+            vector(t.scores_of(method, metric).rh()?.to_vec())
+        },
+    );
+
+    r.doc(EV, "means", "table.means() -> map", "Each method's mean (over samples, finite values) per metric: means[method][metric].")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: [\"sparseness\"]}).means().Saliency.sparseness");
+    r.engine.register_fn("means", |t: &mut MetricTable| {
+        map_of(t.methods.iter().zip(t.means()).map(|(m, row)| {
+            let per = t
+                .metrics
+                .iter()
+                .zip(row)
+                .map(|(k, v)| (k.name().to_string(), Dynamic::from_float(v)));
+            (m.clone(), map_of(per))
+        }))
+    });
+
+    r.doc(EV, "agreement", "table.agreement() -> map", "How alike two metrics rank the methods: Spearman's correlation over the methods of their means, each read so that higher is better; agreement[metric][metric], NaN with fewer than three methods.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"all\", metrics: [\"co_sum\", \"sparseness\"], layers: 1}).agreement().co_sum.sparseness");
+    r.engine.register_fn("agreement", |t: &mut MetricTable| {
+        map_of(t.metrics.iter().zip(t.method_agreement()).map(|(a, row)| {
+            let per = t
+                .metrics
+                .iter()
+                .zip(row)
+                .map(|(b, v)| (b.name().to_string(), Dynamic::from_float(v)));
+            (a.name().to_string(), map_of(per))
+        }))
+    });
+
+    r.doc(EV, "sample_agreement", "table.sample_agreement(metric_a, metric_b) -> map", "Per method, Spearman's correlation over samples of two metrics (e.g. co_sum against deletion).")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(6), #{methods: \"Saliency\", metrics: [\"co_sum\", \"deletion\"]}).sample_agreement(\"co_sum\", \"deletion\")");
+    r.engine.register_fn(
+        "sample_agreement",
+        |t: &mut MetricTable, a: &str, b: &str| -> RResult<Dynamic> {
+            let r = t.sample_agreement(a, b).rh()?;
+            Ok(map_of(
+                t.methods
+                    .iter()
+                    .cloned()
+                    .zip(r.into_iter().map(Dynamic::from_float)),
+            ))
+        },
+    );
+
+    r.doc(EV, "curve", "table.curve(method, \"deletion\" | \"insertion\") -> Tensor", "A method's mean flipping curve: the explained class's probability at each of table.fractions.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: \"deletion\"}).curve(\"Saliency\", \"deletion\")");
+    r.engine
+        .register_fn("curve", |t: &mut MetricTable, method: &str, kind: &str| {
+            let insertion = match kind {
+                "deletion" => false,
+                "insertion" => true,
+                other => {
+                    return Err(to_rhai(crate::Error::unknown(
+                        "curve",
+                        other,
+                        &["deletion", "insertion"],
+                    )));
+                }
+            };
+            vector(t.mean_curve(method, insertion).rh()?)
+        });
+    r.prop(EV, "fractions", "table.fractions -> Tensor", "The fraction of units flipped at each point of the deletion and insertion curves (0 to 1).")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(2), #{methods: \"Saliency\", metrics: \"deletion\"}).fractions");
+    r.engine.register_get("fractions", |t: &mut MetricTable| {
+        vector(t.fractions.clone())
+    });
+    r.prop(EV, "stages", "table.stages -> array", "The layers the randomisation cascade replaced, top first.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(2), #{methods: \"Saliency\", metrics: \"randomisation\"}).stages");
+    r.engine
+        .register_get("stages", |t: &mut MetricTable| -> rhai::Array {
+            t.stages.iter().map(|s| Dynamic::from(s.clone())).collect()
+        });
+
+    // Documented with the sweep's save_csv (one entry per name).
+    r.engine
+        .register_fn("save_csv", |t: &mut MetricTable, p: &str| {
+            t.save_csv(Path::new(p)).rh()
+        });
+
+    r.doc(EV, "plot_flip_curves", "plot_flip_curves(table, path, \"deletion\" | \"insertion\") -> string", "Each method's mean deletion (or insertion) curve in one chart.")
+        .example("let b = load_drybean(); plot_flip_curves(evaluate_heatmaps(drybean_fpa(), b.head(4), #{metrics: \"deletion\", layers: 1}), temp_path(\"del.png\"), \"deletion\")");
+    let log = r.log.clone();
+    r.engine.register_fn(
+        "plot_flip_curves",
+        move |t: MetricTable, p: &str, kind: &str| -> RResult<String> {
+            let insertion = match kind {
+                "deletion" => false,
+                "insertion" => true,
+                other => {
+                    return Err(to_rhai(crate::Error::unknown(
+                        "curve",
+                        other,
+                        &["deletion", "insertion"],
+                    )));
+                }
+            };
+            flip_curves(&t, Path::new(p), insertion).rh()?;
+            lock(&log).add_plot(Path::new(p), &format!("mean {kind} curve per method"));
+            Ok(p.to_string())
+        },
+    );
+
+    r.doc(EV, "plot_metrics", "plot_metrics(table, path, x_metric, y_metric) -> string", "One metric against another, a point per sample, a colour per method (e.g. deletion against co_sum).")
+        .example("let b = load_drybean(); plot_metrics(evaluate_heatmaps(drybean_fpa(), b.head(4), #{metrics: [\"co_sum\", \"deletion\"]}), temp_path(\"s.png\"), \"deletion\", \"co_sum\")");
+    let log = r.log.clone();
+    r.engine.register_fn(
+        "plot_metrics",
+        move |t: MetricTable, p: &str, x: &str, y: &str| -> RResult<String> {
+            metric_scatter(&t, Path::new(p), x, y).rh()?;
+            lock(&log).add_plot(Path::new(p), &format!("{y} against {x}, per sample"));
+            Ok(p.to_string())
+        },
+    );
+}
