@@ -35,13 +35,14 @@ fn ok(o: &Output, what: &str) -> String {
     out.into_owned()
 }
 
-const SCRIPTS: [&str; 6] = [
+const SCRIPTS: [&str; 7] = [
     "drybean",
     "creditcard",
     "covid",
     "pneumonia",
     "imagenet",
     "toy2d",
+    "metrics",
 ];
 
 #[test]
@@ -64,6 +65,16 @@ fn every_script_runs_quick_and_writes_its_report() {
             rec.contains(&format!("script: scripts/{s}.rhai")) && rec.contains("quick: true"),
             "{s}: {rec}"
         );
+        if s == "metrics" {
+            // Both panels reach the report: tables with every metric, curves, CO against each.
+            assert_eq!(html.matches("CO beside the standard explanation metrics (").count(), 2);
+            for part in ["deletion ↓", "randomisation ↓", "co_vs_deletion", "Do the metrics rank"] {
+                assert!(html.contains(part), "metrics report lacks {part}");
+            }
+            let csv = std::fs::read_to_string(out.join("drybean_metrics.csv")).unwrap();
+            assert!(csv.starts_with("method,index,id,label,pred,target,co_sum,co_mult,deletion"));
+            assert_eq!(csv.lines().count(), 1 + 6 * 120, "six methods × 120 rows");
+        }
     }
 }
 
