@@ -205,6 +205,16 @@ pub struct AxRow {
     pub zero_map: bool,
     /// Maximum softmax probability before AX (the trivial correctness baseline).
     pub msp: f64,
+    /// The label-free baselines of the other logits: the top-1 − top-2 logit margin before AX,
+    /// and the maximum softmax and that margin after AX (NaN in CSVs older than these columns).
+    pub margin: f64,
+    pub msp_after: f64,
+    pub margin_after: f64,
+    /// The like-for-like baselines that, as CO, see the label: the label's logit minus the
+    /// largest other logit, before and after AX. Positive exactly when the prediction is right,
+    /// so their AUROC for "correct" is 1: what knowing the label alone gives away.
+    pub label_margin: f64,
+    pub label_margin_after: f64,
 }
 
 impl AxRow {
@@ -216,12 +226,45 @@ impl AxRow {
     }
 }
 
-pub const HEADER: &str = "method,mode,index,id,label,pred_before,pred_after,correct_before,correct_after,co,co_softmax,co_softmax_as_coded,zero_map,msp";
+pub const HEADER: &str = "method,mode,index,id,label,pred_before,pred_after,correct_before,correct_after,co,co_softmax,co_softmax_as_coded,zero_map,msp,margin,msp_after,margin_after,label_margin,label_margin_after";
+
+/// The columns of sweep CSVs written before the baselines of every meaning were recorded; they
+/// are still read (those baselines NaN).
+const HEADER_V1: &str = "method,mode,index,id,label,pred_before,pred_after,correct_before,correct_after,co,co_softmax,co_softmax_as_coded,zero_map,msp";
+
+/// The baselines of one sample from its logits before and after AX.
+pub struct Baselines {
+    pub msp: f64,
+    pub margin: f64,
+    pub label_margin: f64,
+}
+
+impl Baselines {
+    /// The maximum softmax probability, the top-1 − top-2 margin and the label's margin over the
+    /// largest other logit (NaN for a NaN row).
+    pub fn of(logits: &[f64], label: usize) -> Baselines {
+        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let sum: f64 = logits.iter().map(|v| (v - max).exp()).sum();
+        let mut sorted = logits.to_vec();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let other = logits
+            .iter()
+            .enumerate()
+            .filter(|&(c, _)| c != label)
+            .map(|(_, &v)| v)
+            .fold(f64::NEG_INFINITY, f64::max);
+        Baselines {
+            msp: 1.0 / sum,
+            margin: sorted[0] - sorted.get(1).copied().unwrap_or(f64::NAN),
+            label_margin: logits[label] - other,
+        }
+    }
+}
 
 impl AxRow {
     pub fn csv_line(&self) -> String {
         format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             self.method,
             self.mode.name(),
             self.index,
@@ -235,7 +278,12 @@ impl AxRow {
             self.co_softmax,
             self.co_softmax_as_coded,
             self.zero_map as u8,
-            self.msp
+            self.msp,
+            self.margin,
+            self.msp_after,
+            self.margin_after,
+            self.label_margin,
+            self.label_margin_after
         )
     }
 }
@@ -405,8 +453,11 @@ impl Options for SweepOptions {
 /// finite CO scores (NaN is written for all-zero heatmaps in the compatibility mode), 0/1 flags
 /// that agree with the predictions.
 fn parse_row(r: &::csv::StringRecord) -> std::result::Result<AxRow, String> {
-    if r.len() != 14 {
-        return Err(format!("{} fields, expected 14", r.len()));
+    if r.len() != 14 && r.len() != 19 {
+        return Err(format!(
+            "{} fields, expected 19 (or 14 in older files)",
+            r.len()
+        ));
     }
     let p = |i: usize| r.get(i).unwrap_or("").trim();
     let int = |i: usize, what: &str| -> std::result::Result<usize, String> {
@@ -446,6 +497,23 @@ fn parse_row(r: &::csv::StringRecord) -> std::result::Result<AxRow, String> {
         co_softmax_as_coded: num(11, "co_softmax_as_coded")?,
         zero_map: flag(12, "zero_map")?,
         msp: num(13, "msp")?,
+        margin: f64::NAN,
+        msp_after: f64::NAN,
+        margin_after: f64::NAN,
+        label_margin: f64::NAN,
+        label_margin_after: f64::NAN,
+    };
+    let row = if r.len() == 19 {
+        AxRow {
+            margin: num(14, "margin")?,
+            msp_after: num(15, "msp_after")?,
+            margin_after: num(16, "margin_after")?,
+            label_margin: num(17, "label_margin")?,
+            label_margin_after: num(18, "label_margin_after")?,
+            ..row
+        }
+    } else {
+        row
     };
     if flag(7, "correct_before")? != row.correct_before()
         || flag(8, "correct_after")? != row.correct_after()
@@ -508,7 +576,8 @@ fn open_sweep_csv(path: &Path) -> Result<::csv::Reader<std::fs::File>> {
         .iter()
         .map(str::to_string)
         .collect();
-    if header.join(",") != HEADER {
+    let columns = header.join(",");
+    if columns != HEADER && columns != HEADER_V1 {
         return Err(Error::bad_file(
             path,
             "exists but is not an AX sweep CSV (different columns); choose another path or remove it",
@@ -774,10 +843,12 @@ fn sweep_batch(
         .into_iter()
         .map(|v| v as usize)
         .collect();
-    let probs = candle_nn::ops::softmax(&before.to_dtype(DType::F64)?, 1)?
-        .max(1)?
-        .to_vec1::<f64>()?;
     let b64 = before.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+    let base: Vec<Baselines> = b64
+        .iter()
+        .zip(labels)
+        .map(|(l, &y)| Baselines::of(l, y))
+        .collect();
     for (mi, method) in opts.methods.iter().enumerate() {
         if !opts.modes.iter().any(|&md| todo(method, md)) {
             continue;
@@ -830,6 +901,7 @@ fn sweep_batch(
                 } else {
                     argmax(&a64[i])
                 };
+                let after_base = Baselines::of(&a64[i], labels[i]);
                 per_method[mi].push(AxRow {
                     method: method.name().to_string(),
                     mode,
@@ -847,7 +919,12 @@ fn sweep_batch(
                         Output::SoftmaxAsCoded,
                     ),
                     zero_map: zero[i],
-                    msp: probs[i],
+                    msp: base[i].msp,
+                    margin: base[i].margin,
+                    msp_after: after_base.msp,
+                    margin_after: after_base.margin,
+                    label_margin: base[i].label_margin,
+                    label_margin_after: after_base.label_margin,
                 });
             }
         }

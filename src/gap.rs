@@ -1,15 +1,25 @@
 //! The paper's main finding, made measurable: do CO scores separate correct from wrong
-//! predictions, and better than the trivial baseline (the maximum softmax probability)?
+//! predictions, and better than the trivial baselines?
 //!
 //! For every method and mode, and for both meanings of "correct" — the original prediction (the
 //! paper's main figures, v1) and the prediction after AX (its appendix figures, v2) — this gives
 //! the CO distributions of the two groups, the AUROC of CO as a correctness score, the widest
 //! gap between the two empirical distributions (Kolmogorov–Smirnov) with its threshold, and the
 //! samples on the "wrong" side of that threshold ([`flag_errors`]), the paper's proposed use.
+//!
+//! Each meaning is judged against baselines read from the same logits it reads correctness
+//! from: for "before", the original logits' maximum softmax probability and top-2 margin; for
+//! "after", the post-AX logits' (CO is computed from the post-AX logits, so judging it against
+//! the original logits' confidence would flatter it). Beside them, the like-for-like baseline
+//! that sees the label as CO does: the label's logit margin, which tells correct from wrong
+//! perfectly by construction. Every AUROC carries a 95 % stratified-bootstrap interval, and the
+//! verdict needs the paired interval of CO's AUROC minus the stronger label-free baseline's to
+//! exclude 0, at least [`MIN_GROUP`] samples on each side and more than one predicted class.
 
 use crate::ax::{AxRow, AxTable, Mode};
 use crate::error::Result;
-pub use crate::stats::{Summary, auroc, auroc_interval, quantile, summarize, widest_gap};
+use crate::stats::{BOOTSTRAP_RESAMPLES, bootstrap_aurocs, percentile_interval};
+pub use crate::stats::{Summary, auroc, quantile, summarize, widest_gap};
 use serde::Serialize;
 
 /// Which prediction "correct" refers to.
@@ -48,6 +58,35 @@ impl Meaning {
             Meaning::After => r.correct_after(),
         }
     }
+
+    /// The baselines of this meaning's logits: (name, sees the label, value of a row).
+    pub fn baselines(self) -> [BaselineKind; 3] {
+        match self {
+            Meaning::Before => [
+                ("max softmax", false, |r| r.msp),
+                ("top-2 margin", false, |r| r.margin),
+                ("label margin", true, |r| r.label_margin),
+            ],
+            Meaning::After => [
+                ("max softmax after AX", false, |r| r.msp_after),
+                ("top-2 margin after AX", false, |r| r.margin_after),
+                ("label margin after AX", true, |r| r.label_margin_after),
+            ],
+        }
+    }
+}
+
+/// A baseline: its name, whether it sees the label, and how it reads a row.
+pub type BaselineKind = (&'static str, bool, fn(&AxRow) -> f64);
+
+/// A baseline score's AUROC for "correct", with its bootstrap interval.
+#[derive(Clone, Debug, Serialize)]
+pub struct Baseline {
+    pub name: &'static str,
+    /// Whether it reads the label (as CO does) or only the logits.
+    pub sees_label: bool,
+    pub auroc: f64,
+    pub ci: (f64, f64),
 }
 
 /// Gap statistics of one method × mode × meaning.
@@ -60,10 +99,18 @@ pub struct Gap {
     pub wrong: Summary,
     /// AUROC of CO as a score for "correct".
     pub auroc: f64,
-    /// Its 95 % interval (DeLong's method, `stats::auroc_interval`).
+    /// Its 95 % stratified-bootstrap interval.
     pub auroc_ci: (f64, f64),
-    /// AUROC of the maximum softmax probability (before AX), the trivial baseline.
+    /// AUROC of the maximum softmax probability of this meaning's logits (before AX for
+    /// "before", after AX for "after"): the trivial baseline.
     pub msp_auroc: f64,
+    /// Every baseline of this meaning: the label-free ones, then the label margin.
+    pub baselines: Vec<Baseline>,
+    /// The stronger label-free baseline, CO's AUROC minus its AUROC, and the paired 95 %
+    /// bootstrap interval of that difference (NaN where undefined).
+    pub versus: &'static str,
+    pub difference: f64,
+    pub difference_ci: (f64, f64),
     /// Kolmogorov–Smirnov distance between the two CO distributions.
     pub ks: f64,
     /// The CO threshold of that widest gap.
@@ -78,14 +125,15 @@ pub struct Gap {
 /// Fewer samples than this on either side and the comparison gives no verdict.
 pub const MIN_GROUP: usize = 10;
 
-/// What a comparison of CO with the baseline says.
+/// What a comparison of CO with the stronger label-free baseline says.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// CO's whole interval lies above the baseline's AUROC, by this much (point estimates).
+    /// The interval of CO's AUROC minus the baseline's lies above 0; by this much (point
+    /// estimates).
     CoBetter(f64),
-    /// CO's whole interval lies below it.
+    /// It lies below 0.
     BaselineBetter(f64),
-    /// The baseline's AUROC lies inside CO's interval.
+    /// It holds 0.
     NoClearDifference,
     /// Too little or degenerate data: the reason.
     NoVerdict(String),
@@ -100,101 +148,175 @@ impl Gap {
         let Some(d) = self.margin_over_baseline() else {
             return Verdict::NoVerdict("AUROC undefined".into());
         };
-        let (lo, hi) = self.auroc_ci;
-        if lo > self.msp_auroc {
+        let (lo, hi) = self.difference_ci;
+        if lo > 0.0 {
             Verdict::CoBetter(d)
-        } else if hi < self.msp_auroc {
+        } else if hi < 0.0 {
             Verdict::BaselineBetter(-d)
         } else {
             Verdict::NoClearDifference
         }
     }
 
-    /// How far CO's AUROC is above the max-softmax baseline's (negative: below); `None` where
-    /// either is undefined.
+    /// How far CO's AUROC is above the stronger label-free baseline's (negative: below); `None`
+    /// where either is undefined.
     pub fn margin_over_baseline(&self) -> Option<f64> {
-        (self.auroc.is_finite() && self.msp_auroc.is_finite())
-            .then_some(self.auroc - self.msp_auroc)
+        self.difference.is_finite().then_some(self.difference)
     }
 }
+
+/// Seed of the bootstrap: the same sweep always gives the same intervals.
+const BOOTSTRAP_SEED: u64 = 0x5EED;
 
 pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
     let mut out = Vec::new();
     for meaning in [Meaning::Before, Meaning::After] {
         for &mode in &table.modes {
             for m in &table.methods {
-                let rows: Vec<&AxRow> = table.rows_of(m, mode).collect();
-                let finite = |r: &&&AxRow| r.co.is_finite();
-                let pos: Vec<f64> = rows
-                    .iter()
-                    .filter(finite)
-                    .filter(|r| meaning.correct(r))
-                    .map(|r| r.co)
-                    .collect();
-                let neg: Vec<f64> = rows
-                    .iter()
-                    .filter(finite)
-                    .filter(|r| !meaning.correct(r))
-                    .map(|r| r.co)
-                    .collect();
-                let msp_pos: Vec<f64> = rows
-                    .iter()
-                    .filter(|r| meaning.correct(r))
-                    .map(|r| r.msp)
-                    .collect();
-                let msp_neg: Vec<f64> = rows
-                    .iter()
-                    .filter(|r| !meaning.correct(r))
-                    .map(|r| r.msp)
-                    .collect();
-                let (ks, threshold) = widest_gap(&pos, &neg);
-                let predicted = |r: &&AxRow| match meaning {
-                    Meaning::Before => r.pred_before,
-                    Meaning::After => r.pred_after,
-                };
-                let one_class =
-                    rows.len() > 1 && rows.iter().all(|r| predicted(r) == predicted(&rows[0]));
-                let degenerate = if one_class {
-                    Some(format!(
-                        "every sample predicted as class {}",
-                        predicted(&rows[0])
-                    ))
-                } else if pos.len() < MIN_GROUP || neg.len() < MIN_GROUP {
-                    Some(format!(
-                        "{} correct and {} wrong; fewer than {MIN_GROUP} on a side",
-                        pos.len(),
-                        neg.len()
-                    ))
-                } else {
-                    None
-                };
-                out.push(Gap {
-                    method: m.clone(),
-                    mode,
-                    meaning,
-                    correct: summarize(&pos),
-                    wrong: summarize(&neg),
-                    auroc: auroc(&pos, &neg),
-                    auroc_ci: auroc_interval(&pos, &neg),
-                    msp_auroc: auroc(&msp_pos, &msp_neg),
-                    ks,
-                    threshold,
-                    nan: rows.iter().filter(|r| !r.co.is_finite()).count(),
-                    degenerate,
-                });
+                // Rows with a finite CO (NaN marks all-zero heatmaps in the compatibility mode);
+                // the baselines are read on the same rows, so every comparison is paired.
+                let all: Vec<&AxRow> = table.rows_of(m, mode).collect();
+                let rows: Vec<&AxRow> = all.iter().copied().filter(|r| r.co.is_finite()).collect();
+                out.push(gap_of(m, mode, meaning, &rows, all.len() - rows.len()));
             }
         }
     }
     out
 }
 
-/// The gap statistics as a plain table, with the baseline beside each line and a verdict.
+fn gap_of(method: &str, mode: Mode, meaning: Meaning, rows: &[&AxRow], nan: usize) -> Gap {
+    let correct: Vec<bool> = rows.iter().map(|r| meaning.correct(r)).collect();
+    let split = |f: &dyn Fn(&AxRow) -> f64| -> (Vec<f64>, Vec<f64>) {
+        let (mut pos, mut neg) = (Vec::new(), Vec::new());
+        for (r, &ok) in rows.iter().zip(&correct) {
+            if ok { pos.push(f(r)) } else { neg.push(f(r)) }
+        }
+        (pos, neg)
+    };
+    let (pos, neg) = split(&|r| r.co);
+    let (ks, threshold) = widest_gap(&pos, &neg);
+    // CO first, then the baselines; a baseline missing from an older CSV (NaN) is left out of
+    // the bootstrap.
+    let kinds = meaning.baselines();
+    let values: Vec<Vec<f64>> = std::iter::once(rows.iter().map(|r| r.co).collect())
+        .chain(
+            kinds
+                .iter()
+                .map(|(_, _, f)| rows.iter().map(|r| f(r)).collect()),
+        )
+        .collect();
+    let present: Vec<usize> = (0..values.len())
+        .filter(|&k| values[k].iter().all(|v| v.is_finite()))
+        .collect();
+    let refs: Vec<&[f64]> = present.iter().map(|&k| values[k].as_slice()).collect();
+    let boot = bootstrap_aurocs(&refs, &correct, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED);
+    let boot_of = |k: usize| present.iter().position(|&p| p == k).map(|i| &boot[i]);
+    let interval = |k: usize| {
+        boot_of(k)
+            .filter(|b| !b.is_empty())
+            .map_or((f64::NAN, f64::NAN), |b| percentile_interval(b))
+    };
+    let auroc_of = |k: usize| {
+        if present.contains(&k) {
+            let (p, n) = split(&|r| if k == 0 { r.co } else { kinds[k - 1].2(r) });
+            auroc(&p, &n)
+        } else {
+            f64::NAN
+        }
+    };
+    let baselines: Vec<Baseline> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, (name, sees_label, _))| Baseline {
+            name,
+            sees_label: *sees_label,
+            auroc: auroc_of(i + 1),
+            ci: interval(i + 1),
+        })
+        .collect();
+    // The stronger of the label-free baselines, and CO's paired difference from it.
+    let strongest = (0..baselines.len())
+        .filter(|&i| !baselines[i].sees_label && baselines[i].auroc.is_finite())
+        .max_by(|&a, &b| baselines[a].auroc.total_cmp(&baselines[b].auroc));
+    let auroc_co = auroc_of(0);
+    let (versus, difference, difference_ci) = match (strongest, boot_of(0)) {
+        (Some(i), Some(co)) if !co.is_empty() => {
+            let base = boot_of(i + 1).expect("a present baseline was resampled");
+            let diffs: Vec<f64> = co.iter().zip(base).map(|(a, b)| a - b).collect();
+            (
+                baselines[i].name,
+                auroc_co - baselines[i].auroc,
+                percentile_interval(&diffs),
+            )
+        }
+        (Some(i), _) => (baselines[i].name, f64::NAN, (f64::NAN, f64::NAN)),
+        _ => ("", f64::NAN, (f64::NAN, f64::NAN)),
+    };
+    let predicted = |r: &AxRow| match meaning {
+        Meaning::Before => r.pred_before,
+        Meaning::After => r.pred_after,
+    };
+    let one_class = rows.len() > 1 && rows.iter().all(|r| predicted(r) == predicted(rows[0]));
+    let degenerate = if one_class {
+        Some(format!(
+            "every sample predicted as class {}",
+            predicted(rows[0])
+        ))
+    } else if pos.len() < MIN_GROUP || neg.len() < MIN_GROUP {
+        Some(format!(
+            "{} correct and {} wrong; fewer than {MIN_GROUP} on a side",
+            pos.len(),
+            neg.len()
+        ))
+    } else {
+        None
+    };
+    Gap {
+        method: method.to_string(),
+        mode,
+        meaning,
+        correct: summarize(&pos),
+        wrong: summarize(&neg),
+        auroc: auroc_co,
+        auroc_ci: interval(0),
+        msp_auroc: baselines[0].auroc,
+        baselines,
+        versus,
+        difference,
+        difference_ci,
+        ks,
+        threshold,
+        nan,
+        degenerate,
+    }
+}
+
+/// A verdict as a sentence: against which baseline, by how much, with the paired interval.
+pub fn verdict_text(g: &Gap) -> String {
+    let (lo, hi) = g.difference_ci;
+    match g.verdict() {
+        Verdict::CoBetter(d) => {
+            format!("CO better than {} by {d:.3} [{lo:+.3}, {hi:+.3}]", g.versus)
+        }
+        Verdict::BaselineBetter(d) => {
+            format!("{} better by {d:.3} [{lo:+.3}, {hi:+.3}]", g.versus)
+        }
+        Verdict::NoClearDifference => format!(
+            "no clear difference from {} ({:+.3} [{lo:+.3}, {hi:+.3}])",
+            g.versus, g.difference
+        ),
+        Verdict::NoVerdict(why) => format!("no verdict: {why}"),
+    }
+}
+
+/// The gap statistics as a plain table: CO's AUROC with its interval, each baseline of the same
+/// meaning beside it, and the verdict.
 pub fn gap_text(gaps: &[Gap]) -> String {
     let mut s = String::from(
-        "CO as a correctness indicator (AUROC > 0.5: correct predictions score higher)\n",
+        "CO as a correctness indicator (AUROC > 0.5: correct predictions score higher; 95 % bootstrap intervals; baselines read from the same logits as \"correct\"; the label margin sees the label, as CO does, and is 1 by construction)\n",
     );
     s.push_str(&format!(
-        "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10} {:>10} {:>7} {:>15} {:>7} {:>9}  {}\n",
+        "{:<8} {:<5} {:<16} {:>6} {:>7} {:>9} {:>9} {:>7} {:>13} {:>6} {:>7} {:>7} {:>7}  {}\n",
         "correct",
         "mode",
         "method",
@@ -205,18 +327,15 @@ pub fn gap_text(gaps: &[Gap]) -> String {
         "AUROC",
         "95% CI",
         "KS",
-        "MSP AUROC",
-        "vs baseline"
+        "MSP",
+        "margin",
+        "label_m",
+        "vs the stronger label-free baseline"
     ));
     for g in gaps {
-        let verdict = match g.verdict() {
-            Verdict::CoBetter(d) => format!("CO better by {d:.3}"),
-            Verdict::BaselineBetter(d) => format!("MSP better by {d:.3}"),
-            Verdict::NoClearDifference => "no clear difference (MSP inside CO's CI)".to_string(),
-            Verdict::NoVerdict(why) => format!("no verdict: {why}"),
-        };
+        let b = |i: usize| g.baselines.get(i).map_or(f64::NAN, |b| b.auroc);
         s.push_str(&format!(
-            "{:<8} {:<5} {:<16} {:>7} {:>7} {:>10.4} {:>10.4} {:>7.4} {:>15} {:>7.4} {:>9.4}  {}\n",
+            "{:<8} {:<5} {:<16} {:>6} {:>7} {:>9.4} {:>9.4} {:>7.4} {:>13} {:>6.3} {:>7.4} {:>7.4} {:>7.4}  {}\n",
             g.meaning.name(),
             g.mode.name(),
             g.method,
@@ -227,8 +346,10 @@ pub fn gap_text(gaps: &[Gap]) -> String {
             g.auroc,
             format!("{:.3}–{:.3}", g.auroc_ci.0, g.auroc_ci.1),
             g.ks,
-            g.msp_auroc,
-            verdict
+            b(0),
+            b(1),
+            b(2),
+            verdict_text(g)
         ));
     }
     s.trim_end().to_string()

@@ -104,35 +104,78 @@ pub fn roc_curve(pos: &[f64], neg: &[f64]) -> Vec<(f64, f64)> {
     curve
 }
 
-/// A 95 % interval of [`auroc`] by DeLong's method (DeLong, DeLong & Clarke-Pearson 1988;
-/// pROC's default): each sample's placement value — the share of the other group it beats, ties
-/// counting half — gives the variance of the AUROC, and the interval is AUROC ± 1.96·SE clipped
-/// to [0, 1]. Deterministic and O(n log n), so it costs nothing beside the sweep; NaN bounds
-/// where the AUROC is undefined.
-pub fn auroc_interval(pos: &[f64], neg: &[f64]) -> (f64, f64) {
+/// Resamples of the stratified bootstrap behind every AUROC interval gaxsh prints.
+pub const BOOTSTRAP_RESAMPLES: usize = 2000;
+
+/// The stratified bootstrap of the AUROCs of several scores of the same samples: each resample
+/// draws the positives and the negatives with replacement, each group keeping its size, and
+/// the same draw serves every score, so the difference of two scores' AUROCs is paired. Returns
+/// each score's AUROC per resample (empty when a group is empty). Seeded: the same data give the
+/// same intervals. A weighted Mann–Whitney count over each score's sorted order makes a resample
+/// O(n).
+pub fn bootstrap_aurocs(
+    scores: &[&[f64]],
+    positive: &[bool],
+    resamples: usize,
+    seed: u64,
+) -> Vec<Vec<f64>> {
+    let pos: Vec<usize> = (0..positive.len()).filter(|&i| positive[i]).collect();
+    let neg: Vec<usize> = (0..positive.len()).filter(|&i| !positive[i]).collect();
     if pos.is_empty() || neg.is_empty() {
-        return (f64::NAN, f64::NAN);
+        return vec![Vec::new(); scores.len()];
     }
-    let (sp, sn) = (sorted(pos), sorted(neg));
-    // The share of `others` below x, ties counting half.
-    let placement = |x: f64, others: &[f64]| {
-        let below = others.partition_point(|&o| o < x);
-        let not_above = others.partition_point(|&o| o <= x);
-        (below as f64 + 0.5 * (not_above - below) as f64) / others.len() as f64
-    };
-    let v10: Vec<f64> = pos.iter().map(|&x| placement(x, &sn)).collect();
-    // For a negative: the share of positives above it.
-    let v01: Vec<f64> = neg.iter().map(|&y| 1.0 - placement(y, &sp)).collect();
-    let a = v10.iter().sum::<f64>() / v10.len() as f64;
-    let variance = |v: &[f64]| {
-        if v.len() < 2 {
-            return 0.0;
+    // Each score's samples in increasing order, cut into runs of equal values.
+    let runs: Vec<Vec<Vec<usize>>> = scores
+        .iter()
+        .map(|s| {
+            let mut order: Vec<usize> = (0..positive.len()).collect();
+            order.sort_by(|&a, &b| s[a].total_cmp(&s[b]));
+            let mut out: Vec<Vec<usize>> = Vec::new();
+            for i in order {
+                match out.last_mut() {
+                    Some(run) if s[run[0]] == s[i] => run.push(i),
+                    _ => out.push(vec![i]),
+                }
+            }
+            out
+        })
+        .collect();
+    let pairs = (pos.len() * neg.len()) as f64;
+    let mut out = vec![Vec::with_capacity(resamples); scores.len()];
+    crate::tensor::random::isolated(seed, || {
+        let mut weight = vec![0u32; positive.len()];
+        for _ in 0..resamples {
+            weight.iter_mut().for_each(|w| *w = 0);
+            crate::tensor::random::with_rng(|r| {
+                use rand::Rng;
+                for group in [&pos, &neg] {
+                    for _ in 0..group.len() {
+                        weight[group[r.random_range(0..group.len())]] += 1;
+                    }
+                }
+            });
+            for (k, score_runs) in runs.iter().enumerate() {
+                let (mut neg_below, mut wins) = (0.0, 0.0);
+                for run in score_runs {
+                    let (mut p, mut n) = (0.0, 0.0);
+                    for &i in run {
+                        let w = weight[i] as f64;
+                        if positive[i] { p += w } else { n += w }
+                    }
+                    wins += p * (neg_below + 0.5 * n);
+                    neg_below += n;
+                }
+                out[k].push(wins / pairs);
+            }
         }
-        let m = v.iter().sum::<f64>() / v.len() as f64;
-        v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64
-    };
-    let se = (variance(&v10) / v10.len() as f64 + variance(&v01) / v01.len() as f64).sqrt();
-    ((a - 1.96 * se).max(0.0), (a + 1.96 * se).min(1.0))
+    });
+    out
+}
+
+/// The central 95 % of bootstrap values (numpy's linear percentiles); NaN bounds for none.
+pub fn percentile_interval(values: &[f64]) -> (f64, f64) {
+    let v = sorted(values);
+    (quantile(&v, 0.025), quantile(&v, 0.975))
 }
 
 /// A sorted copy (total order: NaN last).
@@ -246,10 +289,8 @@ mod tests {
         let r = spearman(&[1.0, 2.0, 2.0, 3.0, 5.0], &[2.0, 1.0, 4.0, 4.0, 9.0]);
         assert!((r - 0.763_157_894_736_842_1).abs() < 1e-12, "{r}");
         assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
-        assert_eq!(
-            spearman(&[1.0, 2.0, f64::NAN, 4.0], &[1.0, 2.0, 9.0, 3.0]),
-            1.0
-        );
+        let r = spearman(&[1.0, 2.0, f64::NAN, 4.0], &[1.0, 2.0, 9.0, 3.0]);
+        assert!((r - 1.0).abs() < 1e-12, "the NaN pair left out: {r}");
     }
 
     #[test]
@@ -279,32 +320,53 @@ mod tests {
     }
 
     #[test]
-    fn auroc_intervals_hold_the_estimate_and_narrow_with_more_data() {
-        let pos: Vec<f64> = (0..8).map(|i| i as f64 + 0.5).collect();
-        let neg: Vec<f64> = (0..8).map(|i| i as f64).collect();
-        let (lo, hi) = auroc_interval(&pos, &neg);
-        let a = auroc(&pos, &neg);
-        assert!(lo <= a && a <= hi && lo < hi, "{lo} {a} {hi}");
-        let pos4: Vec<f64> = (0..200).map(|i| (i % 8) as f64 + 0.5).collect();
-        let neg4: Vec<f64> = (0..200).map(|i| (i % 8) as f64).collect();
-        let (lo4, hi4) = auroc_interval(&pos4, &neg4);
+    fn bootstrap_aurocs_centre_on_the_estimate_narrow_with_data_and_pair_the_scores() {
+        let labels = |n: usize| -> Vec<bool> { (0..n).map(|i| i % 2 == 0).collect() };
+        // Score: i/2 plus 0.5 for positives, so positives edge above their neighbours.
+        let score = |n: usize| -> Vec<f64> {
+            (0..n)
+                .map(|i| (i / 2) as f64 / 8.0 % 1.0 + if i % 2 == 0 { 0.06 } else { 0.0 })
+                .collect()
+        };
+        let (s16, l16) = (score(16), labels(16));
+        let (pos, neg): (Vec<f64>, Vec<f64>) = (
+            s16.iter()
+                .zip(&l16)
+                .filter(|p| *p.1)
+                .map(|p| *p.0)
+                .collect(),
+            s16.iter()
+                .zip(&l16)
+                .filter(|p| !*p.1)
+                .map(|p| *p.0)
+                .collect(),
+        );
+        let point = auroc(&pos, &neg);
+        let boot = bootstrap_aurocs(&[&s16, &s16], &l16, 2000, 7);
+        let (lo, hi) = percentile_interval(&boot[0]);
+        assert!(lo < point && point < hi, "{lo} {point} {hi}");
+        let mean = boot[0].iter().sum::<f64>() / 2000.0;
+        assert!((mean - point).abs() < 0.03, "{mean} vs {point}");
+        // The same draw for both scores: identical scores differ by exactly 0 in every resample.
+        assert!(boot[0].iter().zip(&boot[1]).all(|(a, b)| a == b));
+        let (s400, l400) = (score(400), labels(400));
+        let wide = bootstrap_aurocs(&[&s400], &l400, 2000, 7);
+        let (lo4, hi4) = percentile_interval(&wide[0]);
         assert!(hi4 - lo4 < (hi - lo) / 2.0, "{lo4}..{hi4} vs {lo}..{hi}");
-        assert!(auroc_interval(&[], &neg).0.is_nan());
-        assert_eq!(auroc_interval(&[3.0, 4.0], &[1.0, 2.0]), (1.0, 1.0));
-        assert_eq!(auroc_interval(&[1.0, 1.0], &[1.0]), (0.5, 0.5));
-    }
-
-    #[test]
-    fn delong_variance_by_hand() {
-        // Positives 0.9, 0.8, 0.4, 0.35; negatives 0.7, 0.3, 0.2, 0.1: AUROC 14/16.
-        // Placements: positives beat 1, 1, 3/4, 3/4 of the negatives (var 1/48); negatives are
-        // beaten by 1/2, 1, 1, 1 of the positives (var 1/16); SE² = (1/48 + 1/16)/4 = 1/48.
-        let (pos, neg) = ([0.9, 0.8, 0.4, 0.35], [0.7, 0.3, 0.2, 0.1]);
-        assert_eq!(auroc(&pos, &neg), 0.875);
-        let (lo, hi) = auroc_interval(&pos, &neg);
-        let se = (1.0f64 / 48.0).sqrt();
-        assert!((lo - (0.875 - 1.96 * se)).abs() < 1e-12, "{lo}");
-        assert_eq!(hi, 1.0, "clipped");
+        // Seeded, and nothing to resample without both groups.
+        assert_eq!(
+            bootstrap_aurocs(&[&s16], &l16, 50, 7),
+            bootstrap_aurocs(&[&s16], &l16, 50, 7)
+        );
+        assert!(bootstrap_aurocs(&[&s16], &[true; 16], 50, 7)[0].is_empty());
+        // Perfect separation stays perfect in every resample.
+        let sep: Vec<f64> = (0..10).map(|i| i as f64).collect();
+        let top: Vec<bool> = (0..10).map(|i| i >= 5).collect();
+        assert!(
+            bootstrap_aurocs(&[&sep], &top, 100, 1)[0]
+                .iter()
+                .all(|&a| a == 1.0)
+        );
     }
 
     #[test]

@@ -354,9 +354,38 @@ fn ax_sweep_writes_resumes_and_reports() {
             .filter(|g| g.meaning == Meaning::Before)
             .all(|g| g.msp_auroc > 0.6)
     );
+    // Each meaning has its own label-free baselines; the label margin, which sees the label as
+    // CO does, separates perfectly by construction; every AUROC carries its interval.
+    for g in gaps.iter().filter(|g| g.correct.n > 0 && g.wrong.n > 0) {
+        let names: Vec<&str> = g.baselines.iter().map(|b| b.name).collect();
+        let after = g.meaning == Meaning::After;
+        assert_eq!(
+            names.iter().all(|n| n.ends_with("after AX")),
+            after,
+            "{names:?}"
+        );
+        let label = g.baselines.iter().find(|b| b.sees_label).unwrap();
+        assert_eq!(label.auroc, 1.0, "{} {:?}", g.method, g.meaning);
+        assert!(
+            g.auroc_ci.0 <= g.auroc && g.auroc <= g.auroc_ci.1,
+            "{:?}",
+            g.auroc_ci
+        );
+        let (lo, hi) = g.difference_ci;
+        assert!(
+            lo <= g.difference && g.difference <= hi,
+            "{lo} {} {hi}",
+            g.difference
+        );
+        assert!(
+            ["max softmax", "top-2 margin"]
+                .iter()
+                .any(|b| g.versus.starts_with(b))
+        );
+    }
     let text = gaxsh::gap::gap_text(&gaps);
     assert!(
-        text.contains("MSP AUROC") && text.contains("after"),
+        text.contains("MSP") && text.contains("label_m") && text.contains("after"),
         "{text}"
     );
     let flagged = gaxsh::gap::flag_errors(&full, "Saliency", &Default::default()).unwrap();

@@ -112,7 +112,12 @@ fn parameter_counts_match_the_paper() {
     );
     // Keras MobileNetV1-0.25: 475,544 weights in the file, of which the BN moving statistics
     // (2 × 2,736) are buffers, not trainable parameters.
-    let mb = Arch::MobileNetV1 { size: 224 }.build(DType::F32).unwrap();
+    let mb = Arch::MobileNetV1 {
+        size: 224,
+        activation: gaxsh::nn::act::ActKind::Relu6,
+    }
+    .build(DType::F32)
+    .unwrap();
     assert_eq!(mb.count_params(), 470_072);
     let buffers: usize = mb
         .params
@@ -208,7 +213,12 @@ fn mobilenet_v1_reproduces_the_reference_logits() {
     let Some(dir) = shared_data("weights/mobilenet_v1_0.25_224") else {
         return;
     };
-    let m = Arch::MobileNetV1 { size: 224 }.build(DType::F32).unwrap();
+    let m = Arch::MobileNetV1 {
+        size: 224,
+        activation: gaxsh::nn::act::ActKind::Relu6,
+    }
+    .build(DType::F32)
+    .unwrap();
     let w = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data/weights/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors");
     gaxsh::nn::weights::load_into(&m, &w, &Default::default()).unwrap();
@@ -450,4 +460,57 @@ fn mobilenet_v2_classifies_the_bundled_photos_sensibly() {
         top5 == 7 && top1 >= 5,
         "top-1 {top1}/7, top-5 {top5}/7: {ranks:?}"
     );
+}
+
+/// Keras-style nets without the zoo's defaults: MobileNetV1 with plain ReLU, and YAML
+/// convolutions with TensorFlow's SAME padding (odd sizes, stride 2, an even kernel), against
+/// PyTorch (tools/reference/variants_fixtures.py).
+#[test]
+fn keras_style_variants_match_pytorch() {
+    let fx = fixture("variants.safetensors");
+    let relu = ModelOptions {
+        size: Some(64),
+        pretrained: false,
+        activation: Some(gaxsh::nn::act::ActKind::Relu),
+        dtype: DType::F64,
+        ..Default::default()
+    };
+    let yaml = "name: same\ninput: [3, 15, 13]\nlayers:\n  - conv2d: {out: 4, kernel: 3, stride: 2, padding: same}\n  - relu\n  - conv2d: {out: 5, kernel: 4, padding: same}\n  - avgpool\n  - flatten\n  - linear: {out: 3}\n";
+    let cases = [
+        ("mobilenet_relu", zoo("mobilenet_v1", relu)),
+        (
+            "yaml_same",
+            Arch::Custom(gaxsh::nn::spec::ModelSpec::from_yaml(yaml, "same.yaml").unwrap()),
+        ),
+    ];
+    for (name, arch) in cases {
+        let m = arch.build(DType::F64).unwrap();
+        load_formula_weights(&m).unwrap();
+        let x = fx[&format!("{name}.input")].clone();
+        let logits = m.logits(&x, 8).unwrap();
+        assert_tensor_close(&logits, &fx[&format!("{name}.logits")], 1e-9, name);
+    }
+    // ReLU and ReLU6 differ on the same weights (the option reaches every unit).
+    let relu6 = zoo(
+        "mobilenet_v1",
+        ModelOptions {
+            size: Some(64),
+            pretrained: false,
+            ..Default::default()
+        },
+    );
+    assert!(matches!(
+        relu6,
+        Arch::MobileNetV1 {
+            activation: gaxsh::nn::act::ActKind::Relu6,
+            ..
+        }
+    ));
+    let bad =
+        "name: bad\ninput: [3, 8, 8]\nlayers:\n  - conv2d: {out: 4, kernel: 3, padding: valid}\n";
+    let e = gaxsh::nn::spec::ModelSpec::from_yaml(bad, "bad.yaml")
+        .and_then(|s| Arch::Custom(s).build(DType::F32))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("padding 'valid'") && e.contains("same"), "{e}");
 }

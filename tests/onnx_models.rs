@@ -73,7 +73,13 @@ fn zoo_models() -> Vec<(&'static str, Model)> {
                 pneumonia: false,
             }),
         ),
-        ("mobilenet_v1", build(Arch::MobileNetV1 { size: 64 })),
+        (
+            "mobilenet_v1",
+            build(Arch::MobileNetV1 {
+                size: 64,
+                activation: gaxsh::nn::act::ActKind::Relu6,
+            }),
+        ),
         (
             "yaml",
             build(Arch::Custom(ModelSpec::from_yaml(yaml, "<yaml>").unwrap())),

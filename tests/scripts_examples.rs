@@ -67,8 +67,17 @@ fn every_script_runs_quick_and_writes_its_report() {
         );
         if s == "metrics" {
             // Both panels reach the report: tables with every metric, curves, CO against each.
-            assert_eq!(html.matches("CO beside the standard explanation metrics (").count(), 2);
-            for part in ["deletion ↓", "randomisation ↓", "co_vs_deletion", "Do the metrics rank"] {
+            assert_eq!(
+                html.matches("CO beside the standard explanation metrics (")
+                    .count(),
+                2
+            );
+            for part in [
+                "deletion ↓",
+                "randomisation ↓",
+                "co_vs_deletion",
+                "Do the metrics rank",
+            ] {
                 assert!(html.contains(part), "metrics report lacks {part}");
             }
             let csv = std::fs::read_to_string(out.join("drybean_metrics.csv")).unwrap();

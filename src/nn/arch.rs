@@ -40,8 +40,12 @@ pub enum Arch {
         size: usize,
         pneumonia: bool,
     },
-    /// Keras MobileNetV1 α = 0.25 (ImageNet, 1000 classes).
-    MobileNetV1 { size: usize },
+    /// Keras MobileNetV1 α = 0.25 (ImageNet, 1000 classes), with ReLU6 as Keras builds it or
+    /// plain ReLU (the activation many PyTorch ports use).
+    MobileNetV1 {
+        size: usize,
+        activation: super::act::ActKind,
+    },
     /// MobileNetV2 1.0 from its TFLite graph (1001 outputs, 0 = background).
     MobileNetV2 { size: usize, graph: String },
     /// A model described in YAML.
@@ -121,6 +125,8 @@ pub struct ModelOptions {
     pub features: Option<usize>,
     pub c: Option<usize>,
     pub pretrained: bool,
+    /// mobilenet_v1's activation: ReLU6 (Keras, the default) or ReLU.
+    pub activation: Option<super::act::ActKind>,
     pub dtype: DType,
     pub weights: Option<PathBuf>,
     pub lenient: bool,
@@ -139,6 +145,7 @@ impl Default for ModelOptions {
             features: None,
             c: None,
             pretrained: true,
+            activation: None,
             dtype: DType::F32,
             weights: None,
             lenient: false,
@@ -207,6 +214,12 @@ impl Options for ModelOptions {
             "true",
             "load the MobileNets' ImageNet weights",
         ),
+        key(
+            "activation",
+            Kind::Text,
+            "\"relu6\" (Keras)",
+            "mobilenet_v1's activation: relu6 (Keras) or relu",
+        ),
         key("dtype", Kind::Text, "\"f32\"", "f32 or f64"),
         key(
             "weights",
@@ -239,6 +252,19 @@ impl Options for ModelOptions {
             "features" => self.features = Some(v.usize(k)?),
             "c" => self.c = Some(v.usize(k)?),
             "pretrained" => self.pretrained = v.bool(k)?,
+            "activation" => {
+                self.activation = Some(match v.text(k)?.as_str() {
+                    "relu6" => super::act::ActKind::Relu6,
+                    "relu" => super::act::ActKind::Relu,
+                    other => {
+                        return Err(Error::unknown(
+                            "mobilenet_v1 activation",
+                            other,
+                            &["relu6", "relu"],
+                        ));
+                    }
+                })
+            }
             "dtype" => self.dtype = dtype_from_name(&v.text(k)?)?,
             "weights" => self.weights = Some(PathBuf::from(v.text(k)?)),
             "lenient" => self.lenient = v.bool(k)?,
@@ -267,7 +293,8 @@ fn options_of(name: &str) -> &'static [&'static str] {
             "widths",
         ],
         "alexnet" | "alexnet_pneumonia" => &["classes", "size", "pneumonia"],
-        "mobilenet_v1" | "mobilenet_v2" => &["size", "pretrained"],
+        "mobilenet_v1" => &["size", "pretrained", "activation"],
+        "mobilenet_v2" => &["size", "pretrained"],
         _ => &[],
     }
 }
@@ -342,6 +369,7 @@ impl Arch {
             },
             "mobilenet_v1" => Arch::MobileNetV1 {
                 size: o.size.unwrap_or(224),
+                activation: o.activation.unwrap_or(super::act::ActKind::Relu6),
             },
             _ => Arch::MobileNetV2 {
                 size: o.size.unwrap_or(224),
@@ -398,6 +426,7 @@ impl ModelOptions {
         note(self.features.is_some(), "features");
         note(self.c.is_some(), "c");
         note(self.pretrained != d.pretrained, "pretrained");
+        note(self.activation.is_some(), "activation");
         g
     }
 }

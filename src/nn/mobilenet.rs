@@ -2,7 +2,8 @@
 //!
 //! * V1 (Keras, α = 0.25): layer names are Keras's (`conv1`, `conv_dw_3_bn`, `conv_preds`), with
 //!   PyTorch parameter names and layouts (`weight` OIHW, `running_mean`…); [`keras_v1_weights`]
-//!   converts the Keras file. TF "SAME" padding, batch-norm eps 1e-3, ReLU6.
+//!   converts the Keras file. TF "SAME" padding, batch-norm eps 1e-3, ReLU6 (or plain ReLU,
+//!   `#{activation: "relu"}`, as PyTorch ports often have it).
 //! * V2 (TFLite, BN folded): built from the op graph JSON; parameters `ops.N.weight/bias`;
 //!   [`tflite_v2_weights`] converts the dequantised TFLite tensors.
 
@@ -35,7 +36,7 @@ const V1_BLOCKS: [(usize, usize); 13] = [
 ];
 const V1_ALPHA_DIV: usize = 4; // α = 0.25
 
-/// conv → BN → ReLU6, named like Keras (`name`, `name_bn`, `name_relu`).
+/// conv → BN → ReLU6 (or ReLU), named like Keras (`name`, `name_bn`, `name_relu`).
 pub struct ConvBnRelu6 {
     pub conv: Conv2d,
     pub bn: BatchNorm,
@@ -43,10 +44,10 @@ pub struct ConvBnRelu6 {
 }
 
 impl ConvBnRelu6 {
-    fn new(b: &mut Builder, name: &str, spec: ConvSpec) -> CResult<Self> {
+    fn new(b: &mut Builder, name: &str, spec: ConvSpec, act: ActKind) -> CResult<Self> {
         let conv = Conv2d::new(b, name, spec.tf_same().no_bias())?;
         let bn = BatchNorm::new(b, &format!("{name}_bn"), spec.cout, 1e-3)?;
-        let relu = Act::new(b, &format!("{name}_relu"), ActKind::Relu6);
+        let relu = Act::new(b, &format!("{name}_relu"), act);
         Ok(ConvBnRelu6 { conv, bn, relu })
     }
 
@@ -63,11 +64,12 @@ pub struct MobileNetV1 {
 }
 
 impl MobileNetV1 {
-    pub fn new(b: &mut Builder) -> CResult<Self> {
+    pub fn new(b: &mut Builder, act: ActKind) -> CResult<Self> {
         let mut units = vec![ConvBnRelu6::new(
             b,
             "conv1",
             ConvSpec::new(3, 32 / V1_ALPHA_DIV, 3).stride(2),
+            act,
         )?];
         let mut cin = 32 / V1_ALPHA_DIV;
         for (i, &(cout, stride)) in V1_BLOCKS.iter().enumerate() {
@@ -77,11 +79,13 @@ impl MobileNetV1 {
                 b,
                 &format!("conv_dw_{n}"),
                 ConvSpec::new(cin, cin, 3).stride(stride).groups(cin),
+                act,
             )?);
             units.push(ConvBnRelu6::new(
                 b,
                 &format!("conv_pw_{n}"),
                 ConvSpec::new(cin, cout, 1),
+                act,
             )?);
             cin = cout;
         }

@@ -5,7 +5,7 @@
 //! name: small_cnn
 //! input: [3, 32, 32]
 //! layers:
-//!   - conv2d: {out: 8, kernel: 3, padding: 1}
+//!   - conv2d: {out: 8, kernel: 3, padding: 1}   # or padding: same (TensorFlow's SAME)
 //!   - batchnorm: {}
 //!   - relu
 //!   - maxpool2d: {kernel: 2}
@@ -48,6 +48,22 @@ fn half() -> f64 {
     0.5
 }
 
+/// A convolution's padding: zeros on every side, or `"same"`, TensorFlow's SAME (the output is
+/// ⌈n / stride⌉ and an odd total pads one more after than before), so a Keras net can be
+/// written down without the zoo.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Padding2d {
+    Zeros(usize),
+    Named(String),
+}
+
+impl Default for Padding2d {
+    fn default() -> Self {
+        Padding2d::Zeros(0)
+    }
+}
+
 /// The layers a YAML model may use.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -71,7 +87,7 @@ pub enum LayerSpec {
         #[serde(default = "one")]
         stride: usize,
         #[serde(default)]
-        padding: usize,
+        padding: Padding2d,
         #[serde(default = "one")]
         groups: usize,
         #[serde(default = "yes")]
@@ -229,15 +245,25 @@ impl ModelSpec {
                     if c % groups != 0 || out % groups != 0 {
                         return Err(bad("conv2d: channels must divide by groups"));
                     }
-                    let mut spec = ConvSpec::new(c, *out, *kernel)
+                    let spec = ConvSpec::new(c, *out, *kernel)
                         .stride(*stride)
-                        .pad(*padding)
                         .groups(*groups);
+                    let mut spec = match padding {
+                        Padding2d::Zeros(p) => {
+                            if h + 2 * p < *kernel || w + 2 * p < *kernel {
+                                return Err(bad("conv2d: kernel larger than the input"));
+                            }
+                            spec.pad(*p)
+                        }
+                        Padding2d::Named(n) if n.eq_ignore_ascii_case("same") => spec.tf_same(),
+                        Padding2d::Named(n) => {
+                            return Err(bad(&format!(
+                                "conv2d: padding '{n}' is neither a number nor \"same\" (TensorFlow's SAME)"
+                            )));
+                        }
+                    };
                     if !bias {
                         spec = spec.no_bias();
-                    }
-                    if h + 2 * padding < *kernel || w + 2 * padding < *kernel {
-                        return Err(bad("conv2d: kernel larger than the input"));
                     }
                     let next = vec![*out, spec.out_size(h), spec.out_size(w)];
                     (Box::new(Conv2d::new(b, &name, spec)?), next)

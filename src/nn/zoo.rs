@@ -122,8 +122,8 @@ impl Arch {
                     Some(layer(cam, false)),
                 )
             }
-            Arch::MobileNetV1 { size } => {
-                let m = super::mobilenet::MobileNetV1::new(&mut b)?;
+            Arch::MobileNetV1 { size, activation } => {
+                let m = super::mobilenet::MobileNetV1::new(&mut b, *activation)?;
                 (
                     Box::new(m),
                     vec![3, *size, *size],

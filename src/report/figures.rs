@@ -142,8 +142,10 @@ pub fn roc_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<()> 
         .filter(|(_, ok, bad)| !ok.is_empty() && !bad.is_empty())
         .map(|(m, ok, bad)| curve(short(&m), &ok, &bad))
         .collect();
-    // The baseline is the same for every method: take it from the first method's rows.
-    if let Some(first) = table.methods.first() {
+    // Before AX the baseline is the same for every method: take it from the first method's
+    // rows. After AX each method has its own post-AX logits, so its own baselines: the gap
+    // table lists them.
+    if let (Meaning::Before, Some(first)) = (meaning, table.methods.first()) {
         let (mut ok, mut bad) = (Vec::new(), Vec::new());
         for r in table.rows_of(first, mode) {
             if meaning.correct(r) {

@@ -186,25 +186,32 @@ fn number(v: f64) -> String {
 pub fn gaps(gaps: &[Gap]) -> String {
     let mut s = String::from(
         "<h3>Gap statistics: does CO tell correct from wrong predictions?</h3>\n\
-         <p>AUROC of the CO score as a correctness indicator (0.5 = no information), the widest gap between the \
-         two CO distributions (Kolmogorov–Smirnov) and, beside it, the AUROC of the trivial baseline: the maximum \
-         softmax probability before AX. Both meanings of “correct” are shown. The interval beside CO's AUROC is its \
-         95 % interval by DeLong's method; a verdict needs the baseline outside that interval, at least \
-         10 samples on each side and more than one predicted class.</p>\n\
+         <p>AUROC of the CO score as a correctness indicator (0.5 = no information) with its 95 % stratified-bootstrap \
+         interval, the widest gap between the two CO distributions (Kolmogorov–Smirnov), and the baselines read from \
+         the same logits as “correct” (before AX for the original prediction, after AX for the appendix meaning): the \
+         maximum softmax probability and the top-2 logit margin, which do not see the label, and the label's logit \
+         margin, which does, as CO does, and tells correct from wrong perfectly by construction. The verdict compares \
+         CO with the stronger label-free baseline: the paired bootstrap interval of the difference must exclude 0, with \
+         at least 10 samples on each side and more than one predicted class.</p>\n\
          <table><tr><th>correct</th><th>mode</th><th>method</th><th>n correct</th><th>n wrong</th><th>median CO correct</th>\
-         <th>median CO wrong</th><th>AUROC (CO) [95 % CI]</th><th>KS gap</th><th>threshold</th><th>AUROC (max softmax)</th><th>verdict</th></tr>\n",
+         <th>median CO wrong</th><th>AUROC (CO) [95 % CI]</th><th>KS gap</th><th>threshold</th><th>max softmax</th>\
+         <th>top-2 margin</th><th>label margin</th><th>verdict</th></tr>\n",
     );
     for g in gaps {
         let verdict = match g.verdict() {
-            Verdict::CoBetter(d) => format!("<b>CO better</b> by {d:.3}"),
-            Verdict::BaselineBetter(d) => format!("max softmax better by {d:.3}"),
-            Verdict::NoClearDifference => {
-                "no clear difference (max softmax inside CO's 95 % interval)".to_string()
-            }
-            Verdict::NoVerdict(why) => format!("no verdict: {}", esc(&why)),
+            Verdict::CoBetter(_) => format!("<b>{}</b>", esc(&crate::gap::verdict_text(g))),
+            _ => esc(&crate::gap::verdict_text(g)),
+        };
+        let baseline = |i: usize| {
+            g.baselines.get(i).map_or("–".to_string(), |b| {
+                format!(
+                    "{:.4} <span class=n>[{:.3}–{:.3}]</span>",
+                    b.auroc, b.ci.0, b.ci.1
+                )
+            })
         };
         s.push_str(&format!(
-            "<tr><td>{} AX</td><td>x{}h</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4} [{:.3}–{:.3}]</td><td>{:.4}</td><td>{:.4}</td><td>{:.4}</td><td>{verdict}</td></tr>\n",
+            "<tr><td>{} AX</td><td>x{}h</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4} [{:.3}–{:.3}]</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{verdict}</td></tr>\n",
             g.meaning.name(),
             if g.mode.name() == "sum" { "+" } else { "*" },
             esc(&g.method),
@@ -217,7 +224,9 @@ pub fn gaps(gaps: &[Gap]) -> String {
             g.auroc_ci.1,
             g.ks,
             g.threshold,
-            g.msp_auroc
+            baseline(0),
+            baseline(1),
+            baseline(2),
         ));
     }
     s.push_str("</table>\n");

@@ -191,8 +191,9 @@ class KerasMobileNetV1(nn.Module):
     BLOCKS = [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
               (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1)]
 
-    def __init__(self, alpha_div=4):
+    def __init__(self, alpha_div=4, act=nn.ReLU6):
         super().__init__()
+        self.act = act
         self.units = []
         cin = 32 // alpha_div
         self._unit("conv1", nn.Conv2d(3, cin, 3, 2, bias=False), 2)
@@ -206,7 +207,7 @@ class KerasMobileNetV1(nn.Module):
     def _unit(self, name, conv, stride):
         setattr(self, name, conv)
         setattr(self, f"{name}_bn", nn.BatchNorm2d(conv.out_channels, eps=1e-3))
-        setattr(self, f"{name}_relu", nn.ReLU6())
+        setattr(self, f"{name}_relu", self.act())
         self.units.append((name, stride, conv.kernel_size[0]))
 
     def forward(self, x):
