@@ -114,6 +114,7 @@ fn every_options_struct_shows_its_real_defaults() {
         ("AttrOptions", holds::<gaxsh::attr::AttrOptions>()),
         ("SweepOptions", holds::<gaxsh::ax::SweepOptions>()),
         ("EvalOptions", holds::<gaxsh::evaluate::EvalOptions>()),
+        ("ToyOptions", holds::<gaxsh::gax::toy::ToyOptions>()),
         ("CoOptions", holds::<gaxsh::ax::CoOptions>()),
         ("FlagOptions", holds::<gaxsh::gap::FlagOptions>()),
         ("GaxOptions", holds::<gaxsh::gax::GaxOptions>()),

@@ -19,6 +19,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 mod ops;
+pub mod toy;
 
 /// The columns of `gax_scores.csv`.
 pub const SCORES_HEADER: &str = "sample,id,label,target,step,co,reached";

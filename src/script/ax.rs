@@ -242,6 +242,25 @@ fn register_gax(r: &mut Registrar) {
             Ok(g)
         },
     );
+    r.doc(GAX, "toy2d", "toy2d(theta, a1, #{steps, eta, as_coded}) -> map",
+        "The paper's 2-D example (Figs 1, 6): the perfect classifier of data rotated by theta explains x = W·(a1, 1 − a1) with h = w ⊙ x by gradient ascent; returns #{x, h, h_closed (eq. 4), co}. The ascent and eq. (4) agree to rounding.")
+        .options(crate::gax::toy::ToyOptions::KEYS.to_vec())
+        .example_is("toy2d(0.0, 0.7).h", "[1.288, 0.192]");
+    fn toy(theta: f64, a1: f64, m: Map) -> RResult<Dynamic> {
+        let t = crate::gax::toy::toy2d(theta, [a1, 1.0 - a1], &read_options("toy2d", &m)?).rh()?;
+        let pair =
+            |v: [f64; 2]| Dynamic::from_array(v.iter().map(|&x| Dynamic::from_float(x)).collect());
+        let mut out = Map::new();
+        out.insert("x".into(), pair(t.x));
+        out.insert("h".into(), pair(t.h));
+        out.insert("h_closed".into(), pair(t.h_closed));
+        out.insert("co".into(), Dynamic::from_float(t.co));
+        Ok(Dynamic::from_map(out))
+    }
+    r.engine
+        .register_fn("toy2d", |theta: f64, a1: f64| toy(theta, a1, Map::new()));
+    r.engine.register_fn("toy2d", toy);
+
     r.prop(GAX, "scores", "g.scores -> array", "The CO trajectory of every sample (one array per sample).")
         .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 3, target_co: 100}).scores[0].len()");
     r.engine
