@@ -31,6 +31,8 @@ pub struct MetricTable {
     pub options: EvalOptions,
     /// Where the data came from (for the report).
     pub data: String,
+    /// What the panel left out or changed, one sentence each.
+    pub notes: Vec<String>,
     pub seconds: f64,
 }
 
@@ -62,6 +64,7 @@ impl MetricTable {
             stages,
             options: opts.clone(),
             data: ds.provenance.source.clone(),
+            notes: Vec::new(),
             seconds: 0.0,
         }
     }
@@ -286,6 +289,9 @@ impl MetricTable {
                     parts.join(", ")
                 );
             }
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "Note: {n}");
         }
         s
     }

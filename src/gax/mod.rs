@@ -693,6 +693,72 @@ impl Run<'_> {
     }
 }
 
+/// GAX against the paper's six methods on the same samples: how often GAX's CO beats the best
+/// CO any of them reaches, with GAX's final heatmap (what a user takes away) and with the best
+/// CO along its run (the more generous reading).
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersusMethods {
+    pub n: usize,
+    pub final_wins: usize,
+    pub best_wins: usize,
+}
+
+impl VersusMethods {
+    pub fn text(&self) -> String {
+        format!(
+            "GAX's final CO exceeds the best CO of the six methods for {} of {} samples (its best CO along the run: {} of {})",
+            self.final_wins, self.n, self.best_wins, self.n
+        )
+    }
+}
+
+/// Compare a GAX run on `ds` with the six methods' CO on the same samples, in GAX's mode.
+pub fn versus_methods(
+    model: &Model,
+    ds: &crate::data::Dataset,
+    g: &GaxResult,
+) -> Result<VersusMethods> {
+    if g.scores.len() != ds.len() {
+        return Err(Error::invalid(format!(
+            "gax_vs_methods: the GAX run has {} samples, the dataset {}",
+            g.scores.len(),
+            ds.len()
+        )));
+    }
+    let table = crate::ax::ax_sweep(
+        model,
+        ds,
+        &crate::ax::SweepOptions {
+            modes: vec![g.options.mode],
+            shard: None,
+            ..Default::default()
+        },
+    )?;
+    let mut best = vec![f64::NEG_INFINITY; ds.len()];
+    for r in &table.rows {
+        if r.co > best[r.index] {
+            best[r.index] = r.co;
+        }
+    }
+    let beats = |v: f64, i: usize| v > best[i];
+    let final_scores = g.final_scores();
+    Ok(VersusMethods {
+        n: ds.len(),
+        final_wins: (0..ds.len()).filter(|&i| beats(final_scores[i], i)).count(),
+        best_wins: (0..ds.len())
+            .filter(|&i| {
+                beats(
+                    g.scores[i]
+                        .iter()
+                        .copied()
+                        .fold(f64::NEG_INFINITY, f64::max),
+                    i,
+                )
+            })
+            .count(),
+    })
+}
+
 impl GaxResult {
     /// Steps to target of the samples that reached it.
     pub fn reached(&self) -> Vec<usize> {

@@ -165,6 +165,9 @@ pub fn metric_table(t: &crate::evaluate::MetricTable) -> String {
         }
         s.push_str("</table>\n");
     }
+    for n in &t.notes {
+        s.push_str(&format!("<p class=note>Note: {}</p>\n", esc(n)));
+    }
     s.push_str("<p class=note>");
     for m in &t.metrics {
         s.push_str(&format!("<b>{}</b>: {}. ", m.name(), esc(m.meaning())));

@@ -242,6 +242,22 @@ fn register_gax(r: &mut Registrar) {
             Ok(g)
         },
     );
+    r.doc(GAX, "gax_vs_methods", "gax_vs_methods(net, ds, g) -> map",
+        "GAX against the six methods on the same samples (g = gax(net, ds, …)): for how many GAX's final CO, and its best CO along the run, exceed the best CO any method reaches, in GAX's mode. Returns #{n, final_wins, best_wins, text}.")
+        .example("let b = load_drybean(); let d = b.head(2).map(b.standardize()); let n = drybean_fpa(); gax_vs_methods(n, d, gax(n, d, #{steps: 3})).n");
+    r.engine.register_fn(
+        "gax_vs_methods",
+        |n: Net, ds: Dataset, g: GaxResult| -> RResult<Dynamic> {
+            let v = crate::gax::versus_methods(&n.0, &ds, &g).rh()?;
+            let mut out = Map::new();
+            out.insert("n".into(), Dynamic::from_int(v.n as i64));
+            out.insert("final_wins".into(), Dynamic::from_int(v.final_wins as i64));
+            out.insert("best_wins".into(), Dynamic::from_int(v.best_wins as i64));
+            out.insert("text".into(), Dynamic::from(v.text()));
+            Ok(Dynamic::from_map(out))
+        },
+    );
+
     r.doc(GAX, "toy2d", "toy2d(theta, a1, #{steps, eta, as_coded}) -> map",
         "The paper's 2-D example (Figs 1, 6): the perfect classifier of data rotated by theta explains x = W·(a1, 1 − a1) with h = w ⊙ x by gradient ascent; returns #{x, h, h_closed (eq. 4), co}. The ascent and eq. (4) agree to rounding.")
         .options(crate::gax::toy::ToyOptions::KEYS.to_vec())

@@ -17,6 +17,11 @@ cxc_multi_spa (2 images of 64²) with formula weights:
                                          checked against Quantus's PixelFlipping below
   <model>.<method>.sparseness/.complexity  Quantus Sparseness and Complexity (abs, each sample
                                          normalised by its own maximum) of the units' Σ|h|
+  cxc.Saliency.road_imputed_<p>          Quantus's noisy_linear_imputation (noise 0) of each image
+                                         with its p % most relevant pixels (by Σ|h|) removed
+  cxc.Saliency.road_morf/.road_lerf      Quantus ROAD (noise 0) at ROAD_PERCENTAGES: the share of
+                                         the two images still predicted as their target, per
+                                         percentage (LeRF: Quantus on max − relevance)
 """
 import sys
 from pathlib import Path
@@ -77,6 +82,33 @@ def flip_curve(net, x, rel, target, per_step, insertion):
 
 
 PATCH = [1]
+ROAD_PERCENTAGES = [10, 30, 50, 70, 90]
+
+
+def road_fixture(net, x, h, targets, out):
+    """Quantus's imputation and ROAD with noise 0 (deterministic), on Σ|h| per pixel. A third
+    of Saliency's pixels have a zero gradient here, and numpy's argsort orders ties its own way,
+    so the relevance gets a tie-breaking ramp far below its values (stored, and used by both
+    sides)."""
+    import quantus
+    from quantus.functions.perturb_func import noisy_linear_imputation
+    rel = unit_relevance(h, 1)
+    rel = rel + 1e-9 * torch.arange(rel.shape[1]) / rel.shape[1]
+    out["cxc.Saliency.road_relevance"] = rel.clone()
+    rel = rel.reshape(x.shape[0], 1, *x.shape[2:]).numpy()
+    pixels = rel[0].size
+    for p in (10, 50, 90):
+        imputed = []
+        for i in range(x.shape[0]):
+            order = np.argsort(rel[i], axis=None)[::-1]
+            imputed.append(noisy_linear_imputation(arr=x[i].numpy(), indices=order[: int(pixels * p / 100)], noise=0.0))
+        out[f"cxc.Saliency.road_imputed_{p}"] = torch.tensor(np.stack(imputed))
+    # Least relevant first: Quantus runs most relevant first, so give it the reversed order.
+    for name, a in (("road_morf", rel), ("road_lerf", rel.max() - rel + 1e-12)):
+        road = quantus.ROAD(percentages=ROAD_PERCENTAGES, noise=0.0, normalise=False, disable_warnings=True)
+        road(model=net, x_batch=x.numpy(), y_batch=targets.numpy(), a_batch=a)
+        scores = road.evaluation_scores
+        out[f"cxc.Saliency.{name}"] = torch.tensor([scores[p] for p in ROAD_PERCENTAGES], dtype=torch.float64)
 
 
 def panel(name, net, x, methods, per_step, patch, out):
@@ -139,6 +171,7 @@ def main():
     cxc = build(CXCMultiSPA(4))
     xc = f32able(torch.rand(2, 1, 64, 64, generator=gen))
     panel("cxc", cxc, xc, ["Saliency", "GuidedBackprop"], 128, 1, out)
+    road_fixture(cxc, xc, out["cxc.Saliency"], out["cxc.targets"], out)
     out_p = {}
     panel("cxc_patch", cxc, xc, ["Saliency"], 8, 8, out_p)
     out.update({k: v for k, v in out_p.items() if k.startswith("cxc_patch.Saliency.")})
