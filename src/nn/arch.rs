@@ -444,6 +444,7 @@ mod tests {
                 Kind::Float => Value::Float(0.5),
                 Kind::Bool => Value::Bool(k.default != "true"),
                 Kind::Text if k.name == "dtype" => Value::Text("f64".into()),
+                Kind::Text if k.name == "activation" => Value::Text("relu".into()),
                 Kind::Text => Value::Text("x".into()),
                 Kind::Ints | Kind::Floats => Value::List(vec![Value::Int(1), Value::Int(2)]),
                 Kind::Texts => Value::List(vec![Value::Text("a".into())]),
@@ -497,6 +498,7 @@ mod tests {
             [
                 "size",
                 "pretrained",
+                "activation",
                 "dtype",
                 "weights",
                 "lenient",
