@@ -454,3 +454,55 @@ fn gap_verdicts_need_enough_samples_and_more_than_one_predicted_class() {
     );
     assert_eq!(maps, "[2, true]");
 }
+
+/// The paper's attention nets bound CO by their weights (`co_ceiling`): no input, and so no GAX
+/// run however long or unconstrained, gets past it; a target above it is said to be unreachable.
+#[test]
+fn co_is_bounded_by_the_attention_nets_ceiling() {
+    use gaxsh::gax::co_ceiling;
+    let m = formula(Arch::CcfFpa);
+    let ceiling = co_ceiling(&m).unwrap();
+    assert_eq!(ceiling.len(), 2);
+    assert!(
+        ceiling.iter().all(|&c| c > 0.0 && c.is_finite()),
+        "{ceiling:?}"
+    );
+    let x = (Tensor::randn(0f64, 2.0, (16, 28), &candle_core::Device::Cpu).unwrap() + 0.5).unwrap();
+    let targets = usizes(&m.logits(&x, 64).unwrap().argmax(1).unwrap());
+    let ids: Vec<String> = (0..16).map(|i| i.to_string()).collect();
+    let opts = GaxOptions {
+        similarity: 0.0,
+        lr: 0.5,
+        max_steps: 200,
+        target_co: 1e9,
+        ..Default::default()
+    };
+    let g = gax(&m, &x, &targets, &targets, &ids, &opts).unwrap();
+    for (i, s) in g.scores.iter().enumerate() {
+        let best = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            best <= ceiling[targets[i]] + 1e-9,
+            "sample {i}: CO {best} above {ceiling:?}"
+        );
+    }
+    let expected = targets
+        .iter()
+        .map(|&t| ceiling[t])
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(g.ceiling, Some(expected));
+    assert!(
+        g.summary().contains("above this model's CO ceiling"),
+        "{}",
+        g.summary()
+    );
+    // Other architectures have no such bound from their weights.
+    let r = Arch::ResNet {
+        classes: 3,
+        size: 32,
+        pneumonia: false,
+        in_channels: 3,
+        blocks: vec![1, 1],
+        widths: vec![4, 8],
+    };
+    assert!(co_ceiling(&formula(r)).is_err());
+}

@@ -228,6 +228,9 @@ pub struct GaxResult {
     pub seconds: f64,
     /// Set when this is one shard of a larger run (its samples are numbered run-wide).
     pub part: Option<ShardPart>,
+    /// The largest CO any input can reach for the run's targets, where the architecture bounds
+    /// it ([`co_ceiling`]).
+    pub ceiling: Option<f64>,
 }
 
 /// Frames kept per sample when `max_frames` is 0: what fits 256 MiB for `n` samples of
@@ -393,6 +396,12 @@ pub fn gax(
         },
         seconds: 0.0,
         part: None,
+        ceiling: co_ceiling(model).ok().map(|c| {
+            targets
+                .iter()
+                .filter_map(|&t| c.get(t).copied())
+                .fold(f64::NEG_INFINITY, f64::max)
+        }),
     };
     let task = Task::start("GAX", (n * opts.max_steps) as u64);
     let batch = opts.batch.max(1);
@@ -693,6 +702,55 @@ impl Run<'_> {
     }
 }
 
+/// The largest CO any input can reach, per class, for the paper's attention networks
+/// (drybean_fpa, ccf_fpa, fpa, cxc_multi_spa). Their last features are rows of a softmax (FPA's
+/// and SPA's c × c attention), each row a set of weights summing to 1, fed to one linear layer;
+/// so CO's κ-weighted logit change is at most Σ over rows of (max − min) of κ·W in that row,
+/// whatever the input. Above it, a GAX target cannot be reached (scripts/covid.rhai's 48 against
+/// a ceiling near 7: tools/gax_covid.rhai).
+pub fn co_ceiling(model: &Model) -> Result<Vec<f64>> {
+    use crate::nn::Arch;
+    if !matches!(
+        model.arch,
+        Arch::DrybeanFpa | Arch::CcfFpa | Arch::Fpa { .. } | Arch::CxcMultiSpa { .. }
+    ) {
+        return Err(Error::invalid(format!(
+            "co_ceiling: only the paper's attention networks (drybean_fpa, ccf_fpa, fpa, cxc_multi_spa) have a CO bound read from their weights, not {}",
+            model.arch.name()
+        )));
+    }
+    let w = model
+        .state_dict()
+        .remove("fc.weight")
+        .ok_or_else(|| Error::invalid("co_ceiling: the model has no fc.weight"))?
+        .to_dtype(DType::F64)?
+        .to_vec2::<f64>()?;
+    let (classes, features) = (w.len(), w.first().map_or(0, Vec::len));
+    let side = (features as f64).sqrt().round() as usize;
+    if classes < 2 || side * side != features {
+        return Err(Error::invalid(format!(
+            "co_ceiling: fc.weight of shape [{classes}, {features}] is not a classifier over c × c attention"
+        )));
+    }
+    Ok((0..classes)
+        .map(|y| {
+            let coef: Vec<f64> = (0..features)
+                .map(|j| {
+                    let others: f64 = (0..classes).filter(|&o| o != y).map(|o| w[o][j]).sum();
+                    w[y][j] - others / (classes - 1) as f64
+                })
+                .collect();
+            coef.chunks(side)
+                .map(|row| {
+                    let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let min = row.iter().copied().fold(f64::INFINITY, f64::min);
+                    max - min
+                })
+                .sum()
+        })
+        .collect())
+}
+
 /// GAX against the paper's six methods on the same samples: how often GAX's CO beats the best
 /// CO any of them reaches, with GAX's final heatmap (what a user takes away) and with the best
 /// CO along its run (the more generous reading).
@@ -799,6 +857,11 @@ impl GaxResult {
                 "; steps to target: median {med}, min {}, max {}",
                 sorted[0],
                 sorted[sorted.len() - 1]
+            ));
+        }
+        if let Some(c) = self.ceiling.filter(|&c| c < self.options.target_co) {
+            s.push_str(&format!(
+                "; the target is above this model's CO ceiling of {c:.2}: no input can reach it (co_ceiling)"
             ));
         }
         if self.interrupted {

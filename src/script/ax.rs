@@ -258,6 +258,18 @@ fn register_gax(r: &mut Registrar) {
         },
     );
 
+    r.doc(GAX, "co_ceiling", "co_ceiling(net) -> array",
+        "The largest CO any input can reach, per class, for the paper's attention nets (drybean_fpa, ccf_fpa, fpa, cxc_multi_spa): their logits are one linear layer over softmax rows, so CO is bounded by the weights. A GAX target above it cannot be reached.")
+        .example("let n = ccf_fpa(); n.init_formula(); co_ceiling(n).len()");
+    r.engine
+        .register_fn("co_ceiling", |n: Net| -> RResult<Array> {
+            Ok(crate::gax::co_ceiling(&n.0)
+                .rh()?
+                .into_iter()
+                .map(Dynamic::from_float)
+                .collect())
+        });
+
     r.doc(GAX, "toy2d", "toy2d(theta, a1, #{steps, eta, as_coded}) -> map",
         "The paper's 2-D example (Figs 1, 6): the perfect classifier of data rotated by theta explains x = W·(a1, 1 − a1) with h = w ⊙ x by gradient ascent; returns #{x, h, h_closed (eq. 4), co}. The ascent and eq. (4) agree to rounding.")
         .options(crate::gax::toy::ToyOptions::KEYS.to_vec())

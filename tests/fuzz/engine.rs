@@ -405,7 +405,7 @@ fn sane(rng: &mut ChaCha8Rng, ty: &str, depth: usize, w: &World) -> String {
             format!("#{{{}}}", entries.join(", "))
         }
         "bool" | "map" | "Map" | "AxTable" | "GaxResult" | "GapReport" | "GapStats" | "Metrics"
-        | "Transform" => edge(rng, ty, depth),
+        | "Transform" | "MetricTable" => edge(rng, ty, depth),
         // An untyped parameter: something of the world, or a plain value.
         _ => match rng.random_range(0..6) {
             0 => w.input.to_string(),
@@ -464,6 +464,7 @@ fn edge(rng: &mut ChaCha8Rng, ty: &str, depth: usize) -> String {
                 .to_string()
         }
         "Metrics" => "drybean_fpa().evaluate(load_drybean().head(4))".to_string(),
+        "MetricTable" => "evaluate_heatmaps(drybean_fpa(), load_drybean().head(3), #{methods: \"Saliency\", perturbations: 1, layers: 1})".to_string(),
         "FitResult" => "drybean_fpa().fit(load_drybean().head(4), #{epochs: 1})".to_string(),
         // Function pointers: a registered function's name is one (`help(attribute)`).
         "Fn" | "FnPtr" => pick(rng, &["abs", "attribute", "Fn(\"sum\")", "|x| x"]).to_string(),
@@ -696,6 +697,7 @@ mod tests {
             "Transform",
             "GapStats",
             "FitResult",
+            "MetricTable",
             "Fn",
         ];
         let unknown: Vec<&Signature> = sigs
