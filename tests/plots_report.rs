@@ -161,7 +161,8 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
     assert!(
         html.contains("Run record")
             && html.contains("Accuracy before and after AX")
-            && html.contains("AUROC (max")
+            && html.contains("max softmax</th>")
+            && html.contains("label margin</th>")
             && html.contains("ROC curves of CO"),
         "sections missing"
     );
