@@ -268,7 +268,7 @@ impl AxRow {
             self.method,
             self.mode.name(),
             self.index,
-            csv_field(&self.id),
+            crate::io::csv_field(&self.id),
             self.label,
             self.pred_before,
             self.pred_after,
@@ -285,14 +285,6 @@ impl AxRow {
             self.label_margin,
             self.label_margin_after
         )
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 
@@ -420,16 +412,7 @@ impl Options for SweepOptions {
 
     fn set(&mut self, k: &str, v: &Value) -> Result<()> {
         match k {
-            "methods" => {
-                let names = v.texts(k)?;
-                self.methods = match names.as_slice() {
-                    [one] => Method::selection(one)?,
-                    many => many
-                        .iter()
-                        .map(|m| Method::parse(m))
-                        .collect::<Result<_>>()?,
-                }
-            }
+            "methods" => self.methods = Method::selection_of(&v.texts(k)?)?,
             "modes" => {
                 self.modes = v
                     .texts(k)?

@@ -274,3 +274,12 @@ pub fn load_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 pub fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
 }
+
+/// A CSV field: quoted (quotes doubled) when it holds a comma, a quote or a newline.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -44,6 +44,11 @@ fn sizes_are_checked_before_anything_is_allocated() {
         &["zeros", "TiB", "memory budget"],
     );
     refused("arange(0, 1e308, 1)", &["arange", "memory budget"]);
+    // The metric panel asks before it loads a batch and its perturbed copies.
+    refused(
+        "evaluate_heatmaps(drybean_fpa(), load_drybean().head(256), #{perturbations: 100000000})",
+        &["evaluate_heatmaps batch", "lower batch", "memory budget"],
+    );
     // Many small layers add up: refused before any of them is drawn.
     refused(
         "model(\"resnet\", #{blocks: [100000000], widths: [64]})",

@@ -76,6 +76,14 @@ impl Method {
         }
     }
 
+    /// A `methods` option: one name or `"all"` ([`Method::selection`]), or several names.
+    pub fn selection_of(names: &[String]) -> Result<Vec<Method>> {
+        match names {
+            [one] => Method::selection(one),
+            many => many.iter().map(|m| Method::parse(m)).collect(),
+        }
+    }
+
     pub fn parse(name: &str) -> Result<Method> {
         Method::ALL
             .iter()

@@ -37,7 +37,7 @@ pub use flipping::{Units, auc, flip_curves, flip_fractions};
 pub use randomisation::{Cascade, randomisation_similarities};
 pub use road::{Road, impute, road_curves};
 pub use robustness::{infidelity, sensitivity_max};
-pub use table::MetricTable;
+pub use table::{MetricTable, number};
 
 use crate::attr::{AttrOptions, Method, Target, attribute_named, normalize};
 use crate::ax::{Mode, Output, ax_logits, co_scores};
@@ -311,16 +311,7 @@ impl Options for EvalOptions {
 
     fn set(&mut self, k: &str, v: &Value) -> Result<()> {
         match k {
-            "methods" => {
-                let names = v.texts(k)?;
-                self.methods = match names.as_slice() {
-                    [one] => Method::selection(one)?,
-                    many => many
-                        .iter()
-                        .map(|m| Method::parse(m))
-                        .collect::<Result<_>>()?,
-                }
-            }
+            "methods" => self.methods = Method::selection_of(&v.texts(k)?)?,
             "metrics" => {
                 let names = v.texts(k)?;
                 self.metrics = match names.as_slice() {
@@ -534,6 +525,15 @@ pub fn evaluate_heatmaps(model: &Model, ds: &Dataset, opts: &EvalOptions) -> Res
     while start < n {
         crate::interrupt::check()?;
         let len = opts.batch.min(n - start);
+        // A batch lives several times over (inputs, heatmaps and flipped copies in f64, the
+        // perturbed inputs): ask the memory budget before loading it.
+        let copies = 4 + 2 * opts.perturbations;
+        let per_sample = crate::limits::count("evaluate_heatmaps sample", &sample_shape)?;
+        crate::limits::check(
+            "evaluate_heatmaps batch (lower batch:)",
+            crate::limits::count("evaluate_heatmaps batch", &[len, per_sample, copies])?,
+            8,
+        )?;
         task.update(start as u64, &format!("samples {start}/{n}"));
         let x = ds.batch(start, len)?.to_dtype(model.dtype)?;
         let labels = &ds.y[start..start + len];

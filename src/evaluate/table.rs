@@ -307,7 +307,10 @@ impl MetricTable {
         out.push('\n');
         for (mi, method) in self.methods.iter().enumerate() {
             for i in 0..self.len() {
-                let id = self.ids.get(i).map_or(String::new(), |s| csv_field(s));
+                let id = self
+                    .ids
+                    .get(i)
+                    .map_or(String::new(), |s| crate::io::csv_field(s));
                 let _ = write!(
                     out,
                     "{method},{i},{id},{},{},{}",
@@ -333,20 +336,14 @@ fn short(name: &str) -> String {
     name.chars().take(7).collect()
 }
 
-fn number(v: f64) -> String {
+/// A metric value as tables show it: three decimals, or two significant digits in scientific
+/// notation for very large or small values, "–" for NaN.
+pub fn number(v: f64) -> String {
     if v.is_nan() {
-        "nan".into()
+        "–".into()
     } else if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-3) {
         format!("{v:.2e}")
     } else {
         format!("{v:.3}")
-    }
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }

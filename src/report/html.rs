@@ -6,6 +6,7 @@
 
 use super::record::RunRecord;
 use crate::ax::AxTable;
+use crate::evaluate::number;
 use crate::gap::{Gap, Verdict};
 
 pub fn esc(s: &str) -> String {
@@ -174,16 +175,6 @@ pub fn metric_table(t: &crate::evaluate::MetricTable) -> String {
     }
     s.push_str("</p>\n");
     s
-}
-
-fn number(v: f64) -> String {
-    if v.is_nan() {
-        "–".into()
-    } else if v != 0.0 && (v.abs() >= 1e4 || v.abs() < 1e-3) {
-        format!("{v:.2e}")
-    } else {
-        format!("{v:.3}")
-    }
 }
 
 pub fn gaps(gaps: &[Gap]) -> String {

@@ -25,6 +25,17 @@ fn panel_keys() -> Vec<Key> {
     EvalOptions::keys().into_iter().chain([IN_REPORT]).collect()
 }
 
+/// A table of numbers as a map of maps: `grid[row][column]`.
+fn grid<R: AsRef<str>, C: AsRef<str>>(rows: &[R], columns: &[C], values: Vec<Vec<f64>>) -> Dynamic {
+    map_of(rows.iter().zip(values).map(|(r, vals)| {
+        let cells = columns
+            .iter()
+            .zip(vals)
+            .map(|(c, v)| (c.as_ref().to_string(), Dynamic::from_float(v)));
+        (r.as_ref().to_string(), map_of(cells))
+    }))
+}
+
 /// `{name: value}` as a rhai map.
 fn map_of(pairs: impl IntoIterator<Item = (String, Dynamic)>) -> Dynamic {
     Dynamic::from_map(
@@ -82,27 +93,13 @@ pub fn register(r: &mut Registrar) {
     r.doc(EV, "means", "table.means() -> map", "Each method's mean (over samples, finite values) per metric: means[method][metric].")
         .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: [\"sparseness\"]}).means().Saliency.sparseness");
     r.engine.register_fn("means", |t: &mut MetricTable| {
-        map_of(t.methods.iter().zip(t.means()).map(|(m, row)| {
-            let per = t
-                .metrics
-                .iter()
-                .zip(row)
-                .map(|(k, v)| (k.name().to_string(), Dynamic::from_float(v)));
-            (m.clone(), map_of(per))
-        }))
+        grid(&t.methods, &t.metric_names(), t.means())
     });
 
     r.doc(EV, "agreement", "table.agreement() -> map", "How alike two metrics rank the methods: Spearman's correlation over the methods of their means, each read so that higher is better; agreement[metric][metric], NaN with fewer than three methods.")
         .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"all\", metrics: [\"co_sum\", \"sparseness\"], layers: 1}).agreement().co_sum.sparseness");
     r.engine.register_fn("agreement", |t: &mut MetricTable| {
-        map_of(t.metrics.iter().zip(t.method_agreement()).map(|(a, row)| {
-            let per = t
-                .metrics
-                .iter()
-                .zip(row)
-                .map(|(b, v)| (b.name().to_string(), Dynamic::from_float(v)));
-            (a.name().to_string(), map_of(per))
-        }))
+        grid(&t.metric_names(), &t.metric_names(), t.method_agreement())
     });
 
     r.doc(EV, "sample_agreement", "table.sample_agreement(metric_a, metric_b) -> map", "Per method, Spearman's correlation over samples of two metrics (e.g. co_sum against deletion).")
