@@ -78,6 +78,15 @@ impl Units {
     }
 }
 
+/// Which flipping curve a name means: `"deletion"` (false) or `"insertion"` (true).
+pub fn is_insertion(kind: &str) -> Result<bool> {
+    match kind {
+        "deletion" => Ok(false),
+        "insertion" => Ok(true),
+        other => Err(Error::unknown("curve", other, &["deletion", "insertion"])),
+    }
+}
+
 /// The fraction of units flipped at each point of a curve: 0, then after each step of
 /// ⌈units / steps⌉ units, the last step taking what is left.
 pub fn flip_fractions(units: usize, steps: usize) -> Vec<f64> {

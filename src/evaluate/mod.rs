@@ -33,7 +33,7 @@ mod robustness;
 mod table;
 
 pub use complexity::{complexity, sparseness};
-pub use flipping::{Units, auc, flip_curves, flip_fractions};
+pub use flipping::{Units, auc, flip_curves, flip_fractions, is_insertion};
 pub use randomisation::{Cascade, randomisation_similarities};
 pub use road::{Road, impute, road_curves};
 pub use robustness::{infidelity, sensitivity_max};

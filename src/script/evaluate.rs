@@ -121,17 +121,7 @@ pub fn register(r: &mut Registrar) {
         .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: \"deletion\"}).curve(\"Saliency\", \"deletion\")");
     r.engine
         .register_fn("curve", |t: &mut MetricTable, method: &str, kind: &str| {
-            let insertion = match kind {
-                "deletion" => false,
-                "insertion" => true,
-                other => {
-                    return Err(to_rhai(crate::Error::unknown(
-                        "curve",
-                        other,
-                        &["deletion", "insertion"],
-                    )));
-                }
-            };
+            let insertion = crate::evaluate::is_insertion(kind).rh()?;
             vector(t.mean_curve(method, insertion).rh()?)
         });
     r.prop(EV, "fractions", "table.fractions -> Tensor", "The fraction of units flipped at each point of the deletion and insertion curves (0 to 1).")
@@ -158,17 +148,7 @@ pub fn register(r: &mut Registrar) {
     r.engine.register_fn(
         "plot_flip_curves",
         move |t: MetricTable, p: &str, kind: &str| -> RResult<String> {
-            let insertion = match kind {
-                "deletion" => false,
-                "insertion" => true,
-                other => {
-                    return Err(to_rhai(crate::Error::unknown(
-                        "curve",
-                        other,
-                        &["deletion", "insertion"],
-                    )));
-                }
-            };
+            let insertion = crate::evaluate::is_insertion(kind).rh()?;
             flip_curves(&t, Path::new(p), insertion).rh()?;
             lock(&log).add_plot(Path::new(p), &format!("mean {kind} curve per method"));
             Ok(p.to_string())
