@@ -50,6 +50,40 @@ fn script_error_exits_1_with_file_line_and_caret() {
     );
 }
 
+/// An error inside an imported module shows the module's line, not the script's line of the
+/// same number, with the calls that led there.
+#[test]
+fn errors_inside_modules_show_the_module_line() {
+    script(
+        "helpers.rhai",
+        "fn inner(x) {\n    let y = x + 1;\n    y.no_such_method()\n}\nfn outer(x) { inner(x) }\n",
+    );
+    let p = script(
+        "uses_helpers.rhai",
+        "import \"helpers\" as h;\nprint(\"start\");\nh::outer(3);\n",
+    );
+    let err = text(&gaxsh(&[&p]).stderr);
+    assert!(
+        err.contains("helpers:3:7") && err.contains("3 |     y.no_such_method()"),
+        "{err}"
+    );
+    assert!(
+        err.contains("in call to 'outer' at line 3")
+            && err.contains("in call to 'inner' at helpers:5"),
+        "{err}"
+    );
+    let o = gaxsh(&["-e", "import \"experiment\" as ex; ex::seed_list(\"3..x\")"]);
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--> stdlib/experiment.rhai:") && err.contains("parse_int(t)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("in call to a closure at stdlib/experiment.rhai:"),
+        "{err}"
+    );
+}
+
 #[test]
 fn syntax_error_exits_1() {
     let p = script("syntax.rhai", "let x = (1 + ;\n");

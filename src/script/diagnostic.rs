@@ -42,25 +42,41 @@ impl ScriptError {
 
     pub fn from_eval(e: &EvalAltResult, source_name: &str, text: &str, reg: &Registry) -> Self {
         // Descend through function-call wrappers to the error that actually happened, noting
-        // the calls on the way.
+        // the calls on the way. A function defined in an imported module has that module as
+        // its source: positions inside it are lines of the module, not of the script.
         let mut notes = Vec::new();
         let mut cur = e;
         let mut outer_pos = e.position();
+        let mut outer_source = source_name.to_string();
+        let mut current = source_name.to_string();
         loop {
             match cur {
-                EvalAltResult::ErrorInFunctionCall(name, _src, inner, pos) => {
+                EvalAltResult::ErrorInFunctionCall(name, src, inner, pos) => {
                     if !pos.is_none() {
                         outer_pos = *pos;
+                        outer_source = current.clone();
                     }
-                    notes.push(format!(
-                        "in call to '{name}' at line {}",
-                        pos.line().unwrap_or(0)
-                    ));
+                    let place = if current == source_name {
+                        format!("line {}", pos.line().unwrap_or(0))
+                    } else {
+                        format!("{current}:{}", pos.line().unwrap_or(0))
+                    };
+                    // rhai names closures `anon$<hash>`.
+                    let callee = if name.starts_with("anon$") {
+                        "a closure".to_string()
+                    } else {
+                        format!("'{name}'")
+                    };
+                    notes.push(format!("in call to {callee} at {place}"));
+                    if !src.is_empty() {
+                        current = src.to_string();
+                    }
                     cur = inner;
                 }
                 EvalAltResult::ErrorInModule(name, inner, pos) => {
                     if !pos.is_none() {
                         outer_pos = *pos;
+                        outer_source = current.clone();
                     }
                     notes.push(format!("in module '{name}'"));
                     cur = inner;
@@ -68,17 +84,24 @@ impl ScriptError {
                 _ => break,
             }
         }
-        // The innermost position may belong to a function body in this same source; fall back
-        // to the outermost known position.
-        let pos = if cur.position().is_none() {
-            outer_pos
+        // The innermost position belongs to the innermost function's source; without one, fall
+        // back to the outermost known position and its source.
+        let (pos, at) = if cur.position().is_none() {
+            (outer_pos, outer_source)
         } else {
-            cur.position()
+            (cur.position(), current)
         };
+        let module_text;
+        let text = if at == source_name {
+            text
+        } else {
+            module_text = module_source(&at, source_name).unwrap_or_default();
+            module_text.as_str()
+        };
+        let message = describe(cur);
+        let mut err = ScriptError::at(message, &at, pos, text);
         let help_shown = matches!(cur, EvalAltResult::ErrorTerminated(v, _) if v.is::<HelpShown>());
         let interrupted = !help_shown && matches!(cur, EvalAltResult::ErrorTerminated(..));
-        let message = describe(cur);
-        let mut err = ScriptError::at(message, source_name, pos, text);
         err.interrupted = interrupted;
         err.help_shown = help_shown;
         if let EvalAltResult::ErrorFunctionNotFound(sig, _) = cur {
@@ -163,6 +186,30 @@ fn describe(e: &EvalAltResult) -> String {
         EvalAltResult::ErrorVariableNotFound(name, _) => format!("unknown variable '{name}'"),
         other => strip_position(&other.to_string()).to_string(),
     }
+}
+
+/// The text of an imported module, for its source lines in an error: an embedded stdlib module
+/// (`stdlib/<name>.rhai`), or a module file as rhai's resolver finds it (the path as imported,
+/// `.rhai` added, beside the importing script); read only if it is a small regular file.
+fn module_source(source: &str, script: &str) -> Option<String> {
+    if let Some((_, text)) = super::stdlib::MODULES
+        .iter()
+        .find(|(name, _)| source == format!("stdlib/{name}.rhai"))
+    {
+        return Some(text.to_string());
+    }
+    let beside = std::path::Path::new(script)
+        .parent()
+        .map(|d| d.join(format!("{source}.rhai")));
+    [Some(std::path::PathBuf::from(source)), beside]
+        .into_iter()
+        .flatten()
+        .find_map(|p| {
+            let meta = std::fs::metadata(&p).ok()?;
+            (meta.is_file() && meta.len() < 1 << 20)
+                .then(|| std::fs::read_to_string(&p).ok())
+                .flatten()
+        })
 }
 
 /// Rust's names of argument types as a script user knows them: `&str | ImmutableString |
