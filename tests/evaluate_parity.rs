@@ -8,6 +8,7 @@ mod common;
 use candle_core::{DType, Tensor};
 use common::*;
 use gaxsh::attr::{AttrOptions, Method, Target, attribute};
+use gaxsh::ax::{Mode, Output, ax_logits, co_scores};
 use gaxsh::evaluate::{
     EvalOptions, Metric, Units, auc, complexity, evaluate_heatmaps, flip_curves, flip_fractions,
     infidelity, sensitivity_max, sparseness,
@@ -202,6 +203,21 @@ fn the_panel_is_independent_of_the_batch_and_complete() {
                     metric.name()
                 );
             }
+        }
+    }
+    // The panel's CO is the AX process's: the same as co_scores on ax_logits.
+    let x = ds.x().unwrap();
+    let h = attribute(&m, &x, Method::Saliency, &AttrOptions::default()).unwrap();
+    let (hn, _) = gaxsh::attr::normalize(&h).unwrap();
+    for (mode, metric) in [(Mode::Sum, "co_sum"), (Mode::Mult, "co_mult")] {
+        let (before, after) = ax_logits(&m, &x, &hn, mode).unwrap();
+        let want = co_scores(&before, &after, &ds.y, Output::Raw).unwrap();
+        let got = a.scores_of("Saliency", metric).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!(
+                (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                "{metric}: {g} vs {w}"
+            );
         }
     }
     // The cascade covers the FPA's layers, top (fc) first.

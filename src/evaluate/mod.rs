@@ -40,7 +40,7 @@ pub use robustness::{infidelity, sensitivity_max};
 pub use table::{MetricTable, number};
 
 use crate::attr::{AttrOptions, Method, Target, attribute_named, normalize};
-use crate::ax::{Mode, Output, ax_logits, co_scores};
+use crate::ax::{Mode, Output, co_scores};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::nn::{CHUNK, Model};
@@ -537,7 +537,14 @@ pub fn evaluate_heatmaps(model: &Model, ds: &Dataset, opts: &EvalOptions) -> Res
         task.update(start as u64, &format!("samples {start}/{n}"));
         let x = ds.batch(start, len)?.to_dtype(model.dtype)?;
         let labels = &ds.y[start..start + len];
-        let preds = model.predict(&x, CHUNK)?;
+        // The logits of the inputs, once per batch: the predictions and CO's "before" side.
+        let before = model.logits(&x, CHUNK)?;
+        let preds: Vec<usize> = before
+            .argmax(1)?
+            .to_vec1::<u32>()?
+            .into_iter()
+            .map(|p| p as usize)
+            .collect();
         let target = opts.attr.target.with_labels(Some(labels))?;
         let targets = crate::attr::resolve_targets(
             model,
@@ -582,7 +589,7 @@ pub fn evaluate_heatmaps(model: &Model, ds: &Dataset, opts: &EvalOptions) -> Res
                             Mode::Mult
                         };
                         let (hn, _) = normalize(&h)?;
-                        let (before, after) = ax_logits(model, &x, &hn, mode)?;
+                        let after = model.logits(&mode.apply(&x, &hn)?, CHUNK)?;
                         co_scores(&before, &after, labels, Output::Raw)?
                     }
                     Metric::Deletion | Metric::Insertion => {
