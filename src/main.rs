@@ -129,17 +129,18 @@ unsafe extern "C" {
 /// `mi_option_purge_delay` in mimalloc 2's `mi_option_t` (mimalloc.h).
 const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
-/// Freed pages are handed back to the kernel only after a second unused (mimalloc's default is
-/// 10 ms): the next batch of a sweep reuses them instead of faulting fresh zeroed pages in. On
-/// ResNet34 at batch 8 this took the forward pass from 1.07 s to 0.82 s and Saliency from
-/// 2.02 s to 1.84 s (16 % of the time was the kernel clearing pages, `perf record`); the peak
-/// is unchanged, memory an idle session holds is returned a second later.
-/// `MIMALLOC_PURGE_DELAY` in the environment still decides, as mimalloc documents.
+/// Freed pages are handed back to the kernel only after five seconds unused (mimalloc's default
+/// is 10 ms): the next batch of a sweep reuses them instead of faulting fresh zeroed pages in.
+/// On ResNet34 at batch 8 a Saliency pass takes over a second, so a one-second delay still
+/// purged between passes: six passes took 10.3 s (1.7 s of it the kernel clearing pages)
+/// against 7.6 s (0.2 s) at five seconds, `perf record`. The peak is unchanged; memory an idle
+/// session holds is returned five seconds later. `MIMALLOC_PURGE_DELAY` in the environment still
+/// decides, as mimalloc documents.
 fn keep_freed_pages_a_while() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets a process-wide option of the allocator; any thread may call it at any
         // time.
-        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 5000) };
     }
 }
 

@@ -8,5 +8,5 @@ use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
 pub fn deconvolution(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
-    Ok(gradient(model, x, targets, Rule::Deconvolution, 0, None)?.grad)
+    Ok(gradient(model, x, targets, Rule::Deconvolution, 0)?.grad)
 }

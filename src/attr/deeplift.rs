@@ -24,6 +24,6 @@ pub fn deeplift(
     };
     let both = Tensor::cat(&[&x, &base], 0)?;
     let doubled: Option<Vec<usize>> = targets.map(|t| t.iter().chain(t).copied().collect());
-    let g = gradient(model, &both, doubled.as_deref(), Rule::DeepLift, b, None)?.grad;
+    let g = gradient(model, &both, doubled.as_deref(), Rule::DeepLift, b)?.grad;
     Ok(((&x - &base)? * g.narrow(0, 0, b)?)?)
 }

@@ -8,14 +8,12 @@ use crate::nn::pass::Captured;
 use crate::nn::{LayerRef, Model, Pass, Rule};
 use candle_core::{Tensor, Var};
 
-/// What one forward/backward pass gives.
+/// What one forward/backward pass to the input gives.
 pub struct Gradient {
     /// ∂objective/∂x, the input's shape.
     pub grad: Tensor,
     /// The logits of the pass.
     pub logits: Tensor,
-    /// The captured layer activation, whose hook holds its gradient.
-    pub captured: Option<Captured>,
 }
 
 /// A (B, C) mask with 1 at each row's target.
@@ -37,18 +35,49 @@ pub fn gradient(
     targets: Option<&[usize]>,
     rule: Rule,
     samples: usize,
-    capture: Option<LayerRef>,
 ) -> Result<Gradient> {
     let var = Var::from_tensor(&x.to_dtype(model.dtype)?)?;
-    let mut pass = Pass::eval(rule).with_capture(capture);
+    let mut pass = Pass::eval(rule);
     pass.samples = samples;
-    let logits = model.forward(var.as_tensor(), &mut pass)?;
+    let (logits, grads) = backward_from_targets(model, var.as_tensor(), targets, &mut pass)?;
+    let grad = match grads.get(var.as_tensor()) {
+        Some(g) => g.clone(),
+        // No path from the input to the output (cannot happen for real models): zero gradient.
+        None => var.as_tensor().zeros_like()?,
+    };
+    Ok(Gradient { grad, logits })
+}
+
+/// The gradient of the targets' outputs at one layer (plain rule): the input is not a variable,
+/// so backward stops at the layer instead of running on to the input — for a late layer such
+/// as ResNet's `layer4`, most of a backward pass saved. `None` when the forward pass never
+/// reached the layer.
+pub fn layer_gradient(
+    model: &Model,
+    x: &Tensor,
+    targets: Option<&[usize]>,
+    layer: LayerRef,
+) -> Result<Option<Captured>> {
+    let mut pass = Pass::eval(Rule::Plain).with_capture(Some(layer));
+    backward_from_targets(model, &x.to_dtype(model.dtype)?, targets, &mut pass)?;
+    Ok(pass.captured)
+}
+
+/// The forward pass and the backward pass of Σ_i y_{i, t_i}.
+fn backward_from_targets(
+    model: &Model,
+    x: &Tensor,
+    targets: Option<&[usize]>,
+    pass: &mut Pass,
+) -> Result<(Tensor, candle_core::backprop::GradStore)> {
+    let logits = model.forward(x, pass)?;
     let predicted: Vec<usize>;
     let targets = match targets {
         Some(t) => t,
         None => {
-            let rows = if rule == Rule::DeepLift {
-                samples
+            let deeplift = pass.rule == Rule::DeepLift;
+            let rows = if deeplift {
+                pass.samples
             } else {
                 logits.dim(0)?
             };
@@ -59,7 +88,7 @@ pub fn gradient(
                 .into_iter()
                 .map(|v| v as usize)
                 .collect();
-            predicted = if rule == Rule::DeepLift {
+            predicted = if deeplift {
                 p.iter().chain(&p).copied().collect()
             } else {
                 p
@@ -69,14 +98,5 @@ pub fn gradient(
     };
     let objective = (&logits * one_hot(targets, model.classes, &logits)?)?.sum_all()?;
     let grads = objective.backward()?;
-    let grad = match grads.get(var.as_tensor()) {
-        Some(g) => g.clone(),
-        // No path from the input to the output (cannot happen for real models): zero gradient.
-        None => var.as_tensor().zeros_like()?,
-    };
-    Ok(Gradient {
-        grad,
-        logits: logits.detach(),
-        captured: pass.captured,
-    })
+    Ok((logits.detach(), grads))
 }

@@ -7,5 +7,5 @@ use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
 pub fn guided_backprop(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
-    Ok(gradient(model, x, targets, Rule::GuidedBackprop, 0, None)?.grad)
+    Ok(gradient(model, x, targets, Rule::GuidedBackprop, 0)?.grad)
 }

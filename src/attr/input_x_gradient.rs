@@ -6,6 +6,6 @@ use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
 pub fn input_x_gradient(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
-    let g = gradient(model, x, targets, Rule::Plain, 0, None)?.grad;
+    let g = gradient(model, x, targets, Rule::Plain, 0)?.grad;
     Ok((x.to_dtype(g.dtype())? * g)?)
 }

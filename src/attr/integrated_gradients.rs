@@ -130,7 +130,7 @@ pub fn integrated_gradients(
             .collect::<Result<_>>()?;
         let batch = Tensor::cat(&scaled, 0)?;
         let ts: Vec<usize> = (k0..k1).flat_map(|_| targets.iter().copied()).collect();
-        let g = gradient(model, &batch, Some(&ts), Rule::Plain, 0, None)?.grad;
+        let g = gradient(model, &batch, Some(&ts), Rule::Plain, 0)?.grad;
         for (j, k) in (k0..k1).enumerate() {
             total = (total + (g.narrow(0, j * b, b)? * weights[k])?)?;
         }

@@ -6,9 +6,9 @@
 //! For the FPA models the paper captures the *input* of `fpa.fconvs.0` (the unsqueezed sample),
 //! which gives the closed form LGC = x · mean_j(∂y_t/∂x_j) (METHOD.md §4.2).
 
-use super::gradient::gradient;
+use super::gradient::layer_gradient;
 use crate::error::{Error, Result};
-use crate::nn::{LayerRef, Model, Rule};
+use crate::nn::{LayerRef, Model};
 use crate::tensor::resize::{Mode, resize};
 use candle_core::Tensor;
 
@@ -21,9 +21,8 @@ pub fn layer_gradcam(
     upsample: Option<Mode>,
 ) -> Result<Tensor> {
     let layer = &model.resolve_layer(layer)?;
-    let g = gradient(model, x, targets, Rule::Plain, 0, Some(layer.clone()))?;
     let which = if layer.input { "input" } else { "output" };
-    let cap = g.captured.ok_or_else(|| {
+    let cap = layer_gradient(model, x, targets, layer.clone())?.ok_or_else(|| {
         Error::invalid(format!(
             "layer '{}' was not reached by the forward pass",
             layer.name

@@ -7,6 +7,6 @@ use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
 pub fn saliency(model: &Model, x: &Tensor, targets: Option<&[usize]>, abs: bool) -> Result<Tensor> {
-    let g = gradient(model, x, targets, Rule::Plain, 0, None)?.grad;
+    let g = gradient(model, x, targets, Rule::Plain, 0)?.grad;
     Ok(if abs { g.abs()? } else { g })
 }

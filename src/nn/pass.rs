@@ -81,6 +81,13 @@ impl Pass {
     fn tap(&mut self, name: &str, input: bool, t: Tensor) -> Result<Tensor> {
         match &self.capture {
             Some(c) if c.name == name && c.input == input && self.captured.is_none() => {
+                // When nothing before the layer takes gradients (Grad-CAM asks only for the
+                // layer's), the graph starts here and backward stops at the layer.
+                let t = if t.track_op() {
+                    t
+                } else {
+                    Var::from_tensor(&t)?.into_inner()
+                };
                 let hook = GradHook::new();
                 let t = hook.attach(&t)?;
                 self.captured = Some(Captured {

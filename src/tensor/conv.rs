@@ -9,6 +9,7 @@
 
 use super::cpu::dims4;
 pub use super::geometry::ConvGeom;
+use super::winograd;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
 
@@ -70,6 +71,23 @@ impl ConvGeom {
         self.groups == 1 && d.kh == 1 && d.kw == 1 && self.stride == 1 && self.pad == (0, 0, 0, 0)
     }
 
+    /// A 3×3 convolution at stride 1 with padding 1 and enough channels for Winograd to pay:
+    /// the input gradient is then the same kind of convolution.
+    fn winograd(&self, d: &Dims) -> Option<winograd::Sizes> {
+        let s = winograd::Sizes {
+            n: d.n,
+            c: d.c,
+            h: d.h,
+            w: d.w,
+            k: d.k,
+        };
+        let fits = self.groups == 1
+            && (d.kh, d.kw, self.stride) == (3, 3, 1)
+            && self.pad == (1, 1, 1, 1)
+            && winograd::pays(&s);
+        fits.then_some(s)
+    }
+
     /// Small outputs (1-D convolutions on tabular rows) run as one product over the whole batch:
     /// per-sample products of a few hundred elements cost more in calls than in arithmetic.
     fn batched(&self, d: &Dims) -> bool {
@@ -100,7 +118,7 @@ fn to_channel_major<T: Copy>(nk: &[T], n: usize, k: usize, p: usize, out: &mut [
 
 /// Threads for one product of m×k by k×n: all of them for large products, one for small ones,
 /// whose split costs more than it saves (and whose callers may already run side by side).
-fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
+pub(super) fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     const PARALLEL_MIN_MACS: usize = 1 << 22;
     match crate::threads::current() {
         0 | 1 => gemm::Parallelism::None,
@@ -151,6 +169,43 @@ fn matmul_strided<T: Float + 'static>(
             false,
             false,
             parallelism(m, n, k),
+        )
+    }
+}
+
+/// C = A·B, all row-major (A m×k, B k×n, C m×n), on the given threads.
+pub(super) fn matmul_with<T: Float + 'static>(
+    par: gemm::Parallelism,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+    // SAFETY: the slices hold m·k, k·n and m·n elements, row-major (checked above).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            T::one(),
+            T::one(),
+            false,
+            false,
+            false,
+            par,
         )
     }
 }
@@ -518,7 +573,10 @@ fn add_into_loop<T: Float>(dst: &mut [T], src: &[T]) {
     }
 }
 
-fn forward<T: Float + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+fn forward<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+    if let Some(s) = g.winograd(d) {
+        return winograd::conv3x3(x, w, &s);
+    }
     let (oh, ow) = (d.oh, d.ow);
     let mut out = vec![T::zero(); d.n * d.k * oh * ow];
     if g.depthwise(d) {
@@ -597,7 +655,20 @@ fn forward<T: Float + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<
     out
 }
 
-fn grad_input<T: Float + 'static>(w: &[T], dy: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+fn grad_input<T: Float + Send + Sync + 'static>(
+    w: &[T],
+    dy: &[T],
+    d: &Dims,
+    g: &ConvGeom,
+) -> Vec<T> {
+    if let Some(s) = g.winograd(d) {
+        let back = winograd::Sizes {
+            c: d.k,
+            k: d.c,
+            ..s
+        };
+        return winograd::conv3x3(dy, &winograd::flipped_kernel(w, d.k, d.c), &back);
+    }
     let (oh, ow) = (d.oh, d.ow);
     let mut dx = vec![T::zero(); d.n * d.c * d.h * d.w];
     if g.depthwise(d) {
@@ -1094,6 +1165,30 @@ mod tests {
             &[1, 1, 131, 131],
             &[4, 1, 7, 7],
         );
+    }
+
+    /// 3×3 stride-1 convolutions with enough channels take the Winograd path, forward and
+    /// input gradient; odd and even sizes, maps smaller than a tile, more outputs than inputs.
+    #[test]
+    fn winograd_path_matches_candle() {
+        let geom = ConvGeom {
+            stride: 1,
+            pad: (1, 1, 1, 1),
+            groups: 1,
+        };
+        for (x, w) in [
+            ([2, 16, 8, 8], [16, 16, 3, 3]),
+            ([3, 17, 7, 9], [20, 17, 3, 3]),
+            ([1, 24, 5, 4], [16, 24, 3, 3]),
+            ([2, 16, 4, 5], [32, 16, 3, 3]),
+        ] {
+            let d = geom.dims(x, w).unwrap();
+            assert!(
+                geom.winograd(&d).is_some(),
+                "{x:?} should take the Winograd path"
+            );
+            check(geom, &x, &w);
+        }
     }
 
     #[test]

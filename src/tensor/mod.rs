@@ -14,3 +14,4 @@ pub mod resize;
 pub mod simd;
 #[cfg(test)]
 pub mod testing;
+mod winograd;
