@@ -7,6 +7,12 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
-pub fn deconvolution(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
-    Ok(gradient(model, x, targets, Rule::Deconvolution, 0)?.grad)
+/// The heatmaps and the logits of the forward pass they came from.
+pub fn deconvolution(
+    model: &Model,
+    x: &Tensor,
+    targets: Option<&[usize]>,
+) -> Result<(Tensor, Tensor)> {
+    let g = gradient(model, x, targets, Rule::Deconvolution, 0)?;
+    Ok((g.grad, g.logits))
 }

@@ -10,12 +10,14 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
+/// The heatmaps and the logits of the inputs (the first half of the pass; the rules change only
+/// the backward pass).
 pub fn deeplift(
     model: &Model,
     x: &Tensor,
     targets: Option<&[usize]>,
     baseline: Option<&Tensor>,
-) -> Result<Tensor> {
+) -> Result<(Tensor, Tensor)> {
     let b = x.dim(0)?;
     let x = x.to_dtype(model.dtype)?;
     let base = match baseline {
@@ -24,6 +26,7 @@ pub fn deeplift(
     };
     let both = Tensor::cat(&[&x, &base], 0)?;
     let doubled: Option<Vec<usize>> = targets.map(|t| t.iter().chain(t).copied().collect());
-    let g = gradient(model, &both, doubled.as_deref(), Rule::DeepLift, b)?.grad;
-    Ok(((&x - &base)? * g.narrow(0, 0, b)?)?)
+    let g = gradient(model, &both, doubled.as_deref(), Rule::DeepLift, b)?;
+    let maps = ((&x - &base)? * g.grad.narrow(0, 0, b)?)?;
+    Ok((maps, g.logits.narrow(0, 0, b)?))
 }

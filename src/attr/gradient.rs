@@ -51,16 +51,16 @@ pub fn gradient(
 /// The gradient of the targets' outputs at one layer (plain rule): the input is not a variable,
 /// so backward stops at the layer instead of running on to the input — for a late layer such
 /// as ResNet's `layer4`, most of a backward pass saved. `None` when the forward pass never
-/// reached the layer.
+/// reached the layer. With the logits of the pass.
 pub fn layer_gradient(
     model: &Model,
     x: &Tensor,
     targets: Option<&[usize]>,
     layer: LayerRef,
-) -> Result<Option<Captured>> {
+) -> Result<(Option<Captured>, Tensor)> {
     let mut pass = Pass::eval(Rule::Plain).with_capture(Some(layer));
-    backward_from_targets(model, &x.to_dtype(model.dtype)?, targets, &mut pass)?;
-    Ok(pass.captured)
+    let (logits, _) = backward_from_targets(model, &x.to_dtype(model.dtype)?, targets, &mut pass)?;
+    Ok((pass.captured, logits))
 }
 
 /// The forward pass and the backward pass of Σ_i y_{i, t_i}.

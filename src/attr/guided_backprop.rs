@@ -6,6 +6,12 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
-pub fn guided_backprop(model: &Model, x: &Tensor, targets: Option<&[usize]>) -> Result<Tensor> {
-    Ok(gradient(model, x, targets, Rule::GuidedBackprop, 0)?.grad)
+/// The heatmaps and the logits of the forward pass they came from.
+pub fn guided_backprop(
+    model: &Model,
+    x: &Tensor,
+    targets: Option<&[usize]>,
+) -> Result<(Tensor, Tensor)> {
+    let g = gradient(model, x, targets, Rule::GuidedBackprop, 0)?;
+    Ok((g.grad, g.logits))
 }

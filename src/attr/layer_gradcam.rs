@@ -19,10 +19,11 @@ pub fn layer_gradcam(
     layer: &LayerRef,
     relu: bool,
     upsample: Option<Mode>,
-) -> Result<Tensor> {
+) -> Result<(Tensor, Tensor)> {
     let layer = &model.resolve_layer(layer)?;
     let which = if layer.input { "input" } else { "output" };
-    let cap = layer_gradient(model, x, targets, layer.clone())?.ok_or_else(|| {
+    let (captured, logits) = layer_gradient(model, x, targets, layer.clone())?;
+    let cap = captured.ok_or_else(|| {
         Error::invalid(format!(
             "layer '{}' was not reached by the forward pass",
             layer.name
@@ -47,10 +48,11 @@ pub fn layer_gradcam(
     };
     let map = weights.broadcast_mul(&act)?.sum_keepdim(1)?;
     let map = if relu { map.relu()? } else { map };
-    match upsample {
-        Some(mode) => to_input_shape(&map, x, mode),
-        None => Ok(map.to_dtype(x.dtype())?),
-    }
+    let maps = match upsample {
+        Some(mode) => to_input_shape(&map, x, mode)?,
+        None => map.to_dtype(x.dtype())?,
+    };
+    Ok((maps, logits))
 }
 
 /// Bring a (N, 1, …) map to the input's shape.

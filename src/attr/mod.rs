@@ -298,6 +298,25 @@ pub fn resolve_targets(model: &Model, x: &Tensor, target: &Target) -> Result<Vec
 
 /// Heatmaps of `method` for a batch, computed in chunks; targets resolved once for the batch.
 pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) -> Result<Tensor> {
+    Ok(attribute_with_logits(model, x, method, opts)?.heatmaps)
+}
+
+/// What [`attribute_with_logits`] gives.
+pub struct Attribution {
+    pub heatmaps: Tensor,
+    /// The model's logits for `x` from the method's own forward pass (every backward rule leaves
+    /// the forward pass as it is), so the AX process needs no separate forward pass for its
+    /// "before" side; `None` for Integrated Gradients, whose passes run on scaled inputs.
+    pub logits: Option<Tensor>,
+}
+
+/// [`attribute`], keeping the logits of the forward pass the heatmaps came from.
+pub fn attribute_with_logits(
+    model: &Model,
+    x: &Tensor,
+    method: Method,
+    opts: &AttrOptions,
+) -> Result<Attribution> {
     let x = x.to_dtype(model.dtype)?;
     // Predictions come from each method's own forward pass, except for Integrated Gradients,
     // whose passes run on scaled inputs.
@@ -311,7 +330,7 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
     } else {
         opts.chunk
     };
-    let mut parts = Vec::new();
+    let (mut parts, mut logit_parts) = (Vec::new(), Vec::new());
     let mut start = 0;
     // Progress in samples, when the batch takes more than one pass.
     let task = (n > chunk).then(|| crate::progress::Task::start(method.name(), n as u64));
@@ -327,7 +346,7 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
             Some(b) => Some(baseline_for(b, &xs)?),
             None => None,
         };
-        let h = match method {
+        let (h, logits) = match method {
             Method::Saliency => saliency::saliency(model, &xs, ts, opts.abs)?,
             Method::InputXGradient => input_x_gradient::input_x_gradient(model, &xs, ts)?,
             Method::Deconvolution => deconvolution::deconvolution(model, &xs, ts)?,
@@ -337,23 +356,36 @@ pub fn attribute(model: &Model, x: &Tensor, method: Method, opts: &AttrOptions) 
                 let layer = opts.cam_layer(model)?;
                 layer_gradcam::layer_gradcam(model, &xs, ts, &layer, opts.relu, opts.upsample)?
             }
-            Method::IntegratedGradients => integrated_gradients::integrated_gradients(
-                model,
-                &xs,
-                ts.expect("resolved above"),
-                baseline.as_ref(),
-                opts.ig_steps,
-                opts.ig_method,
-                opts.internal_batch,
-            )?,
+            Method::IntegratedGradients => {
+                let h = integrated_gradients::integrated_gradients(
+                    model,
+                    &xs,
+                    ts.expect("resolved above"),
+                    baseline.as_ref(),
+                    opts.ig_steps,
+                    opts.ig_method,
+                    opts.internal_batch,
+                )?;
+                parts.push(h);
+                start += len;
+                continue;
+            }
         };
         parts.push(h);
+        logit_parts.push(logits);
         start += len;
     }
     if parts.is_empty() {
         return Err(Error::invalid("attribute: empty batch"));
     }
-    Ok(Tensor::cat(&parts, 0)?)
+    Ok(Attribution {
+        heatmaps: Tensor::cat(&parts, 0)?,
+        logits: if logit_parts.len() == parts.len() {
+            Some(Tensor::cat(&logit_parts, 0)?)
+        } else {
+            None
+        },
+    })
 }
 
 fn layer_list(model: &Model) -> String {

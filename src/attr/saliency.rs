@@ -6,7 +6,13 @@ use crate::error::Result;
 use crate::nn::{Model, Rule};
 use candle_core::Tensor;
 
-pub fn saliency(model: &Model, x: &Tensor, targets: Option<&[usize]>, abs: bool) -> Result<Tensor> {
-    let g = gradient(model, x, targets, Rule::Plain, 0)?.grad;
-    Ok(if abs { g.abs()? } else { g })
+/// The heatmaps and the logits of the forward pass they came from.
+pub fn saliency(
+    model: &Model,
+    x: &Tensor,
+    targets: Option<&[usize]>,
+    abs: bool,
+) -> Result<(Tensor, Tensor)> {
+    let g = gradient(model, x, targets, Rule::Plain, 0)?;
+    Ok((if abs { g.grad.abs()? } else { g.grad }, g.logits))
 }

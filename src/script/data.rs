@@ -223,6 +223,34 @@ fn dataset_ops(r: &mut Registrar) {
         .register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
     r.doc(
         Cat,
+        "dataset",
+        "dataset(x, labels, classes) -> Dataset",
+        "Samples already in memory as a dataset (for ax_sweep, evaluate_heatmaps, fit): x holds one sample per row, labels one class index per sample (tensor or array), classes the class names (array of strings) or their number.",
+    )
+    .example_is(
+        "dataset(zeros([3, 2]), [0, 1, 1], [\"no\", \"yes\"]).class_counts()",
+        "[1, 2]",
+    );
+    r.engine.register_fn(
+        "dataset",
+        |x: ScriptTensor, labels: Dynamic, classes: Dynamic| -> RResult<Dataset> {
+            let y = super::attribution::indices(&labels, "dataset: labels")?;
+            let names: Vec<String> = if let Some(a) = classes.clone().try_cast::<Array>() {
+                a.into_iter().map(|c| c.to_string()).collect()
+            } else {
+                let n = index(&classes, "dataset: classes")?;
+                // A name per class: a typed count is checked before it is allocated.
+                crate::limits::check("dataset: classes", n, 32).rh()?;
+                (0..n).map(|i| i.to_string()).collect()
+            };
+            if x.0.rank() == 0 {
+                return err("dataset: x must hold one sample per row, got a scalar");
+            }
+            Dataset::in_memory(x.0, y, names, "tensors from a script").rh()
+        },
+    );
+    r.doc(
+        Cat,
         "concat",
         "concat(datasets) -> Dataset",
         "Join datasets with the same classes and sample shape.",

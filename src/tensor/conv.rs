@@ -12,6 +12,7 @@ pub use super::geometry::ConvGeom;
 use super::winograd;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
+use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug)]
 struct Dims {
@@ -145,6 +146,7 @@ fn matmul_strided<T: Float + 'static>(
     c: &mut [T],
     c_rs: usize,
     acc: bool,
+    par: gemm::Parallelism,
 ) {
     let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
     // SAFETY: A holds m·k values; B and C are indexed within their row strides.
@@ -168,7 +170,7 @@ fn matmul_strided<T: Float + 'static>(
             false,
             false,
             false,
-            parallelism(m, n, k),
+            par,
         )
     }
 }
@@ -627,32 +629,62 @@ fn forward<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], d: &Dims, g: &Con
         return out;
     }
     let band = band_rows(rows, ow, oh);
-    let mut col = vec![T::zero(); rows * band * ow];
-    for n in 0..d.n {
-        let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
-        for gi in 0..g.groups {
-            let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
-            let dst = &mut out[(n * d.k + gi * kg) * p..(n * d.k + (gi + 1) * kg) * p];
-            for oy0 in (0..oh).step_by(band) {
-                let oy1 = (oy0 + band).min(oh);
-                let bl = (oy1 - oy0) * ow;
-                im2col_band(xs, d, g, gi * cg, cg, oy0, oy1, &mut col[..rows * bl]);
-                matmul_strided(
-                    kg,
-                    bl,
-                    rows,
-                    wg,
-                    false,
-                    &col[..rows * bl],
-                    bl,
-                    &mut dst[oy0 * ow..],
-                    p,
-                    false,
-                );
+    let inner = parallelism(kg, band * ow, rows);
+    per_sample(
+        &mut out,
+        d.k * p,
+        rows * band * ow,
+        inner,
+        |n, dst, col, par| {
+            let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
+            for gi in 0..g.groups {
+                let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
+                let dst = &mut dst[gi * kg * p..(gi + 1) * kg * p];
+                for oy0 in (0..oh).step_by(band) {
+                    let oy1 = (oy0 + band).min(oh);
+                    let bl = (oy1 - oy0) * ow;
+                    im2col_band(xs, d, g, gi * cg, cg, oy0, oy1, &mut col[..rows * bl]);
+                    matmul_strided(
+                        kg,
+                        bl,
+                        rows,
+                        wg,
+                        false,
+                        &col[..rows * bl],
+                        bl,
+                        &mut dst[oy0 * ow..],
+                        p,
+                        false,
+                        par,
+                    );
+                }
             }
+        },
+    );
+    out
+}
+
+/// Run `f(sample, its slice of out, scratch, gemm's threads)` for every sample: side by side on
+/// the compute threads when there are several of both (each with its own scratch, gemm on one
+/// thread), else in order with `inner` threads for gemm.
+fn per_sample<T: Float + Send + Sync>(
+    out: &mut [T],
+    per: usize,
+    scratch: usize,
+    inner: gemm::Parallelism,
+    f: impl Fn(usize, &mut [T], &mut [T], gemm::Parallelism) + Sync,
+) {
+    if crate::threads::current() > 1 && out.len() > per {
+        out.par_chunks_mut(per).enumerate().for_each_init(
+            || vec![T::zero(); scratch],
+            |col, (n, o)| f(n, o, col, gemm::Parallelism::None),
+        );
+    } else {
+        let mut col = vec![T::zero(); scratch];
+        for (n, o) in out.chunks_mut(per).enumerate() {
+            f(n, o, &mut col, inner);
         }
     }
-    out
 }
 
 fn grad_input<T: Float + Send + Sync + 'static>(
@@ -719,32 +751,38 @@ fn grad_input<T: Float + Send + Sync + 'static>(
         return dx;
     }
     let band = band_rows(rows, ow, oh);
-    let mut col = vec![T::zero(); rows * band * ow];
-    for n in 0..d.n {
-        let dxs = &mut dx[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
-        for gi in 0..g.groups {
-            let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
-            let dys = &dy[(n * d.k + gi * kg) * p..(n * d.k + (gi + 1) * kg) * p];
-            for oy0 in (0..oh).step_by(band) {
-                let oy1 = (oy0 + band).min(oh);
-                let bl = (oy1 - oy0) * ow;
-                // dcol = Wᵀ (rows × kg) · dy band (kg × bl)
-                matmul_strided(
-                    rows,
-                    bl,
-                    kg,
-                    wg,
-                    true,
-                    &dys[oy0 * ow..],
-                    p,
-                    &mut col[..rows * bl],
-                    bl,
-                    false,
-                );
-                col2im_band(&col[..rows * bl], d, g, gi * cg, cg, oy0, oy1, dxs);
+    let inner = parallelism(rows, band * ow, kg);
+    per_sample(
+        &mut dx,
+        d.c * d.h * d.w,
+        rows * band * ow,
+        inner,
+        |n, dxs, col, par| {
+            for gi in 0..g.groups {
+                let wg = &w[gi * kg * rows..(gi + 1) * kg * rows];
+                let dys = &dy[(n * d.k + gi * kg) * p..(n * d.k + (gi + 1) * kg) * p];
+                for oy0 in (0..oh).step_by(band) {
+                    let oy1 = (oy0 + band).min(oh);
+                    let bl = (oy1 - oy0) * ow;
+                    // dcol = Wᵀ (rows × kg) · dy band (kg × bl)
+                    matmul_strided(
+                        rows,
+                        bl,
+                        kg,
+                        wg,
+                        true,
+                        &dys[oy0 * ow..],
+                        p,
+                        &mut col[..rows * bl],
+                        bl,
+                        false,
+                        par,
+                    );
+                    col2im_band(&col[..rows * bl], d, g, gi * cg, cg, oy0, oy1, dxs);
+                }
             }
-        }
-    }
+        },
+    );
     dx
 }
 

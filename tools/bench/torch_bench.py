@@ -14,7 +14,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
-from models import CXCMultiSPA, FpaNet, ResNet, KerasMobileNetV1, formula_input, formula_state_dict, keras_v1_state_dict  # noqa: E402
+from models import AlexNet, CXCMultiSPA, FpaNet, ResNet, KerasMobileNetV1, formula_input, formula_state_dict, keras_v1_state_dict  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--threads", type=int, default=1)
@@ -175,6 +175,28 @@ if not args.only or "g_resnet34" in args.only:
                 ts.append(time.perf_counter() - t0)
             seconds = sorted(ts)[len(ts) // 2]
         print(json.dumps({"name": name, "seconds": seconds}), flush=True)
+
+# (h) The AX process on batches of 8 images, each method: forward, attribution (targets from the
+# first forward), h = A / max|A|, forward of x + h, CO. Grad-CAM at gaxsh's default layer.
+def batch_rows(tag, net, x, layer):
+    labels = torch.arange(x.shape[0]) % 2
+    for m in METHODS:
+        time_it(f"h_{tag}_b8_{m}", lambda m=m: ax(net, x, labels, m, layer))
+
+
+def wanted(tag):
+    return not args.only or tag in args.only or args.only in tag
+
+
+if wanted("h_resnet34_b8"):
+    batch_rows("resnet34", res, formula_input((8, 3, 224, 224), 0.5).float().to(args.device), res.conv1)
+if wanted("h_alexnet_b8"):
+    alex = formula(AlexNet(1000))
+    batch_rows("alexnet", alex, formula_input((8, 3, 224, 224), 0.5).float().to(args.device), alex.features[0])
+if wanted("h_mobilenet_b8"):
+    batch_rows("mobilenet", mb, (formula_input((8, 3, 224, 224), 0.5) * 2 - 1).float().to(args.device), mb.conv1)
+if wanted("h_cxc_b8"):
+    batch_rows("cxc", cxc, formula_input((8, 1, 256, 256), 0.5).float().to(args.device), cxc.spa1.convs["0"])
 
 # Training drybean_fpa for 2 epochs (batch 16, Adam lr 1e-3, betas (0.5, 0.999)).
 train_x = torch.tensor(xs[idx % 3 == 0], dtype=torch.float32)
