@@ -300,6 +300,99 @@ pub struct AxTable {
     pub n_samples: usize,
     /// Caveats carried from the data (substitute splits…).
     pub notes: Vec<String>,
+    /// A few samples' heatmaps for the report's gallery ([`gallery`]); empty unless asked for.
+    #[serde(skip)]
+    pub examples: Vec<Example>,
+}
+
+/// One sample of the report's gallery: its input and every method's normalised heatmap.
+#[derive(Clone, Debug)]
+pub struct Example {
+    pub index: usize,
+    pub id: String,
+    pub label: usize,
+    pub pred_before: usize,
+    /// The sample's shape (without the batch axis) and values.
+    pub dims: Vec<usize>,
+    pub x: Vec<f64>,
+    /// Per method, h = A / max|A| (the heatmap the AX process adds).
+    pub heatmaps: Vec<(String, Vec<f64>)>,
+}
+
+/// Samples per group (correct, wrong) in a report's heatmap gallery.
+pub const GALLERY_PER_GROUP: usize = 3;
+
+/// The sweep's first `per_group` correctly and wrongly predicted samples (by index) with every
+/// method's heatmap, recomputed for those few samples only (a sweep does not keep its
+/// heatmaps: an ImageNet sweep's would not fit in memory).
+pub fn gallery(
+    model: &Model,
+    ds: &Dataset,
+    table: &AxTable,
+    opts: &SweepOptions,
+    per_group: usize,
+) -> Result<Vec<Example>> {
+    let mut seen = HashSet::new();
+    let (mut right, mut wrong) = (Vec::new(), Vec::new());
+    for r in &table.rows {
+        if !seen.insert(r.index) {
+            continue;
+        }
+        let group = if r.pred_before == r.label {
+            &mut right
+        } else {
+            &mut wrong
+        };
+        if group.len() < per_group {
+            group.push((r.index, r.label, r.pred_before));
+        }
+    }
+    let picked: Vec<(usize, usize, usize)> = right.into_iter().chain(wrong).collect();
+    if picked.is_empty() {
+        return Ok(vec![]);
+    }
+    let parts: Vec<Tensor> = picked
+        .iter()
+        .map(|&(i, _, _)| ds.batch(i, 1))
+        .collect::<Result<_>>()?;
+    let x = Tensor::cat(&parts, 0)?.to_dtype(model.dtype)?;
+    let dims = x.dims()[1..].to_vec();
+    let preds: Vec<usize> = picked.iter().map(|p| p.2).collect();
+    let mut maps = Vec::new();
+    for m in &opts.methods {
+        let a = attr::attribute(
+            model,
+            &x,
+            *m,
+            &AttrOptions {
+                target: Target::PerSample(preds.clone()),
+                ..opts.attr.clone()
+            },
+        )?;
+        let (h, _) = attr::normalize(&a)?;
+        maps.push((
+            m.name().to_string(),
+            h.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?,
+        ));
+    }
+    let xs = x.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+    let per = xs.len() / picked.len();
+    Ok(picked
+        .iter()
+        .enumerate()
+        .map(|(k, &(index, label, pred_before))| Example {
+            index,
+            id: ds.ids[index].clone(),
+            label,
+            pred_before,
+            dims: dims.clone(),
+            x: xs[k * per..(k + 1) * per].to_vec(),
+            heatmaps: maps
+                .iter()
+                .map(|(m, h)| (m.clone(), h[k * per..(k + 1) * per].to_vec()))
+                .collect(),
+        })
+        .collect())
 }
 
 /// Options of an AX sweep.
@@ -792,6 +885,7 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
             .cloned()
             .chain(resume_note)
             .collect(),
+        examples: vec![],
     })
 }
 
@@ -1185,6 +1279,7 @@ impl AxTable {
             label: String::new(),
             n_samples,
             notes: vec![],
+            examples: vec![],
         })
     }
 }

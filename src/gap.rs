@@ -371,25 +371,30 @@ pub fn flag_errors(table: &AxTable, method: &str, opts: &FlagOptions) -> Result<
 }
 
 fn flagged(table: &AxTable, method: &str, mode: Mode, meaning: Meaning) -> Vec<AxRow> {
-    let Some(g) = gap_stats(table)
-        .into_iter()
-        .find(|g| g.method == method && g.mode == mode && g.meaning == meaning)
-    else {
-        return vec![];
-    };
-    if !g.threshold.is_finite() {
+    // The widest gap of this one method, mode and meaning (the rest of its gap statistics,
+    // bootstrap intervals included, are not needed here).
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for r in table.rows_of(method, mode).filter(|r| r.co.is_finite()) {
+        if meaning.correct(r) {
+            pos.push(r.co)
+        } else {
+            neg.push(r.co)
+        }
+    }
+    let (_, threshold) = widest_gap(&pos, &neg);
+    if !threshold.is_finite() {
         return vec![];
     }
     // Which side is "wrong": the side where the wrong group's CDF runs ahead.
-    let wrong_low = g.wrong.median <= g.correct.median;
+    let wrong_low = summarize(&neg).median <= summarize(&pos).median;
     table
         .rows_of(method, mode)
         .filter(|r| {
             r.co.is_finite()
                 && if wrong_low {
-                    r.co <= g.threshold
+                    r.co <= threshold
                 } else {
-                    r.co > g.threshold
+                    r.co > threshold
                 }
         })
         .cloned()

@@ -151,6 +151,7 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
          gax(net, t.head(3), #{{max_steps: 12, similarity: 1.0, target_co: 1e9}}); \
          let cnn = model_from_yaml(\"name: tiny\\ninput: [3, 12, 12]\\nlayers:\\n  - conv2d: {{out: 4, kernel: 3}}\\n  - relu\\n  - avgpool\\n  - flatten\\n  - linear: {{out: 3}}\"); \
          gax(cnn, rand([2, 3, 12, 12]), #{{max_steps: 6, target_co: 1e9}}); \
+         ax_sweep(cnn, dataset(rand([4, 3, 12, 12]), [0, 1, 2, 0], 3), #{{modes: [\"sum\"]}}); \
          boxplot_co(tab, \"{}\"); \
          report(\"{}\", #{{title: \"report test\", features: b.features}});",
         d.join("extra_box.png").display(),
@@ -165,6 +166,22 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
             && html.contains("label margin</th>")
             && html.contains("ROC curves of CO"),
         "sections missing"
+    );
+    // The heatmap gallery: a strip per method for the tabular sweep (named features), overlays
+    // for the image sweep; and the time of each stage.
+    assert!(
+        html.contains("Heatmap gallery")
+            && html.contains("<table class=\"strip\">")
+            && html.contains("<th>Area</th>")
+            && html.contains("_gallery0_input.png")
+            && html.contains("_gallery0_DeepLift.png"),
+        "gallery missing"
+    );
+    assert!(
+        html.contains("Time per stage")
+            && html.contains("<td>GAX on 3 samples</td>")
+            && html.contains("<td>AX sweep"),
+        "time per stage missing"
     );
     assert!(
         !html.contains("http://") && !html.contains("https://"),

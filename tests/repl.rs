@@ -64,6 +64,15 @@ fn a_trailing_semicolon_hides_the_value_and_help_finds_the_function() {
     );
     line(&mut p, "7 * 6");
     p.exp_string("42").unwrap();
+    // `_` is the last value (IPython's); a switch default keeps its meaning; an error after a
+    // `_` points at the typed column.
+    line(&mut p, "_ + 1");
+    p.exp_string("43").unwrap();
+    line(&mut p, "switch _ { 1 => 0, _ => _ * 2 }");
+    p.exp_string("86").unwrap();
+    line(&mut p, "_ + nope");
+    p.exp_string("_ + nope").unwrap();
+    p.exp_string("    ^").unwrap();
     // `gax` is a function and a category: the function wins, the category follows.
     line(&mut p, "?gax");
     p.exp_string("Optimise h = tanh").unwrap();

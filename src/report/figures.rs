@@ -303,3 +303,71 @@ pub fn frame_png(
     };
     heatmap_png(&v, &dims, &spec, path)
 }
+
+/// The images of a gallery row: the input (`None` for a tabular sample) and each method's
+/// heatmap over it, as PNG files named `{stem}_input.png` and `{stem}_{method}.png` in `dir`.
+/// Channels are summed into one map, drawn in bwr with opacity growing with |h| (the image
+/// shows through where the method sees nothing); images over 128 pixels are thinned to it.
+pub fn gallery_images(ex: &crate::ax::Example, dir: &Path, stem: &str) -> Result<Vec<String>> {
+    let (c, h, w) = match ex.dims[..] {
+        [c, h, w] => (c, h, w),
+        [h, w] => (1, h, w),
+        _ => return Ok(vec![]),
+    };
+    let step = h.max(w).div_ceil(128).max(1);
+    let (oh, ow) = (h.div_ceil(step), w.div_ceil(step));
+    // The input scaled to [0, 1] by its own range (normalised inputs are not in [0, 1]).
+    let (lo, hi) =
+        ex.x.iter()
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let pixel = |y: usize, x: usize| -> [f64; 3] {
+        let at = |ch: usize| (ex.x[(ch * h + y) * w + x] - lo) / span;
+        if c >= 3 {
+            [at(0), at(1), at(2)]
+        } else {
+            [at(0); 3]
+        }
+    };
+    let mut names = Vec::new();
+    let mut write = |name: String, rgb: Vec<u8>| -> Result<()> {
+        crate::plot::write_png(&dir.join(&name), ow as u32, oh as u32, rgb)?;
+        names.push(name);
+        Ok(())
+    };
+    let mut input = Vec::with_capacity(oh * ow * 3);
+    for y in (0..h).step_by(step) {
+        for x in (0..w).step_by(step) {
+            input.extend(pixel(y, x).map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
+        }
+    }
+    write(format!("{stem}_input.png"), input)?;
+    for (method, hm) in &ex.heatmaps {
+        let summed: Vec<f64> = (0..h * w)
+            .map(|p| (0..c).map(|ch| hm[ch * h * w + p]).sum())
+            .collect();
+        let limit = summed.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let mut rgb = Vec::with_capacity(oh * ow * 3);
+        for y in (0..h).step_by(step) {
+            for x in (0..w).step_by(step) {
+                let v = summed[y * w + x];
+                let col = crate::plot::colormap::ColorMap::Bwr.color(v, limit);
+                let a = if limit > 0.0 {
+                    0.85 * v.abs() / limit
+                } else {
+                    0.0
+                };
+                let img = pixel(y, x);
+                for ch in 0..3 {
+                    let mixed = (1.0 - a) * img[ch].clamp(0.0, 1.0) + a * col[ch] as f64 / 255.0;
+                    rgb.push((mixed * 255.0).round() as u8);
+                }
+            }
+        }
+        write(format!("{stem}_{method}.png"), rgb)?;
+    }
+    Ok(names)
+}

@@ -91,6 +91,105 @@ pub fn comparison(title: &str, rows: &[(String, String, String)]) -> String {
     s
 }
 
+/// The heatmap gallery of a sweep: per sample (correct ones first, then wrong ones) its input and
+/// every method's normalised heatmap: images as files (`images[k]`: input, then one per method),
+/// tabular samples as a strip of coloured cells per method, one column per feature.
+pub fn gallery(
+    examples: &[crate::ax::Example],
+    classes: &[String],
+    features: &[String],
+    images: &[Vec<String>],
+) -> String {
+    let Some(first) = examples.first() else {
+        return String::new();
+    };
+    let methods: Vec<&str> = first.heatmaps.iter().map(|(m, _)| m.as_str()).collect();
+    let class = |c: usize| classes.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let mut s = String::from(
+        "<h3>Heatmap gallery</h3>\n<p>The first correctly and wrongly predicted samples, every method's h = A / max|A| (red positive, blue negative; images: channels summed, over the input).</p>\n",
+    );
+    let caption = |e: &crate::ax::Example| {
+        let verdict = if e.pred_before == e.label {
+            "correct"
+        } else {
+            "wrong"
+        };
+        format!(
+            "{} · label {} · predicted {} ({verdict})",
+            esc(&e.id),
+            esc(&class(e.label)),
+            esc(&class(e.pred_before))
+        )
+    };
+    if images.iter().any(|v| !v.is_empty()) {
+        s.push_str("<table class=\"gallery\"><tr><th>sample</th><th>input</th>");
+        for m in &methods {
+            s.push_str(&format!("<th>{}</th>", esc(m)));
+        }
+        s.push_str("</tr>\n");
+        for (e, files) in examples.iter().zip(images) {
+            s.push_str(&format!("<tr><td>{}</td>", caption(e)));
+            for f in files {
+                s.push_str(&format!(
+                    "<td><img src=\"{EMBED}{0}\" alt=\"{0}\"></td>",
+                    esc(f)
+                ));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+        return s;
+    }
+    for e in examples {
+        let n = e.x.len();
+        s.push_str(&format!(
+            "<p>{}</p>\n<table class=\"strip\"><tr><th></th>",
+            caption(e)
+        ));
+        for j in 0..n {
+            let name = features.get(j).cloned().unwrap_or_else(|| j.to_string());
+            s.push_str(&format!("<th>{}</th>", esc(&name)));
+        }
+        s.push_str("</tr>\n");
+        for (m, h) in &e.heatmaps {
+            s.push_str(&format!("<tr><th>{}</th>", esc(m)));
+            for &v in h {
+                let [r, g, b] = crate::plot::colormap::ColorMap::Bwr.color(v, 1.0);
+                // Rounded to zero reads 0.00, not −0.00.
+                let shown = format!("{:.2}", if v.abs() < 0.005 { 0.0 } else { v });
+                s.push_str(&format!(
+                    "<td style=\"background:rgb({r},{g},{b})\" title=\"{v:.3}\">{shown}</td>"
+                ));
+            }
+            s.push_str("</tr>\n");
+        }
+        s.push_str("</table>\n");
+    }
+    s
+}
+
+/// Time per stage of the session: seconds and share of the logged total (nothing when none).
+pub fn stages(stages: &[(String, f64)]) -> String {
+    let total: f64 = stages.iter().map(|(_, s)| s).sum();
+    if stages.is_empty() || total <= 0.0 {
+        return String::new();
+    }
+    let mut s = String::from(
+        "<h2>Time per stage</h2>\n<p>Wall time from the previous stage to each logged result (loading and preparing count with the step they served).</p>\n<table><tr><th>stage</th><th>seconds</th><th>share</th></tr>\n",
+    );
+    for (name, secs) in stages {
+        s.push_str(&format!(
+            "<tr><td>{}</td><td>{secs:.2}</td><td>{:.0} %</td></tr>\n",
+            esc(name),
+            100.0 * secs / total
+        ));
+    }
+    s.push_str(&format!(
+        "<tr><td><b>total</b></td><td><b>{total:.2}</b></td><td></td></tr>\n</table>\n"
+    ));
+    s
+}
+
 pub fn accuracy(t: &AxTable) -> String {
     let mut s = format!(
         "<h3>Accuracy before and after AX (N = {})</h3>\n<table><tr><th>mode</th><th>Baseline</th>",

@@ -33,7 +33,18 @@ pub struct RunLog {
     pub commands: Vec<String>,
     /// The command running now (its `report(…)` call belongs in the replay too).
     pub running: Option<String>,
+    /// Wall time of each logged stage: the time from the previous stage (or the session's
+    /// start) to the moment this one was logged, so loading and preparing count with the step
+    /// they served.
+    pub stages: Vec<(String, f64)>,
+    /// When the last stage ended (or the session started).
+    pub mark: Option<std::time::Instant>,
 }
+
+/// The variable that `_` stands for at a prompt: the last value a command gave (IPython's `_`).
+/// rhai reserves `_` itself (for `switch` defaults), so prompt input is rewritten; a replayed
+/// session declares it first.
+pub const LAST_RESULT: &str = "_last_";
 
 /// The log shared by a session's bindings.
 pub type SharedLog = Arc<Mutex<RunLog>>;
@@ -53,7 +64,22 @@ impl RunLog {
         }
     }
 
+    /// Start the clock of the stages (at the session's start).
+    pub fn start_clock(&mut self) {
+        self.mark = Some(std::time::Instant::now());
+    }
+
+    /// Close a stage named `name` now.
+    fn stage(&mut self, name: String) {
+        let now = std::time::Instant::now();
+        let seconds = self.mark.map_or(0.0, |m| (now - m).as_secs_f64());
+        self.mark = Some(now);
+        self.stages.push((name, seconds));
+    }
+
     pub fn add_plot(&mut self, path: &Path, caption: &str) {
+        let file = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        self.stage(format!("figure {}", file.unwrap_or_default()));
         if let Some(show) = &self.display {
             show(path);
         }
@@ -65,6 +91,7 @@ impl RunLog {
     }
 
     pub fn add_text(&mut self, title: &str, body: &str) {
+        self.stage(title.to_string());
         self.sections.push(Section::Text {
             title: title.to_string(),
             body: body.to_string(),
@@ -79,12 +106,14 @@ impl RunLog {
     /// A sweep and the data it ran on.
     pub fn add_sweep(&mut self, table: &AxTable, data: &Provenance) {
         self.add_data(data);
+        self.stage(format!("AX sweep {}", table.label).trim_end().to_string());
         self.sections.push(Section::Sweep(Box::new(table.clone())));
     }
 
     /// A metric panel and the data it ran on.
     pub fn add_metrics(&mut self, table: &crate::evaluate::MetricTable, data: &Provenance) {
         self.add_data(data);
+        self.stage("metric panel".to_string());
         self.sections
             .push(Section::Metrics(Box::new(table.clone())));
     }
@@ -95,6 +124,7 @@ impl RunLog {
             self.add_data(d);
         }
         self.set("GAX similarity denominator", &g.denominator);
+        self.stage(format!("GAX on {} samples", g.ids.len()));
         self.sections.push(Section::Gax(Box::new(g.clone())));
     }
 
@@ -117,7 +147,8 @@ impl RunLog {
             std::fs::create_dir_all(dir).map_err(|e| crate::Error::io(dir, e))?;
             let path = dir.join("session.rhai");
             let text = format!(
-                "// The commands of an interactive gaxsh session, in order (written by report/record_run).\n{}\n",
+                "// The commands of an interactive gaxsh session, in order (written by report/record_run).\nlet {} = ();\n{}\n",
+                LAST_RESULT,
                 typed.join("\n")
             );
             crate::io::write_atomic(&path, text.as_bytes())?;

@@ -43,6 +43,8 @@ pub struct Report {
     pub feature_names: Vec<String>,
     /// Figures inside `index.html` as data URIs (one self-contained file), or linked.
     pub embed: bool,
+    /// Wall seconds of each stage of the session (see [`log::RunLog::stages`]).
+    pub stages: Vec<(String, f64)>,
 }
 
 crate::options! {
@@ -68,6 +70,7 @@ impl Report {
             sections: vec![],
             feature_names: vec![],
             embed: true,
+            stages: vec![],
         }
     }
 
@@ -79,6 +82,7 @@ impl Report {
             sections: log.sections.clone(),
             feature_names: opts.features,
             embed: opts.embed,
+            stages: log.stages.clone(),
         }
     }
 
@@ -111,6 +115,7 @@ impl Report {
                 Section::Metrics(t) => metrics_section(si, t, dir, &mut files)?,
             });
         }
+        body.push_str(&html::stages(&self.stages));
         let page = html::resolve_images(
             &html::page(&self.title, &self.record, &body),
             dir,
@@ -144,6 +149,19 @@ impl Report {
         out.push_str(&html::accuracy(t));
         let gaps: Vec<Gap> = gap_stats(t);
         out.push_str(&html::gaps(&gaps));
+        let images: Vec<Vec<String>> = t
+            .examples
+            .iter()
+            .enumerate()
+            .map(|(k, e)| figures::gallery_images(e, dir, &format!("s{si}_gallery{k}")))
+            .collect::<Result<_>>()?;
+        files.extend(images.iter().flatten().map(|f| dir.join(f)));
+        out.push_str(&html::gallery(
+            &t.examples,
+            &t.class_names,
+            &self.feature_names,
+            &images,
+        ));
         for &mode in &t.modes {
             let roc = format!("s{si}_roc_{}.png", mode.name());
             let roc_opts = CoPlotOptions {

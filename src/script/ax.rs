@@ -4,7 +4,10 @@ use super::attribution::indices;
 use super::convert::*;
 use super::models::Net;
 use super::registry::{Category, Registrar};
-use crate::ax::{AxTable, CoOptions, Mode, Output, SweepOptions, ax_logits, ax_sweep, co_scores};
+use crate::ax::{
+    AxTable, CoOptions, GALLERY_PER_GROUP, Mode, Output, SweepOptions, ax_logits, ax_sweep,
+    co_scores, gallery,
+};
 use crate::data::Dataset;
 use crate::gap::{FlagOptions, Gap, flag_errors, gap_stats, gap_text};
 use crate::gax::{GaxOptions, GaxResult, Samples, gax_samples};
@@ -76,7 +79,7 @@ const IN_REPORT: Key = key(
     "report",
     Kind::Bool,
     "true",
-    "show the sweep in the report (false keeps it out)",
+    "show the sweep in the report, with a gallery of a few samples' heatmaps (false keeps it out)",
 );
 
 fn sweep_keys() -> Vec<Key> {
@@ -99,7 +102,11 @@ fn register_sweep(r: &mut Registrar) {
     fn sweep(n: &Net, ds: &Dataset, mut m: Map) -> RResult<(AxTable, bool)> {
         let in_report = take_bool(&mut m, &IN_REPORT)?;
         let opts: SweepOptions = read_options_among("ax_sweep", &sweep_keys(), &m)?;
-        Ok((ax_sweep(&n.0, ds, &opts).rh()?, in_report))
+        let mut t = ax_sweep(&n.0, ds, &opts).rh()?;
+        if in_report {
+            t.examples = gallery(&n.0, ds, &t, &opts, GALLERY_PER_GROUP).rh()?;
+        }
+        Ok((t, in_report))
     }
     let log = r.log.clone();
     let logged = move |n: &Net, ds: &Dataset, m: Map| -> RResult<AxTable> {

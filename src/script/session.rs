@@ -57,6 +57,7 @@ impl SessionBuilder {
                 .script
                 .clone();
             l.started = crate::report::record::now_utc();
+            l.start_clock();
             l.display = self.display;
         }
         let (engine, registry) =
@@ -99,31 +100,65 @@ impl Session {
     /// `name` is how errors refer to it (`script.rhai`, `<repl>`, `<cell 3>`).
     pub fn eval(&mut self, text: &str, name: &str) -> Result<Dynamic, ScriptError> {
         crate::interrupt::clear();
+        let at_prompt = crate::report::log::lock(&self.log).script.is_empty();
+        // At a prompt `_` is the last result (IPython's); errors point into what was typed.
+        let rewritten = if at_prompt {
+            super::source_text::rewrite_last_result(text)
+        } else {
+            None
+        };
+        let (code, rewrites) = match &rewritten {
+            Some((code, at)) => {
+                if !self.scope.contains(super::source_text::LAST_RESULT) {
+                    self.scope
+                        .push(super::source_text::LAST_RESULT, Dynamic::UNIT);
+                }
+                (code.as_str(), at.as_slice())
+            }
+            None => (text, &[][..]),
+        };
+        let typed = |mut e: ScriptError| {
+            if let (Some(line), Some(col)) = (e.line, e.column)
+                && e.source == name
+            {
+                e.column = Some(super::source_text::typed_column(rewrites, line, col));
+                e.source_line = text.lines().nth(line - 1).map(str::to_string);
+            }
+            e
+        };
         let mut ast = self
             .engine
-            .compile_with_scope(&self.scope, text)
-            .map_err(|e| ScriptError::from_parse(&e, name, text))?;
+            .compile_with_scope(&self.scope, code)
+            .map_err(|e| typed(ScriptError::from_parse(&e, name, code)))?;
         ast.set_source(name);
         self.fns = self.fns.merge(&ast.clone_functions_only());
         let full = self.fns.merge(&ast);
         // At a prompt, keep what runs, so a report made here can be replayed (`record_in`).
-        let at_prompt = {
-            let mut log = crate::report::log::lock(&self.log);
-            let at_prompt = log.script.is_empty();
-            if at_prompt {
-                log.running = Some(text.to_string());
-            }
-            at_prompt
-        };
+        if at_prompt {
+            crate::report::log::lock(&self.log).running = Some(code.to_string());
+        }
         let value = self
             .engine
             .eval_ast_with_scope::<Dynamic>(&mut self.scope, &full)
-            .map_err(|e| ScriptError::from_eval(&e, name, text, &self.registry));
+            .map_err(|e| typed(ScriptError::from_eval(&e, name, code, &self.registry)));
         if at_prompt {
             let mut log = crate::report::log::lock(&self.log);
             let ran = log.running.take();
-            if value.is_ok() {
-                log.commands.extend(ran);
+            if let (Ok(v), Some(ran)) = (&value, ran) {
+                // A value becomes `_`; the replay gets it the same way where the command can be
+                // wrapped in a block (it declares nothing that later commands would need).
+                let declares = ["let ", "const ", "fn ", "import "]
+                    .iter()
+                    .any(|k| ran.contains(k));
+                log.commands.push(if v.is_unit() || declares {
+                    ran
+                } else {
+                    format!("{} = {{ {ran} }};", super::source_text::LAST_RESULT)
+                });
+                if !v.is_unit() {
+                    self.scope
+                        .set_or_push(super::source_text::LAST_RESULT, v.clone());
+                }
             }
         }
         value

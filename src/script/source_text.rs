@@ -135,3 +135,99 @@ mod tests {
         assert_eq!(word_before("let y = ran", 11), (8, "ran", false));
     }
 }
+
+pub use crate::report::log::LAST_RESULT;
+
+/// Prompt input with every standalone `_` outside strings and comments replaced by
+/// [`LAST_RESULT`] (a `switch` default, `_ =>`, stays), and where each replaced `_` stood
+/// (line, column, both from 1). `None` when there is none.
+pub fn rewrite_last_result(src: &str) -> Option<(String, Vec<(usize, usize)>)> {
+    let chars: Vec<char> = src.chars().collect();
+    let ident = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
+    let (mut out, mut at) = (String::with_capacity(src.len()), Vec::new());
+    let (mut line, mut col) = (1, 1);
+    let mut in_str: Option<char> = None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let mut width = 1;
+        if let Some(q) = in_str {
+            if c == '\\' && i + 1 < chars.len() {
+                out.push(c);
+                out.push(chars[i + 1]);
+                (i, col) = (i + 2, col + 2);
+                continue;
+            }
+            if c == q {
+                in_str = None;
+            }
+            out.push(c);
+        } else if c == '"' || c == '`' {
+            in_str = Some(c);
+            out.push(c);
+        } else if c == '/' && chars.get(i + 1) == Some(&'/') {
+            // A line comment: copied up to the newline.
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(chars[i]);
+                i += 1;
+            }
+            continue;
+        } else if c == '_'
+            && !ident(i.checked_sub(1).and_then(|p| chars.get(p)))
+            && !ident(chars.get(i + 1))
+            && !chars[i + 1..]
+                .iter()
+                .collect::<String>()
+                .trim_start()
+                .starts_with("=>")
+        {
+            out.push_str(LAST_RESULT);
+            at.push((line, col));
+            width = 1;
+        } else {
+            out.push(c);
+        }
+        if c == '\n' {
+            (line, col) = (line + 1, 1);
+        } else {
+            col += width;
+        }
+        i += 1;
+    }
+    (!at.is_empty()).then_some((out, at))
+}
+
+/// A column of the rewritten input brought back to the typed input's column on that line.
+pub fn typed_column(rewrites: &[(usize, usize)], line: usize, column: usize) -> usize {
+    let extra = LAST_RESULT.len() - 1;
+    let mut col = column;
+    // Each `_` before the position (in rewritten columns) made the line `extra` longer.
+    for (k, &(_, c)) in rewrites.iter().filter(|(l, _)| *l == line).enumerate() {
+        if column > c + k * extra {
+            col = col.saturating_sub(extra).max(c);
+        }
+    }
+    col
+}
+
+#[cfg(test)]
+mod last_result_tests {
+    use super::*;
+
+    #[test]
+    fn underscore_becomes_the_last_result_outside_strings_comments_and_switch_defaults() {
+        let (out, at) =
+            rewrite_last_result("_ + 1; \"_\"; x_1; switch v { _ => 2 } // _\n_").unwrap();
+        assert_eq!(
+            out,
+            "_last_ + 1; \"_\"; x_1; switch v { _ => 2 } // _\n_last_"
+        );
+        assert_eq!(at, vec![(1, 1), (2, 1)]);
+        assert!(rewrite_last_result("let a_b = `_`;").is_none());
+        // A position after a rewritten `_` maps back to the typed column.
+        let (_, at) = rewrite_last_result("f(_, y)").unwrap();
+        assert_eq!(typed_column(&at, 1, 3), 3);
+        assert_eq!(typed_column(&at, 1, 4 + LAST_RESULT.len() - 1), 4);
+        assert_eq!(typed_column(&at, 1, 1), 1);
+    }
+}

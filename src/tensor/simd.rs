@@ -22,4 +22,20 @@ macro_rules! avx2_dispatch {
             $imp($($arg),*)
         }
     };
+    // The same for a function without type parameters.
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? => $imp:ident) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                #[target_feature(enable = "avx2")]
+                fn wide($($arg: $ty),*) $(-> $ret)? {
+                    $imp($($arg),*)
+                }
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                return unsafe { wide($($arg),*) };
+            }
+            $imp($($arg),*)
+        }
+    };
 }

@@ -39,6 +39,7 @@ ROWS = {
     "c": "(c) cxc_multi_spa, one 256×256 image",
     "d": "(d) MobileNetV1-0.25 at 224, one image",
     "g": "(g) ResNet34 at 224, two images; zoo model vs the same weights imported from ONNX",
+    "h": "(h) the AX process on 8 images (224², cxc 256²), one method",
     "t": "training drybean_fpa, 2 epochs",
 }
 
