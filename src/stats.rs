@@ -153,6 +153,8 @@ pub fn bootstrap_aurocs(
             weight.iter_mut().for_each(|w| *w = [0.0; LANES]);
             crate::tensor::random::with_rng(|r| {
                 use rand::Rng;
+                // Lane by lane, as one resample at a time would draw.
+                #[allow(clippy::needless_range_loop)]
                 for lane in 0..lanes {
                     for (group, unit) in [(&pos, 1.0), (&neg, -1.0)] {
                         for _ in 0..group.len() {
