@@ -169,7 +169,7 @@ impl Gap {
 const BOOTSTRAP_SEED: u64 = 0x5EED;
 
 pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
-    let mut out = Vec::new();
+    let mut cases = Vec::new();
     for meaning in [Meaning::Before, Meaning::After] {
         for &mode in &table.modes {
             for m in &table.methods {
@@ -177,30 +177,64 @@ pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
                 // the baselines are read on the same rows, so every comparison is paired.
                 let all: Vec<&AxRow> = table.rows_of(m, mode).collect();
                 let rows: Vec<&AxRow> = all.iter().copied().filter(|r| r.co.is_finite()).collect();
-                out.push(gap_of(m, mode, meaning, &rows, all.len() - rows.len()));
+                let nan = all.len() - rows.len();
+                let correct: Vec<bool> = rows.iter().map(|r| meaning.correct(r)).collect();
+                let (values, present) = scores_of(&rows, meaning);
+                cases.push((m, mode, meaning, rows, nan, correct, values, present));
             }
         }
     }
-    out
+    // The bootstrap's draws depend only on which samples are correct, so cases that agree on it
+    // (every method and mode before AX) share one call: the same intervals, drawn once.
+    let mut boots: Vec<Option<Vec<Vec<f64>>>> = vec![None; cases.len()];
+    for i in 0..cases.len() {
+        if boots[i].is_some() {
+            continue;
+        }
+        let same: Vec<usize> = (i..cases.len())
+            .filter(|&j| boots[j].is_none() && cases[j].5 == cases[i].5)
+            .collect();
+        let cases_ref = &cases;
+        let refs: Vec<&[f64]> = same
+            .iter()
+            .flat_map(|&j| {
+                let (values, present) = (&cases_ref[j].6, &cases_ref[j].7);
+                present.iter().map(move |&k| values[k].as_slice())
+            })
+            .collect();
+        let mut all =
+            bootstrap_aurocs(&refs, &cases[i].5, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).into_iter();
+        for &j in &same {
+            boots[j] = Some(all.by_ref().take(cases[j].7.len()).collect());
+        }
+    }
+    cases
+        .iter()
+        .zip(boots)
+        .map(
+            |((m, mode, meaning, rows, nan, correct, _, present), boot)| {
+                gap_of(
+                    m,
+                    *mode,
+                    *meaning,
+                    rows,
+                    *nan,
+                    correct,
+                    present,
+                    &boot.unwrap_or_default(),
+                )
+            },
+        )
+        .collect()
 }
 
-fn gap_of(method: &str, mode: Mode, meaning: Meaning, rows: &[&AxRow], nan: usize) -> Gap {
-    let correct: Vec<bool> = rows.iter().map(|r| meaning.correct(r)).collect();
-    let split = |f: &dyn Fn(&AxRow) -> f64| -> (Vec<f64>, Vec<f64>) {
-        let (mut pos, mut neg) = (Vec::new(), Vec::new());
-        for (r, &ok) in rows.iter().zip(&correct) {
-            if ok { pos.push(f(r)) } else { neg.push(f(r)) }
-        }
-        (pos, neg)
-    };
-    let (pos, neg) = split(&|r| r.co);
-    let (ks, threshold) = widest_gap(&pos, &neg);
-    // CO first, then the baselines; a baseline missing from an older CSV (NaN) is left out of
-    // the bootstrap.
-    let kinds = meaning.baselines();
+/// CO then each baseline of `meaning`, per row; and which of them are present (a baseline
+/// missing from an older CSV, NaN, is left out of the bootstrap).
+fn scores_of(rows: &[&AxRow], meaning: Meaning) -> (Vec<Vec<f64>>, Vec<usize>) {
     let values: Vec<Vec<f64>> = std::iter::once(rows.iter().map(|r| r.co).collect())
         .chain(
-            kinds
+            meaning
+                .baselines()
                 .iter()
                 .map(|(_, _, f)| rows.iter().map(|r| f(r)).collect()),
         )
@@ -208,8 +242,32 @@ fn gap_of(method: &str, mode: Mode, meaning: Meaning, rows: &[&AxRow], nan: usiz
     let present: Vec<usize> = (0..values.len())
         .filter(|&k| values[k].iter().all(|v| v.is_finite()))
         .collect();
-    let refs: Vec<&[f64]> = present.iter().map(|&k| values[k].as_slice()).collect();
-    let boot = bootstrap_aurocs(&refs, &correct, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED);
+    (values, present)
+}
+
+/// One gap from its rows and the bootstrap AUROCs of its present scores (`boot[i]` for
+/// `present[i]`).
+#[allow(clippy::too_many_arguments)]
+fn gap_of(
+    method: &str,
+    mode: Mode,
+    meaning: Meaning,
+    rows: &[&AxRow],
+    nan: usize,
+    correct: &[bool],
+    present: &[usize],
+    boot: &[Vec<f64>],
+) -> Gap {
+    let split = |f: &dyn Fn(&AxRow) -> f64| -> (Vec<f64>, Vec<f64>) {
+        let (mut pos, mut neg) = (Vec::new(), Vec::new());
+        for (r, &ok) in rows.iter().zip(correct) {
+            if ok { pos.push(f(r)) } else { neg.push(f(r)) }
+        }
+        (pos, neg)
+    };
+    let (pos, neg) = split(&|r| r.co);
+    let (ks, threshold) = widest_gap(&pos, &neg);
+    let kinds = meaning.baselines();
     let boot_of = |k: usize| present.iter().position(|&p| p == k).map(|i| &boot[i]);
     let interval = |k: usize| {
         boot_of(k)
