@@ -369,6 +369,11 @@ pub fn gallery(
                 ..opts.attr.clone()
             },
         )?;
+        // Only heatmaps of the input's shape can be shown over it (a layer-sized Grad-CAM map,
+        // `upsample: false`, is left out).
+        if a.dims() != x.dims() {
+            continue;
+        }
         let (h, _) = attr::normalize(&a)?;
         maps.push((
             m.name().to_string(),

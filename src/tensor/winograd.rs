@@ -104,7 +104,7 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], s: &Si
         let tb = (r1 - r0) * tw;
         transform_input(x, s, r0, r1, tw, v);
         for xi in 0..16 {
-            super::conv::matmul_with(
+            super::products::matmul_with(
                 par,
                 s.k,
                 tb,
@@ -122,7 +122,7 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], s: &Si
             .par_iter()
             .for_each_init(scratch, |sc, b| run(sc, b, gemm::Parallelism::None));
     } else {
-        let par = super::conv::parallelism(s.k, per_block * tw, s.c);
+        let par = super::products::parallelism(s.k, per_block * tw, s.c);
         let mut sc = scratch();
         blocks.iter().for_each(|b| run(&mut sc, b, par));
     }
