@@ -9,7 +9,7 @@
 
 use super::cpu::dims4;
 pub use super::geometry::ConvGeom;
-use super::products::parallelism;
+use super::products::{matmul_strided, parallelism};
 use super::winograd;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
@@ -121,48 +121,6 @@ fn to_channel_major<T: Copy>(nk: &[T], n: usize, k: usize, p: usize, out: &mut [
 /// Output rows per band so that a band's column matrix holds about 32k values.
 fn band_rows(rows: usize, ow: usize, oh: usize) -> usize {
     (32_768 / (rows * ow).max(1)).clamp(1, oh.max(1))
-}
-
-/// C = A·B (+ C when `acc`) with explicit row strides of B and C (their columns contiguous).
-#[allow(clippy::too_many_arguments)]
-fn matmul_strided<T: Float + 'static>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[T],
-    at: bool,
-    b: &[T],
-    b_rs: usize,
-    c: &mut [T],
-    c_rs: usize,
-    acc: bool,
-    par: gemm::Parallelism,
-) {
-    let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
-    // SAFETY: A holds m·k values; B and C are indexed within their row strides.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            c_rs as isize,
-            acc,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            1,
-            b_rs as isize,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            par,
-        )
-    }
 }
 
 /// C = A·B (+ C when `acc`), all row-major: A m×k, B k×n, C m×n.

@@ -1,5 +1,5 @@
 //! Matrix products through the `gemm` crate shared by the convolution kernels: how many threads
-//! a product gets, and a plain row-major product on given threads.
+//! a product gets, and a product with explicit row strides on given threads.
 
 use num_traits::Float;
 
@@ -14,18 +14,23 @@ pub(super) fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     }
 }
 
-/// C = A·B, all row-major (A m×k, B k×n, C m×n), on the given threads.
-pub(super) fn matmul_with<T: Float + 'static>(
-    par: gemm::Parallelism,
+/// C = A·B (+ C when `acc`) with explicit row strides of B and C (their columns contiguous).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmul_strided<T: Float + 'static>(
     m: usize,
     n: usize,
     k: usize,
     a: &[T],
+    at: bool,
     b: &[T],
+    b_rs: usize,
     c: &mut [T],
+    c_rs: usize,
+    acc: bool,
+    par: gemm::Parallelism,
 ) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    // SAFETY: the slices hold m·k, k·n and m·n elements, row-major (checked above).
+    let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
+    // SAFETY: A holds m·k values; B and C are indexed within their row strides.
     unsafe {
         gemm::gemm(
             m,
@@ -33,14 +38,14 @@ pub(super) fn matmul_with<T: Float + 'static>(
             k,
             c.as_mut_ptr(),
             1,
-            n as isize,
-            false,
+            c_rs as isize,
+            acc,
             a.as_ptr(),
-            1,
-            k as isize,
+            a_cs,
+            a_rs,
             b.as_ptr(),
             1,
-            n as isize,
+            b_rs as isize,
             T::one(),
             T::one(),
             false,

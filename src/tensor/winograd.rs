@@ -104,14 +104,18 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], s: &Si
         let tb = (r1 - r0) * tw;
         transform_input(x, s, r0, r1, tw, v);
         for xi in 0..16 {
-            super::products::matmul_with(
-                par,
+            super::products::matmul_strided(
                 s.k,
                 tb,
                 s.c,
                 &u[xi * s.k * s.c..(xi + 1) * s.k * s.c],
+                false,
                 &v[xi * s.c * tb..(xi + 1) * s.c * tb],
+                tb,
                 &mut m[xi * s.k * tb..(xi + 1) * s.k * tb],
+                tb,
+                false,
+                par,
             );
         }
         // SAFETY: a block writes only the output rows of its own tile rows; blocks are disjoint.
