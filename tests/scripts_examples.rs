@@ -65,6 +65,23 @@ fn every_script_runs_quick_and_writes_its_report() {
             rec.contains(&format!("script: scripts/{s}.rhai")) && rec.contains("quick: true"),
             "{s}: {rec}"
         );
+        if s == "toy2d" {
+            // The paper's Fig. 1 as one figure of three panels and the CO figure, each written
+            // once (the report links the figures already in its folder instead of copying).
+            let mut pngs: Vec<String> = std::fs::read_dir(&out)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".png"))
+                .collect();
+            pngs.sort();
+            assert_eq!(pngs, ["co.png", "fig1.png"]);
+            let (w, h) = image::image_dimensions(out.join("fig1.png")).unwrap();
+            assert_eq!((w, h), (3 * 480, 440), "three panels side by side");
+            assert!(
+                html.contains("href=\"fig1.png\""),
+                "the report links fig1.png itself"
+            );
+        }
         if s == "metrics" {
             // Both panels reach the report: tables with every metric, curves, CO against each.
             assert_eq!(

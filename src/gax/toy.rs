@@ -82,6 +82,63 @@ pub fn toy2d(theta: f64, a: [f64; 2], opts: &ToyOptions) -> Result<Toy> {
     })
 }
 
+/// The most angles a sweep takes (a figure has fewer pixels).
+pub const MAX_POINTS: usize = 100_000;
+
+/// The toy example over `points` angles θ evenly spaced in [−π, π] for the point
+/// (a₁, 1 − a₁): the data of one panel of the paper's Fig. 1 (the authors' 128 angles).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToySweep {
+    pub a1: f64,
+    /// kη, the effective step of the closed form (kη² with `as_coded`).
+    pub k_eta: f64,
+    pub theta: Vec<f64>,
+    /// x₁ and x₂ at each angle.
+    pub x: [Vec<f64>; 2],
+    /// h₁ and h₂ at each angle (gradient ascent).
+    pub h: [Vec<f64>; 2],
+    pub co: Vec<f64>,
+    /// The largest |h − h by eq. (4)| over the sweep (rounding only).
+    pub max_diff: f64,
+}
+
+pub fn sweep(a1: f64, points: usize, opts: &ToyOptions) -> Result<ToySweep> {
+    if !(2..=MAX_POINTS).contains(&points) {
+        return Err(crate::Error::OutOfRange {
+            what: "points".into(),
+            value: points.to_string(),
+            valid: format!("2 to {MAX_POINTS}"),
+        });
+    }
+    let step = if opts.as_coded {
+        opts.eta * opts.eta
+    } else {
+        opts.eta
+    };
+    let mut out = ToySweep {
+        a1,
+        k_eta: opts.steps as f64 * step,
+        theta: Vec::with_capacity(points),
+        x: [Vec::with_capacity(points), Vec::with_capacity(points)],
+        h: [Vec::with_capacity(points), Vec::with_capacity(points)],
+        co: Vec::with_capacity(points),
+        max_diff: 0.0,
+    };
+    for i in 0..points {
+        let theta =
+            -std::f64::consts::PI + 2.0 * std::f64::consts::PI * i as f64 / (points - 1) as f64;
+        let t = toy2d(theta, [a1, 1.0 - a1], opts)?;
+        out.theta.push(theta);
+        for c in 0..2 {
+            out.x[c].push(t.x[c]);
+            out.h[c].push(t.h[c]);
+            out.max_diff = out.max_diff.max((t.h[c] - t.h_closed[c]).abs());
+        }
+        out.co.push(t.co);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +169,24 @@ mod tests {
         };
         let t = toy2d(0.0, [0.7, 0.3], &coded).unwrap();
         assert!((t.h[0] - (1.0 + 0.12 * 0.7) * 0.7).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_sweep_spans_minus_pi_to_pi_and_checks_its_size() {
+        let s = sweep(0.95, 5, &ToyOptions::default()).unwrap();
+        assert_eq!(s.theta.len(), 5);
+        assert_eq!(
+            (s.theta[0], s.theta[2], s.theta[4]),
+            (-std::f64::consts::PI, 0.0, std::f64::consts::PI)
+        );
+        assert!((s.k_eta - 1.2).abs() < 1e-12 && s.max_diff < 1e-12);
+        // θ = 0: x = a and h₁ = (1 + 1.2·0.95)·0.95.
+        assert!((s.h[0][2] - 2.14 * 0.95).abs() < 1e-12, "{:?}", s.h);
+        for bad in [0, 1, MAX_POINTS + 1] {
+            assert!(
+                sweep(0.95, bad, &ToyOptions::default()).is_err(),
+                "{bad} points"
+            );
+        }
     }
 }

@@ -7,7 +7,8 @@ use crate::error::Result;
 use crate::evaluate::MetricTable;
 use crate::gap::Meaning;
 use crate::gax::GaxResult;
-use crate::plot::charts::{BoxPlot, Histogram, Labels, Lines, Scatter};
+use crate::gax::toy::ToySweep;
+use crate::plot::charts::{BoxPlot, Histogram, Labels, LineStyle, Lines, Panels, Scatter};
 use crate::plot::colormap::ColorMap;
 use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
 use crate::plot::save;
@@ -178,8 +179,83 @@ pub fn roc_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<()> 
         series,
         hlines: vec![],
         points: false,
+        styles: vec![],
     };
     save(&chart, path, (760, 560))
+}
+
+/// The paper's Fig. 1, a panel per point (a₁, a₂): x₁ and x₂ (solid) and the heatmap's h₁ and
+/// h₂ (dashed) against θ, each component's x and h in one colour (1 red, 2 blue, as the paper).
+pub fn toy_panels(sweeps: &[ToySweep], path: &Path) -> Result<()> {
+    /// Panels side by side before a figure grows too wide to look at (or to allocate).
+    const MAX_PANELS: usize = 8;
+    if !(1..=MAX_PANELS).contains(&sweeps.len()) {
+        return Err(crate::Error::OutOfRange {
+            what: "toy2d_figure: the number of sweeps (a panel each)".into(),
+            value: sweeps.len().to_string(),
+            valid: format!("1 to {MAX_PANELS}"),
+        });
+    }
+    const RED: usize = 1;
+    const BLUE: usize = 0;
+    let k_eta = |s: &ToySweep| format!("kη = {}", (s.k_eta * 1e9).round() / 1e9);
+    let same_step = sweeps.iter().all(|s| k_eta(s) == k_eta(&sweeps[0]));
+    let panels = sweeps
+        .iter()
+        .map(|s| Lines {
+            labels: Labels {
+                title: format!(
+                    "a₁ = {}, a₂ = {}{}",
+                    s.a1,
+                    (1e9 * (1.0 - s.a1)).round() / 1e9,
+                    if same_step {
+                        String::new()
+                    } else {
+                        format!(", {}", k_eta(s))
+                    }
+                ),
+                x: "θ (rad)".into(),
+                y: String::new(),
+            },
+            series: vec![
+                ("x₁".into(), s.theta.clone(), s.x[0].clone()),
+                ("x₂".into(), s.theta.clone(), s.x[1].clone()),
+                ("h₁".into(), s.theta.clone(), s.h[0].clone()),
+                ("h₂".into(), s.theta.clone(), s.h[1].clone()),
+            ],
+            styles: vec![
+                LineStyle {
+                    color: RED,
+                    dashed: false,
+                },
+                LineStyle {
+                    color: BLUE,
+                    dashed: false,
+                },
+                LineStyle {
+                    color: RED,
+                    dashed: true,
+                },
+                LineStyle {
+                    color: BLUE,
+                    dashed: true,
+                },
+            ],
+            ..Lines::default()
+        })
+        .collect();
+    let chart = Panels {
+        title: format!(
+            "x (solid) and the heatmap h = w ⊙ x found by gradient ascent (dashed){}",
+            if same_step {
+                format!(", {}", k_eta(&sweeps[0]))
+            } else {
+                String::new()
+            }
+        ),
+        panels,
+    };
+    save(&chart, path, (480 * sweeps.len() as u32, 440))
 }
 
 /// CO against GAX step, one line per sample, with the target.
@@ -212,6 +288,7 @@ pub fn curves_co(g: &GaxResult, path: &Path) -> Result<()> {
         series,
         hlines,
         points: false,
+        styles: vec![],
     };
     save(&chart, path, (800, 460))
 }
@@ -241,6 +318,7 @@ pub fn flip_curves(t: &MetricTable, path: &Path, insertion: bool) -> Result<()> 
         series,
         hlines: vec![],
         points: false,
+        styles: vec![],
     };
     save(&chart, path, (800, 460))
 }

@@ -97,17 +97,22 @@ impl Report {
                 Section::Text { title, body } => html::text(title, body),
                 Section::Comparison { title, rows } => html::comparison(title, rows),
                 Section::Figure { caption, path } => {
-                    let name = format!(
-                        "fig{si}_{}",
-                        path.file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    );
-                    let dest = dir.join(&name);
-                    if path != &dest {
-                        crate::io::copy_atomic(path, &dest)?;
-                    }
-                    files.push(dest);
+                    let name = match inside(dir, path) {
+                        // Written into the report's folder already: linked where it is, so
+                        // each figure exists once.
+                        Some(relative) => relative,
+                        None => {
+                            let name = format!(
+                                "fig{si}_{}",
+                                path.file_name()
+                                    .map(|n| n.to_string_lossy().into_owned())
+                                    .unwrap_or_default()
+                            );
+                            crate::io::copy_atomic(path, &dir.join(&name))?;
+                            name
+                        }
+                    };
+                    files.push(dir.join(&name));
                     html::figure(&name, caption)
                 }
                 Section::Sweep(t) => self.sweep_section(si, t, dir, &mut files)?,
@@ -385,4 +390,16 @@ fn metrics_section(
         }
     }
     Ok(out)
+}
+
+/// The path of `file` relative to `dir` (with `/` separators, as a link in the page) when it
+/// lies inside it.
+fn inside(dir: &Path, file: &Path) -> Option<String> {
+    let (dir, file) = (dir.canonicalize().ok()?, file.canonicalize().ok()?);
+    let relative = file.strip_prefix(&dir).ok()?;
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_str().map(str::to_owned))
+        .collect::<Option<_>>()?;
+    (!parts.is_empty()).then(|| parts.join("/"))
 }

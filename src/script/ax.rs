@@ -296,6 +296,36 @@ fn register_gax(r: &mut Registrar) {
         .register_fn("toy2d", |theta: f64, a1: f64| toy(theta, a1, Map::new()));
     r.engine.register_fn("toy2d", toy);
 
+    r.doc(GAX, "toy2d_sweep", "toy2d_sweep(a1, points, #{steps, eta, as_coded}) -> map",
+        "toy2d at `points` angles θ evenly spaced in [−π, π] (the paper's figure: 128): #{a1, k_eta, theta, x1, x2, h1, h2, co, max_diff}, max_diff the largest |h − h by eq. (4)|. `toy2d_figure` draws them as the paper's Fig. 1.")
+        .options(crate::gax::toy::ToyOptions::KEYS.to_vec())
+        .example("toy2d_sweep(0.95, 16).max_diff < 1e-9");
+    fn toy_sweep(a1: f64, points: i64, m: Map) -> RResult<Map> {
+        let points = usize::try_from(points).unwrap_or(0);
+        let s = crate::gax::toy::sweep(a1, points, &read_options("toy2d_sweep", &m)?).rh()?;
+        let floats =
+            |v: &[f64]| Dynamic::from_array(v.iter().map(|&x| Dynamic::from_float(x)).collect());
+        let mut out = Map::new();
+        out.insert("a1".into(), Dynamic::from_float(s.a1));
+        out.insert("k_eta".into(), Dynamic::from_float(s.k_eta));
+        out.insert("max_diff".into(), Dynamic::from_float(s.max_diff));
+        for (key, values) in [
+            ("theta", &s.theta),
+            ("x1", &s.x[0]),
+            ("x2", &s.x[1]),
+            ("h1", &s.h[0]),
+            ("h2", &s.h[1]),
+            ("co", &s.co),
+        ] {
+            out.insert(key.into(), floats(values));
+        }
+        Ok(out)
+    }
+    r.engine.register_fn("toy2d_sweep", |a1: f64, points: i64| {
+        toy_sweep(a1, points, Map::new())
+    });
+    r.engine.register_fn("toy2d_sweep", toy_sweep);
+
     r.prop(GAX, "scores", "g.scores -> array", "The CO trajectory of every sample (one array per sample).")
         .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 3, target_co: 100}).scores[0].len()");
     r.engine

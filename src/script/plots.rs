@@ -41,6 +41,40 @@ fn floats(d: &Dynamic, what: &str) -> RResult<Vec<f64>> {
     }
 }
 
+/// A map made by `toy2d_sweep`, read back for its figure.
+fn toy_sweep_of(d: &Dynamic) -> RResult<crate::gax::toy::ToySweep> {
+    const WHAT: &str = "toy2d_figure";
+    let Some(m) = d.clone().try_cast::<Map>() else {
+        return err(format!(
+            "{WHAT}: each sweep is a map made by toy2d_sweep, not {}",
+            d.type_name()
+        ));
+    };
+    let get = |key: &str| {
+        m.get(key).ok_or_else(|| {
+            to_rhai(crate::Error::invalid(format!(
+                "{WHAT}: a sweep without `{key}` (make sweeps with toy2d_sweep)"
+            )))
+        })
+    };
+    let sweep = crate::gax::toy::ToySweep {
+        a1: number(get("a1")?, WHAT)?,
+        k_eta: number(get("k_eta")?, WHAT)?,
+        theta: floats(get("theta")?, WHAT)?,
+        x: [floats(get("x1")?, WHAT)?, floats(get("x2")?, WHAT)?],
+        h: [floats(get("h1")?, WHAT)?, floats(get("h2")?, WHAT)?],
+        co: Vec::new(),
+        max_diff: 0.0,
+    };
+    let n = sweep.theta.len();
+    if sweep.x.iter().chain(&sweep.h).any(|v| v.len() != n) {
+        return err(format!(
+            "{WHAT}: theta, x1, x2, h1 and h2 of a sweep differ in length"
+        ));
+    }
+    Ok(sweep)
+}
+
 /// `#{name: values, …}` or `[values, …]` as named series.
 fn series(d: &Dynamic, what: &str) -> RResult<Vec<(String, Vec<f64>)>> {
     if let Some(m) = d.clone().try_cast::<Map>() {
@@ -168,6 +202,26 @@ fn register_general_plots(r: &mut Registrar) {
         });
     r.engine.register_fn("heatmap", f);
 
+    r.doc(P, "toy2d_figure", "toy2d_figure(sweeps, path) -> string",
+        "The paper's Fig. 1 from `toy2d_sweep` results: a panel per sweep, x₁ and x₂ solid, the heatmap's h₁ and h₂ dashed, each component's x and h in one colour.")
+        .example("toy2d_figure([toy2d_sweep(0.95, 16), toy2d_sweep(0.55, 16)], temp_path(\"toy.png\"))");
+    let l = log.clone();
+    r.engine.register_fn(
+        "toy2d_figure",
+        move |sweeps: Array, p: &str| -> RResult<String> {
+            let sweeps = sweeps
+                .iter()
+                .map(toy_sweep_of)
+                .collect::<RResult<Vec<_>>>()?;
+            crate::report::figures::toy_panels(&sweeps, Path::new(p)).rh()?;
+            Ok(done(
+                &l,
+                p,
+                "x and the GAX heatmap h against θ (the paper's Fig. 1)",
+            ))
+        },
+    );
+
     macro_rules! chart_fn {
         ($name:expr, $sig:expr, $doc:expr, $ex:expr, $build:expr) => {{
             r.doc(P, $name, $sig, $doc)
@@ -202,6 +256,7 @@ fn register_general_plots(r: &mut Registrar) {
                 series: s.into_iter().map(|(n, y)| (n, x.clone(), y)).collect(),
                 hlines: vec![],
                 points: false,
+                styles: vec![],
             };
             crate::plot::save(&chart, Path::new(p), sz).rh()?;
             Ok(())
