@@ -50,6 +50,33 @@ pub fn bundled(rel: &str) -> Result<PathBuf> {
         })
 }
 
+/// The folder a run named `name` writes to unless told otherwise: `$GAXSH_RUNS/name`, else
+/// `~/gaxsh-runs/name`, outside any checkout, so results neither land in the repository nor
+/// vanish with a `git clean`; without a home folder, `gaxsh-runs/name` in the working folder.
+/// `name` is a plain relative name (`drybean`, `tour/seed0`), never `..` or absolute.
+pub fn run_dir(name: &str) -> Result<PathBuf> {
+    let plain = !name.is_empty()
+        && Path::new(name)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain {
+        return Err(Error::invalid(format!(
+            "run_dir('{name}'): give a name (or name/sub) for the run, without '..' or a leading '/'"
+        )));
+    }
+    let root = match std::env::var_os("GAXSH_RUNS").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => std::env::var_os("HOME")
+            .or_else(|| std::env::var_os("USERPROFILE"))
+            .filter(|v| !v.is_empty())
+            .map_or_else(
+                || PathBuf::from("gaxsh-runs"),
+                |h| PathBuf::from(h).join("gaxsh-runs"),
+            ),
+    };
+    Ok(root.join(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +88,15 @@ mod tests {
         assert!(p.is_file(), "{}", p.display());
         let e = bundled("no/such/file.csv").unwrap_err().to_string();
         assert!(e.contains("looked in") && e.contains("GAXSH_DATA"), "{e}");
+    }
+
+    #[test]
+    fn a_run_folder_is_named_and_stays_under_the_runs_root() {
+        let d = run_dir("drybean/seed0").unwrap();
+        assert!(d.ends_with("gaxsh-runs/drybean/seed0") || std::env::var_os("GAXSH_RUNS").is_some());
+        for bad in ["", "../x", "/etc", "a/../../b"] {
+            let e = run_dir(bad).unwrap_err().to_string();
+            assert!(e.contains("run_dir"), "{bad}: {e}");
+        }
     }
 }

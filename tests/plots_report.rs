@@ -241,6 +241,8 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
             after.split("CO: ").nth(1),
             "the CO score did not change"
         );
+        // x beside h: the tabular table's x column, the image run's input picture.
+        assert_eq!(w["x"], true, "the viewer does not show x: {w}");
     }
     // A screenshot renders (non-blank).
     let shot = d.join("shot.png");

@@ -60,11 +60,30 @@ fn every_script_runs_quick_and_writes_its_report() {
         let html =
             std::fs::read_to_string(out.join("index.html")).unwrap_or_else(|e| panic!("{s}: {e}"));
         assert!(html.contains("Run record"), "{s}");
+        assert!(
+            html.contains("https://arxiv.org/abs/2201.00009"),
+            "{s}: the report cites the paper"
+        );
         let rec = std::fs::read_to_string(out.join("run.yaml")).unwrap();
         assert!(
             rec.contains(&format!("script: scripts/{s}.rhai")) && rec.contains("quick: true"),
             "{s}: {rec}"
         );
+        if s == "imagenet" {
+            // 1,000 classes: the evaluation is summarised (lowest-F1 classes, top confusions),
+            // never a thousand-row table or a 1000×1000 matrix.
+            assert!(
+                html.contains("lowest F1 of 1000") && html.contains("most frequent confusions")
+            );
+            assert!(
+                html.matches("<tr>").count() < 200,
+                "a table grew with the classes"
+            );
+            assert!(
+                !html.contains("confusion (rows: true"),
+                "the whole matrix was printed"
+            );
+        }
         if s == "toy2d" {
             // The paper's Fig. 1 as one figure of three panels and the CO figure, each written
             // once (the report links the figures already in its folder instead of copying).
@@ -208,21 +227,44 @@ fn every_example_runs() {
 }
 
 #[test]
-fn the_readme_tour_runs() {
+fn the_readme_tour_runs_and_prints_the_readme_numbers() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let start = readme
         .find("```rhai\n")
         .expect("a rhai block in the README")
         + 8;
     let end = start + readme[start..].find("```").unwrap();
-    let out = out_dir("tour");
-    let code = readme[start..end].replace("out/", &format!("{}/", out.display()));
+    let code = &readme[start..end];
+    let runs = out_dir("tour-runs");
     let script = out_dir("tour-script");
     std::fs::create_dir_all(&script).unwrap();
     let file = script.join("tour.rhai");
     std::fs::write(&file, code).unwrap();
-    ok(&gaxsh(&[file.to_str().unwrap()]), "README tour");
-    assert!(out.join("tour/index.html").exists());
+    let o = Command::new(env!("CARGO_BIN_EXE_gaxsh"))
+        .arg(&file)
+        .env("GAXSH_RUNS", &runs)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let printed = ok(&o, "README tour");
+    assert!(
+        runs.join("tour/index.html").exists(),
+        "the tour writes to run_dir(\"tour\")"
+    );
+    // Every number the README shows after ⇒ is what the seeded tour prints.
+    let shown: Vec<&str> = code
+        .lines()
+        .filter_map(|l| l.split_once("// ⇒ ").map(|(_, c)| c))
+        .flat_map(|c| c.split([' ', ',', ';', ':', '[', ']']))
+        .filter(|w| w.contains('.') && w.parse::<f64>().is_ok())
+        .collect();
+    assert!(shown.len() >= 6, "the tour shows its numbers: {shown:?}");
+    for number in shown {
+        assert!(
+            printed.contains(number),
+            "the README says {number}; the tour printed:\n{printed}"
+        );
+    }
 }
 
 /// `scripts/own_model.rhai` on an ONNX model and a CSV, and on an ONNX model and an image

@@ -214,6 +214,9 @@ pub struct GaxResult {
     pub similarity_terms: Vec<Vec<f64>>,
     /// The index of the first score above the target, if reached.
     pub steps_to_target: Vec<Option<usize>>,
+    /// The samples x themselves (N, …, in the model's dtype): the report shows each beside its
+    /// heatmaps.
+    pub inputs: Tensor,
     /// The heatmap of each sample's last score (N, …).
     pub heatmaps: Tensor,
     /// Each sample's heatmap after its last Adam update, tanh(w·x + b) with the final w and b:
@@ -384,6 +387,7 @@ pub fn gax(
         losses: vec![Vec::new(); n],
         similarity_terms: vec![Vec::new(); n],
         steps_to_target: vec![None; n],
+        inputs: x.clone(),
         heatmaps: x.zeros_like()?,
         updated: x.zeros_like()?,
         frames: vec![Vec::new(); n],

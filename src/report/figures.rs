@@ -281,7 +281,11 @@ pub fn curves_co(g: &GaxResult, path: &Path) -> Result<()> {
     };
     let chart = Lines {
         labels: Labels {
-            title: format!("GAX: CO score per iteration ({} samples)", g.scores.len()),
+            title: format!(
+                "GAX: CO score per iteration ({} sample{})",
+                g.scores.len(),
+                if g.scores.len() == 1 { "" } else { "s" }
+            ),
             x: "iter".into(),
             y: "CO score".into(),
         },
@@ -382,53 +386,85 @@ pub fn frame_png(
     heatmap_png(&v, &dims, &spec, path)
 }
 
+/// The (channels, height, width) of an image sample, `None` for other shapes (tabular rows).
+fn image_dims(dims: &[usize]) -> Option<(usize, usize, usize)> {
+    match *dims {
+        [c, h, w] => Some((c, h, w)),
+        [h, w] => Some((1, h, w)),
+        _ => None,
+    }
+}
+
+/// An input image as RGB bytes, every `step`-th pixel of every `step`-th row, scaled to
+/// [0, 1] by its own range (normalised inputs are not in [0, 1]); grey below three channels.
+fn input_rgb(x: &[f64], (c, h, w): (usize, usize, usize), step: usize) -> Vec<u8> {
+    let (lo, hi) = x
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let mut rgb = Vec::with_capacity(h.div_ceil(step) * w.div_ceil(step) * 3);
+    for y in (0..h).step_by(step) {
+        for px in (0..w).step_by(step) {
+            for ch in 0..3 {
+                let source = if c >= 3 { ch } else { 0 };
+                let v = (x[(source * h + y) * w + px] - lo) / span;
+                rgb.push((v.clamp(0.0, 1.0) * 255.0).round() as u8);
+            }
+        }
+    }
+    rgb
+}
+
+/// Pixels skipped per side so that an image is drawn at most 128 px per side.
+fn thinning(h: usize, w: usize) -> usize {
+    h.max(w).div_ceil(128).max(1)
+}
+
+/// An input image (C, H, W) or (H, W) as a PNG of at most 128 px per side; `false` (nothing
+/// written) for a sample that is not an image.
+pub fn input_png(x: &candle_core::Tensor, path: &Path) -> Result<bool> {
+    let Some(dims) = image_dims(x.dims()) else {
+        return Ok(false);
+    };
+    let step = thinning(dims.1, dims.2);
+    let rgb = input_rgb(&crate::tensor::ops::to_f64_vec(x)?, dims, step);
+    crate::plot::write_png(
+        path,
+        dims.2.div_ceil(step) as u32,
+        dims.1.div_ceil(step) as u32,
+        rgb,
+    )?;
+    Ok(true)
+}
+
 /// The images of a gallery row: the input (`None` for a tabular sample) and each method's
 /// heatmap over it, as PNG files named `{stem}_input.png` and `{stem}_{method}.png` in `dir`.
 /// Channels are summed into one map, drawn in bwr with opacity growing with |h| (the image
 /// shows through where the method sees nothing); images over 128 pixels are thinned to it.
 pub fn gallery_images(ex: &crate::ax::Example, dir: &Path, stem: &str) -> Result<Vec<String>> {
-    let (c, h, w) = match ex.dims[..] {
-        [c, h, w] => (c, h, w),
-        [h, w] => (1, h, w),
-        _ => return Ok(vec![]),
+    let Some((c, h, w)) = image_dims(&ex.dims) else {
+        return Ok(vec![]);
     };
-    let step = h.max(w).div_ceil(128).max(1);
+    let step = thinning(h, w);
     let (oh, ow) = (h.div_ceil(step), w.div_ceil(step));
-    // The input scaled to [0, 1] by its own range (normalised inputs are not in [0, 1]).
-    let (lo, hi) =
-        ex.x.iter()
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let pixel = |y: usize, x: usize| -> [f64; 3] {
-        let at = |ch: usize| (ex.x[(ch * h + y) * w + x] - lo) / span;
-        if c >= 3 {
-            [at(0), at(1), at(2)]
-        } else {
-            [at(0); 3]
-        }
-    };
+    let input = input_rgb(&ex.x, (c, h, w), step);
     let mut names = Vec::new();
     let mut write = |name: String, rgb: Vec<u8>| -> Result<()> {
         crate::plot::write_png(&dir.join(&name), ow as u32, oh as u32, rgb)?;
         names.push(name);
         Ok(())
     };
-    let mut input = Vec::with_capacity(oh * ow * 3);
-    for y in (0..h).step_by(step) {
-        for x in (0..w).step_by(step) {
-            input.extend(pixel(y, x).map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8));
-        }
-    }
-    write(format!("{stem}_input.png"), input)?;
+    write(format!("{stem}_input.png"), input.clone())?;
     for (method, hm) in &ex.heatmaps {
         let summed: Vec<f64> = (0..h * w)
             .map(|p| (0..c).map(|ch| hm[ch * h * w + p]).sum())
             .collect();
         let limit = summed.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let mut rgb = Vec::with_capacity(oh * ow * 3);
+        let mut at = 0;
         for y in (0..h).step_by(step) {
             for x in (0..w).step_by(step) {
                 let v = summed[y * w + x];
@@ -438,11 +474,12 @@ pub fn gallery_images(ex: &crate::ax::Example, dir: &Path, stem: &str) -> Result
                 } else {
                     0.0
                 };
-                let img = pixel(y, x);
                 for ch in 0..3 {
-                    let mixed = (1.0 - a) * img[ch].clamp(0.0, 1.0) + a * col[ch] as f64 / 255.0;
+                    let img = f64::from(input[at + ch]) / 255.0;
+                    let mixed = (1.0 - a) * img + a * col[ch] as f64 / 255.0;
                     rgb.push((mixed * 255.0).round() as u8);
                 }
+                at += 3;
             }
         }
         write(format!("{stem}_{method}.png"), rgb)?;

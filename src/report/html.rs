@@ -334,6 +334,9 @@ pub struct ViewerSample {
     pub target: usize,
     pub frames: Vec<(usize, f64, String, String)>,
     pub values: Vec<Vec<f64>>,
+    /// The input x: an image's file, or a tabular sample's values (shown beside h).
+    pub input_image: String,
+    pub input_values: Vec<f64>,
 }
 
 fn json_str(s: &str) -> String {
@@ -372,9 +375,10 @@ pub fn viewer(id: usize, samples: &[ViewerSample], names: &[String]) -> String {
             let image = |path: &str| json_str(&if path.is_empty() { String::new() } else { format!("{EMBED}{path}") });
             let imgs: Vec<String> = s.frames.iter().map(|f| image(&f.2)).collect();
             let diffs: Vec<String> = s.frames.iter().map(|f| image(&f.3)).collect();
-            let values: Vec<String> = s.values.iter().map(|v| format!("[{}]", v.iter().map(|x| json_num(*x)).collect::<Vec<_>>().join(","))).collect();
+            let numbers = |v: &[f64]| format!("[{}]", v.iter().map(|x| json_num(*x)).collect::<Vec<_>>().join(","));
+            let values: Vec<String> = s.values.iter().map(|v| numbers(v)).collect();
             format!(
-                "{{\"id\":{},\"label\":{},\"target\":{},\"steps\":[{}],\"scores\":[{}],\"frames\":[{}],\"changes\":[{}],\"values\":[{}]}}",
+                "{{\"id\":{},\"label\":{},\"target\":{},\"steps\":[{}],\"scores\":[{}],\"frames\":[{}],\"changes\":[{}],\"values\":[{}],\"input\":{},\"x\":{}}}",
                 json_str(&s.id),
                 s.label,
                 s.target,
@@ -382,7 +386,9 @@ pub fn viewer(id: usize, samples: &[ViewerSample], names: &[String]) -> String {
                 scores.join(","),
                 imgs.join(","),
                 diffs.join(","),
-                values.join(",")
+                values.join(","),
+                image(&s.input_image),
+                numbers(&s.input_values),
             )
         })
         .collect();
@@ -392,7 +398,7 @@ pub fn viewer(id: usize, samples: &[ViewerSample], names: &[String]) -> String {
   <label>sample <select class="sample"></select></label>
   <label>time step <input class="slider" type="range" min="0" max="0" step="1" value="0"></label>
   <span class="status"></span>
-  <div><img class="frame" alt="heatmap channels at this step"><img class="change" alt="change to the next step"><table class="cells"></table></div>
+  <div><figure class="input"><img alt="the input x"><figcaption>x</figcaption></figure><img class="frame" alt="heatmap channels at this step"><img class="change" alt="change to the next step"><table class="cells"></table></div>
 </div>
 <script>
 gaxViewer(document.getElementById("viewer{id}"), [{}], [{}]);
@@ -421,6 +427,8 @@ pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
 .n { color: #777; font-size: 0.85em; }
 .viewer { border: 1px solid #ccc; padding: 0.6em; }
 .viewer img { max-width: 49%; vertical-align: top; }
+.viewer figure.input { display: inline-block; margin: 0 0.5em 0 0; vertical-align: top; text-align: center; }
+.viewer figure.input img { max-width: 160px; width: 128px; image-rendering: pixelated; }
 .viewer .status { font-family: monospace; margin-left: 1em; }
 "#;
 
@@ -437,7 +445,7 @@ function bwr(v) {
 function gaxViewer(root, samples, names) {
   var sel = root.querySelector(".sample"), slider = root.querySelector(".slider");
   var status = root.querySelector(".status"), frame = root.querySelector(".frame"), change = root.querySelector(".change");
-  var cells = root.querySelector(".cells");
+  var cells = root.querySelector(".cells"), input = root.querySelector(".input"), inputImg = input.querySelector("img");
   samples.forEach(function (s, i) {
     var o = document.createElement("option"); o.value = i;
     o.textContent = s.id + " (label " + s.label + ", target " + s.target + ")"; sel.appendChild(o);
@@ -447,24 +455,31 @@ function gaxViewer(root, samples, names) {
     var score = s.scores[k] === null ? "nan" : s.scores[k].toFixed(3);
     status.textContent = "step: " + s.steps[k] + " CO: " + score;
     if (s.values.length) {
-      frame.style.display = change.style.display = "none";
-      var v = s.values[k], next = s.values[Math.min(k + 1, s.values.length - 1)], rows = "<tr><th>feature</th><th>h</th><th></th><th>change</th></tr>";
+      frame.style.display = change.style.display = input.style.display = "none";
+      var v = s.values[k], next = s.values[Math.min(k + 1, s.values.length - 1)], rows = "<tr><th>feature</th><th>x</th><th>h</th><th>change</th></tr>";
       for (var i = 0; i < v.length; i++) {
-        var d = next[i] - v[i];
+        var d = next[i] - v[i], x = s.x[i] === undefined || s.x[i] === null ? "" : s.x[i].toFixed(3);
         // Dark cells (|h| near 1) get white text, so every value stays readable.
         var ink = Math.abs(v[i]) > 0.6 ? "#fff" : "#222";
-        rows += "<tr><td>" + (names[i] || i) + "</td><td style='background:" + bwr(v[i]) + ";color:" + ink + "'>" + v[i].toFixed(3) + "</td><td></td><td>" + d.toFixed(3) + "</td></tr>";
+        rows += "<tr><td>" + (names[i] || i) + "</td><td>" + x + "</td><td style='background:" + bwr(v[i]) + ";color:" + ink + "'>" + v[i].toFixed(3) + "</td><td>" + d.toFixed(3) + "</td></tr>";
       }
       cells.innerHTML = rows;
     } else {
       frame.src = s.frames[k]; change.src = s.changes[k];
+      input.style.display = s.input ? "" : "none"; if (s.input) inputImg.src = s.input;
     }
   }
   function pick() { slider.max = samples[+sel.value].frames.length - 1; slider.value = 0; show(); }
   sel.addEventListener("change", pick);
   slider.addEventListener("input", show);
   pick();
-  gaxViewers.push({ slider: slider, status: status, samples: samples.length });
+  // Whether x is shown beside h: the input image loaded, or the table's x column filled.
+  function showsX() {
+    var s = samples[+sel.value];
+    if (s.values.length) return cells.rows.length > 1 && cells.rows[1].cells[1].textContent !== "";
+    return inputImg.complete && inputImg.naturalWidth > 0;
+  }
+  gaxViewers.push({ slider: slider, status: status, samples: samples.length, showsX: showsX });
 }
 window.addEventListener("load", function () {
   if (location.hash !== "#selftest") return;
@@ -472,7 +487,7 @@ window.addEventListener("load", function () {
   gaxViewers.forEach(function (v) {
     var before = v.status.textContent;
     v.slider.value = v.slider.max; v.slider.dispatchEvent(new Event("input"));
-    out.viewers.push({ before: before, after: v.status.textContent, max: +v.slider.max, samples: v.samples });
+    out.viewers.push({ before: before, after: v.status.textContent, max: +v.slider.max, samples: v.samples, x: v.showsX() });
   });
   var images = Array.prototype.slice.call(document.images);
   out.images = images.length;
@@ -523,9 +538,16 @@ pub fn page(title: &str, r: &RunRecord, body: &str) -> String {
     {
         rec.push_str(&format!("<p class=note>Note: {}</p>\n", esc(n)));
     }
+    let paper = format!(
+        "The AX process, CO and GAX are from {} (<a href=\"{link}\">{link}</a>; the authors' code: <a href=\"{code}\">{code}</a>).",
+        esc(super::PAPER.citation),
+        link = super::PAPER.link,
+        code = super::PAPER.code,
+    );
     format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>{STYLE}</style>\n<script>{SCRIPT}</script></head>\n<body>\n<h1>{t}</h1>\n<h2>Run record</h2>\n{rec}{body}\n<p class=n>Made by gaxsh {v}. The run record is also in run.yaml; <code>gaxsh rerun run.yaml</code> repeats the run.</p>\n</body></html>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>{STYLE}</style>\n<script>{SCRIPT}</script></head>\n<body>\n<h1>{t}</h1>\n<h2>Run record</h2>\n{rec}{body}\n<p class=n>Made by gaxsh {v}. The run record is also in run.yaml; <code>gaxsh rerun run.yaml</code> repeats the run. {paper}</p>\n</body></html>\n",
         t = esc(title),
-        v = esc(&r.gaxsh_version)
+        v = esc(&r.gaxsh_version),
+        paper = paper,
     )
 }

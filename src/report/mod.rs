@@ -1,11 +1,25 @@
 //! The experiment report: a folder with a self-contained `index.html` (no network; figures and
-//! viewer frames beside it), and the `run.yaml` run record that `gaxsh rerun` repeats.
+//! viewer frames embedded, each PNG also beside it), and the `run.yaml` run record that
+//! `gaxsh rerun` repeats.
 
 pub mod figures;
 mod html;
 pub use html::{accuracy as accuracy_html, gaps as gaps_html, metric_table as metric_table_html};
 pub mod log;
 pub mod record;
+
+/// The paper whose methods gaxsh implements, cited in every report (and in the README).
+pub struct Paper {
+    pub citation: &'static str,
+    pub link: &'static str,
+    pub code: &'static str,
+}
+
+pub const PAPER: Paper = Paper {
+    citation: "E. Tjoa, H. J. Khok, T. Chouhan and C. Guan, \u{201c}Improving Deep Neural Network Classification Confidence using Heatmap-based eXplainable AI\u{201d}",
+    link: "https://arxiv.org/abs/2201.00009",
+    code: "https://github.com/ericotjo001/explainable_ai/tree/master/gax",
+};
 
 use crate::ax::AxTable;
 use crate::error::{Error, Result};
@@ -284,8 +298,12 @@ impl Report {
                 target: g.targets[i],
                 frames: vec![],
                 values: vec![],
+                input_image: String::new(),
+                input_values: vec![],
             };
+            let x = g.inputs.get(i)?;
             if fr[0].1.rank() == 1 {
+                sample.input_values = crate::tensor::ops::to_f64_vec(&x)?;
                 for &k in &pick {
                     let (step, h) = &fr[k];
                     sample.values.push(crate::tensor::ops::to_f64_vec(h)?);
@@ -300,6 +318,11 @@ impl Report {
                 continue;
             }
             std::fs::create_dir_all(&frames_dir).map_err(|e| Error::io(&frames_dir, e))?;
+            let input = format!("gax{si}/s{i}_x.png");
+            if figures::input_png(&x, &dir.join(&input))? {
+                files.push(dir.join(&input));
+                sample.input_image = input;
+            }
             // Per-step change |h_k+1 − h_k| between the frames shown, on one scale per sample.
             let changes: Vec<candle_core::Tensor> = pick
                 .iter()

@@ -456,6 +456,13 @@ fn loaders(r: &mut Registrar) {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     });
+    r.doc(super::registry::Category::Session, "run_dir", "run_dir(name) -> string",
+        "The folder a run named `name` writes to by default: $GAXSH_RUNS/name, else ~/gaxsh-runs/name (outside any checkout). The scripts' --out defaults to it.")
+        .example("run_dir(\"drybean\")");
+    r.engine
+        .register_fn("run_dir", |name: &str| -> RResult<String> {
+            Ok(crate::locate::run_dir(name).rh()?.display().to_string())
+        });
 }
 
 pub fn register(r: &mut Registrar) {
