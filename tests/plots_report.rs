@@ -183,10 +183,16 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
             && html.contains("<td>AX sweep"),
         "time per stage missing"
     );
+    // Nothing is fetched: no remote image, script, style or font (the paper's citation is a
+    // plain link, followed only when clicked).
     assert!(
-        !html.contains("http://") && !html.contains("https://"),
+        !html.contains("src=\"http")
+            && !html.contains("url(http")
+            && !html.contains("<link")
+            && !html.contains("@import"),
         "the report must not reach the network"
     );
+    assert!(html.contains("href=\"https://arxiv.org/abs/2201.00009\""), "the paper is cited");
     assert!(d.join("run.yaml").exists());
     let Some(browser) = chromium() else { return };
     // The page is one file: alone in an empty folder it still shows every figure.
