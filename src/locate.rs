@@ -93,7 +93,9 @@ mod tests {
     #[test]
     fn a_run_folder_is_named_and_stays_under_the_runs_root() {
         let d = run_dir("drybean/seed0").unwrap();
-        assert!(d.ends_with("gaxsh-runs/drybean/seed0") || std::env::var_os("GAXSH_RUNS").is_some());
+        assert!(
+            d.ends_with("gaxsh-runs/drybean/seed0") || std::env::var_os("GAXSH_RUNS").is_some()
+        );
         for bad in ["", "../x", "/etc", "a/../../b"] {
             let e = run_dir(bad).unwrap_err().to_string();
             assert!(e.contains("run_dir"), "{bad}: {e}");

@@ -192,7 +192,10 @@ fn report_opens_in_chromium_and_the_gax_viewer_moves() {
             && !html.contains("@import"),
         "the report must not reach the network"
     );
-    assert!(html.contains("href=\"https://arxiv.org/abs/2201.00009\""), "the paper is cited");
+    assert!(
+        html.contains("href=\"https://arxiv.org/abs/2201.00009\""),
+        "the paper is cited"
+    );
     assert!(d.join("run.yaml").exists());
     let Some(browser) = chromium() else { return };
     // The page is one file: alone in an empty folder it still shows every figure.

@@ -70,10 +70,25 @@ impl ActKind {
     }
 }
 
-fn fwd<T: Float>(kind: ActKind, x: &[T], last: usize) -> Vec<T> {
+/// An elementwise map of one or two inputs, on every compute thread for large tensors (ReLU
+/// and its backward rules run after every convolution of a ResNet).
+fn map_par<T: Float + Send + Sync + Default>(
+    a: &[T],
+    b: &[T],
+    f: impl Fn(T, T) -> T + Sync,
+) -> Vec<T> {
+    crate::tensor::cpu::filled_par(a.len(), 1, |offset, out| {
+        let inputs = a[offset..].iter().zip(&b[offset..]);
+        out.iter_mut()
+            .zip(inputs)
+            .for_each(|(o, (&u, &v))| *o = f(u, v));
+    })
+}
+
+fn fwd<T: Float + Send + Sync + Default>(kind: ActKind, x: &[T], last: usize) -> Vec<T> {
     let zero = T::zero();
     match kind {
-        ActKind::Relu => x.iter().map(|&v| if v > zero { v } else { zero }).collect(),
+        ActKind::Relu => map_par(x, x, |v, _| if v > zero { v } else { zero }),
         ActKind::LeakyRelu(a) => {
             let a = T::from(a).expect("slope");
             x.iter()
@@ -120,15 +135,17 @@ fn fwd<T: Float>(kind: ActKind, x: &[T], last: usize) -> Vec<T> {
 }
 
 /// The ordinary gradient, with PyTorch's formulas (and ReLU'(0) = 0).
-fn plain_bwd<T: Float>(kind: ActKind, x: &[T], y: &[T], g: &[T], last: usize) -> Vec<T> {
+fn plain_bwd<T: Float + Send + Sync + Default>(
+    kind: ActKind,
+    x: &[T],
+    y: &[T],
+    g: &[T],
+    last: usize,
+) -> Vec<T> {
     let zero = T::zero();
     let one = T::one();
     match kind {
-        ActKind::Relu => x
-            .iter()
-            .zip(g)
-            .map(|(&v, &gv)| if v > zero { gv } else { zero })
-            .collect(),
+        ActKind::Relu => map_par(x, g, |v, gv| if v > zero { gv } else { zero }),
         ActKind::LeakyRelu(a) => {
             let a = T::from(a).expect("slope");
             x.iter()
@@ -221,15 +238,23 @@ struct ActBwd {
 }
 
 impl ActBwd {
-    fn run<T: Float>(&self, x: &[T], y: &[T], g: &[T], last: usize) -> Vec<T> {
+    fn run<T: Float + Send + Sync + Default>(
+        &self,
+        x: &[T],
+        y: &[T],
+        g: &[T],
+        last: usize,
+    ) -> Vec<T> {
         let zero = T::zero();
         match (self.rule, self.kind) {
-            (Rule::GuidedBackprop, ActKind::Relu) => x
-                .iter()
-                .zip(g)
-                .map(|(&v, &gv)| if (v > zero) & (gv > zero) { gv } else { zero })
-                .collect(),
-            (Rule::Deconvolution, ActKind::Relu) => g.iter().map(|&gv| gv.max(zero)).collect(),
+            (Rule::GuidedBackprop, ActKind::Relu) => {
+                map_par(
+                    x,
+                    g,
+                    |v, gv| if (v > zero) & (gv > zero) { gv } else { zero },
+                )
+            }
+            (Rule::Deconvolution, ActKind::Relu) => map_par(g, g, |gv, _| gv.max(zero)),
             (Rule::DeepLift, kind) => deeplift_rescale(kind, x, y, g, last, self.samples),
             (_, kind) => plain_bwd(kind, x, y, g, last),
         }
@@ -237,7 +262,7 @@ impl ActBwd {
 }
 
 /// DeepLift's rescale rule on a batch of 2B rows: inputs, then their baselines.
-fn deeplift_rescale<T: Float>(
+fn deeplift_rescale<T: Float + Send + Sync + Default>(
     kind: ActKind,
     x: &[T],
     y: &[T],

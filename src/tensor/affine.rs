@@ -14,22 +14,23 @@ struct ChannelAffine {
 }
 
 impl ChannelAffine {
-    fn run<T: Float>(&self, x: &[T], l: &Layout) -> Vec<T> {
+    fn run<T: Float + Send + Sync + Default>(&self, x: &[T], l: &Layout) -> Vec<T> {
         let dims = l.dims();
         let c = dims[1];
-        let inner: usize = dims[2..].iter().product();
-        let mut out = Vec::with_capacity(x.len());
-        for (i, chunk) in x.chunks(inner.max(1)).enumerate() {
-            let ch = i % c;
-            let s = T::from(self.scale[ch]).unwrap_or(T::one());
-            if self.backward {
-                out.extend(chunk.iter().map(|&v| v * s));
-            } else {
-                let b = T::from(self.shift[ch]).unwrap_or(T::zero());
-                out.extend(chunk.iter().map(|&v| v * s + b));
+        let inner = dims[2..].iter().product::<usize>().max(1);
+        super::cpu::filled_par(x.len(), inner, |offset, out| {
+            let planes = out.chunks_mut(inner).zip(x[offset..].chunks(inner));
+            for (i, (dst, src)) in planes.enumerate() {
+                let ch = (offset / inner + i) % c;
+                let s = T::from(self.scale[ch]).unwrap_or(T::one());
+                if self.backward {
+                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * s);
+                } else {
+                    let b = T::from(self.shift[ch]).unwrap_or(T::zero());
+                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * s + b);
+                }
             }
-        }
-        out
+        })
     }
 }
 

@@ -96,3 +96,37 @@ pub fn dims4(l: &Layout, op: &str) -> Result<[usize; 4]> {
 pub fn shape(dims: &[usize]) -> Shape {
     Shape::from(dims.to_vec())
 }
+
+/// Outputs smaller than this are filled on one thread: waking a second costs more than it saves.
+const PARALLEL_MIN_LEN: usize = 1 << 16;
+
+/// Fill `out` by `fill(offset, piece)` over pieces that start at multiples of `align` (a plane,
+/// a row: whatever unit the kernel needs whole), one piece per compute thread when there are
+/// several and the output is large; else the whole of `out` at once. Elementwise kernels (batch
+/// norm's affine, ReLU, pooling) thus use every thread without each writing its own split.
+pub fn fill_par<T: Send>(out: &mut [T], align: usize, fill: impl Fn(usize, &mut [T]) + Sync) {
+    use rayon::prelude::*;
+    let threads = crate::threads::current();
+    let align = align.max(1);
+    let units = out.len() / align;
+    if threads < 2 || out.len() < PARALLEL_MIN_LEN || units < 2 || !out.len().is_multiple_of(align) {
+        fill(0, out);
+        return;
+    }
+    let piece = units.div_ceil(threads) * align;
+    out.par_chunks_mut(piece)
+        .enumerate()
+        .for_each(|(i, chunk)| fill(i * piece, chunk));
+}
+
+/// A vector of `len` values that `fill` writes whole (see [`fill_par`]); its memory is first
+/// touched by the threads that fill it, not zeroed beforehand on one.
+pub fn filled_par<T: Copy + Send + Default>(
+    len: usize,
+    align: usize,
+    fill: impl Fn(usize, &mut [T]) + Sync,
+) -> Vec<T> {
+    let mut out = vec![T::default(); len];
+    fill_par(&mut out, align, fill);
+    out
+}

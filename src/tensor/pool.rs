@@ -12,69 +12,76 @@ pub(crate) use super::geometry::adaptive_windows;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use num_traits::Float;
 
-/// For every output position, the flat input index (within its (n, c) plane) of the first
-/// maximum of its window.
-fn argmax_windows<T: Float>(x: &[T], h: usize, w: usize, p: &Pool2d, plane: usize) -> Vec<usize> {
+/// For every output position `o` of a plane (`base`, H × W), `visit(o, i)` with the flat index
+/// `i` within the plane of the first maximum of its window.
+fn argmax_windows<T: Float>(
+    base: &[T],
+    h: usize,
+    w: usize,
+    p: &Pool2d,
+    mut visit: impl FnMut(usize, usize),
+) {
     let (oh, ow) = p.out_hw(h, w);
-    let base = &x[plane * h * w..(plane + 1) * h * w];
-    let mut idx = Vec::with_capacity(oh * ow);
     for oy in 0..oh {
+        let y0 = (oy * p.stride.0) as isize - p.padding.0 as isize;
+        let rows = y0.max(0) as usize..((y0 + p.kernel.0 as isize).min(h as isize)).max(0) as usize;
         for ox in 0..ow {
-            let y0 = (oy * p.stride.0) as isize - p.padding.0 as isize;
             let x0 = (ox * p.stride.1) as isize - p.padding.1 as isize;
+            let cols =
+                x0.max(0) as usize..((x0 + p.kernel.1 as isize).min(w as isize)).max(0) as usize;
             let mut best = T::neg_infinity();
             let mut best_i = usize::MAX;
-            for ky in 0..p.kernel.0 as isize {
-                let y = y0 + ky;
-                if y < 0 || y >= h as isize {
-                    continue;
-                }
-                for kx in 0..p.kernel.1 as isize {
-                    let xx = x0 + kx;
-                    if xx < 0 || xx >= w as isize {
-                        continue;
-                    }
-                    let i = y as usize * w + xx as usize;
-                    let v = base[i];
+            for y in rows.clone() {
+                for (i, &v) in base[y * w..(y + 1) * w]
+                    .iter()
+                    .enumerate()
+                    .take(cols.end)
+                    .skip(cols.start)
+                {
                     // Strictly greater keeps the first maximum; NaN wins, as in PyTorch.
                     if best_i == usize::MAX || v > best || v.is_nan() {
                         best = v;
-                        best_i = i;
+                        best_i = y * w + i;
                     }
                 }
             }
-            idx.push(best_i);
+            visit(oy * ow + ox, best_i);
         }
     }
-    idx
 }
 
-fn max_pool_fwd<T: Float>(x: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T> {
+/// Planes (one (sample, channel) each) are pooled side by side on the compute threads.
+fn max_pool_fwd<T: Float + Send + Sync + Default>(x: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T> {
     let [n, c, h, w] = d;
     let (oh, ow) = p.out_hw(h, w);
-    let mut out = Vec::with_capacity(n * c * oh * ow);
-    for plane in 0..n * c {
-        let base = plane * h * w;
-        out.extend(
-            argmax_windows(x, h, w, p, plane)
-                .into_iter()
-                .map(|i| x[base + i]),
-        );
-    }
-    out
-}
-
-fn max_pool_bwd<T: Float>(x: &[T], g: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T> {
-    let [n, c, h, w] = d;
-    let (oh, ow) = p.out_hw(h, w);
-    let mut out = vec![T::zero(); n * c * h * w];
-    for plane in 0..n * c {
-        let gbase = plane * oh * ow;
-        for (o, i) in argmax_windows(x, h, w, p, plane).into_iter().enumerate() {
-            out[plane * h * w + i] = out[plane * h * w + i] + g[gbase + o];
+    let plane_out = (oh * ow).max(1);
+    super::cpu::filled_par(n * c * oh * ow, plane_out, |offset, out| {
+        for (k, dst) in out.chunks_mut(plane_out).enumerate() {
+            let plane = offset / plane_out + k;
+            let base = &x[plane * h * w..(plane + 1) * h * w];
+            argmax_windows(base, h, w, p, |o, i| dst[o] = base[i]);
         }
-    }
-    out
+    })
+}
+
+fn max_pool_bwd<T: Float + Send + Sync + Default>(
+    x: &[T],
+    g: &[T],
+    d: [usize; 4],
+    p: &Pool2d,
+) -> Vec<T> {
+    let [n, c, h, w] = d;
+    let (oh, ow) = p.out_hw(h, w);
+    let plane_in = (h * w).max(1);
+    super::cpu::filled_par(n * c * h * w, plane_in, |offset, out| {
+        for (k, dst) in out.chunks_mut(plane_in).enumerate() {
+            let plane = offset / plane_in + k;
+            let grad = &g[plane * oh * ow..(plane + 1) * oh * ow];
+            argmax_windows(&x[plane * h * w..(plane + 1) * h * w], h, w, p, |o, i| {
+                dst[i] = dst[i] + grad[o];
+            });
+        }
+    })
 }
 
 struct MaxPool2dOp(Pool2d);
@@ -154,7 +161,13 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
 ///
 /// Captum computes this rule only where the pool's input is not the output of another hooked
 /// module (otherwise that module's rule takes over); the caller decides (`nn/graph`).
-fn max_pool_deeplift_bwd<T: Float>(x: &[T], y: &[T], g: &[T], d: [usize; 4], p: &Pool2d) -> Vec<T> {
+fn max_pool_deeplift_bwd<T: Float + Send + Sync + Default>(
+    x: &[T],
+    y: &[T],
+    g: &[T],
+    d: [usize; 4],
+    p: &Pool2d,
+) -> Vec<T> {
     let [n, c, h, w] = d;
     let (oh, ow) = p.out_hw(h, w);
     let (plane_in, plane_out) = (h * w, oh * ow);
@@ -169,13 +182,13 @@ fn max_pool_deeplift_bwd<T: Float>(x: &[T], y: &[T], g: &[T], d: [usize; 4], p: 
         } else {
             (plane - half_planes, plane)
         };
-        let idx = argmax_windows(x, h, w, p, plane);
-        for (o, i) in idx.into_iter().enumerate() {
+        let base = &x[plane * plane_in..(plane + 1) * plane_in];
+        argmax_windows(base, h, w, p, |o, i| {
             let (yi, yr) = (y[inp * plane_out + o], y[refp * plane_out + o]);
             let m = if yi > yr { yi } else { yr };
             let dout = if plane < half_planes { m - yr } else { yi - m };
             unpooled[plane * plane_in + i] = g[plane * plane_out + o] * dout;
-        }
+        });
     }
     let mut out = vec![T::zero(); n * c * plane_in];
     for plane in 0..n * c {
@@ -376,6 +389,41 @@ mod tests {
 
     fn t(v: &[f64], d: (usize, usize, usize, usize)) -> Tensor {
         Tensor::from_slice(v, d, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn planes_pooled_side_by_side_match_one_by_one() {
+        // Large enough for every thread to take a share (tensor::cpu::fill_par): 3×3 stride 2
+        // padding 1, as ResNet's stem, against a direct per-window maximum.
+        let (n, c, h, w) = (2, 24, 97, 81);
+        let v: Vec<f64> = (0..n * c * h * w)
+            .map(|i| ((i * 7919) % 1013) as f64)
+            .collect();
+        let p = Pool2d::square(3, 2, 1);
+        let got = max_pool_fwd(&v, [n, c, h, w], &p);
+        let (oh, ow) = p.out_hw(h, w);
+        assert_eq!(got.len(), n * c * oh * ow);
+        for plane in 0..n * c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut m = f64::NEG_INFINITY;
+                    for y in (2 * oy).saturating_sub(1)..(2 * oy + 2).min(h) {
+                        for x in (2 * ox).saturating_sub(1)..(2 * ox + 2).min(w) {
+                            m = m.max(v[(plane * h + y) * w + x]);
+                        }
+                    }
+                    assert_eq!(
+                        got[(plane * oh + oy) * ow + ox],
+                        m,
+                        "plane {plane} ({oy}, {ox})"
+                    );
+                }
+            }
+        }
+        // Every window's gradient lands once: the input gradient sums to the output count.
+        let g = vec![1.0; got.len()];
+        let dx = max_pool_bwd(&v, &g, [n, c, h, w], &p);
+        assert_eq!(dx.iter().sum::<f64>(), got.len() as f64);
     }
 
     #[test]
