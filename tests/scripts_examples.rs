@@ -69,6 +69,24 @@ fn every_script_runs_quick_and_writes_its_report() {
             rec.contains(&format!("script: scripts/{s}.rhai")) && rec.contains("quick: true"),
             "{s}: {rec}"
         );
+        // Each figure is written once: no two figures of the folder hold the same picture.
+        // (Gallery heatmaps may legitimately coincide: on MobileNet's ReLU6, which Captum's
+        // Guided Backprop and Deconvolution leave alone, both are the plain gradient.)
+        let mut seen = std::collections::HashMap::new();
+        for entry in std::fs::read_dir(&out).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".png") && !name.contains("_gallery") {
+                let bytes = std::fs::read(&path).unwrap();
+                if let Some(first) = seen.insert(bytes, path.clone()) {
+                    panic!(
+                        "{s}: {} and {} are the same figure",
+                        first.display(),
+                        path.display()
+                    );
+                }
+            }
+        }
         if s == "imagenet" {
             // 1,000 classes: the evaluation is summarised (lowest-F1 classes, top confusions),
             // never a thousand-row table or a 1000×1000 matrix.

@@ -109,7 +109,8 @@ pub fn fill_par<T: Send>(out: &mut [T], align: usize, fill: impl Fn(usize, &mut 
     let threads = crate::threads::current();
     let align = align.max(1);
     let units = out.len() / align;
-    if threads < 2 || out.len() < PARALLEL_MIN_LEN || units < 2 || !out.len().is_multiple_of(align) {
+    if threads < 2 || out.len() < PARALLEL_MIN_LEN || units < 2 || !out.len().is_multiple_of(align)
+    {
         fill(0, out);
         return;
     }
