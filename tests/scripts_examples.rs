@@ -87,6 +87,25 @@ fn every_script_runs_quick_and_writes_its_report() {
                 }
             }
         }
+        if s == "drybean" {
+            // Every artefact is linked, and the record shows the data's checksum.
+            for file in [
+                "co_scores.csv",
+                "drybean_fpa.safetensors",
+                "gax/gax_scores.csv",
+                "gax/gax_heatmaps.safetensors",
+                "run.yaml",
+            ] {
+                assert!(
+                    html.contains(&format!("<a href=\"{file}\">")),
+                    "drybean: no link to {file}"
+                );
+            }
+            assert!(
+                html.contains("Dry_Bean_Dataset.csv<br><span class=n>sha256:"),
+                "drybean: no checksum"
+            );
+        }
         if s == "imagenet" {
             // 1,000 classes: the evaluation is summarised (lowest-F1 classes, top confusions),
             // never a thousand-row table or a 1000×1000 matrix.

@@ -497,6 +497,34 @@ window.addEventListener("load", function () {
 });
 "##;
 
+/// Links to the files of the run (see `report::artefacts`), the first [`MAX_ARTEFACTS`] of them.
+pub fn artefacts(files: &[(String, u64)]) -> String {
+    const MAX_ARTEFACTS: usize = 200;
+    let size = |bytes: u64| match bytes {
+        0 => String::new(),
+        b if b < 1 << 10 => format!("{b} B"),
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+    };
+    let mut s =
+        String::from("<h2>Files of this run</h2>\n<table><tr><th>file</th><th>size</th></tr>\n");
+    for (name, bytes) in files.iter().take(MAX_ARTEFACTS) {
+        s.push_str(&format!(
+            "<tr><td><a href=\"{0}\">{0}</a></td><td>{1}</td></tr>\n",
+            esc(name),
+            size(*bytes)
+        ));
+    }
+    s.push_str("</table>\n");
+    if files.len() > MAX_ARTEFACTS {
+        s.push_str(&format!(
+            "<p class=n>and {} more files in this folder.</p>\n",
+            files.len() - MAX_ARTEFACTS
+        ));
+    }
+    s
+}
+
 pub fn page(title: &str, r: &RunRecord, body: &str) -> String {
     let mut rec = String::new();
     rec.push_str(&format!(
@@ -518,6 +546,20 @@ pub fn page(title: &str, r: &RunRecord, body: &str) -> String {
     }
     for (k, v) in &r.settings {
         rec.push_str(&format!("<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(v)));
+    }
+    if let Some(commit) = &r.commit {
+        rec.push_str(&format!(
+            "<tr><td>gaxsh commit</td><td>{}</td></tr>",
+            esc(commit)
+        ));
+    }
+    // Checksums of everything read, so a reader can tell whether their data is the same.
+    for (path, sum) in &r.inputs {
+        rec.push_str(&format!(
+            "<tr><td>input</td><td>{}<br><span class=n>{}</span></td></tr>",
+            esc(path),
+            esc(sum)
+        ));
     }
     rec.push_str("</table>\n");
     for d in &r.data {

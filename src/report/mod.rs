@@ -135,6 +135,7 @@ impl Report {
             });
         }
         body.push_str(&html::stages(&self.stages));
+        body.push_str(&html::artefacts(&artefacts(dir)));
         let page = html::resolve_images(
             &html::page(&self.title, &self.record, &body),
             dir,
@@ -425,4 +426,45 @@ fn inside(dir: &Path, file: &Path) -> Option<String> {
         .map(|c| c.as_os_str().to_str().map(str::to_owned))
         .collect::<Option<_>>()?;
     (!parts.is_empty()).then(|| parts.join("/"))
+}
+
+/// The files of a report's folder a reader may want beside its figures (sweep tables, weights,
+/// GAX runs, the session, the run record), relative to it and with their sizes, in name order.
+/// Figures (shown on the page) and the page itself are left out; `run.yaml` is always in.
+fn artefacts(dir: &Path) -> Vec<(String, u64)> {
+    /// Folders below the report's own that are searched (GAX runs sit one level down).
+    const DEPTH: usize = 3;
+    let mut found = Vec::new();
+    let mut folders = vec![(dir.to_path_buf(), String::new(), 0)];
+    while let Some((folder, prefix, depth)) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let Ok(meta) = entry.metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                if depth < DEPTH {
+                    folders.push((entry.path(), relative, depth + 1));
+                }
+            } else if !(name.ends_with(".png")
+                || name.ends_with(".svg")
+                || relative == "index.html")
+            {
+                found.push((relative, meta.len()));
+            }
+        }
+    }
+    if !found.iter().any(|(name, _)| name == "run.yaml") {
+        found.push(("run.yaml".into(), 0));
+    }
+    found.sort();
+    found
 }
