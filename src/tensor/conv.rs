@@ -9,7 +9,7 @@
 
 use super::cpu::dims4;
 pub use super::geometry::ConvGeom;
-use super::products::{matmul_strided, parallelism};
+use super::products::{matmul, matmul_strided, parallelism};
 use super::winograd;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
@@ -121,48 +121,6 @@ fn to_channel_major<T: Copy>(nk: &[T], n: usize, k: usize, p: usize, out: &mut [
 /// Output rows per band so that a band's column matrix holds about 32k values.
 fn band_rows(rows: usize, ow: usize, oh: usize) -> usize {
     (32_768 / (rows * ow).max(1)).clamp(1, oh.max(1))
-}
-
-/// C = A·B (+ C when `acc`), all row-major: A m×k, B k×n, C m×n.
-/// `at`/`bt` read A or B transposed from row-major storage of the transposed shape.
-#[allow(clippy::too_many_arguments)]
-fn matmul<T: Float + 'static>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: &[T],
-    at: bool,
-    b: &[T],
-    bt: bool,
-    c: &mut [T],
-    acc: bool,
-) {
-    let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
-    let (b_rs, b_cs) = if bt { (1, k as isize) } else { (n as isize, 1) };
-    // SAFETY: the slices hold m·k, k·n and m·n elements laid out as the strides say.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            acc,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            parallelism(m, n, k),
-        )
-    }
 }
 
 /// The output positions `lo..hi` whose input index `o·stride + k − pad` lies inside `0..size`.
