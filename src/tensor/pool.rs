@@ -45,7 +45,10 @@ fn argmax_windows<T: Float>(
                     }
                 }
             }
-            visit(oy * ow + ox, best_i);
+            // An empty window (refused by `max_pool2d`) has no maximum to visit.
+            if best_i != usize::MAX {
+                visit(oy * ow + ox, best_i);
+            }
         }
     }
 }
@@ -141,6 +144,21 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
     }
     if 2 * p.padding.0 > p.kernel.0 || 2 * p.padding.1 > p.kernel.1 {
         candle_core::bail!("max_pool2d: padding must be at most half the kernel size");
+    }
+    // Every window must overlap the input (its last one starts inside it, as PyTorch's
+    // ceil_mode demands): ONNX pads after the input can ask for windows wholly past its end.
+    let (oh, ow) = p.out_hw(h, w);
+    if oh == 0
+        || ow == 0
+        || (oh - 1) * p.stride.0 >= h + p.padding.0
+        || (ow - 1) * p.stride.1 >= w + p.padding.1
+    {
+        candle_core::bail!(
+            "max_pool2d: padding {:?} after the {h}x{w} input makes windows that hold none of it (kernel {:?}, stride {:?})",
+            end,
+            p.kernel,
+            p.stride
+        );
     }
     if super::portable::enabled(x) {
         return super::portable::max_pool2d(x, p);
