@@ -4,7 +4,7 @@
 //! tensors; [`script`] exposes it to rhai scripts, the REPL and the Jupyter kernel.
 //!
 //! ```
-//! use gaxsh::script::Session;
+//! use gaxsh::front::Session;
 //! let mut s = Session::new();
 //! let v = s.eval("let x = randn([2, 3]); (x * 2 + 1).shape", "<doc>").unwrap();
 //! assert_eq!(s.display(&v).unwrap(), "[2, 3]");
@@ -23,6 +23,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod evaluate;
+pub mod front;
 pub mod gap;
 pub mod gax;
 pub mod interrupt;

@@ -1,7 +1,8 @@
 //! The `gaxsh` command: run a script, evaluate an expression, open the REPL, show help.
 
 use clap::{Parser, Subcommand};
-use gaxsh::script::{ScriptArgs, ScriptError, SessionBuilder};
+use gaxsh::front::{ScriptError, SessionBuilder};
+use gaxsh::script::ScriptArgs;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

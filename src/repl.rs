@@ -2,9 +2,8 @@
 //! completion of functions, variables and methods, `:commands`, `?name` help, and Ctrl-C that
 //! stops the running evaluation while keeping every variable.
 
-use crate::script::Session;
-use crate::script::session::CompletionIndex;
-use crate::script::source_text::{ends_with_semicolon, is_incomplete};
+use crate::front::source_text::{ends_with_semicolon, is_incomplete};
+use crate::front::{CompletionIndex, Session};
 use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};

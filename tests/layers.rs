@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// The front ends and the binding layer; everything else is the core.
-const FRONT: &[&str] = &["script", "repl", "kernel", "main", "cli_progress"];
+const FRONT: &[&str] = &["script", "front", "repl", "kernel", "main", "cli_progress"];
 /// Crates only the front ends may use.
 const FRONT_CRATES: &[&str] = &["rhai", "rustyline", "jupyter_protocol", "clap"];
 
@@ -58,6 +58,9 @@ const NEVER: &[(&str, &[&str])] = &[
     ),
     ("gap", &["gax", "plot", "report", "merge"]),
     ("gax", &["plot", "report", "merge"]),
+    // The bindings know nothing of the host that runs them; the host nothing of its front ends.
+    ("script", &["front", "repl", "kernel", "main"]),
+    ("front", &["repl", "kernel", "main"]),
     ("repl", &["kernel"]),
     ("kernel", &["repl"]),
 ];

@@ -401,7 +401,7 @@ fn layers_are_addressable_by_pytorch_names() {
 /// The rank of each bundled photo's labelled ImageNet class (data/images/labels.txt) under a
 /// pretrained model (`offset`: 1 where output 0 is the background class).
 fn photo_ranks(net: &str, offset: i64) -> Vec<i64> {
-    let mut s = gaxsh::script::Session::new();
+    let mut s = gaxsh::front::Session::new();
     let code = format!(
         r#"
         let net = {net};

@@ -1,7 +1,7 @@
 //! The function registry documents every script function, and its examples run.
 
 mod common;
-use gaxsh::script::Session;
+use gaxsh::front::Session;
 use std::collections::BTreeSet;
 
 /// Names rhai knows in the global namespace (our registrations), minus operators and indexers.

@@ -262,7 +262,8 @@ fn stdlib_modules_import_from_anywhere() {
 
 #[test]
 fn options_map_and_args() {
-    use gaxsh::script::{ScriptArgs, SessionBuilder};
+    use gaxsh::front::SessionBuilder;
+    use gaxsh::script::ScriptArgs;
     let raw: Vec<String> = ["--steps", "5", "--quick"]
         .iter()
         .map(|s| s.to_string())

@@ -10,7 +10,7 @@
 //! message mode) set the process-wide flag of [`crate::interrupt`], which stops script loops and
 //! native loops alike; the session, and every variable in it, survives.
 //!
-//! [`Session`]: crate::script::Session
+//! [`Session`]: crate::front::Session
 
 mod display;
 mod install;

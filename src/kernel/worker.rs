@@ -3,8 +3,8 @@
 
 use super::display;
 use super::outbox::Outbox;
-use crate::script::source_text::{ends_with_semicolon, is_incomplete, word_before};
-use crate::script::{ScriptError, Session, SessionBuilder};
+use crate::front::source_text::{ends_with_semicolon, is_incomplete, word_before};
+use crate::front::{ScriptError, Session, SessionBuilder};
 use jupyter_protocol::{
     CommInfoReply, CompleteReply, ErrorOutput, ExecuteInput, ExecuteReply, ExecuteRequest,
     ExecuteResult, ExecutionCount, ExpressionResult, HistoryEntry, HistoryReply, HistoryRequest,

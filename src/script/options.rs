@@ -14,10 +14,14 @@
 //! `arg("name", default)` reads one option without declaring the rest.
 
 use super::convert::*;
-use super::diagnostic::HelpShown;
 use super::registry::{Category, Registrar};
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
 use std::sync::{Arc, Mutex};
+
+/// What `options(…)` stops a script with once it has printed the `--help` list: a stop that is
+/// neither an error nor an interrupt, so the run ends with exit code 0.
+#[derive(Clone, Copy, Debug)]
+pub struct HelpShown;
 
 /// The options given on the command line after the script path.
 #[derive(Clone, Debug, Default)]

@@ -1,10 +1,8 @@
 //! Script bindings: help, files, timing and threads.
 
 use super::convert::*;
-use super::output::OutputSink;
-use super::registry::{Category::Session as Cat, Registrar, Registry};
-use rhai::Engine;
-use std::sync::{Arc, OnceLock};
+use super::registry::{Category::Session as Cat, Registrar};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 fn start() -> Instant {
@@ -173,14 +171,6 @@ pub fn document_help(r: &mut Registrar) {
         "List every function by category, or show one function's signature, doc and example.",
     )
     .example("help(\"randn\")");
-}
-
-pub fn register_help(engine: &mut Engine, reg: Arc<Registry>, output: OutputSink) {
-    let (r1, o1) = (reg.clone(), output.clone());
-    engine.register_fn("help", move || o1(r1.overview().trim_end()));
-    let (r2, o2) = (reg.clone(), output.clone());
-    engine.register_fn("help", move |name: &str| o2(&r2.help(name)));
-    engine.register_fn("help", move |f: rhai::FnPtr| output(&reg.help(f.fn_name())));
 }
 
 /// VmHWM from /proc/self/status, in MiB.

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use gaxsh::script::{Session, SessionBuilder};
+use gaxsh::front::{Session, SessionBuilder};
 use std::sync::{Arc, Mutex};
 
 /// A session whose printed output is captured.

@@ -11,7 +11,8 @@
 //!
 //! (`tests/fuzz/main.rs` runs a short fixed-seed round in CI; `FUZZING.md` records the long runs.)
 
-use gaxsh::script::{OutputSink, Session, SessionBuilder};
+use gaxsh::front::{Session, SessionBuilder};
+use gaxsh::script::OutputSink;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;

@@ -2,15 +2,15 @@
 //! definitions kept across REPL lines and notebook cells.
 
 use super::diagnostic::ScriptError;
-use super::options::ScriptArgs;
-use super::registry::Registry;
+use super::help::Registry;
 use super::source_text::{receiver_before, word_before};
+use crate::script::ScriptArgs;
 use crate::tensor::format::format_tensor;
 use rhai::{AST, Dynamic, Engine, Scope};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-pub use super::output::OutputSink;
+pub use crate::script::OutputSink;
 
 /// Builds a session; the defaults print to stdout.
 pub struct SessionBuilder {
@@ -167,7 +167,7 @@ impl Session {
     /// Run a script file.
     pub fn run_file(&mut self, path: &std::path::Path) -> Result<Dynamic, ScriptError> {
         let name = path.display().to_string();
-        let cap = super::MAX_STRING_BYTES as u64;
+        let cap = crate::script::MAX_STRING_BYTES as u64;
         let text = crate::limits::read_text_stream(path, cap).map_err(|e| ScriptError {
             message: format!("cannot read script: {e}"),
             source: name.clone(),
@@ -193,7 +193,7 @@ impl Session {
         if value.is_unit() {
             return None;
         }
-        if let Some(t) = value.read_lock::<super::convert::ScriptTensor>() {
+        if let Some(t) = value.read_lock::<crate::script::ScriptTensor>() {
             return Some(format_tensor(&t.0));
         }
         if value.is_string() {
@@ -242,7 +242,7 @@ impl Session {
         if let Some(t) = value.read_lock::<crate::ax::AxTable>() {
             return Some(crate::report::accuracy_html(&t));
         }
-        if let Some(g) = value.read_lock::<super::ax::GapReport>() {
+        if let Some(g) = value.read_lock::<crate::script::ax::GapReport>() {
             return Some(crate::report::gaps_html(&g.0));
         }
         if let Some(t) = value.read_lock::<crate::evaluate::MetricTable>() {
@@ -261,7 +261,7 @@ impl Session {
     }
 
     fn describe_value(&self, v: &Dynamic) -> String {
-        if let Some(t) = v.read_lock::<super::convert::ScriptTensor>() {
+        if let Some(t) = v.read_lock::<crate::script::ScriptTensor>() {
             let dtype = crate::tensor::format::dtype_str(t.0.dtype());
             return format!("Tensor {:?} {dtype}", t.0.dims());
         }

@@ -1,14 +1,10 @@
 //! Script errors as people read them: the message, `file:line:col`, the source line and a caret,
 //! and for a misspelt function the registered names closest to it.
 
-use super::registry::Registry;
+use super::help::Registry;
+use crate::script::options::HelpShown;
 use rhai::{EvalAltResult, ParseError, Position};
 use std::fmt;
-
-/// What `options(…)` stops a script with once it has printed the `--help` list: a stop that is
-/// neither an error nor an interrupt, so the run ends with exit code 0.
-#[derive(Clone, Copy, Debug)]
-pub struct HelpShown;
 
 /// An error in a script, ready to show.
 #[derive(Clone, Debug)]
