@@ -148,7 +148,7 @@ impl Registry {
                     }
                 };
                 let mut what = md_cell(d.doc);
-                for line in crate::options::describe(&d.options) {
+                for line in crate::options::describe(&(d.options)()) {
                     what.push_str(&format!("<br>• {}", md_cell(&line)));
                 }
                 out.push_str(&format!(
@@ -165,9 +165,10 @@ impl Registry {
 
 fn format_entry(d: &FnDoc) -> String {
     let mut out = format!("{}\n  {}\n  [{}]", d.signature, d.doc, d.category.key());
-    if !d.options.is_empty() {
+    let options = (d.options)();
+    if !options.is_empty() {
         out.push_str("\n  options:");
-        for line in crate::options::describe(&d.options) {
+        for line in crate::options::describe(&options) {
             out.push_str(&format!("\n    {line}"));
         }
     }

@@ -2,7 +2,7 @@
 
 use super::convert::*;
 use super::models::Net;
-use super::registry::{Category::Attribution as Cat, Registrar};
+use super::registry::{Category::Attribution as Cat, FnDoc, Registrar, func};
 use crate::attr::{AttrOptions, Method, attribute_named, normalize};
 use crate::data::Dataset;
 use crate::options::Options;
@@ -36,11 +36,21 @@ fn run(
         .rh()
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(Cat, "attribute", "attribute(net, x_or_dataset, method, #{target, labels, baseline, layer, layer_input, relu, upsample, abs, steps, ig_method, internal_batch, chunk}) -> Tensor", "Heatmaps, one per sample, matching Captum: Saliency (signed; abs: true = Captum's default), InputXGradient, LayerGradCam (paper layer by default), Deconvolution, GuidedBackprop, DeepLift (per-sample, zero baseline), IntegratedGradients, NoiseTunnel (#{method, nt_type, samples, stdev}). target: the prediction (default), a class, one per sample, or \"label\". LayerGradCam's map is brought to the input's size (upsample: \"bilinear\", default, or \"nearest\"); upsample: false returns it at the layer's size, (N, 1, …), as Captum's LayerGradCam does.")
+        .options(|| AttrOptions::KEYS.to_vec()).example_is("let b = load_drybean().head(4); attribute(drybean_fpa(), b.x, \"Saliency\").shape", "[4, 16]"),
+    func(Cat, "methods", "methods() -> array", "The six attribution methods of the paper, in its order.")
+        .example_is("methods()", "[\"Saliency\", \"InputXGradient\", \"LayerGradCam\", \"Deconvolution\", \"GuidedBackprop\", \"DeepLift\"]"),
+    func(Cat, "normalize", "h.normalize() -> Tensor | normalize(mean, std) -> Transform", "For a heatmap: h / max|h| per sample over all channels and positions (an all-zero heatmap stays zero, never NaN). With two arguments: the per-channel image transform (x - mean)/std.")
+        .example_is("tensor([[1, -2], [0, 0]]).normalize()", "tensor([[ 0.5000, -1.0000],\n        [ 0.0000,  0.0000]])"),
+    func(Cat, "zero_maps", "h.zero_maps() -> int", "How many samples have an all-zero heatmap (they normalise to zero).")
+        .example_is("tensor([[1, -2], [0, 0]]).zero_maps()", "1"),
+];
+
 pub fn register(r: &mut Registrar) {
-    r.doc(Cat, "attribute", "attribute(net, x_or_dataset, method, #{target, labels, baseline, layer, layer_input, relu, upsample, abs, steps, ig_method, internal_batch, chunk}) -> Tensor",
-        "Heatmaps, one per sample, matching Captum: Saliency (signed; abs: true = Captum's default), InputXGradient, LayerGradCam (paper layer by default), Deconvolution, GuidedBackprop, DeepLift (per-sample, zero baseline), IntegratedGradients, NoiseTunnel (#{method, nt_type, samples, stdev}). target: the prediction (default), a class, one per sample, or \"label\". LayerGradCam's map is brought to the input's size (upsample: \"bilinear\", default, or \"nearest\"); upsample: false returns it at the layer's size, (N, 1, …), as Captum's LayerGradCam does.")
-        .options(AttrOptions::KEYS.to_vec())
-        .example_is("let b = load_drybean().head(4); attribute(drybean_fpa(), b.x, \"Saliency\").shape", "[4, 16]");
+    r.document(DOCS);
     r.engine
         .register_fn("attribute", |n: Net, x: ScriptTensor, method: &str| {
             run(&n, &x.0, method, Map::new(), None)
@@ -58,8 +68,6 @@ pub fn register(r: &mut Registrar) {
             run(&n, &d.x().rh()?, method, m, Some(&d.y))
         });
 
-    r.doc(Cat, "methods", "methods() -> array", "The six attribution methods of the paper, in its order.")
-        .example_is("methods()", "[\"Saliency\", \"InputXGradient\", \"LayerGradCam\", \"Deconvolution\", \"GuidedBackprop\", \"DeepLift\"]");
     r.engine.register_fn("methods", || {
         Method::PAPER
             .iter()
@@ -67,9 +75,6 @@ pub fn register(r: &mut Registrar) {
             .collect::<Array>()
     });
 
-    r.doc(Cat, "normalize", "h.normalize() -> Tensor | normalize(mean, std) -> Transform",
-        "For a heatmap: h / max|h| per sample over all channels and positions (an all-zero heatmap stays zero, never NaN). With two arguments: the per-channel image transform (x - mean)/std.")
-        .example_is("tensor([[1, -2], [0, 0]]).normalize()", "tensor([[ 0.5000, -1.0000],\n        [ 0.0000,  0.0000]])");
     r.engine.register_fn(
         "normalize",
         |h: &mut ScriptTensor| -> RResult<ScriptTensor> {
@@ -78,13 +83,6 @@ pub fn register(r: &mut Registrar) {
                 .rh()
         },
     );
-    r.doc(
-        Cat,
-        "zero_maps",
-        "h.zero_maps() -> int",
-        "How many samples have an all-zero heatmap (they normalise to zero).",
-    )
-    .example_is("tensor([[1, -2], [0, 0]]).zero_maps()", "1");
     r.engine
         .register_fn("zero_maps", |h: &mut ScriptTensor| -> RResult<i64> {
             normalize(&crate::tensor::ops::as_float(&h.0).rh()?)

@@ -1,7 +1,7 @@
 //! Script bindings: datasets, splits and transforms.
 
 use super::convert::*;
-use super::registry::{Category::Data as Cat, Registrar};
+use super::registry::{Category::Data as Cat, FnDoc, Registrar, func, prop};
 use crate::data::csv::{CsvOptions, creditcard_options, drybean_options, load_csv};
 use crate::data::images::{ImageOptions, image_folder, image_list, synset_names};
 use crate::data::npz::NpzOptions;
@@ -42,22 +42,8 @@ fn dataset_getters(r: &mut Registrar) {
         .register_fn("to_debug", |d: &mut Dataset| format!("{d:?}"));
     r.engine
         .register_fn("len", |d: &mut Dataset| d.len() as i64);
-    r.prop(
-        Cat,
-        "x",
-        "ds.x -> Tensor",
-        "All samples as one tensor, transforms applied (decodes every image of a folder).",
-    )
-    .example_is("load_drybean().x.shape", "[13611, 16]");
     r.engine
         .register_get("x", |d: &mut Dataset| d.x().map(ScriptTensor).rh());
-    r.prop(
-        Cat,
-        "y",
-        "ds.y -> Tensor",
-        "The class index of every sample (u32).",
-    )
-    .example_is("load_drybean().y.max().item()", "6.0");
     r.engine
         .register_get("y", |d: &mut Dataset| d.labels().map(ScriptTensor).rh());
     r.engine.register_get("classes", |d: &mut Dataset| {
@@ -66,63 +52,28 @@ fn dataset_getters(r: &mut Registrar) {
             .map(|c| Dynamic::from(c.clone()))
             .collect::<Array>()
     });
-    r.prop(
-        Cat,
-        "features",
-        "ds.features -> array",
-        "Feature (column) names of a table.",
-    )
-    .example_is("load_drybean().features.len()", "16");
     r.engine.register_get("features", |d: &mut Dataset| {
         d.feature_names
             .iter()
             .map(|c| Dynamic::from(c.clone()))
             .collect::<Array>()
     });
-    r.prop(
-        Cat,
-        "ids",
-        "ds.ids -> array",
-        "A stable id per sample: original row number or file path.",
-    )
-    .example_is("load_drybean().ids[2]", "row 2");
     r.engine.register_get("ids", |d: &mut Dataset| {
         d.ids
             .iter()
             .map(|c| Dynamic::from(c.clone()))
             .collect::<Array>()
     });
-    r.prop(
-        Cat,
-        "provenance",
-        "ds.provenance -> map",
-        "Source, processing steps and caveats (recorded in run records).",
-    )
-    .example("load_drybean().provenance.source");
     r.engine
         .register_get("provenance", |d: &mut Dataset| -> RResult<Dynamic> {
             rhai::serde::to_dynamic(&d.provenance)
         });
-    r.doc(
-        Cat,
-        "class_counts",
-        "ds.class_counts() -> array",
-        "Samples per class, in class order.",
-    )
-    .example_is("load_drybean().class_counts()[2]", "522");
     r.engine.register_fn("class_counts", |d: &mut Dataset| {
         d.class_counts()
             .into_iter()
             .map(|c| Dynamic::from_int(c as i64))
             .collect::<Array>()
     });
-    r.doc(
-        Cat,
-        "batch",
-        "ds.batch(start, len) -> Tensor",
-        "Samples start..start+len (decoded on demand for image folders).",
-    )
-    .example_is("load_drybean().batch(0, 4).shape", "[4, 16]");
     r.engine.register_fn(
         "batch",
         |d: &mut Dataset, s: i64, l: i64| -> RResult<ScriptTensor> {
@@ -135,10 +86,6 @@ fn dataset_getters(r: &mut Registrar) {
 }
 
 fn dataset_ops(r: &mut Registrar) {
-    r.doc(Cat, "split_mod3", "ds.split_mod3(#{within_class}) -> #{train, val, test}",
-        "The paper's split: index mod 3 = 0/1/2. Global row index by default (as the authors' code); within_class: true counts per class (the paper's wording).")
-        .options(SplitOptions::KEYS.to_vec())
-        .example_is("load_drybean().split_mod3().test.len()", "4537");
     r.engine.register_fn("split_mod3", |d: &mut Dataset| {
         split::split_mod3(d, false).map(splits_map).rh()
     });
@@ -147,10 +94,6 @@ fn dataset_ops(r: &mut Registrar) {
             let o: SplitOptions = read_options("split_mod3", &m)?;
             split::split_mod3(d, o.within_class).map(splits_map).rh()
         });
-    r.doc(Cat, "standardize", "ds.standardize(#{offset}) -> Transform",
-        "Per-feature (x - mean)/std + offset (offset 0.5 as the paper), statistics (population std) from this dataset.")
-        .options(StandardizeOptions::KEYS.to_vec())
-        .example("let beans = load_drybean(); beans.map(beans.standardize())");
     fn standardize(d: &Dataset, offset: f64) -> RResult<Transform> {
         Transform::standardize_from(&d.raw_x().rh()?, &d.feature_names, offset).rh()
     }
@@ -164,27 +107,11 @@ fn dataset_ops(r: &mut Registrar) {
             standardize(d, o.offset)
         },
     );
-    r.doc(
-        Cat,
-        "map",
-        "ds.map(transform) -> Dataset",
-        "The same samples with a transform applied to every batch.",
-    )
-    .example("load_creditcard_split().test.map(clip_scale(-3, 3, 3, 0.5))");
     r.engine
         .register_fn("map", |d: &mut Dataset, t: Transform| d.with_transform(t));
-    r.doc(Cat, "head", "ds.head(n) -> Dataset", "The first n samples.")
-        .example_is("load_drybean().head(5).len()", "5");
     r.engine.register_fn("head", |d: &mut Dataset, n: i64| {
         d.head(n.max(0) as usize).rh()
     });
-    r.doc(
-        Cat,
-        "skip",
-        "ds.skip(n) -> Dataset",
-        "All samples but the first n.",
-    )
-    .example_is("load_drybean().skip(13600).len()", "11");
     r.engine
         .register_fn("skip", |d: &mut Dataset, n: i64| -> RResult<Dataset> {
             let n = (n.max(0) as usize).min(d.len());
@@ -192,16 +119,6 @@ fn dataset_ops(r: &mut Registrar) {
             d.subset(&idx, &format!("all but the first {n} samples"))
                 .rh()
         });
-    r.doc(
-        Cat,
-        "subset",
-        "ds.subset(indices) -> Dataset",
-        "The samples at the given indices, in that order.",
-    )
-    .example_is(
-        "load_drybean().subset([0, 5, 9]).ids",
-        "[\"row 0\", \"row 5\", \"row 9\"]",
-    );
     r.engine.register_fn(
         "subset",
         |d: &mut Dataset, idx: Array| -> RResult<Dataset> {
@@ -212,25 +129,8 @@ fn dataset_ops(r: &mut Registrar) {
             d.subset(&i, &format!("subset of {} samples", i.len())).rh()
         },
     );
-    r.doc(
-        Cat,
-        "shuffle",
-        "ds.shuffle() -> Dataset",
-        "The samples in a random order from the seeded generator.",
-    )
-    .example("seed(1); load_drybean().head(10).shuffle().ids");
     r.engine
         .register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
-    r.doc(
-        Cat,
-        "dataset",
-        "dataset(x, labels, classes) -> Dataset",
-        "Samples already in memory as a dataset (for ax_sweep, evaluate_heatmaps, fit): x holds one sample per row, labels one class index per sample (tensor or array), classes the class names (array of strings) or their number.",
-    )
-    .example_is(
-        "dataset(zeros([3, 2]), [0, 1, 1], [\"no\", \"yes\"]).class_counts()",
-        "[1, 2]",
-    );
     r.engine.register_fn(
         "dataset",
         |x: ScriptTensor, labels: Dynamic, classes: Dynamic| -> RResult<Dataset> {
@@ -248,16 +148,6 @@ fn dataset_ops(r: &mut Registrar) {
             }
             Dataset::in_memory(x.0, y, names, "tensors from a script").rh()
         },
-    );
-    r.doc(
-        Cat,
-        "concat",
-        "concat(datasets) -> Dataset",
-        "Join datasets with the same classes and sample shape.",
-    )
-    .example_is(
-        "let b = load_drybean(); concat([b.head(2), b.head(3)]).len()",
-        "5",
     );
     r.engine
         .register_fn("concat", |a: Array| -> RResult<Dataset> {
@@ -281,9 +171,6 @@ fn transforms(r: &mut Registrar) {
     r.engine.register_fn("to_debug", |t: &mut Transform| {
         format!("Transform({})", t.describe())
     });
-    r.doc(Cat, "clip_scale", "clip_scale(lo, hi, scale, offset) -> Transform",
-        "clip(x, lo, hi)/scale + offset; the paper's credit-card scaling is clip_scale(-3, 3, 3, 0.5).")
-        .example_is("clip_scale(-3, 3, 3, 0.5)", "Transform(clip(x, -3, 3)/3 + 0.5)");
     r.engine.register_fn(
         "clip_scale",
         |lo: Dynamic, hi: Dynamic, s: Dynamic, off: Dynamic| -> RResult<Transform> {
@@ -320,16 +207,6 @@ fn transforms(r: &mut Registrar) {
             Ok(Transform::Normalize { mean, std })
         },
     );
-    r.doc(
-        Cat,
-        "apply",
-        "transform.apply(x) -> Tensor",
-        "Apply a transform to a tensor of samples.",
-    )
-    .example_is(
-        "clip_scale(-3, 3, 3, 0.5).apply(tensor([[6.0, 0.0]]))",
-        "tensor([[1.5000, 0.5000]], dtype=f64)",
-    );
     r.engine.register_fn(
         "apply",
         |t: &mut Transform, x: ScriptTensor| -> RResult<ScriptTensor> {
@@ -341,24 +218,10 @@ fn transforms(r: &mut Registrar) {
 }
 
 fn loaders(r: &mut Registrar) {
-    r.doc(Cat, "load_csv", "load_csv(path, #{label, features, drop, classes, class_names, allow_nonfinite}) -> Dataset",
-        "A table with a header: label column by name, features by name (default: all others), classes in the given order (default: sorted).")
-        .options(CsvOptions::KEYS.to_vec())
-        .example_is("load_csv(\"data/drybean/Dry_Bean_Dataset.csv\", #{label: \"Class\"}).classes[0]", "BARBUNYA");
     r.engine
         .register_fn("load_csv", |path: &str, m: Map| -> RResult<Dataset> {
             load_csv(Path::new(path), &read_options("load_csv", &m)?).rh()
         });
-    r.doc(
-        Cat,
-        "load_drybean",
-        "load_drybean(path?) -> Dataset",
-        "The UCI Dry Bean table (bundled by default) with the paper's class order SEKER…SIRA.",
-    )
-    .example_is(
-        "load_drybean().classes",
-        "[\"SEKER\", \"BARBUNYA\", \"BOMBAY\", \"CALI\", \"DERMASON\", \"HOROZ\", \"SIRA\"]",
-    );
     r.engine.register_fn("load_drybean", || {
         load_csv(
             &bundled("drybean/Dry_Bean_Dataset.csv")?,
@@ -369,16 +232,9 @@ fn loaders(r: &mut Registrar) {
     r.engine.register_fn("load_drybean", |p: &str| {
         load_csv(Path::new(p), &drybean_options()).rh()
     });
-    r.doc(Cat, "load_creditcard", "load_creditcard(path) -> Dataset",
-        "A credit-card table in Kaggle's layout: V1..V28 (Time, Amount dropped), classes normal/fraud.")
-        .example_is("load_creditcard(\"data/creditcard/creditcard_all492frauds.csv\").len()", "492");
     r.engine.register_fn("load_creditcard", |p: &str| {
         load_csv(Path::new(p), &creditcard_options()).rh()
     });
-    r.doc(Cat, "load_creditcard_split", "load_creditcard_split(#{data, scale}) -> #{train, val, test}",
-        "The paper's credit-card sets with cross-projective augmentation (c = 5, d = 0.95); exact from the full Kaggle file (data), else the bundled substitute; scaled by clip_scale(-3, 3, 3, 0.5) unless scale: false.")
-        .options(creditcard::CreditcardOptions::KEYS.to_vec())
-        .example_is("load_creditcard_split().train.class_counts()", "[2499, 2460]");
     r.engine.register_fn("load_creditcard_split", || {
         creditcard::splits(&Default::default()).map(splits_map).rh()
     });
@@ -387,10 +243,6 @@ fn loaders(r: &mut Registrar) {
             let o = read_options("load_creditcard_split", &m)?;
             creditcard::splits(&o).map(splits_map).rh()
         });
-    r.doc(Cat, "load_npz", "load_npz(path, split, #{classes}) -> Dataset",
-        "Images from a MedMNIST-style .npz (<split>_images, <split>_labels) as (N, C, H, W) in [0, 1].")
-        .options(NpzOptions::KEYS.to_vec())
-        .example_is("load_npz(\"data/pneumoniamnist/pneumoniamnist.npz\", \"test\").len()", "624");
     r.engine.register_fn("load_npz", |p: &str, s: &str| {
         npz::load_npz(Path::new(p), s, None).rh()
     });
@@ -399,10 +251,6 @@ fn loaders(r: &mut Registrar) {
             let o: NpzOptions = read_options("load_npz", &m)?;
             npz::load_npz(Path::new(p), s, o.classes).rh()
         });
-    r.doc(Cat, "image_folder", "image_folder(root, #{size, channels, gray, classes, workers}) -> Dataset",
-        "<root>/<Label>/[images/]*.png|jpg|jpeg|bmp, files sorted bytewise; decoded batch by batch (bounded memory); size resizes with PyTorch's bilinear.")
-        .options(image_keys(FOLDER_KEYS))
-        .example_is("image_folder(\"data/chest_xray/test\", #{size: 64, channels: 1}).class_counts()", "[60, 60]");
     fn folder(root: &str, m: Map) -> RResult<Dataset> {
         let o: ImageOptions = read_options_among("image_folder", &image_keys(FOLDER_KEYS), &m)?;
         image_folder(Path::new(root), &o.folder(1)).rh()
@@ -410,10 +258,6 @@ fn loaders(r: &mut Registrar) {
     r.engine
         .register_fn("image_folder", |root: &str| folder(root, Map::new()));
     r.engine.register_fn("image_folder", folder);
-    r.doc(Cat, "image_list", "image_list(list_file, #{size, channels, synsets, workers}) -> Dataset",
-        "ImageNet-style list of 'path, label' lines (paths relative to the list); synsets names the classes (synset_words.txt).")
-        .options(image_keys(LIST_KEYS))
-        .example("let p = temp_path(\"list.txt\"); write_text(p, `${cwd()}/data/images/owl.jpg, 24`); image_list(p, #{size: 224, channels: 3}).len()");
     r.engine
         .register_fn("image_list", |list: &str, m: Map| -> RResult<Dataset> {
             let o: ImageOptions = read_options_among("image_list", &image_keys(LIST_KEYS), &m)?;
@@ -423,17 +267,6 @@ fn loaders(r: &mut Registrar) {
             };
             image_list(Path::new(list), names, &o.folder(3)).rh()
         });
-    r.doc(
-        Cat,
-        "load_image",
-        "load_image(path, #{size, channels, gray}) -> Tensor",
-        "One image as a (1, C, H, W) tensor in [0, 1] (RGB by default).",
-    )
-    .options(image_keys(IMAGE_KEYS))
-    .example_is(
-        "load_image(\"data/images/owl.jpg\", #{size: 32}).shape",
-        "[1, 3, 32, 32]",
-    );
     r.engine
         .register_fn("load_image", |p: &str, m: Map| -> RResult<ScriptTensor> {
             let o: ImageOptions = read_options_among("load_image", &image_keys(IMAGE_KEYS), &m)?;
@@ -444,28 +277,80 @@ fn loaders(r: &mut Registrar) {
                 .map(ScriptTensor)
                 .rh()
         });
-    r.doc(
-        super::registry::Category::Session,
-        "cwd",
-        "cwd() -> string",
-        "The working directory.",
-    )
-    .example("cwd()");
     r.engine.register_fn("cwd", || {
         std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     });
-    r.doc(super::registry::Category::Session, "run_dir", "run_dir(name) -> string",
-        "The folder a run named `name` writes to by default: $GAXSH_RUNS/name, else ~/gaxsh-runs/name (outside any checkout). The scripts' --out defaults to it.")
-        .example("run_dir(\"drybean\")");
     r.engine
         .register_fn("run_dir", |name: &str| -> RResult<String> {
             Ok(crate::locate::run_dir(name).rh()?.display().to_string())
         });
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    prop(Cat, "x", "ds.x -> Tensor", "All samples as one tensor, transforms applied (decodes every image of a folder).")
+        .example_is("load_drybean().x.shape", "[13611, 16]"),
+    prop(Cat, "y", "ds.y -> Tensor", "The class index of every sample (u32).")
+        .example_is("load_drybean().y.max().item()", "6.0"),
+    prop(Cat, "features", "ds.features -> array", "Feature (column) names of a table.")
+        .example_is("load_drybean().features.len()", "16"),
+    prop(Cat, "ids", "ds.ids -> array", "A stable id per sample: original row number or file path.")
+        .example_is("load_drybean().ids[2]", "row 2"),
+    prop(Cat, "provenance", "ds.provenance -> map", "Source, processing steps and caveats (recorded in run records).")
+        .example("load_drybean().provenance.source"),
+    func(Cat, "class_counts", "ds.class_counts() -> array", "Samples per class, in class order.")
+        .example_is("load_drybean().class_counts()[2]", "522"),
+    func(Cat, "batch", "ds.batch(start, len) -> Tensor", "Samples start..start+len (decoded on demand for image folders).")
+        .example_is("load_drybean().batch(0, 4).shape", "[4, 16]"),
+    func(Cat, "split_mod3", "ds.split_mod3(#{within_class}) -> #{train, val, test}", "The paper's split: index mod 3 = 0/1/2. Global row index by default (as the authors' code); within_class: true counts per class (the paper's wording).")
+        .options(|| SplitOptions::KEYS.to_vec()).example_is("load_drybean().split_mod3().test.len()", "4537"),
+    func(Cat, "standardize", "ds.standardize(#{offset}) -> Transform", "Per-feature (x - mean)/std + offset (offset 0.5 as the paper), statistics (population std) from this dataset.")
+        .options(|| StandardizeOptions::KEYS.to_vec()).example("let beans = load_drybean(); beans.map(beans.standardize())"),
+    func(Cat, "map", "ds.map(transform) -> Dataset", "The same samples with a transform applied to every batch.")
+        .example("load_creditcard_split().test.map(clip_scale(-3, 3, 3, 0.5))"),
+    func(Cat, "head", "ds.head(n) -> Dataset", "The first n samples.")
+        .example_is("load_drybean().head(5).len()", "5"),
+    func(Cat, "skip", "ds.skip(n) -> Dataset", "All samples but the first n.")
+        .example_is("load_drybean().skip(13600).len()", "11"),
+    func(Cat, "subset", "ds.subset(indices) -> Dataset", "The samples at the given indices, in that order.")
+        .example_is("load_drybean().subset([0, 5, 9]).ids", "[\"row 0\", \"row 5\", \"row 9\"]"),
+    func(Cat, "shuffle", "ds.shuffle() -> Dataset", "The samples in a random order from the seeded generator.")
+        .example("seed(1); load_drybean().head(10).shuffle().ids"),
+    func(Cat, "dataset", "dataset(x, labels, classes) -> Dataset", "Samples already in memory as a dataset (for ax_sweep, evaluate_heatmaps, fit): x holds one sample per row, labels one class index per sample (tensor or array), classes the class names (array of strings) or their number.")
+        .example_is("dataset(zeros([3, 2]), [0, 1, 1], [\"no\", \"yes\"]).class_counts()", "[1, 2]"),
+    func(Cat, "concat", "concat(datasets) -> Dataset", "Join datasets with the same classes and sample shape.")
+        .example_is("let b = load_drybean(); concat([b.head(2), b.head(3)]).len()", "5"),
+    func(Cat, "clip_scale", "clip_scale(lo, hi, scale, offset) -> Transform", "clip(x, lo, hi)/scale + offset; the paper's credit-card scaling is clip_scale(-3, 3, 3, 0.5).")
+        .example_is("clip_scale(-3, 3, 3, 0.5)", "Transform(clip(x, -3, 3)/3 + 0.5)"),
+    func(Cat, "apply", "transform.apply(x) -> Tensor", "Apply a transform to a tensor of samples.")
+        .example_is("clip_scale(-3, 3, 3, 0.5).apply(tensor([[6.0, 0.0]]))", "tensor([[1.5000, 0.5000]], dtype=f64)"),
+    func(Cat, "load_csv", "load_csv(path, #{label, features, drop, classes, class_names, allow_nonfinite}) -> Dataset", "A table with a header: label column by name, features by name (default: all others), classes in the given order (default: sorted).")
+        .options(|| CsvOptions::KEYS.to_vec()).example_is("load_csv(\"data/drybean/Dry_Bean_Dataset.csv\", #{label: \"Class\"}).classes[0]", "BARBUNYA"),
+    func(Cat, "load_drybean", "load_drybean(path?) -> Dataset", "The UCI Dry Bean table (bundled by default) with the paper's class order SEKER…SIRA.")
+        .example_is("load_drybean().classes", "[\"SEKER\", \"BARBUNYA\", \"BOMBAY\", \"CALI\", \"DERMASON\", \"HOROZ\", \"SIRA\"]"),
+    func(Cat, "load_creditcard", "load_creditcard(path) -> Dataset", "A credit-card table in Kaggle's layout: V1..V28 (Time, Amount dropped), classes normal/fraud.")
+        .example_is("load_creditcard(\"data/creditcard/creditcard_all492frauds.csv\").len()", "492"),
+    func(Cat, "load_creditcard_split", "load_creditcard_split(#{data, scale}) -> #{train, val, test}", "The paper's credit-card sets with cross-projective augmentation (c = 5, d = 0.95); exact from the full Kaggle file (data), else the bundled substitute; scaled by clip_scale(-3, 3, 3, 0.5) unless scale: false.")
+        .options(|| creditcard::CreditcardOptions::KEYS.to_vec()).example_is("load_creditcard_split().train.class_counts()", "[2499, 2460]"),
+    func(Cat, "load_npz", "load_npz(path, split, #{classes}) -> Dataset", "Images from a MedMNIST-style .npz (<split>_images, <split>_labels) as (N, C, H, W) in [0, 1].")
+        .options(|| NpzOptions::KEYS.to_vec()).example_is("load_npz(\"data/pneumoniamnist/pneumoniamnist.npz\", \"test\").len()", "624"),
+    func(Cat, "image_folder", "image_folder(root, #{size, channels, gray, classes, workers}) -> Dataset", "<root>/<Label>/[images/]*.png|jpg|jpeg|bmp, files sorted bytewise; decoded batch by batch (bounded memory); size resizes with PyTorch's bilinear.")
+        .options(|| image_keys(FOLDER_KEYS)).example_is("image_folder(\"data/chest_xray/test\", #{size: 64, channels: 1}).class_counts()", "[60, 60]"),
+    func(Cat, "load_image", "load_image(path, #{size, channels, gray}) -> Tensor", "One image as a (1, C, H, W) tensor in [0, 1] (RGB by default).")
+        .options(|| image_keys(IMAGE_KEYS)).example_is("load_image(\"data/images/owl.jpg\", #{size: 32}).shape", "[1, 3, 32, 32]"),
+    func(super::registry::Category::Session, "cwd", "cwd() -> string", "The working directory.")
+        .example("cwd()"),
+    func(Cat, "image_list", "image_list(list_file, #{size, channels, synsets, workers}) -> Dataset", "ImageNet-style list of 'path, label' lines (paths relative to the list); synsets names the classes (synset_words.txt).")
+        .options(|| image_keys(LIST_KEYS)).example("let p = temp_path(\"list.txt\"); write_text(p, `${cwd()}/data/images/owl.jpg, 24`); image_list(p, #{size: 224, channels: 3}).len()"),
+    func(super::registry::Category::Session, "run_dir", "run_dir(name) -> string", "The folder a run named `name` writes to by default: $GAXSH_RUNS/name, else ~/gaxsh-runs/name (outside any checkout). The scripts' --out defaults to it.")
+        .example("run_dir(\"drybean\")"),
+];
+
 pub fn register(r: &mut Registrar) {
+    r.document(DOCS);
     dataset_getters(r);
     dataset_ops(r);
     transforms(r);

@@ -2,7 +2,7 @@
 
 use super::convert::*;
 use super::models::Net;
-use super::registry::{Category, Registrar};
+use super::registry::{Category, FnDoc, Registrar, func, prop};
 use crate::data::Dataset;
 use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps};
 use crate::options::{Key, Kind, Options, key};
@@ -46,7 +46,33 @@ fn map_of(pairs: impl IntoIterator<Item = (String, Dynamic)>) -> Dynamic {
     )
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(EV, "evaluate_heatmaps", "evaluate_heatmaps(net, ds, #{methods, metrics, flip_steps, patch, flip_baseline, perturbations, noise, radius, layers, seed, …}) -> MetricTable", "Every method's heatmaps of every sample scored by CO (x + h, x ⊙ h) and the field's standard metrics: deletion and insertion AUC, Captum's infidelity and sensitivity_max, Quantus's sparseness and complexity, cascading model-parameter randomisation; printed as the methods' means with how alike the metrics rank them. Numbers equal Captum 0.9 and Quantus 0.5.3 (tests/evaluate_parity.rs); the docs of `gaxsh::evaluate` say where the definitions differ and why.")
+        .options(panel_keys).example("let b = load_drybean(); let t = evaluate_heatmaps(drybean_fpa(), b.head(6).map(b.standardize()), #{methods: [\"Saliency\", \"InputXGradient\", \"DeepLift\"], perturbations: 2}); print(t)"),
+    func(EV, "values", "table.values(method, metric) -> Tensor", "One method's scores under one metric, in sample order.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: \"deletion\"}).values(\"Saliency\", \"deletion\")"),
+    func(EV, "means", "table.means() -> map", "Each method's mean (over samples, finite values) per metric: means[method][metric].")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: [\"sparseness\"]}).means().Saliency.sparseness"),
+    func(EV, "agreement", "table.agreement() -> map", "How alike two metrics rank the methods: Spearman's correlation over the methods of their means, each read so that higher is better; agreement[metric][metric], NaN with fewer than three methods.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"all\", metrics: [\"co_sum\", \"sparseness\"], layers: 1}).agreement().co_sum.sparseness"),
+    func(EV, "sample_agreement", "table.sample_agreement(metric_a, metric_b) -> map", "Per method, Spearman's correlation over samples of two metrics (e.g. co_sum against deletion).")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(6), #{methods: \"Saliency\", metrics: [\"co_sum\", \"deletion\"]}).sample_agreement(\"co_sum\", \"deletion\")"),
+    func(EV, "curve", "table.curve(method, \"deletion\" | \"insertion\") -> Tensor", "A method's mean flipping curve: the explained class's probability at each of table.fractions.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: \"deletion\"}).curve(\"Saliency\", \"deletion\")"),
+    prop(EV, "fractions", "table.fractions -> Tensor", "The fraction of units flipped at each point of the deletion and insertion curves (0 to 1).")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(2), #{methods: \"Saliency\", metrics: \"deletion\"}).fractions"),
+    prop(EV, "stages", "table.stages -> array", "The layers the randomisation cascade replaced, top first.")
+        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(2), #{methods: \"Saliency\", metrics: \"randomisation\"}).stages"),
+    func(EV, "plot_flip_curves", "plot_flip_curves(table, path, \"deletion\" | \"insertion\") -> string", "Each method's mean deletion (or insertion) curve in one chart.")
+        .example("let b = load_drybean(); plot_flip_curves(evaluate_heatmaps(drybean_fpa(), b.head(4), #{metrics: \"deletion\", layers: 1}), temp_path(\"del.png\"), \"deletion\")"),
+    func(EV, "plot_metrics", "plot_metrics(table, path, x_metric, y_metric) -> string", "One metric against another, a point per sample, a colour per method (e.g. deletion against co_sum).")
+        .example("let b = load_drybean(); plot_metrics(evaluate_heatmaps(drybean_fpa(), b.head(4), #{metrics: [\"co_sum\", \"deletion\"]}), temp_path(\"s.png\"), \"deletion\", \"co_sum\")"),
+];
+
 pub fn register(r: &mut Registrar) {
+    r.document(DOCS);
     r.engine
         .register_type_with_name::<MetricTable>("MetricTable");
     r.engine
@@ -54,10 +80,6 @@ pub fn register(r: &mut Registrar) {
     r.engine
         .register_fn("to_debug", |t: &mut MetricTable| t.text());
 
-    r.doc(EV, "evaluate_heatmaps", "evaluate_heatmaps(net, ds, #{methods, metrics, flip_steps, patch, flip_baseline, perturbations, noise, radius, layers, seed, …}) -> MetricTable",
-        "Every method's heatmaps of every sample scored by CO (x + h, x ⊙ h) and the field's standard metrics: deletion and insertion AUC, Captum's infidelity and sensitivity_max, Quantus's sparseness and complexity, cascading model-parameter randomisation; printed as the methods' means with how alike the metrics rank them. Numbers equal Captum 0.9 and Quantus 0.5.3 (tests/evaluate_parity.rs); the docs of `gaxsh::evaluate` say where the definitions differ and why.")
-        .options(panel_keys())
-        .example("let b = load_drybean(); let t = evaluate_heatmaps(drybean_fpa(), b.head(6).map(b.standardize()), #{methods: [\"Saliency\", \"InputXGradient\", \"DeepLift\"], perturbations: 2}); print(t)");
     fn panel(n: &Net, ds: &Dataset, mut m: Map) -> RResult<(MetricTable, bool)> {
         let in_report = take_bool(&mut m, &IN_REPORT)?;
         let opts: EvalOptions = read_options_among("evaluate_heatmaps", &panel_keys(), &m)?;
@@ -81,8 +103,6 @@ pub fn register(r: &mut Registrar) {
             logged(&n, &ds, m)
         });
 
-    r.doc(EV, "values", "table.values(method, metric) -> Tensor", "One method's scores under one metric, in sample order.")
-        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: \"deletion\"}).values(\"Saliency\", \"deletion\")");
     r.engine.register_fn(
         "values",
         |t: &mut MetricTable, method: &str, metric: &str| {
@@ -90,20 +110,14 @@ pub fn register(r: &mut Registrar) {
         },
     );
 
-    r.doc(EV, "means", "table.means() -> map", "Each method's mean (over samples, finite values) per metric: means[method][metric].")
-        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: [\"sparseness\"]}).means().Saliency.sparseness");
     r.engine.register_fn("means", |t: &mut MetricTable| {
         grid(&t.methods, &t.metric_names(), t.means())
     });
 
-    r.doc(EV, "agreement", "table.agreement() -> map", "How alike two metrics rank the methods: Spearman's correlation over the methods of their means, each read so that higher is better; agreement[metric][metric], NaN with fewer than three methods.")
-        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"all\", metrics: [\"co_sum\", \"sparseness\"], layers: 1}).agreement().co_sum.sparseness");
     r.engine.register_fn("agreement", |t: &mut MetricTable| {
         grid(&t.metric_names(), &t.metric_names(), t.method_agreement())
     });
 
-    r.doc(EV, "sample_agreement", "table.sample_agreement(metric_a, metric_b) -> map", "Per method, Spearman's correlation over samples of two metrics (e.g. co_sum against deletion).")
-        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(6), #{methods: \"Saliency\", metrics: [\"co_sum\", \"deletion\"]}).sample_agreement(\"co_sum\", \"deletion\")");
     r.engine.register_fn(
         "sample_agreement",
         |t: &mut MetricTable, a: &str, b: &str| -> RResult<Dynamic> {
@@ -117,20 +131,14 @@ pub fn register(r: &mut Registrar) {
         },
     );
 
-    r.doc(EV, "curve", "table.curve(method, \"deletion\" | \"insertion\") -> Tensor", "A method's mean flipping curve: the explained class's probability at each of table.fractions.")
-        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(4), #{methods: \"Saliency\", metrics: \"deletion\"}).curve(\"Saliency\", \"deletion\")");
     r.engine
         .register_fn("curve", |t: &mut MetricTable, method: &str, kind: &str| {
             let insertion = crate::evaluate::is_insertion(kind).rh()?;
             vector(t.mean_curve(method, insertion).rh()?)
         });
-    r.prop(EV, "fractions", "table.fractions -> Tensor", "The fraction of units flipped at each point of the deletion and insertion curves (0 to 1).")
-        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(2), #{methods: \"Saliency\", metrics: \"deletion\"}).fractions");
     r.engine.register_get("fractions", |t: &mut MetricTable| {
         vector(t.fractions.clone())
     });
-    r.prop(EV, "stages", "table.stages -> array", "The layers the randomisation cascade replaced, top first.")
-        .example("let b = load_drybean(); evaluate_heatmaps(drybean_fpa(), b.head(2), #{methods: \"Saliency\", metrics: \"randomisation\"}).stages");
     r.engine
         .register_get("stages", |t: &mut MetricTable| -> rhai::Array {
             t.stages.iter().map(|s| Dynamic::from(s.clone())).collect()
@@ -142,8 +150,6 @@ pub fn register(r: &mut Registrar) {
             t.save_csv(Path::new(p)).rh()
         });
 
-    r.doc(EV, "plot_flip_curves", "plot_flip_curves(table, path, \"deletion\" | \"insertion\") -> string", "Each method's mean deletion (or insertion) curve in one chart.")
-        .example("let b = load_drybean(); plot_flip_curves(evaluate_heatmaps(drybean_fpa(), b.head(4), #{metrics: \"deletion\", layers: 1}), temp_path(\"del.png\"), \"deletion\")");
     let log = r.log.clone();
     r.engine.register_fn(
         "plot_flip_curves",
@@ -155,8 +161,6 @@ pub fn register(r: &mut Registrar) {
         },
     );
 
-    r.doc(EV, "plot_metrics", "plot_metrics(table, path, x_metric, y_metric) -> string", "One metric against another, a point per sample, a colour per method (e.g. deletion against co_sum).")
-        .example("let b = load_drybean(); plot_metrics(evaluate_heatmaps(drybean_fpa(), b.head(4), #{metrics: [\"co_sum\", \"deletion\"]}), temp_path(\"s.png\"), \"deletion\", \"co_sum\")");
     let log = r.log.clone();
     r.engine.register_fn(
         "plot_metrics",

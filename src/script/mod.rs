@@ -39,7 +39,6 @@ pub fn register(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>, output: OutputS
     options::register(r, args.clone(), output.clone());
     plots::register(r, args, output);
     session_fns::register(r);
-    session_fns::document_help(r);
 }
 
 /// Sizes a script may build in rhai's own values (tensors are bounded by `limits`): a runaway

@@ -1,7 +1,7 @@
 //! Script bindings: the model zoo, YAML and map-built models, weights, training and evaluation.
 
 use super::convert::*;
-use super::registry::{Category, Registrar};
+use super::registry::{Category, FnDoc, Registrar, func, prop};
 use crate::data::Dataset;
 use crate::metrics::Metrics;
 use crate::nn::spec::ModelSpec;
@@ -44,83 +44,19 @@ fn register_zoo(r: &mut Registrar) {
     r.engine
         .register_fn("to_debug", |n: &mut Net| format!("{:?}", n.0));
 
-    r.doc(M, "model", "model(name, #{dtype, weights, classes, size, …}) -> Model",
-        "A zoo model by name: drybean_fpa, ccf_fpa, cxc_multi_spa, resnet34(_pneumonia), alexnet(_pneumonia), mobilenet_v1, mobilenet_v2, fpa, resnet. Each name takes the options that apply to it (an option it does not take is an error naming those it does).")
-        .options(ModelOptions::KEYS.to_vec())
-        .example_is("model(\"ccf_fpa\").params", "506");
     r.engine.register_fn("model", |n: &str| zoo(n, Map::new()));
     r.engine.register_fn("model", |n: &str, m: Map| zoo(n, m));
 
-    macro_rules! zoo_fn {
-        ($name:expr, $sig:expr, $doc:expr, $ex:expr, $res:expr) => {
-            r.doc(M, $name, $sig, $doc)
-                .options(ModelOptions::keys_for($name))
-                .example_is($ex, $res);
-            r.engine.register_fn($name, || zoo($name, Map::new()));
-            r.engine.register_fn($name, |m: Map| zoo($name, m));
-        };
+    // A zoo name documented as a function (`resnet34(#{…})`) is one.
+    for name in DOCS
+        .iter()
+        .map(|d| d.name)
+        .filter(|n| crate::nn::arch::ZOO.contains(n))
+    {
+        r.engine.register_fn(name, move || zoo(name, Map::new()));
+        r.engine.register_fn(name, move |m: Map| zoo(name, m));
     }
-    zoo_fn!(
-        "drybean_fpa",
-        "drybean_fpa(#{dtype, weights}) -> Model",
-        "The paper's dry-bean model: FPA(c = 14) on 16 features, 7 classes, 2,121 parameters.",
-        "drybean_fpa().params",
-        "2121"
-    );
-    zoo_fn!(
-        "ccf_fpa",
-        "ccf_fpa(#{dtype, weights}) -> Model",
-        "The paper's credit-card model: FPA(c = 7) on 28 features, 2 classes, 506 parameters.",
-        "ccf_fpa().classes",
-        "2"
-    );
-    zoo_fn!(
-        "cxc_multi_spa",
-        "cxc_multi_spa(#{classes, size, dtype, weights}) -> Model",
-        "The paper's COVID-19 model CXCMultiSPA: 1×size×size input (256), 4 classes, 50,565 parameters.",
-        "cxc_multi_spa().params",
-        "50565"
-    );
-    zoo_fn!(
-        "resnet34",
-        "resnet34(#{classes, size, pneumonia, weights, strip_prefix}) -> Model",
-        "torchvision ResNet34 (torchvision names; pneumonia: true gives the authors' backbone.* layout with a 2-way head).",
-        "resnet34(#{size: 64}).params",
-        "21797672"
-    );
-    zoo_fn!(
-        "alexnet",
-        "alexnet(#{classes, size, pneumonia, weights}) -> Model",
-        "torchvision AlexNet (pneumonia: true gives the authors' layout).",
-        "alexnet(#{size: 224}).classes",
-        "1000"
-    );
-    zoo_fn!(
-        "mobilenet_v1",
-        "mobilenet_v1(#{size, weights, pretrained}) -> Model",
-        "Keras MobileNetV1 α=0.25 with the bundled pretrained ImageNet weights (1000 classes).",
-        "mobilenet_v1().params",
-        "470072"
-    );
-    zoo_fn!(
-        "mobilenet_v2",
-        "mobilenet_v2(#{size, weights, pretrained}) -> Model",
-        "MobileNetV2 1.0/224 from its TFLite graph (1001 outputs, 0 = background); weights from data/weights or ../shared, or the path given.",
-        "mobilenet_v2(#{pretrained: false}).classes",
-        "1001"
-    );
-    zoo_fn!(
-        "resnet",
-        "resnet(#{blocks, widths, classes, in_channels, size}) -> Model",
-        "A ResNet of BasicBlocks of any depth and width (resnet34 = blocks [3, 4, 6, 3]).",
-        "resnet(#{blocks: [1, 1], widths: [8, 16], classes: 3, size: 32}).params > 0",
-        "true"
-    );
 
-    r.doc(M, "load_onnx", "load_onnx(path, #{input_shape, output, classes, class_names, dtype}) -> Model",
-        "A model from an ONNX file (torch.onnx.export, both exporters; other exporters' graphs when they use the supported operators): every method, AX, CO, GAX and fit work on it. Each Relu/Sigmoid/Tanh/Softmax/MaxPool node is a rule site as the nn module is in Captum; layers() lists the nodes, and layer: also takes the PyTorch module path.")
-        .options(crate::onnx::LoadOptions::KEYS.to_vec())
-        .example("let p = temp_path(\"m.onnx\"); ccf_fpa().save_onnx(p); load_onnx(p).classes");
     fn onnx(path: &str, m: Map) -> RResult<Net> {
         let opts: crate::onnx::LoadOptions = read_options("load_onnx", &m)?;
         crate::onnx::load_onnx(Path::new(path), &opts)
@@ -131,9 +67,6 @@ fn register_zoo(r: &mut Registrar) {
         .register_fn("load_onnx", |p: &str| onnx(p, Map::new()));
     r.engine.register_fn("load_onnx", onnx);
 
-    r.doc(M, "model_from_yaml", "model_from_yaml(path_or_text) -> Model",
-        "A custom model from a YAML description (name, input, layers: linear, conv2d, batchnorm, relu, maxpool2d, avgpool, flatten, fpa, …).")
-        .example_is("model_from_yaml(\"name: mlp\\ninput: [4]\\nlayers:\\n  - linear: {out: 8}\\n  - relu\\n  - linear: {out: 3}\").params", "67");
     r.engine
         .register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
             let (text, source) = if !s.contains('\n') && Path::new(s).exists() {
@@ -150,9 +83,6 @@ fn register_zoo(r: &mut Registrar) {
                 .map(|m| Net(Arc::new(m)))
                 .rh()
         });
-    r.doc(M, "build_model", "build_model(#{name, input, layers}) -> Model",
-        "A custom model from a map with the same fields as the YAML form, built in a script.")
-        .example_is("build_model(#{name: \"mlp\", input: [4], layers: [#{linear: #{out: 8}}, \"relu\", #{linear: #{out: 3}}]}).params", "67");
     r.engine
         .register_fn("build_model", |m: Map| -> RResult<Net> {
             let spec: ModelSpec =
@@ -170,59 +100,22 @@ fn register_zoo(r: &mut Registrar) {
 }
 
 fn register_model_methods(r: &mut Registrar) {
-    r.prop(
-        M,
-        "params",
-        "net.params -> int",
-        "The number of trainable parameters.",
-    )
-    .example_is("drybean_fpa().params", "2121");
     r.engine
         .register_get("params", |n: &mut Net| n.0.count_params() as i64);
-    r.prop(
-        M,
-        "classes",
-        "net.classes -> int / ds.classes -> array",
-        "A model's number of outputs; a dataset's class names.",
-    )
-    .example_is("drybean_fpa().classes", "7");
     r.engine
         .register_get("classes", |n: &mut Net| n.0.classes as i64);
-    r.prop(
-        M,
-        "input_shape",
-        "net.input_shape -> array",
-        "The shape of one input sample.",
-    )
-    .example_is("cxc_multi_spa().input_shape", "[1, 256, 256]");
     r.engine
         .register_get("input_shape", |n: &mut Net| shape_array(&n.0.input_shape));
-    r.prop(M, "arch", "net.arch -> string", "The architecture's name.")
-        .example_is("ccf_fpa().arch", "ccf_fpa");
     r.engine.register_get("arch", |n: &mut Net| n.0.arch.name());
     r.engine.register_get("dtype", |n: &mut Net| {
         crate::tensor::format::dtype_str(n.0.dtype).to_string()
     });
-    r.doc(
-        M,
-        "layers",
-        "net.layers() -> array",
-        "Every named layer (PyTorch names such as spa1.convs.0), in forward order.",
-    )
-    .example_is("ccf_fpa().layers()[0]", "fpa");
     r.engine.register_fn("layers", |n: &mut Net| {
         n.0.layers()
             .into_iter()
             .map(|(l, _)| Dynamic::from(l))
             .collect::<Array>()
     });
-    r.prop(
-        M,
-        "cam_layer",
-        "net.cam_layer -> string",
-        "The layer LayerGradCam uses when no layer: is given (the paper's for the zoo; for imported models the last convolution whose output is a map), with \" (input)\" when it captures the layer's input; () when there is none.",
-    )
-    .example_is("drybean_fpa().cam_layer", "fpa.fconvs.0 (input)");
     r.engine
         .register_get("cam_layer", |n: &mut Net| -> Dynamic {
             match &n.0.cam_layer {
@@ -265,32 +158,11 @@ fn register_model_methods(r: &mut Registrar) {
         }
         s.trim_end().to_string()
     });
-    r.doc(
-        M,
-        "logits",
-        "net.logits(x) -> Tensor",
-        "Raw outputs for a batch (eval mode, no gradients).",
-    )
-    .example_is("ccf_fpa().logits(zeros([3, 28])).shape", "[3, 2]");
     fn logits(n: &mut Net, x: ScriptTensor) -> RResult<ScriptTensor> {
         n.0.logits(&x.0, CHUNK).map(ScriptTensor).rh()
     }
     r.engine.register_fn("logits", logits);
-    r.doc(
-        M,
-        "forward",
-        "net.forward(x) -> Tensor",
-        "Same as logits: the model applied to a batch in eval mode.",
-    )
-    .example_is("ccf_fpa().forward(zeros([1, 28])).shape", "[1, 2]");
     r.engine.register_fn("forward", logits);
-    r.doc(
-        M,
-        "predict",
-        "net.predict(x) -> Tensor",
-        "Predicted classes (argmax of the logits), u32.",
-    )
-    .example_is("ccf_fpa().predict(zeros([2, 28])).shape", "[2]");
     r.engine.register_fn(
         "predict",
         |n: &mut Net, x: ScriptTensor| -> RResult<ScriptTensor> {
@@ -301,16 +173,9 @@ fn register_model_methods(r: &mut Registrar) {
     r.engine.register_fn("save", |n: &mut Net, p: &str| {
         crate::nn::weights::save(&n.0, Path::new(p)).rh()
     });
-    r.doc(M, "save_onnx", "net.save_onnx(path)",
-        "Write the model as an ONNX file (opset 20, weights inside, a dynamic batch axis): onnxruntime and PyTorch read it, load_onnx gives back the same logits.")
-        .example("let p = temp_path(\"m.onnx\"); drybean_fpa().save_onnx(p)");
     r.engine.register_fn("save_onnx", |n: &mut Net, p: &str| {
         crate::onnx::save_onnx(&n.0, Path::new(p)).rh()
     });
-    r.doc(M, "load", "net.load(path, #{lenient, strip_prefix, add_prefix})",
-        "Load weights from safetensors or a PyTorch checkpoint (.pt/.pth/.model, {'net': …} and {'model_state_dict': …} wrappers); errors name missing, unexpected and mis-shaped tensors.")
-        .options(LoadOptions::KEYS.to_vec())
-        .example("let p = temp_path(\"b.safetensors\"); drybean_fpa().save(p); drybean_fpa().load(p)");
     fn load(n: &Net, p: &str, m: Map) -> RResult<()> {
         let opts: LoadOptions = read_options("load", &m)?;
         load_into(&n.0, Path::new(p), &opts).map(|_| ()).rh()
@@ -330,13 +195,6 @@ fn register_model_methods(r: &mut Registrar) {
             let d = crate::device::parse(name).rh()?;
             n.0.to_device(&d).map(|m| Net(Arc::new(m))).rh()
         });
-    r.doc(
-        M,
-        "copy",
-        "net.copy() -> Model",
-        "An independent copy of the model and its weights.",
-    )
-    .example_is("drybean_fpa().copy().params", "2121");
     r.engine.register_fn("copy", |n: &mut Net| {
         n.0.duplicate().map(|m| Net(Arc::new(m))).rh()
     });
@@ -368,22 +226,8 @@ fn metrics_type(r: &mut Registrar) {
         .register_fn("to_string", |m: &mut Metrics| m.to_string());
     r.engine
         .register_fn("to_debug", |m: &mut Metrics| m.to_string());
-    r.prop(
-        T,
-        "accuracy",
-        "metrics.accuracy -> float",
-        "The fraction classified correctly.",
-    )
-    .example("drybean_fpa().evaluate(load_drybean().head(20)).accuracy");
     r.engine
         .register_get("accuracy", |m: &mut Metrics| m.accuracy);
-    r.prop(
-        T,
-        "confusion",
-        "metrics.confusion -> array",
-        "Counts, rows = true class, columns = predicted.",
-    )
-    .example("drybean_fpa().evaluate(load_drybean().head(20)).confusion");
     r.engine
         .register_get("confusion", |m: &mut Metrics| -> Array {
             m.confusion
@@ -393,13 +237,6 @@ fn metrics_type(r: &mut Registrar) {
                 })
                 .collect()
         });
-    r.prop(
-        T,
-        "per_class",
-        "metrics.per_class -> array",
-        "Per class: #{class, precision, recall, f1, support}.",
-    )
-    .example("drybean_fpa().evaluate(load_drybean().head(20)).per_class[0].recall");
     r.engine
         .register_get("per_class", |m: &mut Metrics| -> RResult<Dynamic> {
             rhai::serde::to_dynamic(&m.per_class)
@@ -413,37 +250,19 @@ fn fit_result_type(r: &mut Registrar) {
         .register_fn("to_string", |t: &mut TrainReport| t.to_string());
     r.engine
         .register_fn("to_debug", |t: &mut TrainReport| t.to_string());
-    r.prop(T, "history", "fit_result.history -> array", "Per epoch: #{epoch, loss, train_acc, val_acc}.")
-        .example("let b = load_drybean(); drybean_fpa().fit(b.head(32).map(b.standardize()), #{epochs: 2}).history[1].loss");
     r.engine.register_get("history", |t: &mut TrainReport| {
         rhai::serde::to_dynamic(&t.epochs)
     });
-    r.prop(T, "best_val_acc", "fit_result.best_val_acc -> float or ()", "The best validation accuracy (its weights are the model's), or () without a validation set.")
-        .example("let s = load_drybean().split_mod3(); drybean_fpa().fit(s.train.head(32), #{epochs: 2, val: s.val.head(16)}).best_val_acc");
     r.engine
         .register_get("best_val_acc", |t: &mut TrainReport| {
             t.best_val_acc.map_or(Dynamic::UNIT, Dynamic::from_float)
         });
-    r.prop(
-        T,
-        "stopped",
-        "fit_result.stopped -> string",
-        "Why training ended: \"target reached\" or \"epochs done\".",
-    )
-    .example_is(
-        "let b = load_drybean(); drybean_fpa().fit(b.head(16), #{epochs: 1}).stopped",
-        "epochs done",
-    );
     r.engine
         .register_get("stopped", |t: &mut TrainReport| t.stopped.clone());
 }
 
 fn register_training(r: &mut Registrar) {
     metrics_type(r);
-    r.doc(T, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> FitResult",
-        "Train with Adam (paper: lr 1e-3, betas [0.5, 0.999], batch 16) and cross-entropy; keeps the best-validation weights, stops when val accuracy exceeds target_val_acc; Ctrl-C keeps the best so far.")
-        .options(TrainOptions::keys().into_iter().chain([VAL]).collect())
-        .example("let b = load_drybean(); let n = b.standardize(); drybean_fpa().fit(b.head(64).map(n), #{epochs: 1})");
     let log = r.log.clone();
     r.engine.register_fn(
         "fit",
@@ -462,15 +281,6 @@ fn register_training(r: &mut Registrar) {
         },
     );
     fit_result_type(r);
-    r.doc(
-        T,
-        "evaluate",
-        "net.evaluate(ds) -> Metrics",
-        "Accuracy, per-class precision/recall/F1 and the confusion matrix on a dataset.",
-    )
-    .example(
-        "let b = load_drybean(); print(drybean_fpa().evaluate(b.head(50).map(b.standardize())))",
-    );
     let log = r.log.clone();
     r.engine.register_fn(
         "evaluate",
@@ -493,15 +303,9 @@ fn register_training(r: &mut Registrar) {
 }
 
 fn register_formula(r: &mut Registrar) {
-    r.doc(M, "init_formula", "net.init_formula()",
-        "Set every weight from the deterministic formula the Python reference scripts share (nn/formula.rs), for parity tests and benchmarks.")
-        .example_is("let n = ccf_fpa(); n.init_formula(); n.logits(zeros([1, 28])).shape", "[1, 2]");
     r.engine.register_fn("init_formula", |n: &mut Net| {
         crate::nn::formula::load_formula_weights(&n.0).rh()
     });
-    r.doc(Category::Tensor, "formula_input", "formula_input(shape, phase) -> Tensor",
-        "sin(0.917·i + phase) over all elements (f32), the deterministic inputs of the reference scripts.")
-        .example_is("formula_input([2], 0.0).shape", "[2]");
     r.engine.register_fn(
         "formula_input",
         |s: Dynamic, phase: f64| -> RResult<ScriptTensor> {
@@ -513,9 +317,6 @@ fn register_formula(r: &mut Registrar) {
 }
 
 fn register_selection(r: &mut Registrar) {
-    r.doc(Category::Data, "first_n_correct", "ds.first_n_correct(net, n) -> Dataset",
-        "The first n samples, in dataset order, that the model classifies correctly (GAX's sample choice); fewer is an error.")
-        .example("let b = load_drybean(); b.head(20).first_n_correct(drybean_fpa(), 0).len()");
     r.engine.register_fn(
         "first_n_correct",
         |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
@@ -524,7 +325,83 @@ fn register_selection(r: &mut Registrar) {
     );
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(M, "model", "model(name, #{dtype, weights, classes, size, …}) -> Model", "A zoo model by name: drybean_fpa, ccf_fpa, cxc_multi_spa, resnet34(_pneumonia), alexnet(_pneumonia), mobilenet_v1, mobilenet_v2, fpa, resnet. Each name takes the options that apply to it (an option it does not take is an error naming those it does).")
+        .options(|| ModelOptions::KEYS.to_vec()).example_is("model(\"ccf_fpa\").params", "506"),
+    func(M, "drybean_fpa", "drybean_fpa(#{dtype, weights}) -> Model", "The paper's dry-bean model: FPA(c = 14) on 16 features, 7 classes, 2,121 parameters.")
+        .options(|| ModelOptions::keys_for("drybean_fpa")).example_is("drybean_fpa().params", "2121"),
+    func(M, "ccf_fpa", "ccf_fpa(#{dtype, weights}) -> Model", "The paper's credit-card model: FPA(c = 7) on 28 features, 2 classes, 506 parameters.")
+        .options(|| ModelOptions::keys_for("ccf_fpa")).example_is("ccf_fpa().classes", "2"),
+    func(M, "cxc_multi_spa", "cxc_multi_spa(#{classes, size, dtype, weights}) -> Model", "The paper's COVID-19 model CXCMultiSPA: 1×size×size input (256), 4 classes, 50,565 parameters.")
+        .options(|| ModelOptions::keys_for("cxc_multi_spa")).example_is("cxc_multi_spa().params", "50565"),
+    func(M, "resnet34", "resnet34(#{classes, size, pneumonia, weights, strip_prefix}) -> Model", "torchvision ResNet34 (torchvision names; pneumonia: true gives the authors' backbone.* layout with a 2-way head).")
+        .options(|| ModelOptions::keys_for("resnet34")).example_is("resnet34(#{size: 64}).params", "21797672"),
+    func(M, "alexnet", "alexnet(#{classes, size, pneumonia, weights}) -> Model", "torchvision AlexNet (pneumonia: true gives the authors' layout).")
+        .options(|| ModelOptions::keys_for("alexnet")).example_is("alexnet(#{size: 224}).classes", "1000"),
+    func(M, "mobilenet_v1", "mobilenet_v1(#{size, weights, pretrained}) -> Model", "Keras MobileNetV1 α=0.25 with the bundled pretrained ImageNet weights (1000 classes).")
+        .options(|| ModelOptions::keys_for("mobilenet_v1")).example_is("mobilenet_v1().params", "470072"),
+    func(M, "mobilenet_v2", "mobilenet_v2(#{size, weights, pretrained}) -> Model", "MobileNetV2 1.0/224 from its TFLite graph (1001 outputs, 0 = background); weights from data/weights or ../shared, or the path given.")
+        .options(|| ModelOptions::keys_for("mobilenet_v2")).example_is("mobilenet_v2(#{pretrained: false}).classes", "1001"),
+    func(M, "resnet", "resnet(#{blocks, widths, classes, in_channels, size}) -> Model", "A ResNet of BasicBlocks of any depth and width (resnet34 = blocks [3, 4, 6, 3]).")
+        .options(|| ModelOptions::keys_for("resnet")).example_is("resnet(#{blocks: [1, 1], widths: [8, 16], classes: 3, size: 32}).params > 0", "true"),
+    func(M, "load_onnx", "load_onnx(path, #{input_shape, output, classes, class_names, dtype}) -> Model", "A model from an ONNX file (torch.onnx.export, both exporters; other exporters' graphs when they use the supported operators): every method, AX, CO, GAX and fit work on it. Each Relu/Sigmoid/Tanh/Softmax/MaxPool node is a rule site as the nn module is in Captum; layers() lists the nodes, and layer: also takes the PyTorch module path.")
+        .options(|| crate::onnx::LoadOptions::KEYS.to_vec()).example("let p = temp_path(\"m.onnx\"); ccf_fpa().save_onnx(p); load_onnx(p).classes"),
+    func(M, "model_from_yaml", "model_from_yaml(path_or_text) -> Model", "A custom model from a YAML description (name, input, layers: linear, conv2d, batchnorm, relu, maxpool2d, avgpool, flatten, fpa, …).")
+        .example_is("model_from_yaml(\"name: mlp\\ninput: [4]\\nlayers:\\n  - linear: {out: 8}\\n  - relu\\n  - linear: {out: 3}\").params", "67"),
+    func(M, "build_model", "build_model(#{name, input, layers}) -> Model", "A custom model from a map with the same fields as the YAML form, built in a script.")
+        .example_is("build_model(#{name: \"mlp\", input: [4], layers: [#{linear: #{out: 8}}, \"relu\", #{linear: #{out: 3}}]}).params", "67"),
+    prop(M, "params", "net.params -> int", "The number of trainable parameters.")
+        .example_is("drybean_fpa().params", "2121"),
+    prop(M, "classes", "net.classes -> int / ds.classes -> array", "A model's number of outputs; a dataset's class names.")
+        .example_is("drybean_fpa().classes", "7"),
+    prop(M, "input_shape", "net.input_shape -> array", "The shape of one input sample.")
+        .example_is("cxc_multi_spa().input_shape", "[1, 256, 256]"),
+    prop(M, "arch", "net.arch -> string", "The architecture's name.")
+        .example_is("ccf_fpa().arch", "ccf_fpa"),
+    func(M, "layers", "net.layers() -> array", "Every named layer (PyTorch names such as spa1.convs.0), in forward order.")
+        .example_is("ccf_fpa().layers()[0]", "fpa"),
+    prop(M, "cam_layer", "net.cam_layer -> string", "The layer LayerGradCam uses when no layer: is given (the paper's for the zoo; for imported models the last convolution whose output is a map), with \" (input)\" when it captures the layer's input; () when there is none.")
+        .example_is("drybean_fpa().cam_layer", "fpa.fconvs.0 (input)"),
+    func(M, "logits", "net.logits(x) -> Tensor", "Raw outputs for a batch (eval mode, no gradients).")
+        .example_is("ccf_fpa().logits(zeros([3, 28])).shape", "[3, 2]"),
+    func(M, "forward", "net.forward(x) -> Tensor", "Same as logits: the model applied to a batch in eval mode.")
+        .example_is("ccf_fpa().forward(zeros([1, 28])).shape", "[1, 2]"),
+    func(M, "predict", "net.predict(x) -> Tensor", "Predicted classes (argmax of the logits), u32.")
+        .example_is("ccf_fpa().predict(zeros([2, 28])).shape", "[2]"),
+    func(M, "save_onnx", "net.save_onnx(path)", "Write the model as an ONNX file (opset 20, weights inside, a dynamic batch axis): onnxruntime and PyTorch read it, load_onnx gives back the same logits.")
+        .example("let p = temp_path(\"m.onnx\"); drybean_fpa().save_onnx(p)"),
+    func(M, "load", "net.load(path, #{lenient, strip_prefix, add_prefix})", "Load weights from safetensors or a PyTorch checkpoint (.pt/.pth/.model, {'net': …} and {'model_state_dict': …} wrappers); errors name missing, unexpected and mis-shaped tensors.")
+        .options(|| LoadOptions::KEYS.to_vec()).example("let p = temp_path(\"b.safetensors\"); drybean_fpa().save(p); drybean_fpa().load(p)"),
+    func(M, "copy", "net.copy() -> Model", "An independent copy of the model and its weights.")
+        .example_is("drybean_fpa().copy().params", "2121"),
+    prop(T, "accuracy", "metrics.accuracy -> float", "The fraction classified correctly.")
+        .example("drybean_fpa().evaluate(load_drybean().head(20)).accuracy"),
+    prop(T, "confusion", "metrics.confusion -> array", "Counts, rows = true class, columns = predicted.")
+        .example("drybean_fpa().evaluate(load_drybean().head(20)).confusion"),
+    prop(T, "per_class", "metrics.per_class -> array", "Per class: #{class, precision, recall, f1, support}.")
+        .example("drybean_fpa().evaluate(load_drybean().head(20)).per_class[0].recall"),
+    prop(T, "history", "fit_result.history -> array", "Per epoch: #{epoch, loss, train_acc, val_acc}.")
+        .example("let b = load_drybean(); drybean_fpa().fit(b.head(32).map(b.standardize()), #{epochs: 2}).history[1].loss"),
+    prop(T, "best_val_acc", "fit_result.best_val_acc -> float or ()", "The best validation accuracy (its weights are the model's), or () without a validation set.")
+        .example("let s = load_drybean().split_mod3(); drybean_fpa().fit(s.train.head(32), #{epochs: 2, val: s.val.head(16)}).best_val_acc"),
+    prop(T, "stopped", "fit_result.stopped -> string", "Why training ended: \"target reached\" or \"epochs done\".")
+        .example_is("let b = load_drybean(); drybean_fpa().fit(b.head(16), #{epochs: 1}).stopped", "epochs done"),
+    func(T, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> FitResult", "Train with Adam (paper: lr 1e-3, betas [0.5, 0.999], batch 16) and cross-entropy; keeps the best-validation weights, stops when val accuracy exceeds target_val_acc; Ctrl-C keeps the best so far.")
+        .options(|| TrainOptions::keys().into_iter().chain([VAL]).collect()).example("let b = load_drybean(); let n = b.standardize(); drybean_fpa().fit(b.head(64).map(n), #{epochs: 1})"),
+    func(T, "evaluate", "net.evaluate(ds) -> Metrics", "Accuracy, per-class precision/recall/F1 and the confusion matrix on a dataset.")
+        .example("let b = load_drybean(); print(drybean_fpa().evaluate(b.head(50).map(b.standardize())))"),
+    func(M, "init_formula", "net.init_formula()", "Set every weight from the deterministic formula the Python reference scripts share (nn/formula.rs), for parity tests and benchmarks.")
+        .example_is("let n = ccf_fpa(); n.init_formula(); n.logits(zeros([1, 28])).shape", "[1, 2]"),
+    func(Category::Tensor, "formula_input", "formula_input(shape, phase) -> Tensor", "sin(0.917·i + phase) over all elements (f32), the deterministic inputs of the reference scripts.")
+        .example_is("formula_input([2], 0.0).shape", "[2]"),
+    func(Category::Data, "first_n_correct", "ds.first_n_correct(net, n) -> Dataset", "The first n samples, in dataset order, that the model classifies correctly (GAX's sample choice); fewer is an error.")
+        .example("let b = load_drybean(); b.head(20).first_n_correct(drybean_fpa(), 0).len()"),
+];
+
 pub fn register(r: &mut Registrar) {
+    r.document(DOCS);
     register_formula(r);
     register_selection(r);
     register_zoo(r);

@@ -14,7 +14,7 @@
 //! `arg("name", default)` reads one option without declaring the rest.
 
 use super::convert::*;
-use super::registry::{Category, Registrar};
+use super::registry::{Category, FnDoc, Registrar, func};
 use rhai::{Array, Dynamic, EvalAltResult, ImmutableString, Map, Position};
 use std::sync::{Arc, Mutex};
 
@@ -155,19 +155,22 @@ fn usage(args: &ScriptArgs, about: &str, decls: &[(String, Dynamic, String)]) ->
     s
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(Category::Session, "arg", "arg(name, default) -> value", "The command-line option --name, typed like the default, or the default when absent.")
+        .example_is("arg(\"steps\", 10)", "10"),
+    func(Category::Session, "options", "options(about, #{name: [default, doc], …}) -> map", "Declare the script's options: returns their values, lists them for --help, rejects unknown ones.")
+        .example_is("options(\"demo\", #{steps: [10, \"how many\"]}).steps", "10"),
+];
+
 pub fn register(
     r: &mut Registrar,
     args: Arc<Mutex<ScriptArgs>>,
     output: super::output::OutputSink,
 ) {
+    r.document(DOCS);
     let a = args.clone();
-    r.doc(
-        Category::Session,
-        "arg",
-        "arg(name, default) -> value",
-        "The command-line option --name, typed like the default, or the default when absent.",
-    )
-    .example_is("arg(\"steps\", 10)", "10");
     r.engine.register_fn(
         "arg",
         move |name: &str, default: Dynamic| -> RResult<Dynamic> {
@@ -183,9 +186,6 @@ pub fn register(
     );
 
     let a = args;
-    r.doc(Category::Session, "options", "options(about, #{name: [default, doc], …}) -> map",
-        "Declare the script's options: returns their values, lists them for --help, rejects unknown ones.")
-        .example_is("options(\"demo\", #{steps: [10, \"how many\"]}).steps", "10");
     r.engine
         .register_fn("options", move |about: &str, decl: Map| -> RResult<Map> {
             let mut decls: Vec<(String, Dynamic, String)> = Vec::new();

@@ -3,7 +3,7 @@
 use super::convert::*;
 use super::options::ScriptArgs;
 use super::output::OutputSink;
-use super::registry::{Category, Registrar};
+use super::registry::{Category, FnDoc, Registrar, func};
 use crate::ax::AxTable;
 use crate::gax::GaxResult;
 use crate::options::{Options, only};
@@ -129,10 +129,6 @@ const HISTOGRAM_KEYS: &[&str] = &["method", "mode", "correct", "output"];
 
 fn register_co_plots(r: &mut Registrar) {
     let log = r.log.clone();
-    r.doc(P, "boxplot_co", "boxplot_co(table, path, #{mode, correct, output}) -> string",
-        "CO box plots of correct vs wrong predictions per method (the paper's Figs 2, 3, 7).")
-        .options(only(CoPlotOptions::KEYS, SWEEP_FIGURE_KEYS))
-        .example("let b = load_drybean(); boxplot_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"box.png\"))");
     co_figure(r, "boxplot_co", SWEEP_FIGURE_KEYS, |t, p, o| {
         boxplot_co(t, p, o)?;
         Ok(format!(
@@ -141,26 +137,16 @@ fn register_co_plots(r: &mut Registrar) {
         ))
     });
 
-    r.doc(P, "roc_co", "roc_co(table, path, #{mode, correct, output}) -> string",
-        "ROC curves of CO per method and of the max-softmax baseline, as scores of whether a prediction is correct (AUROC in the legend): the gap statistics as a figure.")
-        .options(only(CoPlotOptions::KEYS, SWEEP_FIGURE_KEYS))
-        .example("seed(1); let b = load_drybean(); let s = b.standardize(); roc_co(ax_sweep(drybean_fpa(), b.shuffle().head(100).map(s)), temp_path(\"roc.png\"))");
     co_figure(r, "roc_co", SWEEP_FIGURE_KEYS, |t, p, o| {
         roc_co(t, p, o)?;
         Ok("ROC of CO vs the max-softmax baseline".into())
     });
 
-    r.doc(P, "histogram_co", "histogram_co(table, path, #{method, mode, correct, output}) -> string",
-        "Overlaid CO histograms of correct and wrong predictions for one method.")
-        .options(only(CoPlotOptions::KEYS, HISTOGRAM_KEYS))
-        .example("let b = load_drybean(); histogram_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"hist.png\"), #{method: \"DeepLift\"})");
     co_figure(r, "histogram_co", HISTOGRAM_KEYS, |t, p, o| {
         let method = histogram_co(t, p, o)?;
         Ok(format!("{method}: CO histograms, correct vs wrong"))
     });
 
-    r.doc(P, "curves_co", "curves_co(gax_result, path) -> string", "CO score against GAX iteration, one line per sample (the paper's Fig. 4).")
-        .example("let b = load_drybean(); curves_co(gax(drybean_fpa(), b.head(3).map(b.standardize()), #{max_steps: 5}), temp_path(\"curves.png\"))");
     let l = log;
     r.engine.register_fn(
         "curves_co",
@@ -173,10 +159,6 @@ fn register_co_plots(r: &mut Registrar) {
 
 fn register_general_plots(r: &mut Registrar) {
     let log = r.log.clone();
-    r.doc(P, "heatmap", "heatmap(h, path, #{image, names, cmap, limit, title, alpha, panel}) -> string",
-        "One heatmap, (C, H, W) as per-channel panels or (d) as labelled cells, in a diverging red/blue map with symmetric limits (±max|h| unless limit), a colour bar and the abs max; image overlays the input.")
-        .options(HeatmapSpec::KEYS.to_vec())
-        .example("heatmap(randn([3, 16, 16]), temp_path(\"h.png\"), #{title: \"noise\"})");
     let l = log.clone();
     let f = move |h: ScriptTensor, p: &str, m: Map| -> RResult<String> {
         let spec: HeatmapSpec = read_options("heatmap", &m)?;
@@ -202,9 +184,6 @@ fn register_general_plots(r: &mut Registrar) {
         });
     r.engine.register_fn("heatmap", f);
 
-    r.doc(P, "toy2d_figure", "toy2d_figure(sweeps, path) -> string",
-        "The paper's Fig. 1 from `toy2d_sweep` results: a panel per sweep, x₁ and x₂ solid, the heatmap's h₁ and h₂ dashed, each component's x and h in one colour.")
-        .example("toy2d_figure([toy2d_sweep(0.95, 16), toy2d_sweep(0.55, 16)], temp_path(\"toy.png\"))");
     let l = log.clone();
     r.engine.register_fn(
         "toy2d_figure",
@@ -223,10 +202,7 @@ fn register_general_plots(r: &mut Registrar) {
     );
 
     macro_rules! chart_fn {
-        ($name:expr, $sig:expr, $doc:expr, $ex:expr, $build:expr) => {{
-            r.doc(P, $name, $sig, $doc)
-                .options(ChartOptions::KEYS.to_vec())
-                .example($ex);
+        ($name:expr, $build:expr) => {{
             let l = log.clone();
             let f = move |a: Dynamic, b: Dynamic, p: &str, m: Map| -> RResult<String> {
                 let o: ChartOptions = read_options($name, &m)?;
@@ -241,169 +217,159 @@ fn register_general_plots(r: &mut Registrar) {
             r.engine.register_fn($name, f);
         }};
     }
-    chart_fn!(
-        "line",
-        "line(x, y_or_series, path, #{title, xlabel, ylabel, size}) -> string",
-        "Line plot: y an array/tensor, or a map / array of named series sharing x.",
-        "line(arange(10), #{sin: arange(10).sin(), cos: arange(10).cos()}, temp_path(\"l.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
-            let x = floats(a, "line")?;
-            let s = series(b, "line")?;
-            let labels = o.labels("x", "y");
-            let sz = o.size_or((800, 460));
-            let chart = Lines {
+    chart_fn!("line", |a: &Dynamic,
+                       b: &Dynamic,
+                       p: &str,
+                       o: &ChartOptions|
+     -> RResult<()> {
+        let x = floats(a, "line")?;
+        let s = series(b, "line")?;
+        let labels = o.labels("x", "y");
+        let sz = o.size_or((800, 460));
+        let chart = Lines {
+            labels,
+            series: s.into_iter().map(|(n, y)| (n, x.clone(), y)).collect(),
+            hlines: vec![],
+            points: false,
+            styles: vec![],
+        };
+        crate::plot::save(&chart, Path::new(p), sz).rh()?;
+        Ok(())
+    });
+    chart_fn!("scatter", |a: &Dynamic,
+                          b: &Dynamic,
+                          p: &str,
+                          o: &ChartOptions|
+     -> RResult<()> {
+        let (x, y) = (floats(a, "scatter")?, floats(b, "scatter")?);
+        if x.len() != y.len() {
+            return err(format!(
+                "scatter: {} x values and {} y values",
+                x.len(),
+                y.len()
+            ));
+        }
+        let labels = o.labels("x", "y");
+        let sz = o.size_or((700, 500));
+        crate::plot::save(
+            &Scatter {
                 labels,
-                series: s.into_iter().map(|(n, y)| (n, x.clone(), y)).collect(),
-                hlines: vec![],
-                points: false,
-                styles: vec![],
+                series: vec![("points".into(), x, y)],
+            },
+            Path::new(p),
+            sz,
+        )
+        .rh()?;
+        Ok(())
+    });
+    chart_fn!("bar", |a: &Dynamic,
+                      b: &Dynamic,
+                      p: &str,
+                      o: &ChartOptions|
+     -> RResult<()> {
+        let names: Vec<String> = a
+            .clone()
+            .try_cast::<Array>()
+            .ok_or_else(|| to_rhai(crate::Error::invalid("bar: names is an array")))?
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        let values = floats(b, "bar")?;
+        if names.len() != values.len() {
+            return err("bar: as many names as values");
+        }
+        let labels = o.labels("", "");
+        let sz = o.size_or((700, 450));
+        crate::plot::save(
+            &Bars {
+                labels,
+                names,
+                values,
+            },
+            Path::new(p),
+            sz,
+        )
+        .rh()?;
+        Ok(())
+    });
+    chart_fn!("histogram", |a: &Dynamic,
+                            b: &Dynamic,
+                            p: &str,
+                            o: &ChartOptions|
+     -> RResult<()> {
+        let s = series(a, "histogram")?;
+        let bins = index(b, "histogram bins")?;
+        let labels = o.labels("value", "count");
+        let sz = o.size_or((700, 420));
+        crate::plot::save(
+            &Histogram {
+                labels,
+                series: s,
+                bins,
+            },
+            Path::new(p),
+            sz,
+        )
+        .rh()?;
+        Ok(())
+    });
+    chart_fn!("boxplot", |a: &Dynamic,
+                          b: &Dynamic,
+                          p: &str,
+                          o: &ChartOptions|
+     -> RResult<()> {
+        let m = a.clone().try_cast::<Map>().ok_or_else(|| {
+            to_rhai(crate::Error::invalid(
+                "boxplot: groups is a map of name → values",
+            ))
+        })?;
+        let names: Vec<String> = b
+            .clone()
+            .try_cast::<Array>()
+            .unwrap_or_default()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        let mut categories = Vec::new();
+        let mut values = Vec::new();
+        for (k, v) in &m {
+            categories.push(k.to_string());
+            let per: Vec<Vec<f64>> = match v.clone().try_cast::<Array>() {
+                Some(arr)
+                    if arr
+                        .iter()
+                        .all(|x| x.is::<Array>() || x.is::<ScriptTensor>())
+                        && !arr.is_empty() =>
+                {
+                    arr.iter()
+                        .map(|x| floats(x, "boxplot"))
+                        .collect::<RResult<_>>()?
+                }
+                _ => vec![floats(v, "boxplot")?],
             };
-            crate::plot::save(&chart, Path::new(p), sz).rh()?;
-            Ok(())
+            values.push(per);
         }
-    );
-    chart_fn!(
-        "scatter",
-        "scatter(x, y, path, #{title, xlabel, ylabel, size}) -> string",
-        "Scatter plot of y against x (arrays or tensors).",
-        "scatter(randn([50]), randn([50]), temp_path(\"s.png\"), #{title: \"noise\"})",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
-            let (x, y) = (floats(a, "scatter")?, floats(b, "scatter")?);
-            if x.len() != y.len() {
-                return err(format!(
-                    "scatter: {} x values and {} y values",
-                    x.len(),
-                    y.len()
-                ));
-            }
-            let labels = o.labels("x", "y");
-            let sz = o.size_or((700, 500));
-            crate::plot::save(
-                &Scatter {
-                    labels,
-                    series: vec![("points".into(), x, y)],
-                },
-                Path::new(p),
-                sz,
-            )
-            .rh()?;
-            Ok(())
-        }
-    );
-    chart_fn!(
-        "bar",
-        "bar(names, values, path, #{title, xlabel, ylabel, size}) -> string",
-        "A bar per name.",
-        "bar([\"a\", \"b\"], [3, 5], temp_path(\"b.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
-            let names: Vec<String> = a
-                .clone()
-                .try_cast::<Array>()
-                .ok_or_else(|| to_rhai(crate::Error::invalid("bar: names is an array")))?
-                .iter()
-                .map(|d| d.to_string())
-                .collect();
-            let values = floats(b, "bar")?;
-            if names.len() != values.len() {
-                return err("bar: as many names as values");
-            }
-            let labels = o.labels("", "");
-            let sz = o.size_or((700, 450));
-            crate::plot::save(
-                &Bars {
-                    labels,
-                    names,
-                    values,
-                },
-                Path::new(p),
-                sz,
-            )
-            .rh()?;
-            Ok(())
-        }
-    );
-    chart_fn!(
-        "histogram",
-        "histogram(values_or_series, bins, path, #{title, xlabel, size}) -> string",
-        "Histograms of one or several samples (a map of named arrays) on common bins.",
-        "histogram(#{a: randn([200]), b: randn([200]) + 1}, 20, temp_path(\"hh.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
-            let s = series(a, "histogram")?;
-            let bins = index(b, "histogram bins")?;
-            let labels = o.labels("value", "count");
-            let sz = o.size_or((700, 420));
-            crate::plot::save(
-                &Histogram {
-                    labels,
-                    series: s,
-                    bins,
-                },
-                Path::new(p),
-                sz,
-            )
-            .rh()?;
-            Ok(())
-        }
-    );
-    chart_fn!(
-        "boxplot",
-        "boxplot(groups, series_names, path, #{title, xlabel, ylabel, size}) -> string",
-        "Box plots: groups is a map name → array of values (one box each), or name → array of arrays (one per series).",
-        "boxplot(#{a: randn([50]), b: randn([50]) * 2}, [], temp_path(\"bx.png\"))",
-        |a: &Dynamic, b: &Dynamic, p: &str, o: &ChartOptions| -> RResult<()> {
-            let m = a.clone().try_cast::<Map>().ok_or_else(|| {
-                to_rhai(crate::Error::invalid(
-                    "boxplot: groups is a map of name → values",
-                ))
-            })?;
-            let names: Vec<String> = b
-                .clone()
-                .try_cast::<Array>()
-                .unwrap_or_default()
-                .iter()
-                .map(|d| d.to_string())
-                .collect();
-            let mut categories = Vec::new();
-            let mut values = Vec::new();
-            for (k, v) in &m {
-                categories.push(k.to_string());
-                let per: Vec<Vec<f64>> = match v.clone().try_cast::<Array>() {
-                    Some(arr)
-                        if arr
-                            .iter()
-                            .all(|x| x.is::<Array>() || x.is::<ScriptTensor>())
-                            && !arr.is_empty() =>
-                    {
-                        arr.iter()
-                            .map(|x| floats(x, "boxplot"))
-                            .collect::<RResult<_>>()?
-                    }
-                    _ => vec![floats(v, "boxplot")?],
-                };
-                values.push(per);
-            }
-            let n_series = values.iter().map(|v| v.len()).max().unwrap_or(1);
-            let series = if names.len() == n_series {
-                names
-            } else {
-                (1..=n_series).map(|i| format!("series {i}")).collect()
-            };
-            let labels = o.labels("", "");
-            let sz = o.size_or((800, 450));
-            crate::plot::save(
-                &BoxPlot {
-                    labels,
-                    categories,
-                    series,
-                    values,
-                },
-                Path::new(p),
-                sz,
-            )
-            .rh()?;
-            Ok(())
-        }
-    );
+        let n_series = values.iter().map(|v| v.len()).max().unwrap_or(1);
+        let series = if names.len() == n_series {
+            names
+        } else {
+            (1..=n_series).map(|i| format!("series {i}")).collect()
+        };
+        let labels = o.labels("", "");
+        let sz = o.size_or((800, 450));
+        crate::plot::save(
+            &BoxPlot {
+                labels,
+                categories,
+                series,
+                values,
+            },
+            Path::new(p),
+            sz,
+        )
+        .rh()?;
+        Ok(())
+    });
 }
 
 /// The run record of a session for an output folder, with the script's options as they
@@ -430,10 +396,6 @@ pub fn run_record(
 
 fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     let log = r.log.clone();
-    r.doc(R, "report", "report(dir, #{title, features}) -> string",
-        "Write dir/index.html (self-contained: run record, accuracy and gap-statistics tables, every figure, the GAX viewer) and dir/run.yaml from what the script has done; returns the index path.")
-        .options(ReportOptions::KEYS.to_vec())
-        .example("let b = load_drybean(); let n = drybean_fpa(); ax_sweep(n, b.head(20)); report(temp_path(\"rep\"), #{title: \"demo\"})");
     let (l, a) = (log.clone(), args.clone());
     let f = move |dir: &str, m: Map| -> RResult<String> {
         let o: ReportOptions = read_options("report", &m)?;
@@ -451,21 +413,12 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
         .register_fn("report", move |d: &str| f2(d, Map::new()));
     r.engine.register_fn("report", f);
 
-    r.doc(
-        R,
-        "report_text",
-        "report_text(title, text)",
-        "Add a titled block of text to the report.",
-    )
-    .example("report_text(\"Notes\", \"trained on the bundled data\")");
     let l = log.clone();
     r.engine
         .register_fn("report_text", move |t: &str, body: &str| {
             lock(&l).add_text(t, body)
         });
 
-    r.doc(R, "report_compare", "report_compare(title, rows)", "Add a table of [label, ours, paper] rows to the report (numbers side by side with the paper's).")
-        .example("report_compare(\"Table 2, dry bean\", [[\"Baseline\", \"0.868\", \"0.877\"]])");
     let l = log.clone();
     r.engine.register_fn(
         "report_compare",
@@ -487,8 +440,6 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
         },
     );
 
-    r.doc(R, "record_run", "record_run(dir) -> string", "Write dir/run.yaml (seed, options, data provenance, versions); `gaxsh rerun dir/run.yaml` repeats the run.")
-        .example("record_run(temp_path(\"rec\"))");
     let (l, a) = (log, args);
     r.engine
         .register_fn("record_run", move |dir: &str| -> RResult<String> {
@@ -502,9 +453,6 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
 /// `show(path_or_tensor)`: a figure file (or a tensor drawn as a heatmap) shown inline in Jupyter;
 /// outside a notebook the path is printed.
 fn register_show(r: &mut Registrar, output: OutputSink) {
-    r.doc(P, "show", "show(path_or_tensor) -> string",
-        "Show a figure: a .png/.jpg/.svg file, or a tensor drawn as a heatmap. Inline in Jupyter (plots written by a cell are shown anyway); the REPL and scripts print the path. Returns the path.")
-        .example("show(heatmap(randn([8, 8]), temp_path(\"s.png\")))");
     let log = r.log.clone();
     let show_file = move |p: &str| -> RResult<String> {
         let path = Path::new(p);
@@ -538,7 +486,45 @@ fn register_show(r: &mut Registrar, output: OutputSink) {
         });
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(P, "boxplot_co", "boxplot_co(table, path, #{mode, correct, output}) -> string", "CO box plots of correct vs wrong predictions per method (the paper's Figs 2, 3, 7).")
+        .options(|| only(CoPlotOptions::KEYS, SWEEP_FIGURE_KEYS)).example("let b = load_drybean(); boxplot_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"box.png\"))"),
+    func(P, "roc_co", "roc_co(table, path, #{mode, correct, output}) -> string", "ROC curves of CO per method and of the max-softmax baseline, as scores of whether a prediction is correct (AUROC in the legend): the gap statistics as a figure.")
+        .options(|| only(CoPlotOptions::KEYS, SWEEP_FIGURE_KEYS)).example("seed(1); let b = load_drybean(); let s = b.standardize(); roc_co(ax_sweep(drybean_fpa(), b.shuffle().head(100).map(s)), temp_path(\"roc.png\"))"),
+    func(P, "histogram_co", "histogram_co(table, path, #{method, mode, correct, output}) -> string", "Overlaid CO histograms of correct and wrong predictions for one method.")
+        .options(|| only(CoPlotOptions::KEYS, HISTOGRAM_KEYS)).example("let b = load_drybean(); histogram_co(ax_sweep(drybean_fpa(), b.head(30)), temp_path(\"hist.png\"), #{method: \"DeepLift\"})"),
+    func(P, "curves_co", "curves_co(gax_result, path) -> string", "CO score against GAX iteration, one line per sample (the paper's Fig. 4).")
+        .example("let b = load_drybean(); curves_co(gax(drybean_fpa(), b.head(3).map(b.standardize()), #{max_steps: 5}), temp_path(\"curves.png\"))"),
+    func(P, "heatmap", "heatmap(h, path, #{image, names, cmap, limit, title, alpha, panel}) -> string", "One heatmap, (C, H, W) as per-channel panels or (d) as labelled cells, in a diverging red/blue map with symmetric limits (±max|h| unless limit), a colour bar and the abs max; image overlays the input.")
+        .options(|| HeatmapSpec::KEYS.to_vec()).example("heatmap(randn([3, 16, 16]), temp_path(\"h.png\"), #{title: \"noise\"})"),
+    func(P, "toy2d_figure", "toy2d_figure(sweeps, path) -> string", "The paper's Fig. 1 from `toy2d_sweep` results: a panel per sweep, x₁ and x₂ solid, the heatmap's h₁ and h₂ dashed, each component's x and h in one colour.")
+        .example("toy2d_figure([toy2d_sweep(0.95, 16), toy2d_sweep(0.55, 16)], temp_path(\"toy.png\"))"),
+    func(R, "report", "report(dir, #{title, features}) -> string", "Write dir/index.html (self-contained: run record, accuracy and gap-statistics tables, every figure, the GAX viewer) and dir/run.yaml from what the script has done; returns the index path.")
+        .options(|| ReportOptions::KEYS.to_vec()).example("let b = load_drybean(); let n = drybean_fpa(); ax_sweep(n, b.head(20)); report(temp_path(\"rep\"), #{title: \"demo\"})"),
+    func(R, "report_text", "report_text(title, text)", "Add a titled block of text to the report.")
+        .example("report_text(\"Notes\", \"trained on the bundled data\")"),
+    func(R, "report_compare", "report_compare(title, rows)", "Add a table of [label, ours, paper] rows to the report (numbers side by side with the paper's).")
+        .example("report_compare(\"Table 2, dry bean\", [[\"Baseline\", \"0.868\", \"0.877\"]])"),
+    func(R, "record_run", "record_run(dir) -> string", "Write dir/run.yaml (seed, options, data provenance, versions); `gaxsh rerun dir/run.yaml` repeats the run.")
+        .example("record_run(temp_path(\"rec\"))"),
+    func(P, "show", "show(path_or_tensor) -> string", "Show a figure: a .png/.jpg/.svg file, or a tensor drawn as a heatmap. Inline in Jupyter (plots written by a cell are shown anyway); the REPL and scripts print the path. Returns the path.")
+        .example("show(heatmap(randn([8, 8]), temp_path(\"s.png\")))"),
+    func(P, "line", "line(x, y_or_series, path, #{title, xlabel, ylabel, size}) -> string", "Line plot: y an array/tensor, or a map / array of named series sharing x.")
+        .options(|| ChartOptions::KEYS.to_vec()).example("line(arange(10), #{sin: arange(10).sin(), cos: arange(10).cos()}, temp_path(\"l.png\"))"),
+    func(P, "scatter", "scatter(x, y, path, #{title, xlabel, ylabel, size}) -> string", "Scatter plot of y against x (arrays or tensors).")
+        .options(|| ChartOptions::KEYS.to_vec()).example("scatter(randn([50]), randn([50]), temp_path(\"s.png\"), #{title: \"noise\"})"),
+    func(P, "bar", "bar(names, values, path, #{title, xlabel, ylabel, size}) -> string", "A bar per name.")
+        .options(|| ChartOptions::KEYS.to_vec()).example("bar([\"a\", \"b\"], [3, 5], temp_path(\"b.png\"))"),
+    func(P, "histogram", "histogram(values_or_series, bins, path, #{title, xlabel, size}) -> string", "Histograms of one or several samples (a map of named arrays) on common bins.")
+        .options(|| ChartOptions::KEYS.to_vec()).example("histogram(#{a: randn([200]), b: randn([200]) + 1}, 20, temp_path(\"hh.png\"))"),
+    func(P, "boxplot", "boxplot(groups, series_names, path, #{title, xlabel, ylabel, size}) -> string", "Box plots: groups is a map name → array of values (one box each), or name → array of arrays (one per series).")
+        .options(|| ChartOptions::KEYS.to_vec()).example("boxplot(#{a: randn([50]), b: randn([50]) * 2}, [], temp_path(\"bx.png\"))"),
+];
+
 pub fn register(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>, output: OutputSink) {
+    r.document(DOCS);
     register_show(r, output);
     register_co_plots(r);
     register_general_plots(r);

@@ -6,6 +6,7 @@
 //! and the generated `docs/FUNCTIONS.md`. Tests check that every function rhai knows has an entry
 //! here, that every entry names a registered function, and that every example runs.
 
+use crate::options::Key;
 use rhai::Engine;
 
 /// Where a function is listed in `help()`; the order here is the order shown.
@@ -89,8 +90,9 @@ pub enum Kind {
     Property,
 }
 
-/// One documented script function.
-#[derive(Clone, Debug)]
+/// One documented script function: a row of the `DOCS` table each binding file keeps beside the
+/// functions it registers (`func(…)` or `prop(…)`, then its options and example).
+#[derive(Clone, Copy, Debug)]
 pub struct FnDoc {
     pub name: &'static str,
     pub category: Category,
@@ -101,11 +103,68 @@ pub struct FnDoc {
     pub example: &'static str,
     /// What the example's value prints as, where it is deterministic; checked by the tests.
     pub result: Option<&'static str>,
-    /// The keys of its options map, from the core options struct it reads (`crate::options`).
-    pub options: Vec<crate::options::Key>,
+    /// The keys of its options map, from the core options struct it reads (`crate::options`),
+    /// so the docs cannot drift from what the function reads.
+    pub options: fn() -> Vec<Key>,
 }
 
-/// Collects documentation while the bindings register their functions with the engine.
+/// A function: `name(args)` or `x.name(args)`.
+pub const fn func(
+    category: Category,
+    name: &'static str,
+    signature: &'static str,
+    doc: &'static str,
+) -> FnDoc {
+    FnDoc {
+        name,
+        category,
+        kind: Kind::Function,
+        signature,
+        doc,
+        example: "",
+        result: None,
+        options: Vec::new,
+    }
+}
+
+/// A getter: `x.name`.
+pub const fn prop(
+    category: Category,
+    name: &'static str,
+    signature: &'static str,
+    doc: &'static str,
+) -> FnDoc {
+    FnDoc {
+        kind: Kind::Property,
+        ..func(category, name, signature, doc)
+    }
+}
+
+impl FnDoc {
+    /// The keys its options map takes.
+    pub const fn options(self, keys: fn() -> Vec<Key>) -> FnDoc {
+        FnDoc {
+            options: keys,
+            ..self
+        }
+    }
+
+    /// An example whose printed value is not fixed (random, a path, a plot).
+    pub const fn example(self, example: &'static str) -> FnDoc {
+        FnDoc { example, ..self }
+    }
+
+    /// An example and the text its value must print as.
+    pub const fn example_is(self, example: &'static str, result: &'static str) -> FnDoc {
+        FnDoc {
+            example,
+            result: Some(result),
+            ..self
+        }
+    }
+}
+
+/// Where the bindings register: the engine, the documentation and the session's run log.
 pub struct Registrar<'a> {
     pub engine: &'a mut Engine,
     pub docs: &'a mut Vec<FnDoc>,
@@ -114,60 +173,8 @@ pub struct Registrar<'a> {
 }
 
 impl Registrar<'_> {
-    /// Document a function; register its overloads with `self.engine` right after.
-    pub fn doc(
-        &mut self,
-        category: Category,
-        name: &'static str,
-        signature: &'static str,
-        doc: &'static str,
-    ) -> DocBuilder<'_> {
-        self.docs.push(FnDoc {
-            name,
-            category,
-            kind: Kind::Function,
-            signature,
-            doc,
-            example: "",
-            result: None,
-            options: Vec::new(),
-        });
-        DocBuilder(self.docs.last_mut().expect("just pushed"))
-    }
-
-    /// Document a getter (`x.name`).
-    pub fn prop(
-        &mut self,
-        category: Category,
-        name: &'static str,
-        signature: &'static str,
-        doc: &'static str,
-    ) -> DocBuilder<'_> {
-        let b = self.doc(category, name, signature, doc);
-        b.0.kind = Kind::Property;
-        b
-    }
-}
-
-/// Adds the example to an entry just documented.
-pub struct DocBuilder<'a>(&'a mut FnDoc);
-
-impl DocBuilder<'_> {
-    /// The keys its options map takes: the core options struct's own list, so the docs cannot
-    /// drift from what the function reads.
-    pub fn options(self, keys: Vec<crate::options::Key>) -> Self {
-        self.0.options = keys;
-        self
-    }
-
-    /// An example whose printed value is not fixed (random, a path, a plot).
-    pub fn example(self, example: &'static str) {
-        self.0.example = example;
-    }
-
-    /// An example and the text its value must print as.
-    pub fn example_is(self, example: &'static str, result: &'static str) {
-        self.0.example = example;
-        self.0.result = Some(result);
+    /// A binding file's documentation table.
+    pub fn document(&mut self, docs: &[FnDoc]) {
+        self.docs.extend_from_slice(docs);
     }
 }

@@ -1,7 +1,7 @@
 //! Script bindings: the `Tensor` type, its constructors, conversions and operators.
 
 use super::convert::*;
-use super::registry::{Category::Tensor as Cat, Registrar};
+use super::registry::{Category::Tensor as Cat, FnDoc, Registrar, func, prop};
 use crate::tensor::format::{dtype_str, format_tensor};
 use crate::tensor::ops::{self, BinOp, CmpOp};
 use crate::tensor::random;
@@ -47,7 +47,77 @@ fn cmp(op: CmpOp, a: &Tensor, b: &Tensor) -> RResult<T> {
     ops::compare(op, a, b).map(T).rh()
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(Cat, "tensor", "tensor(values, dtype?) -> Tensor", "A tensor from a number or a nested array of numbers; dtype \"f32\" (default) or \"f64\".")
+        .example_is("tensor([[1, 2], [3, 4]])", "tensor([[1., 2.],\n        [3., 4.]])"),
+    func(Cat, "zeros", "zeros(shape, dtype?) -> Tensor", "A tensor of zeros.")
+        .example_is("zeros([2, 3]).shape", "[2, 3]"),
+    func(Cat, "ones", "ones(shape, dtype?) -> Tensor", "A tensor of ones.")
+        .example_is("ones([2]).sum().item()", "2.0"),
+    func(Cat, "full", "full(shape, value, dtype?) -> Tensor", "A tensor filled with one value.")
+        .example_is("full([2], 7)", "tensor([7., 7.])"),
+    func(Cat, "rand", "rand(shape, dtype?) -> Tensor", "Uniform [0, 1) draws from the seeded generator (see seed).")
+        .example_is("rand([3]).shape", "[3]"),
+    func(Cat, "randn", "randn(shape, dtype?) -> Tensor", "Standard normal draws from the seeded generator (see seed).")
+        .example_is("randn([2, 3]).shape", "[2, 3]"),
+    func(Cat, "arange", "arange(end) | arange(start, end, step?) -> Tensor", "Evenly stepped values in [start, end), as torch.arange.")
+        .example_is("arange(1, 7, 2)", "tensor([1., 3., 5.])"),
+    func(Cat, "linspace", "linspace(start, end, n) -> Tensor", "n evenly spaced values from start to end inclusive.")
+        .example_is("linspace(0, 1, 5)", "tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])"),
+    func(Cat, "eye", "eye(n, dtype?) -> Tensor", "The n×n identity matrix.")
+        .example_is("eye(2)", "tensor([[1., 0.],\n        [0., 1.]])"),
+    func(Cat, "zeros_like", "zeros_like(x) -> Tensor", "Zeros with x's shape and dtype.")
+        .example_is("zeros_like(ones([2])) ", "tensor([0., 0.])"),
+    func(Cat, "ones_like", "ones_like(x) -> Tensor", "Ones with x's shape and dtype.")
+        .example_is("ones_like(zeros([2]))", "tensor([1., 1.])"),
+    func(Cat, "full_like", "full_like(x, value) -> Tensor", "value with x's shape and dtype.")
+        .example_is("full_like(zeros([2]), 3)", "tensor([3., 3.])"),
+    func(Cat, "rand_like", "rand_like(x) -> Tensor", "Uniform draws with x's shape and dtype.")
+        .example_is("rand_like(zeros([2, 2])).shape", "[2, 2]"),
+    func(Cat, "randn_like", "randn_like(x) -> Tensor", "Normal draws with x's shape and dtype.")
+        .example_is("randn_like(zeros([4])).shape", "[4]"),
+    func(Cat, "seed", "seed(n)", "Reset the generator behind every random draw (tensors, weight init, shuffles, noise).")
+        .example("seed(0); randn([2])"),
+    func(Cat, "set_default_dtype", "set_default_dtype(dtype)", "The dtype of new tensors: \"f32\" (the default) or \"f64\".")
+        .example_is("set_default_dtype(\"f32\"); zeros([1]).dtype", "f32"),
+    prop(Cat, "shape", "x.shape -> array", "The size of each dimension.")
+        .example_is("zeros([2, 3]).shape", "[2, 3]"),
+    prop(Cat, "ndim", "x.ndim -> int", "The number of dimensions.")
+        .example_is("zeros([2, 3]).ndim", "2"),
+    prop(Cat, "dtype", "x.dtype -> string", "The element type of a tensor (\"f32\", \"f64\", \"bool\" for masks, \"u32\", \"i64\") or of a model's weights.")
+        .example_is("tensor([1], \"f64\").dtype", "f64"),
+    func(Cat, "len", "x.len() -> int", "The size of a tensor's first dimension; the number of samples of a dataset.")
+        .example_is("zeros([4, 2]).len()", "4"),
+    func(Cat, "numel", "x.numel() -> int", "The number of elements.")
+        .example_is("zeros([4, 2]).numel()", "8"),
+    func(Cat, "to_array", "x.to_array() -> array", "The values as (nested) arrays of floats.")
+        .example_is("tensor([[1, 2]]).to_array()", "[[1.0, 2.0]]"),
+    func(Cat, "item", "x.item() -> float", "The value of a one-element tensor.")
+        .example_is("tensor([2.5]).item()", "2.5"),
+    func(Cat, "to_float", "x.to_float() -> float", "The value of a one-element tensor (same as item).")
+        .example_is("tensor(1.5).to_float()", "1.5"),
+    func(Cat, "to_dtype", "x.to_dtype(dtype) -> Tensor | Model", "Convert a tensor, or a model's weights, to \"f32\" or \"f64\".")
+        .example_is("zeros([1]).to_dtype(\"f64\").dtype", "f64"),
+    func(Cat, "to_device", "x.to_device(name) -> Tensor | Model", "A copy of a tensor, or of a model with its weights, on another device (\"cpu\", \"cuda\", \"cuda:N\").")
+        .example_is("zeros([2]).to_device(\"cpu\").device", "cpu"),
+    func(Cat, "save_safetensors", "save_safetensors(map, path)", "Write a map of named tensors to a .safetensors file (written whole or not at all).")
+        .example("save_safetensors(#{w: ones([2])}, temp_path(\"w.safetensors\"))"),
+    func(Cat, "load_safetensors", "load_safetensors(path) -> map", "Read every tensor of a .safetensors file into a map by name.")
+        .example("let p = temp_path(\"w.safetensors\"); save_safetensors(#{w: ones([2])}, p); load_safetensors(p).w"),
+    func(Cat, "operators", "x + y, x - y, x * y, x / y, x ** y, -x", "Elementwise arithmetic between tensors, floats and ints on either side, with broadcasting.")
+        .example_is("(tensor([1, 2]) * 2 + 1).to_array()", "[3.0, 5.0]"),
+    func(Cat, "comparisons", "x < y, x <= y, x > y, x >= y, x == y, x != y", "Elementwise comparisons giving a mask (dtype bool, 1 where true).")
+        .example_is("(tensor([1, 2, 3]) > 1).sum().item()", "2.0"),
+    func(Cat, "where", "where(mask, a, b) -> Tensor", "a where mask is non-zero, else b (tensors or numbers, broadcast).")
+        .example_is("where(tensor([1, 0]), 5, tensor([7, 8]))", "tensor([5., 8.])"),
+    func(Cat, "matmul", "x.matmul(y) -> Tensor", "Matrix product, with PyTorch's rules for 1-D operands and batch broadcasting.")
+        .example_is("tensor([[1, 2], [3, 4]]).matmul(tensor([1, 1]))", "tensor([3., 7.])"),
+];
+
 pub fn register(r: &mut Registrar) {
+    r.document(DOCS);
     register_constructors(r);
     register_conversions(r);
     register_operators(r);
@@ -60,16 +130,6 @@ fn register_constructors(r: &mut Registrar) {
     r.engine
         .register_fn("to_debug", |t: &mut T| format_tensor(&t.0));
 
-    r.doc(
-        Cat,
-        "tensor",
-        "tensor(values, dtype?) -> Tensor",
-        "A tensor from a number or a nested array of numbers; dtype \"f32\" (default) or \"f64\".",
-    )
-    .example_is(
-        "tensor([[1, 2], [3, 4]])",
-        "tensor([[1., 2.],\n        [3., 4.]])",
-    );
     r.engine.register_fn("tensor", |d: Dynamic| -> RResult<T> {
         let (v, s) = nested_values(&d)?;
         Ok(T(make_tensor(v, &s, default_dtype())?))
@@ -80,13 +140,6 @@ fn register_constructors(r: &mut Registrar) {
             Ok(T(make_tensor(v, &s, dtype_of(dtype)?)?))
         });
 
-    r.doc(
-        Cat,
-        "zeros",
-        "zeros(shape, dtype?) -> Tensor",
-        "A tensor of zeros.",
-    )
-    .example_is("zeros([2, 3]).shape", "[2, 3]");
     r.engine.register_fn("zeros", |s: Dynamic| {
         new_filled("zeros", &s, default_dtype(), |n| vec![0.0; n])
     });
@@ -94,13 +147,6 @@ fn register_constructors(r: &mut Registrar) {
         new_filled("zeros", &s, dtype_of(d)?, |n| vec![0.0; n])
     });
 
-    r.doc(
-        Cat,
-        "ones",
-        "ones(shape, dtype?) -> Tensor",
-        "A tensor of ones.",
-    )
-    .example_is("ones([2]).sum().item()", "2.0");
     r.engine.register_fn("ones", |s: Dynamic| {
         new_filled("ones", &s, default_dtype(), |n| vec![1.0; n])
     });
@@ -108,13 +154,6 @@ fn register_constructors(r: &mut Registrar) {
         new_filled("ones", &s, dtype_of(d)?, |n| vec![1.0; n])
     });
 
-    r.doc(
-        Cat,
-        "full",
-        "full(shape, value, dtype?) -> Tensor",
-        "A tensor filled with one value.",
-    )
-    .example_is("full([2], 7)", "tensor([7., 7.])");
     r.engine
         .register_fn("full", |s: Dynamic, v: Dynamic| -> RResult<T> {
             let v = number(&v, "full")?;
@@ -126,13 +165,6 @@ fn register_constructors(r: &mut Registrar) {
             new_filled("full", &s, dtype_of(d)?, |n| vec![v; n])
         });
 
-    r.doc(
-        Cat,
-        "rand",
-        "rand(shape, dtype?) -> Tensor",
-        "Uniform [0, 1) draws from the seeded generator (see seed).",
-    )
-    .example_is("rand([3]).shape", "[3]");
     r.engine.register_fn("rand", |s: Dynamic| {
         new_filled("rand", &s, default_dtype(), |n| {
             random::uniform_vec(n, 0.0, 1.0)
@@ -144,13 +176,6 @@ fn register_constructors(r: &mut Registrar) {
         })
     });
 
-    r.doc(
-        Cat,
-        "randn",
-        "randn(shape, dtype?) -> Tensor",
-        "Standard normal draws from the seeded generator (see seed).",
-    )
-    .example_is("randn([2, 3]).shape", "[2, 3]");
     r.engine.register_fn("randn", |s: Dynamic| {
         new_filled("randn", &s, default_dtype(), random::normal_vec)
     });
@@ -158,13 +183,6 @@ fn register_constructors(r: &mut Registrar) {
         new_filled("randn", &s, dtype_of(d)?, random::normal_vec)
     });
 
-    r.doc(
-        Cat,
-        "arange",
-        "arange(end) | arange(start, end, step?) -> Tensor",
-        "Evenly stepped values in [start, end), as torch.arange.",
-    )
-    .example_is("arange(1, 7, 2)", "tensor([1., 3., 5.])");
     fn arange(a: f64, b: f64, step: f64) -> RResult<T> {
         let span = ((b - a) / step).ceil();
         if step == 0.0 || !span.is_finite() || span < 0.0 {
@@ -199,16 +217,6 @@ fn register_constructors(r: &mut Registrar) {
             )
         });
 
-    r.doc(
-        Cat,
-        "linspace",
-        "linspace(start, end, n) -> Tensor",
-        "n evenly spaced values from start to end inclusive.",
-    )
-    .example_is(
-        "linspace(0, 1, 5)",
-        "tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])",
-    );
     r.engine
         .register_fn("linspace", |s: Dynamic, e: Dynamic, n: i64| -> RResult<T> {
             if n < 0 {
@@ -224,13 +232,6 @@ fn register_constructors(r: &mut Registrar) {
             .rh()
         });
 
-    r.doc(
-        Cat,
-        "eye",
-        "eye(n, dtype?) -> Tensor",
-        "The n×n identity matrix.",
-    )
-    .example_is("eye(2)", "tensor([[1., 0.],\n        [0., 1.]])");
     fn eye(n: i64, dt: DType) -> RResult<T> {
         if n < 0 {
             return err("eye: n must be non-negative");
@@ -245,55 +246,20 @@ fn register_constructors(r: &mut Registrar) {
     r.engine
         .register_fn("eye", |n: i64, d: &str| eye(n, dtype_of(d)?));
 
-    r.doc(
-        Cat,
-        "zeros_like",
-        "zeros_like(x) -> Tensor",
-        "Zeros with x's shape and dtype.",
-    )
-    .example_is("zeros_like(ones([2])) ", "tensor([0., 0.])");
     r.engine
         .register_fn("zeros_like", |t: T| t.0.zeros_like().map(T).rh());
-    r.doc(
-        Cat,
-        "ones_like",
-        "ones_like(x) -> Tensor",
-        "Ones with x's shape and dtype.",
-    )
-    .example_is("ones_like(zeros([2]))", "tensor([1., 1.])");
     r.engine
         .register_fn("ones_like", |t: T| t.0.ones_like().map(T).rh());
-    r.doc(
-        Cat,
-        "full_like",
-        "full_like(x, value) -> Tensor",
-        "value with x's shape and dtype.",
-    )
-    .example_is("full_like(zeros([2]), 3)", "tensor([3., 3.])");
     r.engine
         .register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
             let v = number(&v, "full_like")?;
             new_filled("full_like", &shape_dyn(&t.0), t.0.dtype(), |n| vec![v; n])
         });
-    r.doc(
-        Cat,
-        "rand_like",
-        "rand_like(x) -> Tensor",
-        "Uniform draws with x's shape and dtype.",
-    )
-    .example_is("rand_like(zeros([2, 2])).shape", "[2, 2]");
     r.engine.register_fn("rand_like", |t: T| {
         new_filled("rand_like", &shape_dyn(&t.0), t.0.dtype(), |n| {
             random::uniform_vec(n, 0.0, 1.0)
         })
     });
-    r.doc(
-        Cat,
-        "randn_like",
-        "randn_like(x) -> Tensor",
-        "Normal draws with x's shape and dtype.",
-    )
-    .example_is("randn_like(zeros([4])).shape", "[4]");
     r.engine.register_fn("randn_like", |t: T| {
         new_filled(
             "randn_like",
@@ -303,23 +269,9 @@ fn register_constructors(r: &mut Registrar) {
         )
     });
 
-    r.doc(
-        Cat,
-        "seed",
-        "seed(n)",
-        "Reset the generator behind every random draw (tensors, weight init, shuffles, noise).",
-    )
-    .example("seed(0); randn([2])");
     r.engine
         .register_fn("seed", |n: i64| random::seed(n as u64));
 
-    r.doc(
-        Cat,
-        "set_default_dtype",
-        "set_default_dtype(dtype)",
-        "The dtype of new tensors: \"f32\" (the default) or \"f64\".",
-    )
-    .example_is("set_default_dtype(\"f32\"); zeros([1]).dtype", "f32");
     r.engine
         .register_fn("set_default_dtype", |d: &str| -> RResult<()> {
             DEFAULT_F64.store(dtype_of(d)? == DType::F64, Ordering::Relaxed);
@@ -332,68 +284,22 @@ fn shape_dyn(t: &Tensor) -> Dynamic {
 }
 
 fn register_conversions(r: &mut Registrar) {
-    r.prop(
-        Cat,
-        "shape",
-        "x.shape -> array",
-        "The size of each dimension.",
-    )
-    .example_is("zeros([2, 3]).shape", "[2, 3]");
     r.engine
         .register_get("shape", |t: &mut T| shape_array(t.0.dims()));
-    r.prop(Cat, "ndim", "x.ndim -> int", "The number of dimensions.")
-        .example_is("zeros([2, 3]).ndim", "2");
     r.engine.register_get("ndim", |t: &mut T| t.0.rank() as i64);
-    r.prop(
-        Cat,
-        "dtype",
-        "x.dtype -> string",
-        "The element type of a tensor (\"f32\", \"f64\", \"bool\" for masks, \"u32\", \"i64\") or of a model's weights.",
-    )
-    .example_is("tensor([1], \"f64\").dtype", "f64");
     r.engine
         .register_get("dtype", |t: &mut T| dtype_str(t.0.dtype()).to_string());
-    r.doc(
-        Cat,
-        "len",
-        "x.len() -> int",
-        "The size of a tensor's first dimension; the number of samples of a dataset.",
-    )
-    .example_is("zeros([4, 2]).len()", "4");
     r.engine.register_fn("len", |t: &mut T| -> RResult<i64> {
         t.0.dims()
             .first()
             .map(|&d| d as i64)
             .ok_or_else(|| to_rhai(crate::Error::invalid("len() of a 0-d tensor")))
     });
-    r.doc(Cat, "numel", "x.numel() -> int", "The number of elements.")
-        .example_is("zeros([4, 2]).numel()", "8");
     r.engine
         .register_fn("numel", |t: &mut T| t.0.elem_count() as i64);
 
-    r.doc(
-        Cat,
-        "to_array",
-        "x.to_array() -> array",
-        "The values as (nested) arrays of floats.",
-    )
-    .example_is("tensor([[1, 2]]).to_array()", "[[1.0, 2.0]]");
     r.engine
         .register_fn("to_array", |t: &mut T| nested_array(&t.0));
-    r.doc(
-        Cat,
-        "item",
-        "x.item() -> float",
-        "The value of a one-element tensor.",
-    )
-    .example_is("tensor([2.5]).item()", "2.5");
-    r.doc(
-        Cat,
-        "to_float",
-        "x.to_float() -> float",
-        "The value of a one-element tensor (same as item).",
-    )
-    .example_is("tensor(1.5).to_float()", "1.5");
     fn item(t: &mut T) -> RResult<f64> {
         if t.0.elem_count() != 1 {
             return err(format!(
@@ -406,13 +312,6 @@ fn register_conversions(r: &mut Registrar) {
     }
     r.engine.register_fn("item", item);
     r.engine.register_fn("to_float", item);
-    r.doc(
-        Cat,
-        "to_dtype",
-        "x.to_dtype(dtype) -> Tensor | Model",
-        "Convert a tensor, or a model's weights, to \"f32\" or \"f64\".",
-    )
-    .example_is("zeros([1]).to_dtype(\"f64\").dtype", "f64");
     r.engine
         .register_fn("to_dtype", |t: &mut T, d: &str| -> RResult<T> {
             t.0.to_dtype(dtype_of(d)?).map(T).rh()
@@ -421,26 +320,12 @@ fn register_conversions(r: &mut Registrar) {
     // Documented with `device()` (session functions).
     r.engine
         .register_get("device", |t: &mut T| crate::device::name(t.0.device()));
-    r.doc(
-        Cat,
-        "to_device",
-        "x.to_device(name) -> Tensor | Model",
-        "A copy of a tensor, or of a model with its weights, on another device (\"cpu\", \"cuda\", \"cuda:N\").",
-    )
-    .example_is("zeros([2]).to_device(\"cpu\").device", "cpu");
     r.engine
         .register_fn("to_device", |t: &mut T, name: &str| -> RResult<T> {
             let d = crate::device::parse(name).rh()?;
             crate::device::to(&t.0, &d).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "save_safetensors",
-        "save_safetensors(map, path)",
-        "Write a map of named tensors to a .safetensors file (written whole or not at all).",
-    )
-    .example("save_safetensors(#{w: ones([2])}, temp_path(\"w.safetensors\"))");
     r.engine
         .register_fn("save_safetensors", |m: Map, path: &str| -> RResult<()> {
             let mut tensors = HashMap::new();
@@ -456,9 +341,6 @@ fn register_conversions(r: &mut Registrar) {
             }
             crate::io::save_safetensors(&tensors, path.as_ref()).rh()
         });
-    r.doc(Cat, "load_safetensors", "load_safetensors(path) -> map",
-        "Read every tensor of a .safetensors file into a map by name.")
-        .example("let p = temp_path(\"w.safetensors\"); save_safetensors(#{w: ones([2])}, p); load_safetensors(p).w");
     r.engine
         .register_fn("load_safetensors", |path: &str| -> RResult<Map> {
             let m = crate::io::load_safetensors(path.as_ref()).rh()?;
@@ -469,17 +351,6 @@ fn register_conversions(r: &mut Registrar) {
 }
 
 fn register_operators(r: &mut Registrar) {
-    r.doc(Cat, "operators", "x + y, x - y, x * y, x / y, x ** y, -x",
-        "Elementwise arithmetic between tensors, floats and ints on either side, with broadcasting.")
-        .example_is("(tensor([1, 2]) * 2 + 1).to_array()", "[3.0, 5.0]");
-    r.doc(
-        Cat,
-        "comparisons",
-        "x < y, x <= y, x > y, x >= y, x == y, x != y",
-        "Elementwise comparisons giving a mask (dtype bool, 1 where true).",
-    )
-    .example_is("(tensor([1, 2, 3]) > 1).sum().item()", "2.0");
-
     macro_rules! arith {
         ($sym:expr, $op:expr) => {
             r.engine
@@ -529,16 +400,6 @@ fn register_operators(r: &mut Registrar) {
     compare!("==", CmpOp::Eq);
     compare!("!=", CmpOp::Ne);
 
-    r.doc(
-        Cat,
-        "where",
-        "where(mask, a, b) -> Tensor",
-        "a where mask is non-zero, else b (tensors or numbers, broadcast).",
-    )
-    .example_is(
-        "where(tensor([1, 0]), 5, tensor([7, 8]))",
-        "tensor([5., 8.])",
-    );
     r.engine
         .register_fn("where", |m: T, a: Dynamic, b: Dynamic| -> RResult<T> {
             let like = &m.0;
@@ -551,16 +412,6 @@ fn register_operators(r: &mut Registrar) {
             ops::select(&m.0, &to_t(&a)?, &to_t(&b)?).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "matmul",
-        "x.matmul(y) -> Tensor",
-        "Matrix product, with PyTorch's rules for 1-D operands and batch broadcasting.",
-    )
-    .example_is(
-        "tensor([[1, 2], [3, 4]]).matmul(tensor([1, 1]))",
-        "tensor([3., 7.])",
-    );
     r.engine.register_fn("matmul", |a: &mut T, b: T| {
         ops::matmul(&a.0, &b.0).map(T).rh()
     });

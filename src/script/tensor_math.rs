@@ -1,7 +1,7 @@
 //! Script bindings: elementwise math and reductions on tensors.
 
 use super::convert::*;
-use super::registry::{Category::TensorMath as Cat, Registrar};
+use super::registry::{Category::TensorMath as Cat, FnDoc, Registrar, func};
 use crate::tensor::ops::{self, dim_index};
 use candle_core::Tensor;
 
@@ -17,16 +17,69 @@ fn unary(r: &mut Registrar, name: &'static str, f: fn(&Tensor) -> candle_core::R
     });
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(Cat, "grad", "grad(f, x) -> Tensor", "The gradient of a scalar-valued script function f at x (automatic differentiation through the tensor operations f uses).")
+        .example_is("grad(|w| (w * w).sum(), tensor([1.0, -2.0]))", "tensor([ 2., -4.])"),
+    func(Cat, "abs", "x.abs() -> Tensor", "Elementwise |x|.")
+        .example_is("tensor([-1, 2]).abs()", "tensor([1., 2.])"),
+    func(Cat, "exp", "x.exp() -> Tensor", "Elementwise e^x.")
+        .example_is("tensor([0]).exp()", "tensor([1.])"),
+    func(Cat, "log", "x.log() -> Tensor", "Elementwise natural logarithm.")
+        .example_is("tensor([1]).log()", "tensor([0.])"),
+    func(Cat, "sqrt", "x.sqrt() -> Tensor", "Elementwise square root.")
+        .example_is("tensor([4, 9]).sqrt()", "tensor([2., 3.])"),
+    func(Cat, "tanh", "x.tanh() -> Tensor", "Elementwise hyperbolic tangent.")
+        .example_is("tensor([0]).tanh()", "tensor([0.])"),
+    func(Cat, "sin", "x.sin() -> Tensor", "Elementwise sine.")
+        .example_is("tensor([0]).sin()", "tensor([0.])"),
+    func(Cat, "cos", "x.cos() -> Tensor", "Elementwise cosine.")
+        .example_is("tensor([0]).cos()", "tensor([1.])"),
+    func(Cat, "sigmoid", "x.sigmoid() -> Tensor", "Elementwise 1 / (1 + e^-x).")
+        .example_is("tensor([0]).sigmoid()", "tensor([0.5000])"),
+    func(Cat, "relu", "x.relu() -> Tensor", "Elementwise max(x, 0).")
+        .example_is("tensor([-1, 2]).relu()", "tensor([0., 2.])"),
+    func(Cat, "pow", "x.pow(p) -> Tensor", "Elementwise x^p (p a number or a tensor; same as x ** p).")
+        .example_is("tensor([2, 3]).pow(2)", "tensor([4., 9.])"),
+    func(Cat, "clamp", "x.clamp(lo, hi) -> Tensor", "Elementwise min(max(x, lo), hi).")
+        .example_is("tensor([-2, 0.5, 3]).clamp(-1, 1)", "tensor([-1.0000,  0.5000,  1.0000])"),
+    func(Cat, "softmax", "x.softmax(dim) -> Tensor", "Softmax along a dimension (negative counts from the end).")
+        .example_is("tensor([0, 0]).softmax(0)", "tensor([0.5000, 0.5000])"),
+    func(Cat, "log_softmax", "x.log_softmax(dim) -> Tensor", "log(softmax(x)) computed stably.")
+        .example_is("tensor([0, 0]).log_softmax(0).exp()", "tensor([0.5000, 0.5000])"),
+    func(Cat, "maximum", "maximum(a, b) -> Tensor", "Elementwise maximum of two tensors (broadcast).")
+        .example_is("maximum(tensor([1, 5]), tensor([3, 2]))", "tensor([3., 5.])"),
+    func(Cat, "minimum", "minimum(a, b) -> Tensor", "Elementwise minimum of two tensors (broadcast).")
+        .example_is("minimum(tensor([1, 5]), tensor([3, 2]))", "tensor([1., 2.])"),
+    func(Cat, "sum", "x.sum(dim?, keepdim?) -> Tensor", "Sum over all elements or along dim.")
+        .example_is("tensor([[1, 2], [3, 4]]).sum(0)", "tensor([4., 6.])"),
+    func(Cat, "mean", "x.mean(dim?, keepdim?) -> Tensor", "Mean over all elements or along dim.")
+        .example_is("tensor([[1, 2], [3, 4]]).mean(1)", "tensor([1.5000, 3.5000])"),
+    func(Cat, "max", "x.max(dim?, keepdim?) -> Tensor", "Maximum over all elements or along dim (values).")
+        .example_is("tensor([[1, 5], [3, 4]]).max(1)", "tensor([5., 4.])"),
+    func(Cat, "min", "x.min(dim?, keepdim?) -> Tensor", "Minimum over all elements or along dim (values).")
+        .example_is("tensor([[1, 5], [3, 4]]).min(0)", "tensor([1., 4.])"),
+    func(Cat, "argmax", "x.argmax(dim?, keepdim?) -> Tensor", "Index of the first maximum (flat index without dim).")
+        .example_is("tensor([[1, 5], [4, 3]]).argmax(1)", "tensor([1, 0], dtype=u32)"),
+    func(Cat, "argmin", "x.argmin(dim?, keepdim?) -> Tensor", "Index of the first minimum (flat index without dim).")
+        .example_is("tensor([3, 1, 2]).argmin().item()", "1.0"),
+    func(Cat, "var", "x.var(dim?, keepdim?) -> Tensor", "Variance with Bessel's correction (as torch.var).")
+        .example_is("tensor([1, 2, 3, 4]).var()", "tensor(1.6667)"),
+    func(Cat, "std", "x.std(dim?, keepdim?) -> Tensor", "Standard deviation with Bessel's correction (as torch.std).")
+        .example_is("tensor([1, 3]).std()", "tensor(1.4142)"),
+    func(Cat, "norm", "x.norm() -> Tensor", "The Euclidean (Frobenius) norm of all elements.")
+        .example_is("tensor([3, 4]).norm()", "tensor(5.)"),
+];
+
 pub fn register(r: &mut Registrar) {
+    r.document(DOCS);
     register_elementwise(r);
     register_reductions(r);
     register_grad(r);
 }
 
 fn register_grad(r: &mut Registrar) {
-    r.doc(Cat, "grad", "grad(f, x) -> Tensor",
-        "The gradient of a scalar-valued script function f at x (automatic differentiation through the tensor operations f uses).")
-        .example_is("grad(|w| (w * w).sum(), tensor([1.0, -2.0]))", "tensor([ 2., -4.])");
     r.engine.register_fn(
         "grad",
         |ctx: rhai::NativeCallContext, f: rhai::FnPtr, x: T| -> RResult<T> {
@@ -51,75 +104,20 @@ fn register_grad(r: &mut Registrar) {
 }
 
 fn register_elementwise(r: &mut Registrar) {
-    r.doc(Cat, "abs", "x.abs() -> Tensor", "Elementwise |x|.")
-        .example_is("tensor([-1, 2]).abs()", "tensor([1., 2.])");
     unary(r, "abs", |t| t.abs());
-    r.doc(Cat, "exp", "x.exp() -> Tensor", "Elementwise e^x.")
-        .example_is("tensor([0]).exp()", "tensor([1.])");
     unary(r, "exp", |t| t.exp());
-    r.doc(
-        Cat,
-        "log",
-        "x.log() -> Tensor",
-        "Elementwise natural logarithm.",
-    )
-    .example_is("tensor([1]).log()", "tensor([0.])");
     unary(r, "log", |t| t.log());
-    r.doc(
-        Cat,
-        "sqrt",
-        "x.sqrt() -> Tensor",
-        "Elementwise square root.",
-    )
-    .example_is("tensor([4, 9]).sqrt()", "tensor([2., 3.])");
     unary(r, "sqrt", |t| t.sqrt());
-    r.doc(
-        Cat,
-        "tanh",
-        "x.tanh() -> Tensor",
-        "Elementwise hyperbolic tangent.",
-    )
-    .example_is("tensor([0]).tanh()", "tensor([0.])");
     unary(r, "tanh", |t| t.tanh());
-    r.doc(Cat, "sin", "x.sin() -> Tensor", "Elementwise sine.")
-        .example_is("tensor([0]).sin()", "tensor([0.])");
     unary(r, "sin", |t| t.sin());
-    r.doc(Cat, "cos", "x.cos() -> Tensor", "Elementwise cosine.")
-        .example_is("tensor([0]).cos()", "tensor([1.])");
     unary(r, "cos", |t| t.cos());
-    r.doc(
-        Cat,
-        "sigmoid",
-        "x.sigmoid() -> Tensor",
-        "Elementwise 1 / (1 + e^-x).",
-    )
-    .example_is("tensor([0]).sigmoid()", "tensor([0.5000])");
     unary(r, "sigmoid", candle_nn::ops::sigmoid);
-    r.doc(Cat, "relu", "x.relu() -> Tensor", "Elementwise max(x, 0).")
-        .example_is("tensor([-1, 2]).relu()", "tensor([0., 2.])");
     unary(r, "relu", |t| t.relu());
-    r.doc(
-        Cat,
-        "pow",
-        "x.pow(p) -> Tensor",
-        "Elementwise x^p (p a number or a tensor; same as x ** p).",
-    )
-    .example_is("tensor([2, 3]).pow(2)", "tensor([4., 9.])");
     r.engine
         .register_fn("pow", |t: &mut T, p: rhai::Dynamic| -> RResult<T> {
             let e = tensor_arg(&p, "pow")?;
             ops::binary(ops::BinOp::Pow, &t.0, &e).map(T).rh()
         });
-    r.doc(
-        Cat,
-        "clamp",
-        "x.clamp(lo, hi) -> Tensor",
-        "Elementwise min(max(x, lo), hi).",
-    )
-    .example_is(
-        "tensor([-2, 0.5, 3]).clamp(-1, 1)",
-        "tensor([-1.0000,  0.5000,  1.0000])",
-    );
     r.engine.register_fn(
         "clamp",
         |t: &mut T, lo: rhai::Dynamic, hi: rhai::Dynamic| -> RResult<T> {
@@ -127,56 +125,19 @@ fn register_elementwise(r: &mut Registrar) {
             float(&t.0)?.clamp(lo, hi).map(T).rh()
         },
     );
-    r.doc(
-        Cat,
-        "softmax",
-        "x.softmax(dim) -> Tensor",
-        "Softmax along a dimension (negative counts from the end).",
-    )
-    .example_is("tensor([0, 0]).softmax(0)", "tensor([0.5000, 0.5000])");
     r.engine
         .register_fn("softmax", |t: &mut T, dim: i64| -> RResult<T> {
             let d = dim_index(dim, t.0.rank()).rh()?;
             candle_nn::ops::softmax(&float(&t.0)?, d).map(T).rh()
         });
-    r.doc(
-        Cat,
-        "log_softmax",
-        "x.log_softmax(dim) -> Tensor",
-        "log(softmax(x)) computed stably.",
-    )
-    .example_is(
-        "tensor([0, 0]).log_softmax(0).exp()",
-        "tensor([0.5000, 0.5000])",
-    );
     r.engine
         .register_fn("log_softmax", |t: &mut T, dim: i64| -> RResult<T> {
             let d = dim_index(dim, t.0.rank()).rh()?;
             candle_nn::ops::log_softmax(&float(&t.0)?, d).map(T).rh()
         });
-    r.doc(
-        Cat,
-        "maximum",
-        "maximum(a, b) -> Tensor",
-        "Elementwise maximum of two tensors (broadcast).",
-    )
-    .example_is(
-        "maximum(tensor([1, 5]), tensor([3, 2]))",
-        "tensor([3., 5.])",
-    );
     r.engine.register_fn("maximum", |a: T, b: T| {
         ops::binary(ops::BinOp::Max, &a.0, &b.0).map(T).rh()
     });
-    r.doc(
-        Cat,
-        "minimum",
-        "minimum(a, b) -> Tensor",
-        "Elementwise minimum of two tensors (broadcast).",
-    )
-    .example_is(
-        "minimum(tensor([1, 5]), tensor([3, 2]))",
-        "tensor([1., 2.])",
-    );
     r.engine.register_fn("minimum", |a: T, b: T| {
         ops::binary(ops::BinOp::Min, &a.0, &b.0).map(T).rh()
     });
@@ -216,86 +177,17 @@ macro_rules! reduction {
 }
 
 fn register_reductions(r: &mut Registrar) {
-    r.doc(
-        Cat,
-        "sum",
-        "x.sum(dim?, keepdim?) -> Tensor",
-        "Sum over all elements or along dim.",
-    )
-    .example_is("tensor([[1, 2], [3, 4]]).sum(0)", "tensor([4., 6.])");
     reduction!(r, "sum", |t, d| t.sum(d));
-    r.doc(
-        Cat,
-        "mean",
-        "x.mean(dim?, keepdim?) -> Tensor",
-        "Mean over all elements or along dim.",
-    )
-    .example_is(
-        "tensor([[1, 2], [3, 4]]).mean(1)",
-        "tensor([1.5000, 3.5000])",
-    );
     reduction!(r, "mean", |t, d| t.mean(d));
-    r.doc(
-        Cat,
-        "max",
-        "x.max(dim?, keepdim?) -> Tensor",
-        "Maximum over all elements or along dim (values).",
-    )
-    .example_is("tensor([[1, 5], [3, 4]]).max(1)", "tensor([5., 4.])");
     reduction!(r, "max", |t, d| t.max(d));
-    r.doc(
-        Cat,
-        "min",
-        "x.min(dim?, keepdim?) -> Tensor",
-        "Minimum over all elements or along dim (values).",
-    )
-    .example_is("tensor([[1, 5], [3, 4]]).min(0)", "tensor([1., 4.])");
     reduction!(r, "min", |t, d| t.min(d));
-    r.doc(
-        Cat,
-        "argmax",
-        "x.argmax(dim?, keepdim?) -> Tensor",
-        "Index of the first maximum (flat index without dim).",
-    )
-    .example_is(
-        "tensor([[1, 5], [4, 3]]).argmax(1)",
-        "tensor([1, 0], dtype=u32)",
-    );
     reduction!(r, "argmax", |t, d| t.argmax(d));
-    r.doc(
-        Cat,
-        "argmin",
-        "x.argmin(dim?, keepdim?) -> Tensor",
-        "Index of the first minimum (flat index without dim).",
-    )
-    .example_is("tensor([3, 1, 2]).argmin().item()", "1.0");
     reduction!(r, "argmin", |t, d| t.argmin(d));
-    r.doc(
-        Cat,
-        "var",
-        "x.var(dim?, keepdim?) -> Tensor",
-        "Variance with Bessel's correction (as torch.var).",
-    )
-    .example_is("tensor([1, 2, 3, 4]).var()", "tensor(1.6667)");
     reduction!(r, "var", |t, d| ops::var(t, d, false)
         .map_err(|e| candle_core::Error::Msg(e.to_string())));
-    r.doc(
-        Cat,
-        "std",
-        "x.std(dim?, keepdim?) -> Tensor",
-        "Standard deviation with Bessel's correction (as torch.std).",
-    )
-    .example_is("tensor([1, 3]).std()", "tensor(1.4142)");
     reduction!(r, "std", |t, d| ops::var(t, d, false)
         .map_err(|e| candle_core::Error::Msg(e.to_string()))
         .and_then(|v| v.sqrt()));
-    r.doc(
-        Cat,
-        "norm",
-        "x.norm() -> Tensor",
-        "The Euclidean (Frobenius) norm of all elements.",
-    )
-    .example_is("tensor([3, 4]).norm()", "tensor(5.)");
     r.engine.register_fn("norm", |t: &mut T| -> RResult<T> {
         float(&t.0)?
             .sqr()

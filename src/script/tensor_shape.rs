@@ -1,7 +1,7 @@
 //! Script bindings: shape operations and indexing (`x[i]`, `x[1..3]`, `x.get([i, j])`).
 
 use super::convert::*;
-use super::registry::{Category::TensorShape as Cat, Registrar};
+use super::registry::{Category::TensorShape as Cat, FnDoc, Registrar, func};
 use crate::tensor::ops::{self, dim_index};
 use candle_core::Tensor;
 use rhai::{Array, Dynamic, EvalAltResult, Position};
@@ -47,15 +47,44 @@ fn slice(t: &Tensor, start: i64, end: i64) -> RResult<T> {
     t.narrow(0, s as usize, len).map(T).rh()
 }
 
+/// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
+#[rustfmt::skip]
+const DOCS: &[FnDoc] = &[
+    func(Cat, "index", "x[i], x[i][j], x[a..b], x[a..=b]", "Row i (negative counts from the end) as a tensor, or a float for 1-D x; ranges slice dim 0.")
+        .example_is("tensor([[1, 2], [3, 4]])[1][0]", "3.0"),
+    func(Cat, "get", "x.get([i, j, …]) -> float | Tensor", "The element (or sub-tensor) at a multi-dimensional index.")
+        .example_is("tensor([[1, 2], [3, 4]]).get([0, 1])", "2.0"),
+    func(Cat, "select", "x.select(dim, i) -> Tensor", "The slice at index i along dim (the dim is removed).")
+        .example_is("tensor([[1, 2], [3, 4]]).select(1, 0)", "tensor([1., 3.])"),
+    func(Cat, "index_select", "x.index_select(indices, dim?) -> Tensor", "Rows (or entries along dim) picked by an array or tensor of indices.")
+        .example_is("tensor([5, 6, 7]).index_select([2, 0])", "tensor([7., 5.])"),
+    func(Cat, "reshape", "x.reshape(shape) -> Tensor", "The same values in a new shape; one size may be -1.")
+        .example_is("arange(6).reshape([2, -1]).shape", "[2, 3]"),
+    func(Cat, "flatten", "x.flatten(start_dim?) -> Tensor", "Merge all dimensions (from start_dim on) into one.")
+        .example_is("zeros([2, 3, 4]).flatten(1).shape", "[2, 12]"),
+    func(Cat, "transpose", "x.transpose(d0?, d1?) -> Tensor", "Swap two dimensions (the last two by default).")
+        .example_is("zeros([2, 3]).transpose().shape", "[3, 2]"),
+    func(Cat, "permute", "x.permute(dims) -> Tensor", "Reorder the dimensions.")
+        .example_is("zeros([2, 3, 4]).permute([2, 0, 1]).shape", "[4, 2, 3]"),
+    func(Cat, "squeeze", "x.squeeze(dim?) -> Tensor", "Drop size-1 dimensions (all, or the one given).")
+        .example_is("zeros([1, 3, 1]).squeeze().shape", "[3]"),
+    func(Cat, "unsqueeze", "x.unsqueeze(dim) -> Tensor", "Insert a size-1 dimension at dim.")
+        .example_is("zeros([3]).unsqueeze(0).shape", "[1, 3]"),
+    func(Cat, "narrow", "x.narrow(dim, start, len) -> Tensor", "len entries from start along dim.")
+        .example_is("arange(5).narrow(0, 1, 2)", "tensor([1., 2.])"),
+    func(Cat, "cat", "cat(tensors, dim?) -> Tensor", "Join tensors along an existing dimension (0 by default).")
+        .example_is("cat([ones([2]), zeros([1])])", "tensor([1., 1., 0.])"),
+    func(Cat, "stack", "stack(tensors, dim?) -> Tensor", "Join tensors along a new dimension (0 by default).")
+        .example_is("stack([ones([2]), zeros([2])]).shape", "[2, 2]"),
+];
+
 pub fn register(r: &mut Registrar) {
+    r.document(DOCS);
     register_indexing(r);
     register_shape_ops(r);
 }
 
 fn register_indexing(r: &mut Registrar) {
-    r.doc(Cat, "index", "x[i], x[i][j], x[a..b], x[a..=b]",
-        "Row i (negative counts from the end) as a tensor, or a float for 1-D x; ranges slice dim 0.")
-        .example_is("tensor([[1, 2], [3, 4]])[1][0]", "3.0");
     r.engine
         .register_indexer_get(|t: &mut T, i: i64| -> RResult<Dynamic> {
             if t.0.rank() == 0 {
@@ -71,13 +100,6 @@ fn register_indexing(r: &mut Registrar) {
             slice(&t.0, *r.start(), r.end().saturating_add(1))
         });
 
-    r.doc(
-        Cat,
-        "get",
-        "x.get([i, j, …]) -> float | Tensor",
-        "The element (or sub-tensor) at a multi-dimensional index.",
-    )
-    .example_is("tensor([[1, 2], [3, 4]]).get([0, 1])", "2.0");
     r.engine
         .register_fn("get", |t: &mut T, idx: Array| -> RResult<Dynamic> {
             let idx = ints(&idx, "get")?;
@@ -96,13 +118,6 @@ fn register_indexing(r: &mut Registrar) {
             value(cur)
         });
 
-    r.doc(
-        Cat,
-        "select",
-        "x.select(dim, i) -> Tensor",
-        "The slice at index i along dim (the dim is removed).",
-    )
-    .example_is("tensor([[1, 2], [3, 4]]).select(1, 0)", "tensor([1., 3.])");
     r.engine
         .register_fn("select", |t: &mut T, dim: i64, i: i64| -> RResult<T> {
             let d = dim_index(dim, t.0.rank()).rh()?;
@@ -110,13 +125,6 @@ fn register_indexing(r: &mut Registrar) {
             t.0.narrow(d, j, 1).and_then(|x| x.squeeze(d)).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "index_select",
-        "x.index_select(indices, dim?) -> Tensor",
-        "Rows (or entries along dim) picked by an array or tensor of indices.",
-    )
-    .example_is("tensor([5, 6, 7]).index_select([2, 0])", "tensor([7., 5.])");
     fn index_select(t: &Tensor, idx: &Dynamic, dim: i64) -> RResult<T> {
         let d = dim_index(dim, t.rank()).rh()?;
         let n = t.dim(d).rh()?;
@@ -149,25 +157,11 @@ fn register_indexing(r: &mut Registrar) {
 }
 
 fn register_shape_ops(r: &mut Registrar) {
-    r.doc(
-        Cat,
-        "reshape",
-        "x.reshape(shape) -> Tensor",
-        "The same values in a new shape; one size may be -1.",
-    )
-    .example_is("arange(6).reshape([2, -1]).shape", "[2, 3]");
     r.engine
         .register_fn("reshape", |t: &mut T, s: Array| -> RResult<T> {
             ops::reshape(&t.0, &ints(&s, "reshape")?).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "flatten",
-        "x.flatten(start_dim?) -> Tensor",
-        "Merge all dimensions (from start_dim on) into one.",
-    )
-    .example_is("zeros([2, 3, 4]).flatten(1).shape", "[2, 12]");
     r.engine
         .register_fn("flatten", |t: &mut T| t.0.flatten_all().map(T).rh());
     r.engine
@@ -179,13 +173,6 @@ fn register_shape_ops(r: &mut Registrar) {
             t.0.flatten_from(d).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "transpose",
-        "x.transpose(d0?, d1?) -> Tensor",
-        "Swap two dimensions (the last two by default).",
-    )
-    .example_is("zeros([2, 3]).transpose().shape", "[3, 2]");
     r.engine
         .register_fn("transpose", |t: &mut T| -> RResult<T> {
             if t.0.rank() < 2 {
@@ -202,13 +189,6 @@ fn register_shape_ops(r: &mut Registrar) {
                 .rh()
         });
 
-    r.doc(
-        Cat,
-        "permute",
-        "x.permute(dims) -> Tensor",
-        "Reorder the dimensions.",
-    )
-    .example_is("zeros([2, 3, 4]).permute([2, 0, 1]).shape", "[4, 2, 3]");
     r.engine
         .register_fn("permute", |t: &mut T, dims: Array| -> RResult<T> {
             let n = t.0.rank();
@@ -224,13 +204,6 @@ fn register_shape_ops(r: &mut Registrar) {
             t.0.permute(d).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "squeeze",
-        "x.squeeze(dim?) -> Tensor",
-        "Drop size-1 dimensions (all, or the one given).",
-    )
-    .example_is("zeros([1, 3, 1]).squeeze().shape", "[3]");
     r.engine.register_fn("squeeze", |t: &mut T| -> RResult<T> {
         let dims: Vec<usize> = t.0.dims().iter().copied().filter(|&d| d != 1).collect();
         t.0.reshape(dims).map(T).rh()
@@ -241,13 +214,6 @@ fn register_shape_ops(r: &mut Registrar) {
             t.0.squeeze(d).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "unsqueeze",
-        "x.unsqueeze(dim) -> Tensor",
-        "Insert a size-1 dimension at dim.",
-    )
-    .example_is("zeros([3]).unsqueeze(0).shape", "[1, 3]");
     r.engine
         .register_fn("unsqueeze", |t: &mut T, d: i64| -> RResult<T> {
             let n = t.0.rank() as i64 + 1;
@@ -261,13 +227,6 @@ fn register_shape_ops(r: &mut Registrar) {
             t.0.unsqueeze(d as usize).map(T).rh()
         });
 
-    r.doc(
-        Cat,
-        "narrow",
-        "x.narrow(dim, start, len) -> Tensor",
-        "len entries from start along dim.",
-    )
-    .example_is("arange(5).narrow(0, 1, 2)", "tensor([1., 2.])");
     r.engine.register_fn(
         "narrow",
         |t: &mut T, d: i64, s: i64, l: i64| -> RResult<T> {
@@ -283,13 +242,6 @@ fn register_shape_ops(r: &mut Registrar) {
         },
     );
 
-    r.doc(
-        Cat,
-        "cat",
-        "cat(tensors, dim?) -> Tensor",
-        "Join tensors along an existing dimension (0 by default).",
-    )
-    .example_is("cat([ones([2]), zeros([1])])", "tensor([1., 1., 0.])");
     fn cat(a: &Array, dim: i64) -> RResult<T> {
         let ts = tensors(a, "cat")?;
         let Some(first) = ts.first() else {
@@ -319,13 +271,6 @@ fn register_shape_ops(r: &mut Registrar) {
     r.engine.register_fn("cat", |a: Array| cat(&a, 0));
     r.engine.register_fn("cat", |a: Array, d: i64| cat(&a, d));
 
-    r.doc(
-        Cat,
-        "stack",
-        "stack(tensors, dim?) -> Tensor",
-        "Join tensors along a new dimension (0 by default).",
-    )
-    .example_is("stack([ones([2]), zeros([2])]).shape", "[2, 2]");
     fn stack(a: &Array, dim: i64) -> RResult<T> {
         let ts = tensors(a, "stack")?;
         let Some(first) = ts.first() else {
