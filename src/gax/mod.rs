@@ -758,20 +758,13 @@ pub fn co_ceiling(model: &Model) -> Result<Vec<f64>> {
 /// GAX against the paper's six methods on the same samples: how often GAX's CO beats the best
 /// CO any of them reaches, with GAX's final heatmap (what a user takes away) and with the best
 /// CO along its run (the more generous reading).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VersusMethods {
     pub n: usize,
     pub final_wins: usize,
     pub best_wins: usize,
-}
-
-impl VersusMethods {
-    pub fn text(&self) -> String {
-        format!(
-            "GAX's final CO exceeds the best CO of the six methods for {} of {} samples (its best CO along the run: {} of {})",
-            self.final_wins, self.n, self.best_wins, self.n
-        )
-    }
+    /// The comparison in a sentence.
+    pub text: String,
 }
 
 /// Compare a GAX run on `ds` with the six methods' CO on the same samples, in GAX's mode.
@@ -804,20 +797,22 @@ pub fn versus_methods(
     }
     let beats = |v: f64, i: usize| v > best[i];
     let final_scores = g.final_scores();
+    let n = ds.len();
+    let final_wins = (0..n).filter(|&i| beats(final_scores[i], i)).count();
+    let best_along = |i: usize| {
+        g.scores[i]
+            .iter()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let best_wins = (0..n).filter(|&i| beats(best_along(i), i)).count();
     Ok(VersusMethods {
-        n: ds.len(),
-        final_wins: (0..ds.len()).filter(|&i| beats(final_scores[i], i)).count(),
-        best_wins: (0..ds.len())
-            .filter(|&i| {
-                beats(
-                    g.scores[i]
-                        .iter()
-                        .copied()
-                        .fold(f64::NEG_INFINITY, f64::max),
-                    i,
-                )
-            })
-            .count(),
+        n,
+        final_wins,
+        best_wins,
+        text: format!(
+            "GAX's final CO exceeds the best CO of the six methods for {final_wins} of {n} samples (its best CO along the run: {best_wins} of {n})"
+        ),
     })
 }
 

@@ -19,7 +19,7 @@ crate::options! {
 }
 
 /// One point of the toy example.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Toy {
     pub x: [f64; 2],
     /// h = w ⊙ x after the gradient ascent (automatic differentiation, step by step).
@@ -87,7 +87,8 @@ pub const MAX_POINTS: usize = 100_000;
 
 /// The toy example over `points` angles θ evenly spaced in [−π, π] for the point
 /// (a₁, 1 − a₁): the data of one panel of the paper's Fig. 1 (the authors' 128 angles).
-#[derive(Clone, Debug, PartialEq)]
+/// A script holds it as a map of these fields (`x` and `h`: the two components' values).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ToySweep {
     pub a1: f64,
     /// kη, the effective step of the closed form (kη² with `as_coded`).
@@ -97,9 +98,24 @@ pub struct ToySweep {
     pub x: [Vec<f64>; 2],
     /// h₁ and h₂ at each angle (gradient ascent).
     pub h: [Vec<f64>; 2],
+    #[serde(default)]
     pub co: Vec<f64>,
     /// The largest |h − h by eq. (4)| over the sweep (rounding only).
+    #[serde(default)]
     pub max_diff: f64,
+}
+
+impl ToySweep {
+    /// A sweep read back from a script: x₁, x₂, h₁ and h₂ at every angle.
+    pub fn check(&self) -> Result<()> {
+        let n = self.theta.len();
+        if self.x.iter().chain(&self.h).any(|v| v.len() != n) {
+            return Err(crate::Error::invalid(
+                "a toy sweep's theta, x and h differ in length (make sweeps with toy2d_sweep)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub fn sweep(a1: f64, points: usize, opts: &ToyOptions) -> Result<ToySweep> {

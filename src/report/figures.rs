@@ -196,6 +196,9 @@ pub fn toy_panels(sweeps: &[ToySweep], path: &Path) -> Result<()> {
             valid: format!("1 to {MAX_PANELS}"),
         });
     }
+    for s in sweeps {
+        s.check()?;
+    }
     const RED: usize = 1;
     const BLUE: usize = 0;
     let k_eta = |s: &ToySweep| format!("kη = {}", (s.k_eta * 1e9).round() / 1e9);

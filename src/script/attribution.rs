@@ -2,7 +2,7 @@
 
 use super::convert::*;
 use super::models::Net;
-use super::registry::{Category::Attribution as Cat, FnDoc, Registrar, func};
+use super::registry::{Category::Attribution as Cat, FnDoc, Registrar, func, options_fn};
 use crate::attr::{AttrOptions, Method, attribute_named, normalize};
 use crate::data::Dataset;
 use crate::options::Options;
@@ -51,22 +51,18 @@ const DOCS: &[FnDoc] = &[
 
 pub fn register(r: &mut Registrar) {
     r.document(DOCS);
-    r.engine
-        .register_fn("attribute", |n: Net, x: ScriptTensor, method: &str| {
-            run(&n, &x.0, method, Map::new(), None)
-        });
-    r.engine.register_fn(
-        "attribute",
-        |n: Net, x: ScriptTensor, method: &str, m: Map| run(&n, &x.0, method, m, None),
-    );
-    r.engine
-        .register_fn("attribute", |n: Net, d: Dataset, method: &str| {
-            run(&n, &d.x().rh()?, method, Map::new(), Some(&d.y))
-        });
-    r.engine
-        .register_fn("attribute", |n: Net, d: Dataset, method: &str, m: Map| {
-            run(&n, &d.x().rh()?, method, m, Some(&d.y))
-        });
+    options_fn!(r, "attribute", m, |n: Net,
+                                    x: ScriptTensor,
+                                    method: &str|
+     -> RResult<ScriptTensor> {
+        run(&n, &x.0, method, m, None)
+    });
+    options_fn!(r, "attribute", m, |n: Net,
+                                    d: Dataset,
+                                    method: &str|
+     -> RResult<ScriptTensor> {
+        run(&n, &d.x().rh()?, method, m, Some(&d.y))
+    });
 
     r.engine.register_fn("methods", || {
         Method::PAPER

@@ -3,7 +3,7 @@
 use super::attribution::indices;
 use super::convert::*;
 use super::models::Net;
-use super::registry::{Category, FnDoc, Registrar, func, prop};
+use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::ax::{
     AxTable, CoOptions, GALLERY_PER_GROUP, Mode, Output, SweepOptions, ax_logits, ax_sweep,
     co_scores, gallery,
@@ -49,25 +49,15 @@ fn register_co(r: &mut Registrar) {
             from_logits(&b, &a, &l, o.output)
         },
     );
-    fn with_net(
-        n: &Net,
-        x: &ScriptTensor,
-        h: &ScriptTensor,
-        l: &Dynamic,
-        m: Map,
-    ) -> RResult<ScriptTensor> {
+    options_fn!(r, "co_score", m, |n: Net,
+                                   x: ScriptTensor,
+                                   h: ScriptTensor,
+                                   l: Dynamic|
+     -> RResult<ScriptTensor> {
         let o: CoOptions = read_options("co_score", &m)?;
         let (before, after) = ax_logits(&n.0, &x.0, &h.0, o.mode).rh()?;
-        from_logits(&ScriptTensor(before), &ScriptTensor(after), l, o.output)
-    }
-    r.engine.register_fn(
-        "co_score",
-        |n: Net, x: ScriptTensor, h: ScriptTensor, l: Dynamic| with_net(&n, &x, &h, &l, Map::new()),
-    );
-    r.engine.register_fn(
-        "co_score",
-        |n: Net, x: ScriptTensor, h: ScriptTensor, l: Dynamic, m: Map| with_net(&n, &x, &h, &l, m),
-    );
+        from_logits(&ScriptTensor(before), &ScriptTensor(after), &l, o.output)
+    });
 }
 
 /// `ax_sweep`'s one option of the binding's own: whether the report shows the sweep.
@@ -86,37 +76,21 @@ fn sweep_keys() -> Vec<Key> {
 }
 
 fn register_sweep(r: &mut Registrar) {
-    r.engine.register_type_with_name::<AxTable>("AxTable");
-    r.engine
-        .register_fn("to_string", |t: &mut AxTable| t.accuracy_text());
-    r.engine
-        .register_fn("to_debug", |t: &mut AxTable| t.accuracy_text());
-    fn sweep(n: &Net, ds: &Dataset, mut m: Map) -> RResult<(AxTable, bool)> {
+    r.printable("AxTable", |t: &AxTable| t.accuracy_text());
+    let log = r.log.clone();
+    options_fn!(r, "ax_sweep", m, |n: Net,
+                                   ds: Dataset|
+     -> RResult<AxTable> {
+        let mut m = m;
         let in_report = take_bool(&mut m, &IN_REPORT)?;
         let opts: SweepOptions = read_options_among("ax_sweep", &sweep_keys(), &m)?;
-        let mut t = ax_sweep(&n.0, ds, &opts).rh()?;
+        let mut t = ax_sweep(&n.0, &ds, &opts).rh()?;
         if in_report {
-            t.examples = gallery(&n.0, ds, &t, &opts, GALLERY_PER_GROUP).rh()?;
-        }
-        Ok((t, in_report))
-    }
-    let log = r.log.clone();
-    let logged = move |n: &Net, ds: &Dataset, m: Map| -> RResult<AxTable> {
-        let (t, in_report) = sweep(n, ds, m)?;
-        if in_report {
+            t.examples = gallery(&n.0, &ds, &t, &opts, GALLERY_PER_GROUP).rh()?;
             crate::report::log::lock(&log).add_sweep(&t, &ds.provenance);
         }
         Ok(t)
-    };
-    let l2 = logged.clone();
-    r.engine
-        .register_fn("ax_sweep", move |n: Net, ds: Dataset| {
-            l2(&n, &ds, Map::new())
-        });
-    r.engine
-        .register_fn("ax_sweep", move |n: Net, ds: Dataset, m: Map| {
-            logged(&n, &ds, m)
-        });
+    });
 
     r.engine
         .register_fn("save_csv", |t: &mut AxTable, p: &str| {
@@ -163,41 +137,27 @@ fn register_sweep(r: &mut Registrar) {
 }
 
 fn register_gap(r: &mut Registrar) {
-    r.engine.register_type_with_name::<GapReport>("GapStats");
-    r.engine
-        .register_fn("to_string", |g: &mut GapReport| gap_text(&g.0));
-    r.engine
-        .register_fn("to_debug", |g: &mut GapReport| gap_text(&g.0));
+    r.printable("GapStats", |g: &GapReport| gap_text(&g.0));
     r.engine
         .register_fn("gap_stats", |t: AxTable| GapReport(gap_stats(&t)));
     r.engine
         .register_fn("to_maps", |g: &mut GapReport| -> RResult<Array> {
             g.0.iter().map(rhai::serde::to_dynamic).collect()
         });
-    fn flag(t: &AxTable, method: &str, m: Map) -> RResult<Array> {
+    options_fn!(r, "flag_errors", m, |t: AxTable,
+                                      method: &str|
+     -> RResult<Array> {
         let o: FlagOptions = read_options("flag_errors", &m)?;
-        flag_errors(t, method, &o)
+        flag_errors(&t, method, &o)
             .rh()?
             .iter()
             .map(row_map)
             .collect()
-    }
-    r.engine
-        .register_fn("flag_errors", |t: AxTable, method: &str| {
-            flag(&t, method, Map::new())
-        });
-    r.engine
-        .register_fn("flag_errors", |t: AxTable, method: &str, m: Map| {
-            flag(&t, method, m)
-        });
+    });
 }
 
 fn register_gax(r: &mut Registrar) {
-    r.engine.register_type_with_name::<GaxResult>("GaxResult");
-    r.engine
-        .register_fn("to_string", |g: &mut GaxResult| g.summary());
-    r.engine
-        .register_fn("to_debug", |g: &mut GaxResult| g.summary());
+    r.printable("GaxResult", |g: &GaxResult| g.summary());
     let log = r.log.clone();
     r.engine.register_fn(
         "gax",
@@ -219,13 +179,7 @@ fn register_gax(r: &mut Registrar) {
     r.engine.register_fn(
         "gax_vs_methods",
         |n: Net, ds: Dataset, g: GaxResult| -> RResult<Dynamic> {
-            let v = crate::gax::versus_methods(&n.0, &ds, &g).rh()?;
-            let mut out = Map::new();
-            out.insert("n".into(), Dynamic::from_int(v.n as i64));
-            out.insert("final_wins".into(), Dynamic::from_int(v.final_wins as i64));
-            out.insert("best_wins".into(), Dynamic::from_int(v.best_wins as i64));
-            out.insert("text".into(), Dynamic::from(v.text()));
-            Ok(Dynamic::from_map(out))
+            rhai::serde::to_dynamic(crate::gax::versus_methods(&n.0, &ds, &g).rh()?)
         },
     );
 
@@ -238,46 +192,17 @@ fn register_gax(r: &mut Registrar) {
                 .collect())
         });
 
-    fn toy(theta: f64, a1: f64, m: Map) -> RResult<Dynamic> {
-        let t = crate::gax::toy::toy2d(theta, [a1, 1.0 - a1], &read_options("toy2d", &m)?).rh()?;
-        let pair =
-            |v: [f64; 2]| Dynamic::from_array(v.iter().map(|&x| Dynamic::from_float(x)).collect());
-        let mut out = Map::new();
-        out.insert("x".into(), pair(t.x));
-        out.insert("h".into(), pair(t.h));
-        out.insert("h_closed".into(), pair(t.h_closed));
-        out.insert("co".into(), Dynamic::from_float(t.co));
-        Ok(Dynamic::from_map(out))
-    }
-    r.engine
-        .register_fn("toy2d", |theta: f64, a1: f64| toy(theta, a1, Map::new()));
-    r.engine.register_fn("toy2d", toy);
-
-    fn toy_sweep(a1: f64, points: i64, m: Map) -> RResult<Map> {
-        let points = usize::try_from(points).unwrap_or(0);
-        let s = crate::gax::toy::sweep(a1, points, &read_options("toy2d_sweep", &m)?).rh()?;
-        let floats =
-            |v: &[f64]| Dynamic::from_array(v.iter().map(|&x| Dynamic::from_float(x)).collect());
-        let mut out = Map::new();
-        out.insert("a1".into(), Dynamic::from_float(s.a1));
-        out.insert("k_eta".into(), Dynamic::from_float(s.k_eta));
-        out.insert("max_diff".into(), Dynamic::from_float(s.max_diff));
-        for (key, values) in [
-            ("theta", &s.theta),
-            ("x1", &s.x[0]),
-            ("x2", &s.x[1]),
-            ("h1", &s.h[0]),
-            ("h2", &s.h[1]),
-            ("co", &s.co),
-        ] {
-            out.insert(key.into(), floats(values));
-        }
-        Ok(out)
-    }
-    r.engine.register_fn("toy2d_sweep", |a1: f64, points: i64| {
-        toy_sweep(a1, points, Map::new())
+    options_fn!(r, "toy2d", m, |theta: f64, a1: f64| -> RResult<Dynamic> {
+        let opts = read_options("toy2d", &m)?;
+        rhai::serde::to_dynamic(crate::gax::toy::toy2d(theta, [a1, 1.0 - a1], &opts).rh()?)
     });
-    r.engine.register_fn("toy2d_sweep", toy_sweep);
+    options_fn!(r, "toy2d_sweep", m, |a1: f64,
+                                      points: i64|
+     -> RResult<Dynamic> {
+        let points = usize::try_from(points).unwrap_or(0);
+        let opts = read_options("toy2d_sweep", &m)?;
+        rhai::serde::to_dynamic(crate::gax::toy::sweep(a1, points, &opts).rh()?)
+    });
 
     r.engine
         .register_get("scores", |g: &mut GaxResult| per_step(&g.scores));
@@ -320,16 +245,8 @@ fn register_gax(r: &mut Registrar) {
 }
 
 fn register_shard(r: &mut Registrar) {
-    r.engine.register_fn("shard", || -> Dynamic {
-        match crate::shard::current() {
-            None => Dynamic::UNIT,
-            Some(s) => {
-                let mut m = Map::new();
-                m.insert("index".into(), Dynamic::from_int(s.index as i64));
-                m.insert("count".into(), Dynamic::from_int(s.count as i64));
-                Dynamic::from_map(m)
-            }
-        }
+    r.engine.register_fn("shard", || -> RResult<Dynamic> {
+        crate::shard::current().map_or(Ok(Dynamic::UNIT), rhai::serde::to_dynamic)
     });
 }
 
@@ -366,7 +283,7 @@ const DOCS: &[FnDoc] = &[
         .example("let n = ccf_fpa(); n.init_formula(); co_ceiling(n).len()"),
     func(GAX, "toy2d", "toy2d(theta, a1, #{steps, eta, as_coded}) -> map", "The paper's 2-D example (Figs 1, 6): the perfect classifier of data rotated by theta explains x = W·(a1, 1 − a1) with h = w ⊙ x by gradient ascent; returns #{x, h, h_closed (eq. 4), co}. The ascent and eq. (4) agree to rounding.")
         .options(|| crate::gax::toy::ToyOptions::KEYS.to_vec()).example_is("toy2d(0.0, 0.7).h", "[1.288, 0.192]"),
-    func(GAX, "toy2d_sweep", "toy2d_sweep(a1, points, #{steps, eta, as_coded}) -> map", "toy2d at `points` angles θ evenly spaced in [−π, π] (the paper's figure: 128): #{a1, k_eta, theta, x1, x2, h1, h2, co, max_diff}, max_diff the largest |h − h by eq. (4)|. `toy2d_figure` draws them as the paper's Fig. 1.")
+    func(GAX, "toy2d_sweep", "toy2d_sweep(a1, points, #{steps, eta, as_coded}) -> map", "toy2d at `points` angles θ evenly spaced in [−π, π] (the paper's figure: 128): #{a1, k_eta, theta, x, h, co, max_diff} (x and h: [component 1, component 2] over θ), max_diff the largest |h − h by eq. (4)|. `toy2d_figure` draws them as the paper's Fig. 1.")
         .options(|| crate::gax::toy::ToyOptions::KEYS.to_vec()).example("toy2d_sweep(0.95, 16).max_diff < 1e-9"),
     prop(GAX, "scores", "g.scores -> array", "The CO trajectory of every sample (one array per sample).")
         .example("let b = load_drybean(); gax(drybean_fpa(), b.head(1).map(b.standardize()), #{max_steps: 3, target_co: 100}).scores[0].len()"),

@@ -1,7 +1,7 @@
 //! Script bindings: datasets, splits and transforms.
 
 use super::convert::*;
-use super::registry::{Category::Data as Cat, FnDoc, Registrar, func, prop};
+use super::registry::{Category::Data as Cat, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::csv::{CsvOptions, creditcard_options, drybean_options, load_csv};
 use crate::data::images::{ImageOptions, image_folder, image_list, synset_names};
 use crate::data::npz::NpzOptions;
@@ -35,11 +35,7 @@ fn splits_map(s: split::Splits) -> Map {
 }
 
 fn dataset_getters(r: &mut Registrar) {
-    r.engine.register_type_with_name::<Dataset>("Dataset");
-    r.engine
-        .register_fn("to_string", |d: &mut Dataset| format!("{d:?}"));
-    r.engine
-        .register_fn("to_debug", |d: &mut Dataset| format!("{d:?}"));
+    r.printable("Dataset", |d: &Dataset| format!("{d:?}"));
     r.engine
         .register_fn("len", |d: &mut Dataset| d.len() as i64);
     r.engine
@@ -164,11 +160,7 @@ fn dataset_ops(r: &mut Registrar) {
 }
 
 fn transforms(r: &mut Registrar) {
-    r.engine.register_type_with_name::<Transform>("Transform");
-    r.engine.register_fn("to_string", |t: &mut Transform| {
-        format!("Transform({})", t.describe())
-    });
-    r.engine.register_fn("to_debug", |t: &mut Transform| {
+    r.printable("Transform", |t: &Transform| {
         format!("Transform({})", t.describe())
     });
     r.engine.register_fn(
@@ -243,21 +235,14 @@ fn loaders(r: &mut Registrar) {
             let o = read_options("load_creditcard_split", &m)?;
             creditcard::splits(&o).map(splits_map).rh()
         });
-    r.engine.register_fn("load_npz", |p: &str, s: &str| {
-        npz::load_npz(Path::new(p), s, None).rh()
+    options_fn!(r, "load_npz", m, |p: &str, s: &str| -> RResult<Dataset> {
+        let o: NpzOptions = read_options("load_npz", &m)?;
+        npz::load_npz(Path::new(p), s, o.classes).rh()
     });
-    r.engine
-        .register_fn("load_npz", |p: &str, s: &str, m: Map| -> RResult<Dataset> {
-            let o: NpzOptions = read_options("load_npz", &m)?;
-            npz::load_npz(Path::new(p), s, o.classes).rh()
-        });
-    fn folder(root: &str, m: Map) -> RResult<Dataset> {
+    options_fn!(r, "image_folder", m, |root: &str| -> RResult<Dataset> {
         let o: ImageOptions = read_options_among("image_folder", &image_keys(FOLDER_KEYS), &m)?;
         image_folder(Path::new(root), &o.folder(1)).rh()
-    }
-    r.engine
-        .register_fn("image_folder", |root: &str| folder(root, Map::new()));
-    r.engine.register_fn("image_folder", folder);
+    });
     r.engine
         .register_fn("image_list", |list: &str, m: Map| -> RResult<Dataset> {
             let o: ImageOptions = read_options_among("image_list", &image_keys(LIST_KEYS), &m)?;

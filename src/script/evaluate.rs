@@ -2,7 +2,7 @@
 
 use super::convert::*;
 use super::models::Net;
-use super::registry::{Category, FnDoc, Registrar, func, prop};
+use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::Dataset;
 use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps};
 use crate::options::{Key, Kind, Options, key};
@@ -73,35 +73,21 @@ const DOCS: &[FnDoc] = &[
 
 pub fn register(r: &mut Registrar) {
     r.document(DOCS);
-    r.engine
-        .register_type_with_name::<MetricTable>("MetricTable");
-    r.engine
-        .register_fn("to_string", |t: &mut MetricTable| t.text());
-    r.engine
-        .register_fn("to_debug", |t: &mut MetricTable| t.text());
+    r.printable("MetricTable", |t: &MetricTable| t.text());
 
-    fn panel(n: &Net, ds: &Dataset, mut m: Map) -> RResult<(MetricTable, bool)> {
+    let log = r.log.clone();
+    options_fn!(r, "evaluate_heatmaps", m, |n: Net,
+                                            ds: Dataset|
+     -> RResult<MetricTable> {
+        let mut m = m;
         let in_report = take_bool(&mut m, &IN_REPORT)?;
         let opts: EvalOptions = read_options_among("evaluate_heatmaps", &panel_keys(), &m)?;
-        Ok((evaluate_heatmaps(&n.0, ds, &opts).rh()?, in_report))
-    }
-    let log = r.log.clone();
-    let logged = move |n: &Net, ds: &Dataset, m: Map| -> RResult<MetricTable> {
-        let (t, in_report) = panel(n, ds, m)?;
+        let t = evaluate_heatmaps(&n.0, &ds, &opts).rh()?;
         if in_report {
             lock(&log).add_metrics(&t, &ds.provenance);
         }
         Ok(t)
-    };
-    let l2 = logged.clone();
-    r.engine
-        .register_fn("evaluate_heatmaps", move |n: Net, ds: Dataset| {
-            l2(&n, &ds, Map::new())
-        });
-    r.engine
-        .register_fn("evaluate_heatmaps", move |n: Net, ds: Dataset, m: Map| {
-            logged(&n, &ds, m)
-        });
+    });
 
     r.engine.register_fn(
         "values",

@@ -1,7 +1,7 @@
 //! Script bindings: the model zoo, YAML and map-built models, weights, training and evaluation.
 
 use super::convert::*;
-use super::registry::{Category, FnDoc, Registrar, func, prop};
+use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::Dataset;
 use crate::metrics::Metrics;
 use crate::nn::spec::ModelSpec;
@@ -38,14 +38,9 @@ fn zoo(name: &str, m: Map) -> RResult<Net> {
 }
 
 fn register_zoo(r: &mut Registrar) {
-    r.engine.register_type_with_name::<Net>("Model");
-    r.engine
-        .register_fn("to_string", |n: &mut Net| format!("{:?}", n.0));
-    r.engine
-        .register_fn("to_debug", |n: &mut Net| format!("{:?}", n.0));
+    r.printable("Model", |n: &Net| format!("{:?}", n.0));
 
-    r.engine.register_fn("model", |n: &str| zoo(n, Map::new()));
-    r.engine.register_fn("model", |n: &str, m: Map| zoo(n, m));
+    options_fn!(r, "model", m, |n: &str| -> RResult<Net> { zoo(n, m) });
 
     // A zoo name documented as a function (`resnet34(#{…})`) is one.
     for name in DOCS
@@ -57,15 +52,12 @@ fn register_zoo(r: &mut Registrar) {
         r.engine.register_fn(name, move |m: Map| zoo(name, m));
     }
 
-    fn onnx(path: &str, m: Map) -> RResult<Net> {
+    options_fn!(r, "load_onnx", m, |path: &str| -> RResult<Net> {
         let opts: crate::onnx::LoadOptions = read_options("load_onnx", &m)?;
         crate::onnx::load_onnx(Path::new(path), &opts)
             .map(|m| Net(Arc::new(m)))
             .rh()
-    }
-    r.engine
-        .register_fn("load_onnx", |p: &str| onnx(p, Map::new()));
-    r.engine.register_fn("load_onnx", onnx);
+    });
 
     r.engine
         .register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
@@ -176,14 +168,10 @@ fn register_model_methods(r: &mut Registrar) {
     r.engine.register_fn("save_onnx", |n: &mut Net, p: &str| {
         crate::onnx::save_onnx(&n.0, Path::new(p)).rh()
     });
-    fn load(n: &Net, p: &str, m: Map) -> RResult<()> {
+    options_fn!(r, "load", m, |n: &mut Net, p: &str| -> RResult<()> {
         let opts: LoadOptions = read_options("load", &m)?;
         load_into(&n.0, Path::new(p), &opts).map(|_| ()).rh()
-    }
-    r.engine
-        .register_fn("load", |n: &mut Net, p: &str| load(n, p, Map::new()));
-    r.engine
-        .register_fn("load", |n: &mut Net, p: &str, m: Map| load(n, p, m));
+    });
     r.engine
         .register_fn("to_dtype", |n: &mut Net, d: &str| -> RResult<Net> {
             n.0.to_dtype(dtype_of(d)?).map(|m| Net(Arc::new(m))).rh()
@@ -221,11 +209,7 @@ fn train_options(mut m: Map) -> RResult<(TrainOptions, Option<Dataset>)> {
 }
 
 fn metrics_type(r: &mut Registrar) {
-    r.engine.register_type_with_name::<Metrics>("Metrics");
-    r.engine
-        .register_fn("to_string", |m: &mut Metrics| m.to_string());
-    r.engine
-        .register_fn("to_debug", |m: &mut Metrics| m.to_string());
+    r.printable("Metrics", |m: &Metrics| m.to_string());
     r.engine
         .register_get("accuracy", |m: &mut Metrics| m.accuracy);
     r.engine
@@ -245,11 +229,7 @@ fn metrics_type(r: &mut Registrar) {
 
 /// What `fit` returns: a short table when printed, its history as properties.
 fn fit_result_type(r: &mut Registrar) {
-    r.engine.register_type_with_name::<TrainReport>("FitResult");
-    r.engine
-        .register_fn("to_string", |t: &mut TrainReport| t.to_string());
-    r.engine
-        .register_fn("to_debug", |t: &mut TrainReport| t.to_string());
+    r.printable("FitResult", |t: &TrainReport| t.to_string());
     r.engine.register_get("history", |t: &mut TrainReport| {
         rhai::serde::to_dynamic(&t.epochs)
     });

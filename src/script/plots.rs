@@ -3,7 +3,7 @@
 use super::convert::*;
 use super::options::ScriptArgs;
 use super::output::OutputSink;
-use super::registry::{Category, FnDoc, Registrar, func};
+use super::registry::{Category, FnDoc, Registrar, func, options_fn};
 use crate::ax::AxTable;
 use crate::gax::GaxResult;
 use crate::options::{Options, only};
@@ -39,40 +39,6 @@ fn floats(d: &Dynamic, what: &str) -> RResult<Vec<f64>> {
         Some(a) => a.iter().map(|x| number(x, what)).collect(),
         None => err(format!("{what}: expected an array or a tensor of numbers")),
     }
-}
-
-/// A map made by `toy2d_sweep`, read back for its figure.
-fn toy_sweep_of(d: &Dynamic) -> RResult<crate::gax::toy::ToySweep> {
-    const WHAT: &str = "toy2d_figure";
-    let Some(m) = d.clone().try_cast::<Map>() else {
-        return err(format!(
-            "{WHAT}: each sweep is a map made by toy2d_sweep, not {}",
-            d.type_name()
-        ));
-    };
-    let get = |key: &str| {
-        m.get(key).ok_or_else(|| {
-            to_rhai(crate::Error::invalid(format!(
-                "{WHAT}: a sweep without `{key}` (make sweeps with toy2d_sweep)"
-            )))
-        })
-    };
-    let sweep = crate::gax::toy::ToySweep {
-        a1: number(get("a1")?, WHAT)?,
-        k_eta: number(get("k_eta")?, WHAT)?,
-        theta: floats(get("theta")?, WHAT)?,
-        x: [floats(get("x1")?, WHAT)?, floats(get("x2")?, WHAT)?],
-        h: [floats(get("h1")?, WHAT)?, floats(get("h2")?, WHAT)?],
-        co: Vec::new(),
-        max_diff: 0.0,
-    };
-    let n = sweep.theta.len();
-    if sweep.x.iter().chain(&sweep.h).any(|v| v.len() != n) {
-        return err(format!(
-            "{WHAT}: theta, x1, x2, h1 and h2 of a sweep differ in length"
-        ));
-    }
-    Ok(sweep)
 }
 
 /// `#{name: values, …}` or `[values, …]` as named series.
@@ -113,15 +79,11 @@ fn co_figure(
     draw: fn(&AxTable, &Path, &CoPlotOptions) -> crate::Result<String>,
 ) {
     let log = r.log.clone();
-    let f = move |t: AxTable, p: &str, m: Map| -> RResult<String> {
+    options_fn!(r, name, m, |t: AxTable, p: &str| -> RResult<String> {
         let o: CoPlotOptions = read_options_among(name, &only(CoPlotOptions::KEYS, keys), &m)?;
         let caption = draw(&t, Path::new(p), &o).rh()?;
         Ok(done(&log, p, &caption))
-    };
-    let f2 = f.clone();
-    r.engine
-        .register_fn(name, move |t: AxTable, p: &str| f2(t, p, Map::new()));
-    r.engine.register_fn(name, f);
+    });
 }
 
 const SWEEP_FIGURE_KEYS: &[&str] = &["mode", "correct", "output"];
@@ -160,29 +122,20 @@ fn register_co_plots(r: &mut Registrar) {
 fn register_general_plots(r: &mut Registrar) {
     let log = r.log.clone();
     let l = log.clone();
-    let f = move |h: ScriptTensor, p: &str, m: Map| -> RResult<String> {
+    options_fn!(r, "heatmap", m, |h: ScriptTensor,
+                                  p: &str|
+     -> RResult<String> {
         let spec: HeatmapSpec = read_options("heatmap", &m)?;
         let t = drop_batch_axes(h.0)?;
-        heatmap_png(
-            &crate::tensor::ops::to_f64_vec(&t).rh()?,
-            t.dims(),
-            &spec,
-            Path::new(p),
-        )
-        .rh()?;
+        let values = crate::tensor::ops::to_f64_vec(&t).rh()?;
+        heatmap_png(&values, t.dims(), &spec, Path::new(p)).rh()?;
         let caption = if spec.title.is_empty() {
             "heatmap"
         } else {
             &spec.title
         };
         Ok(done(&l, p, caption))
-    };
-    let f2 = f.clone();
-    r.engine
-        .register_fn("heatmap", move |h: ScriptTensor, p: &str| {
-            f2(h, p, Map::new())
-        });
-    r.engine.register_fn("heatmap", f);
+    });
 
     let l = log.clone();
     r.engine.register_fn(
@@ -190,8 +143,15 @@ fn register_general_plots(r: &mut Registrar) {
         move |sweeps: Array, p: &str| -> RResult<String> {
             let sweeps = sweeps
                 .iter()
-                .map(toy_sweep_of)
-                .collect::<RResult<Vec<_>>>()?;
+                .map(|d| {
+                    rhai::serde::from_dynamic(d).map_err(|e| {
+                        let e = e.to_string().replace("Syntax error: ", "");
+                        to_rhai(crate::Error::invalid(format!(
+                            "toy2d_figure: each sweep is a map made by toy2d_sweep ({e})"
+                        )))
+                    })
+                })
+                .collect::<RResult<Vec<crate::gax::toy::ToySweep>>>()?;
             crate::report::figures::toy_panels(&sweeps, Path::new(p)).rh()?;
             Ok(done(
                 &l,
@@ -204,17 +164,14 @@ fn register_general_plots(r: &mut Registrar) {
     macro_rules! chart_fn {
         ($name:expr, $build:expr) => {{
             let l = log.clone();
-            let f = move |a: Dynamic, b: Dynamic, p: &str, m: Map| -> RResult<String> {
+            options_fn!(r, $name, m, |a: Dynamic,
+                                      b: Dynamic,
+                                      p: &str|
+             -> RResult<String> {
                 let o: ChartOptions = read_options($name, &m)?;
                 $build(&a, &b, p, &o)?;
                 Ok(done(&l, p, &o.title))
-            };
-            let f2 = f.clone();
-            r.engine
-                .register_fn($name, move |a: Dynamic, b: Dynamic, p: &str| {
-                    f2(a, b, p, Map::new())
-                });
-            r.engine.register_fn($name, f);
+            });
         }};
     }
     chart_fn!("line", |a: &Dynamic,
@@ -397,21 +354,14 @@ pub fn run_record(
 fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     let log = r.log.clone();
     let (l, a) = (log.clone(), args.clone());
-    let f = move |dir: &str, m: Map| -> RResult<String> {
+    options_fn!(r, "report", m, |dir: &str| -> RResult<String> {
         let o: ReportOptions = read_options("report", &m)?;
         let record = run_record(&l, &a, Path::new(dir))?;
-        let report = Report::of_log(&lock(&l), record, o);
-        Ok(report
+        let written = Report::of_log(&lock(&l), record, o)
             .write(Path::new(dir))
-            .rh()?
-            .index
-            .display()
-            .to_string())
-    };
-    let f2 = f.clone();
-    r.engine
-        .register_fn("report", move |d: &str| f2(d, Map::new()));
-    r.engine.register_fn("report", f);
+            .rh()?;
+        Ok(written.index.display().to_string())
+    });
 
     let l = log.clone();
     r.engine

@@ -177,4 +177,30 @@ impl Registrar<'_> {
     pub fn document(&mut self, docs: &[FnDoc]) {
         self.docs.extend_from_slice(docs);
     }
+
+    /// A script type under its script name, printed (`print`, the prompt, `${x}`) by `show`.
+    pub fn printable<V: Clone + Send + Sync + 'static>(
+        &mut self,
+        name: &str,
+        show: fn(&V) -> String,
+    ) {
+        self.engine.register_type_with_name::<V>(name);
+        self.engine
+            .register_fn("to_string", move |v: &mut V| show(v));
+        self.engine
+            .register_fn("to_debug", move |v: &mut V| show(v));
+    }
 }
+
+/// `name(args…, #{options})` and `name(args…)`, the same function with its options map left
+/// out: `options_fn!(r, "name", m, |a: A, b: B| -> R { … m … })` registers both, `m` the map.
+macro_rules! options_fn {
+    ($r:expr, $name:expr, $m:ident, |$($arg:ident: $ty:ty),*| -> $ret:ty $body:block) => {{
+        let with = move |$($arg: $ty,)* $m: rhai::Map| -> $ret { $body };
+        let without = with.clone();
+        $r.engine
+            .register_fn($name, move |$($arg: $ty),*| without($($arg,)* rhai::Map::new()));
+        $r.engine.register_fn($name, with);
+    }};
+}
+pub(crate) use options_fn;

@@ -124,11 +124,7 @@ pub fn register(r: &mut Registrar) {
 }
 
 fn register_constructors(r: &mut Registrar) {
-    r.engine.register_type_with_name::<T>("Tensor");
-    r.engine
-        .register_fn("to_string", |t: &mut T| format_tensor(&t.0));
-    r.engine
-        .register_fn("to_debug", |t: &mut T| format_tensor(&t.0));
+    r.printable("Tensor", |t: &T| format_tensor(&t.0));
 
     r.engine.register_fn("tensor", |d: Dynamic| -> RResult<T> {
         let (v, s) = nested_values(&d)?;
