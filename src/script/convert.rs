@@ -81,13 +81,17 @@ pub fn number(d: &Dynamic, what: &str) -> RResult<f64> {
 /// A non-negative integer from a rhai value.
 pub fn index(d: &Dynamic, what: &str) -> RResult<usize> {
     match d.as_int() {
-        Ok(i) if i >= 0 => Ok(i as usize),
-        Ok(i) => err(format!("{what}: expected a non-negative integer, got {i}")),
+        Ok(i) => count(i, what),
         Err(_) => err(format!(
             "{what}: expected an integer, got {}",
             d.type_name()
         )),
     }
+}
+
+/// A count or an index a script gave as an int: never negative.
+pub fn count(i: i64, what: &str) -> RResult<usize> {
+    usize::try_from(i).or_else(|_| err(format!("{what}: expected a non-negative integer, got {i}")))
 }
 
 /// A shape from `[2, 3]` (or a single integer for 1-D).
@@ -160,13 +164,6 @@ pub fn nested_values(d: &Dynamic) -> RResult<(Vec<f64>, Vec<usize>)> {
     Ok((out, shape))
 }
 
-/// A tensor from values and shape in the given dtype.
-pub fn make_tensor(values: Vec<f64>, shape: &[usize], dtype: DType) -> RResult<Tensor> {
-    Tensor::from_vec(values, shape, &crate::device::current())
-        .and_then(|t| t.to_dtype(dtype))
-        .rh()
-}
-
 /// A tensor's values as nested rhai arrays (floats, or ints for integer tensors).
 pub fn nested_array(t: &Tensor) -> RResult<Dynamic> {
     let n = t.elem_count();
@@ -211,7 +208,7 @@ pub fn tensor_arg(d: &Dynamic, what: &str) -> RResult<Tensor> {
     }
     if d.is::<Array>() || d.is_float() || d.is_int() {
         let (v, s) = nested_values(d)?;
-        return make_tensor(v, &s, DType::F32);
+        return crate::tensor::ops::from_f64(v, &s, DType::F32).rh();
     }
     err(format!("{what}: expected a Tensor, got {}", d.type_name()))
 }

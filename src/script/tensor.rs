@@ -3,7 +3,7 @@
 use super::convert::*;
 use super::registry::{Category::Tensor as Cat, FnDoc, Registrar, func, prop};
 use crate::tensor::format::{dtype_str, format_tensor};
-use crate::tensor::ops::{self, BinOp, CmpOp};
+use crate::tensor::ops::{self, BinOp, CmpOp, Fill};
 use crate::tensor::random;
 use candle_core::{DType, Tensor};
 use rhai::{Dynamic, ImmutableString, Map};
@@ -22,18 +22,6 @@ pub fn default_dtype() -> DType {
 }
 
 use super::convert::ScriptTensor as T;
-
-fn new_filled(
-    what: &str,
-    shape: &Dynamic,
-    dtype: DType,
-    f: impl Fn(usize) -> Vec<f64>,
-) -> RResult<T> {
-    let dims = shape_of(shape)?;
-    // Values are made as f64 first: 8 bytes each.
-    let n = crate::limits::shape(what, &dims, 8).rh()?;
-    Ok(T(make_tensor(f(n), &dims, dtype)?))
-}
 
 fn scalar(v: f64, like: &Tensor) -> RResult<Tensor> {
     ops::scalar_like(v, like).rh()
@@ -128,141 +116,83 @@ fn register_constructors(r: &mut Registrar) {
 
     r.engine.register_fn("tensor", |d: Dynamic| -> RResult<T> {
         let (v, s) = nested_values(&d)?;
-        Ok(T(make_tensor(v, &s, default_dtype())?))
+        ops::from_f64(v, &s, default_dtype()).map(T).rh()
     });
     r.engine
         .register_fn("tensor", |d: Dynamic, dtype: &str| -> RResult<T> {
             let (v, s) = nested_values(&d)?;
-            Ok(T(make_tensor(v, &s, dtype_of(dtype)?)?))
+            ops::from_f64(v, &s, dtype_of(dtype)?).map(T).rh()
         });
 
-    r.engine.register_fn("zeros", |s: Dynamic| {
-        new_filled("zeros", &s, default_dtype(), |n| vec![0.0; n])
-    });
-    r.engine.register_fn("zeros", |s: Dynamic, d: &str| {
-        new_filled("zeros", &s, dtype_of(d)?, |n| vec![0.0; n])
-    });
-
-    r.engine.register_fn("ones", |s: Dynamic| {
-        new_filled("ones", &s, default_dtype(), |n| vec![1.0; n])
-    });
-    r.engine.register_fn("ones", |s: Dynamic, d: &str| {
-        new_filled("ones", &s, dtype_of(d)?, |n| vec![1.0; n])
-    });
-
-    r.engine
-        .register_fn("full", |s: Dynamic, v: Dynamic| -> RResult<T> {
-            let v = number(&v, "full")?;
-            new_filled("full", &s, default_dtype(), |n| vec![v; n])
+    // name(shape), name(shape, dtype) and name_like(x) for each way of filling a new tensor.
+    for (name, like, fill) in [
+        ("zeros", "zeros_like", Fill::Value(0.0)),
+        ("ones", "ones_like", Fill::Value(1.0)),
+        ("rand", "rand_like", Fill::Uniform),
+        ("randn", "randn_like", Fill::Normal),
+    ] {
+        r.engine
+            .register_fn(name, move |s: Dynamic| new(name, &s, default_dtype(), fill));
+        r.engine.register_fn(name, move |s: Dynamic, d: &str| {
+            new(name, &s, dtype_of(d)?, fill)
         });
-    r.engine
-        .register_fn("full", |s: Dynamic, v: Dynamic, d: &str| -> RResult<T> {
-            let v = number(&v, "full")?;
-            new_filled("full", &s, dtype_of(d)?, |n| vec![v; n])
+        r.engine.register_fn(like, move |t: T| {
+            ops::filled(like, t.0.dims(), t.0.dtype(), fill).map(T).rh()
         });
-
-    r.engine.register_fn("rand", |s: Dynamic| {
-        new_filled("rand", &s, default_dtype(), |n| {
-            random::uniform_vec(n, 0.0, 1.0)
-        })
-    });
-    r.engine.register_fn("rand", |s: Dynamic, d: &str| {
-        new_filled("rand", &s, dtype_of(d)?, |n| {
-            random::uniform_vec(n, 0.0, 1.0)
-        })
-    });
-
-    r.engine.register_fn("randn", |s: Dynamic| {
-        new_filled("randn", &s, default_dtype(), random::normal_vec)
-    });
-    r.engine.register_fn("randn", |s: Dynamic, d: &str| {
-        new_filled("randn", &s, dtype_of(d)?, random::normal_vec)
-    });
-
-    fn arange(a: f64, b: f64, step: f64) -> RResult<T> {
-        let span = ((b - a) / step).ceil();
-        if step == 0.0 || !span.is_finite() || span < 0.0 {
-            return err(format!(
-                "arange: empty or infinite range {a}..{b} step {step}"
-            ));
-        }
-        if span > usize::MAX as f64 {
-            return Err(to_rhai(crate::Error::TooLarge {
-                what: "arange".into(),
-                requested: format!("{span:e} elements"),
-                budget: crate::limits::show(crate::limits::budget()),
-            }));
-        }
-        let n = span as usize;
-        crate::limits::check("arange", n, 8).rh()?;
-        let v: Vec<f64> = (0..n).map(|i| a + step * i as f64).collect();
-        Ok(T(make_tensor(v, &[n], default_dtype())?))
     }
-    r.engine.register_fn("arange", |e: Dynamic| {
+    fn new(what: &str, shape: &Dynamic, dtype: DType, fill: Fill) -> RResult<T> {
+        ops::filled(what, &shape_of(shape)?, dtype, fill)
+            .map(T)
+            .rh()
+    }
+    r.engine.register_fn("full", |s: Dynamic, v: Dynamic| {
+        new(
+            "full",
+            &s,
+            default_dtype(),
+            Fill::Value(number(&v, "full")?),
+        )
+    });
+    r.engine
+        .register_fn("full", |s: Dynamic, v: Dynamic, d: &str| {
+            new("full", &s, dtype_of(d)?, Fill::Value(number(&v, "full")?))
+        });
+    r.engine
+        .register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
+            let fill = Fill::Value(number(&v, "full_like")?);
+            ops::filled("full_like", t.0.dims(), t.0.dtype(), fill)
+                .map(T)
+                .rh()
+        });
+
+    let arange = |a: f64, b: f64, step: f64| ops::arange(a, b, step, default_dtype()).map(T).rh();
+    r.engine.register_fn("arange", move |e: Dynamic| {
         arange(0.0, number(&e, "arange")?, 1.0)
     });
-    r.engine.register_fn("arange", |s: Dynamic, e: Dynamic| {
-        arange(number(&s, "arange")?, number(&e, "arange")?, 1.0)
-    });
     r.engine
-        .register_fn("arange", |s: Dynamic, e: Dynamic, st: Dynamic| {
+        .register_fn("arange", move |s: Dynamic, e: Dynamic| {
+            arange(number(&s, "arange")?, number(&e, "arange")?, 1.0)
+        });
+    r.engine
+        .register_fn("arange", move |s: Dynamic, e: Dynamic, st: Dynamic| {
             arange(
                 number(&s, "arange")?,
                 number(&e, "arange")?,
                 number(&st, "arange")?,
             )
         });
-
     r.engine
         .register_fn("linspace", |s: Dynamic, e: Dynamic, n: i64| -> RResult<T> {
-            if n < 0 {
-                return err("linspace: n must be non-negative");
-            }
-            ops::linspace(
-                number(&s, "linspace")?,
-                number(&e, "linspace")?,
-                n as usize,
-                default_dtype(),
-            )
-            .map(T)
-            .rh()
+            let (s, e) = (number(&s, "linspace")?, number(&e, "linspace")?);
+            ops::linspace(s, e, count(n, "linspace: n")?, default_dtype())
+                .map(T)
+                .rh()
         });
-
-    fn eye(n: i64, dt: DType) -> RResult<T> {
-        if n < 0 {
-            return err("eye: n must be non-negative");
-        }
-        crate::limits::shape("eye", &[n as usize, n as usize], 8).rh()?;
-        Tensor::eye(n as usize, dt, &crate::device::current())
-            .map(T)
-            .rh()
-    }
-    r.engine
-        .register_fn("eye", |n: i64| eye(n, default_dtype()));
-    r.engine
-        .register_fn("eye", |n: i64, d: &str| eye(n, dtype_of(d)?));
-
-    r.engine
-        .register_fn("zeros_like", |t: T| t.0.zeros_like().map(T).rh());
-    r.engine
-        .register_fn("ones_like", |t: T| t.0.ones_like().map(T).rh());
-    r.engine
-        .register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
-            let v = number(&v, "full_like")?;
-            new_filled("full_like", &shape_dyn(&t.0), t.0.dtype(), |n| vec![v; n])
-        });
-    r.engine.register_fn("rand_like", |t: T| {
-        new_filled("rand_like", &shape_dyn(&t.0), t.0.dtype(), |n| {
-            random::uniform_vec(n, 0.0, 1.0)
-        })
+    r.engine.register_fn("eye", |n: i64| {
+        ops::eye(count(n, "eye: n")?, default_dtype()).map(T).rh()
     });
-    r.engine.register_fn("randn_like", |t: T| {
-        new_filled(
-            "randn_like",
-            &shape_dyn(&t.0),
-            t.0.dtype(),
-            random::normal_vec,
-        )
+    r.engine.register_fn("eye", |n: i64, d: &str| {
+        ops::eye(count(n, "eye: n")?, dtype_of(d)?).map(T).rh()
     });
 
     r.engine
@@ -273,10 +203,6 @@ fn register_constructors(r: &mut Registrar) {
             DEFAULT_F64.store(dtype_of(d)? == DType::F64, Ordering::Relaxed);
             Ok(())
         });
-}
-
-fn shape_dyn(t: &Tensor) -> Dynamic {
-    Dynamic::from_array(shape_array(t.dims()))
 }
 
 fn register_conversions(r: &mut Registrar) {

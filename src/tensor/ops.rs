@@ -320,6 +320,63 @@ pub fn linspace(start: f64, end: f64, n: usize, dtype: DType) -> Result<Tensor> 
     Ok(Tensor::from_vec(data, n, &crate::device::current())?.to_dtype(dtype)?)
 }
 
+/// What a new tensor holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fill {
+    Value(f64),
+    /// Uniform [0, 1) draws from the seeded generator.
+    Uniform,
+    /// Standard normal draws from the seeded generator.
+    Normal,
+}
+
+/// A new tensor of shape `dims` on the current device, its size checked against the memory
+/// budget before anything is allocated (values are made as f64 first: 8 bytes each).
+pub fn filled(what: &str, dims: &[usize], dtype: DType, fill: Fill) -> Result<Tensor> {
+    let n = crate::limits::shape(what, dims, 8)?;
+    let values = match fill {
+        Fill::Value(v) => vec![v; n],
+        Fill::Uniform => super::random::uniform_vec(n, 0.0, 1.0),
+        Fill::Normal => super::random::normal_vec(n),
+    };
+    from_f64(values, dims, dtype)
+}
+
+/// A tensor of `dtype` on the current device from row-major f64 values.
+pub fn from_f64(values: Vec<f64>, dims: &[usize], dtype: DType) -> Result<Tensor> {
+    Ok(Tensor::from_vec(values, dims, &crate::device::current())?.to_dtype(dtype)?)
+}
+
+/// Values from `start` by `step` up to, not including, `end` (torch.arange).
+pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+    let span = ((end - start) / step).ceil();
+    if step == 0.0 || !span.is_finite() || span < 0.0 {
+        return Err(Error::invalid(format!(
+            "arange: empty or infinite range {start}..{end} step {step}"
+        )));
+    }
+    if span > usize::MAX as f64 {
+        return Err(Error::TooLarge {
+            what: "arange".into(),
+            requested: format!("{span:e} elements"),
+            budget: crate::limits::show(crate::limits::budget()),
+        });
+    }
+    let n = span as usize;
+    crate::limits::check("arange", n, 8)?;
+    from_f64(
+        (0..n).map(|i| start + step * i as f64).collect(),
+        &[n],
+        dtype,
+    )
+}
+
+/// The n × n identity matrix.
+pub fn eye(n: usize, dtype: DType) -> Result<Tensor> {
+    crate::limits::shape("eye", &[n, n], 8)?;
+    Ok(Tensor::eye(n, dtype, &crate::device::current())?)
+}
+
 /// The values of any tensor as f64, row-major.
 pub fn to_f64_vec(t: &Tensor) -> Result<Vec<f64>> {
     Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
