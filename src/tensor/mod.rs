@@ -12,6 +12,7 @@ pub mod portable;
 mod products;
 pub mod random;
 pub mod resize;
+pub mod shape;
 pub mod simd;
 #[cfg(test)]
 pub mod testing;
