@@ -740,6 +740,13 @@ pub struct Bars {
 
 impl Chart for Bars {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
+        if self.names.len() != self.values.len() {
+            return Err(Error::invalid(format!(
+                "bar: {} names and {} values (one name per bar)",
+                self.names.len(),
+                self.values.len()
+            )));
+        }
         let n = self.names.len().max(1);
         let (lo, hi) = range(self.values.iter().copied().chain([0.0]))?;
         let mut chart = self.labels.frame(

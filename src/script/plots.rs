@@ -161,172 +161,115 @@ fn register_general_plots(r: &mut Registrar) {
         },
     );
 
-    macro_rules! chart_fn {
-        ($name:expr, $build:expr) => {{
-            let l = log.clone();
-            options_fn!(r, $name, m, |a: Dynamic,
-                                      b: Dynamic,
-                                      p: &str|
-             -> RResult<String> {
-                let o: ChartOptions = read_options($name, &m)?;
-                $build(&a, &b, p, &o)?;
-                Ok(done(&l, p, &o.title))
-            });
-        }};
+    for name in ["line", "scatter", "bar", "histogram", "boxplot"] {
+        let l = log.clone();
+        options_fn!(r, name, m, |a: Dynamic,
+                                 b: Dynamic,
+                                 p: &str|
+         -> RResult<String> {
+            let o: ChartOptions = read_options(name, &m)?;
+            chart(name, &a, &b, Path::new(p), &o)?;
+            Ok(done(&l, p, &o.title))
+        });
     }
-    chart_fn!("line", |a: &Dynamic,
-                       b: &Dynamic,
-                       p: &str,
-                       o: &ChartOptions|
-     -> RResult<()> {
-        let x = floats(a, "line")?;
-        let s = series(b, "line")?;
-        let labels = o.labels("x", "y");
-        let sz = o.size_or((800, 460));
-        let chart = Lines {
-            labels,
-            series: s.into_iter().map(|(n, y)| (n, x.clone(), y)).collect(),
-            hlines: vec![],
-            points: false,
-            styles: vec![],
-        };
-        crate::plot::save(&chart, Path::new(p), sz).rh()?;
-        Ok(())
-    });
-    chart_fn!("scatter", |a: &Dynamic,
-                          b: &Dynamic,
-                          p: &str,
-                          o: &ChartOptions|
-     -> RResult<()> {
-        let (x, y) = (floats(a, "scatter")?, floats(b, "scatter")?);
-        if x.len() != y.len() {
-            return err(format!(
-                "scatter: {} x values and {} y values",
-                x.len(),
-                y.len()
-            ));
-        }
-        let labels = o.labels("x", "y");
-        let sz = o.size_or((700, 500));
-        crate::plot::save(
-            &Scatter {
+}
+
+/// `line`, `scatter`, `bar`, `histogram` or `boxplot` of its two data arguments, each with its
+/// own default axis labels and size.
+fn chart(name: &str, a: &Dynamic, b: &Dynamic, path: &Path, o: &ChartOptions) -> RResult<()> {
+    fn save<C: crate::plot::Chart>(chart: &C, path: &Path, size: (u32, u32)) -> RResult<()> {
+        crate::plot::save(chart, path, size).rh()
+    }
+    let size = |default| o.size_or(default);
+    match name {
+        "line" => {
+            let x = floats(a, name)?;
+            let series = series(b, name)?.into_iter().map(|(n, y)| (n, x.clone(), y));
+            let labels = o.labels("x", "y");
+            let chart = Lines {
                 labels,
-                series: vec![("points".into(), x, y)],
-            },
-            Path::new(p),
-            sz,
-        )
-        .rh()?;
-        Ok(())
-    });
-    chart_fn!("bar", |a: &Dynamic,
-                      b: &Dynamic,
-                      p: &str,
-                      o: &ChartOptions|
-     -> RResult<()> {
-        let names: Vec<String> = a
-            .clone()
-            .try_cast::<Array>()
-            .ok_or_else(|| to_rhai(crate::Error::invalid("bar: names is an array")))?
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
-        let values = floats(b, "bar")?;
-        if names.len() != values.len() {
-            return err("bar: as many names as values");
-        }
-        let labels = o.labels("", "");
-        let sz = o.size_or((700, 450));
-        crate::plot::save(
-            &Bars {
-                labels,
-                names,
-                values,
-            },
-            Path::new(p),
-            sz,
-        )
-        .rh()?;
-        Ok(())
-    });
-    chart_fn!("histogram", |a: &Dynamic,
-                            b: &Dynamic,
-                            p: &str,
-                            o: &ChartOptions|
-     -> RResult<()> {
-        let s = series(a, "histogram")?;
-        let bins = index(b, "histogram bins")?;
-        let labels = o.labels("value", "count");
-        let sz = o.size_or((700, 420));
-        crate::plot::save(
-            &Histogram {
-                labels,
-                series: s,
-                bins,
-            },
-            Path::new(p),
-            sz,
-        )
-        .rh()?;
-        Ok(())
-    });
-    chart_fn!("boxplot", |a: &Dynamic,
-                          b: &Dynamic,
-                          p: &str,
-                          o: &ChartOptions|
-     -> RResult<()> {
-        let m = a.clone().try_cast::<Map>().ok_or_else(|| {
-            to_rhai(crate::Error::invalid(
-                "boxplot: groups is a map of name → values",
-            ))
-        })?;
-        let names: Vec<String> = b
-            .clone()
-            .try_cast::<Array>()
-            .unwrap_or_default()
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
-        let mut categories = Vec::new();
-        let mut values = Vec::new();
-        for (k, v) in &m {
-            categories.push(k.to_string());
-            let per: Vec<Vec<f64>> = match v.clone().try_cast::<Array>() {
-                Some(arr)
-                    if arr
-                        .iter()
-                        .all(|x| x.is::<Array>() || x.is::<ScriptTensor>())
-                        && !arr.is_empty() =>
-                {
-                    arr.iter()
-                        .map(|x| floats(x, "boxplot"))
-                        .collect::<RResult<_>>()?
-                }
-                _ => vec![floats(v, "boxplot")?],
+                series: series.collect(),
+                ..Lines::default()
             };
-            values.push(per);
+            save(&chart, path, size((800, 460)))
         }
-        let n_series = values.iter().map(|v| v.len()).max().unwrap_or(1);
-        let series = if names.len() == n_series {
-            names
-        } else {
-            (1..=n_series).map(|i| format!("series {i}")).collect()
-        };
-        let labels = o.labels("", "");
-        let sz = o.size_or((800, 450));
-        crate::plot::save(
-            &BoxPlot {
-                labels,
-                categories,
-                series,
-                values,
-            },
-            Path::new(p),
-            sz,
-        )
-        .rh()?;
-        Ok(())
-    });
+        "scatter" => {
+            let series = vec![("points".into(), floats(a, name)?, floats(b, name)?)];
+            save(
+                &Scatter {
+                    labels: o.labels("x", "y"),
+                    series,
+                },
+                path,
+                size((700, 500)),
+            )
+        }
+        "bar" => {
+            let names = a
+                .clone()
+                .try_cast::<Array>()
+                .ok_or_else(|| to_rhai(crate::Error::invalid("bar: names is an array")))?;
+            let names = names.iter().map(|d| d.to_string()).collect();
+            let (labels, values) = (o.labels("", ""), floats(b, name)?);
+            save(
+                &Bars {
+                    labels,
+                    names,
+                    values,
+                },
+                path,
+                size((700, 450)),
+            )
+        }
+        "histogram" => {
+            let (series, bins) = (series(a, name)?, index(b, "histogram bins")?);
+            let labels = o.labels("value", "count");
+            save(
+                &Histogram {
+                    labels,
+                    series,
+                    bins,
+                },
+                path,
+                size((700, 420)),
+            )
+        }
+        _ => save(&boxes(a, b, o)?, path, size((800, 450))),
+    }
+}
+
+/// `boxplot(groups, series_names, …)`: groups a map of name → values (one box) or name → an
+/// array of value arrays (a box per series).
+fn boxes(groups: &Dynamic, names: &Dynamic, o: &ChartOptions) -> RResult<BoxPlot> {
+    let m = groups.clone().try_cast::<Map>().ok_or_else(|| {
+        to_rhai(crate::Error::invalid(
+            "boxplot: groups is a map of name → values",
+        ))
+    })?;
+    let names: Vec<String> = names
+        .clone()
+        .try_cast::<Array>()
+        .unwrap_or_default()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    let (mut categories, mut values) = (Vec::new(), Vec::new());
+    for (k, v) in &m {
+        categories.push(k.to_string());
+        values.push(series(v, "boxplot")?.into_iter().map(|(_, v)| v).collect());
+    }
+    let n_series = values.iter().map(Vec::len).max().unwrap_or(1);
+    let series = if names.len() == n_series {
+        names
+    } else {
+        (1..=n_series).map(|i| format!("series {i}")).collect()
+    };
+    Ok(BoxPlot {
+        labels: o.labels("", ""),
+        categories,
+        series,
+        values,
+    })
 }
 
 /// The run record of a session for an output folder, with the script's options as they
