@@ -136,6 +136,35 @@ impl Model {
         self.params.count_trainable()
     }
 
+    /// The architecture, its size and dtype, the default Grad-CAM layer, and every layer (an
+    /// imported graph's nodes with the PyTorch module each came from, which `layer:` also takes).
+    pub fn summary(&self) -> String {
+        let dtype = crate::tensor::format::dtype_str(self.dtype);
+        let mut s = format!(
+            "{} ({} trainable parameters, {dtype})\n",
+            self.arch.name(),
+            self.count_params()
+        );
+        if let Some(l) = &self.cam_layer {
+            let input = if l.input { " (its input)" } else { "" };
+            s.push_str(&format!("  default Grad-CAM layer: {}{input}\n", l.name));
+        }
+        match self.graph() {
+            Some(g) => {
+                for node in &g.spec().nodes {
+                    let kind = node.op.kind();
+                    s.push_str(&format!("  {:<40} {kind:<20} {}\n", node.name, node.module));
+                }
+            }
+            None => {
+                for (name, kind) in self.layers() {
+                    s.push_str(&format!("  {name:<28} {kind}\n"));
+                }
+            }
+        }
+        s.trim_end().to_string()
+    }
+
     /// Every named layer, in forward order, with its kind.
     pub fn layers(&self) -> Vec<(String, &'static str)> {
         let mut out = Vec::new();

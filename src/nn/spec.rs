@@ -164,6 +164,16 @@ impl ModelSpec {
     /// Layers are written as a bare name (`- relu`) or a one-key map (`- conv2d: {out: 8}`);
     /// serde_yaml 0.9 wants YAML tags for enums, so the document is read as plain YAML values
     /// first and then interpreted in that map form.
+    /// A YAML file's path (one line naming a file that exists) or the YAML text itself.
+    pub fn from_path_or_text(s: &str) -> Result<ModelSpec> {
+        let path = std::path::Path::new(s);
+        if !s.contains('\n') && path.exists() {
+            ModelSpec::from_yaml(&crate::limits::read_text(path)?, s)
+        } else {
+            ModelSpec::from_yaml(s, "<yaml>")
+        }
+    }
+
     pub fn from_yaml(text: &str, source: &str) -> Result<ModelSpec> {
         let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e

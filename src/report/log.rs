@@ -90,6 +90,32 @@ impl RunLog {
         });
     }
 
+    /// A training run on `train`: what it did, with the epochs it finished when interrupted.
+    pub fn add_training(
+        &mut self,
+        model: &str,
+        train: &Provenance,
+        report: &crate::train::TrainReport,
+        opts: &crate::train::TrainOptions,
+    ) {
+        self.add_data(train);
+        let title = format!("Training {model} ({})", report.stopped);
+        self.add_text(&title, &crate::train::describe(report, opts));
+    }
+
+    /// A model's accuracy and per-class metrics on a dataset.
+    pub fn add_evaluation(
+        &mut self,
+        model: &str,
+        ds: &crate::data::Dataset,
+        metrics: &crate::metrics::Metrics,
+    ) {
+        self.add_data(&ds.provenance);
+        let what = ds.provenance.steps.last().cloned().unwrap_or_default();
+        let title = format!("Evaluation of {model} ({} samples: {what})", ds.len());
+        self.add_text(&title, &metrics.to_string());
+    }
+
     pub fn add_text(&mut self, title: &str, body: &str) {
         self.stage(title.to_string());
         self.sections.push(Section::Text {

@@ -61,15 +61,7 @@ fn register_zoo(r: &mut Registrar) {
 
     r.engine
         .register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
-            let (text, source) = if !s.contains('\n') && Path::new(s).exists() {
-                (
-                    crate::limits::read_text(std::path::Path::new(s)).map_err(to_rhai)?,
-                    s.to_string(),
-                )
-            } else {
-                (s.to_string(), "<yaml>".to_string())
-            };
-            let spec = ModelSpec::from_yaml(&text, &source).rh()?;
+            let spec = ModelSpec::from_path_or_text(s).rh()?;
             Arch::Custom(spec)
                 .build(DType::F32)
                 .map(|m| Net(Arc::new(m)))
@@ -116,40 +108,7 @@ fn register_model_methods(r: &mut Registrar) {
                 None => Dynamic::UNIT,
             }
         });
-    r.engine.register_fn("summary", |n: &mut Net| {
-        let mut s = format!(
-            "{} ({} trainable parameters, {})\n",
-            n.0.arch.name(),
-            n.0.count_params(),
-            crate::tensor::format::dtype_str(n.0.dtype)
-        );
-        if let Some(l) = &n.0.cam_layer {
-            s.push_str(&format!(
-                "  default Grad-CAM layer: {}{}\n",
-                l.name,
-                if l.input { " (its input)" } else { "" }
-            ));
-        }
-        match n.0.graph() {
-            // A graph's nodes with the PyTorch module each came from (what layer: also takes).
-            Some(g) => {
-                for node in &g.spec().nodes {
-                    s.push_str(&format!(
-                        "  {:<40} {:<20} {}\n",
-                        node.name,
-                        node.op.kind(),
-                        node.module
-                    ));
-                }
-            }
-            None => {
-                for (name, kind) in n.0.layers() {
-                    s.push_str(&format!("  {name:<28} {kind}\n"));
-                }
-            }
-        }
-        s.trim_end().to_string()
-    });
+    r.engine.register_fn("summary", |n: &mut Net| n.0.summary());
     fn logits(n: &mut Net, x: ScriptTensor) -> RResult<ScriptTensor> {
         n.0.logits(&x.0, CHUNK).map(ScriptTensor).rh()
     }
@@ -212,15 +171,9 @@ fn metrics_type(r: &mut Registrar) {
     r.printable("Metrics", |m: &Metrics| m.to_string());
     r.engine
         .register_get("accuracy", |m: &mut Metrics| m.accuracy);
-    r.engine
-        .register_get("confusion", |m: &mut Metrics| -> Array {
-            m.confusion
-                .iter()
-                .map(|row| {
-                    Dynamic::from_array(row.iter().map(|&c| Dynamic::from_int(c as i64)).collect())
-                })
-                .collect()
-        });
+    r.engine.register_get("confusion", |m: &mut Metrics| {
+        rhai::serde::to_dynamic(&m.confusion)
+    });
     r.engine
         .register_get("per_class", |m: &mut Metrics| -> RResult<Dynamic> {
             rhai::serde::to_dynamic(&m.per_class)
@@ -251,12 +204,8 @@ fn register_training(r: &mut Registrar) {
             // An interrupted run still goes into the report, with the epochs it finished.
             let outcome = fit_keeping_history(&n.0, &train, val.as_ref(), &opts);
             let (Ok(report) | Err((_, report))) = &outcome;
-            let mut l = crate::report::log::lock(&log);
-            l.add_data(&train.provenance);
-            l.add_text(
-                &format!("Training {} ({})", n.0.arch.name(), report.stopped),
-                &crate::train::describe(report, &opts),
-            );
+            let model = n.0.arch.name();
+            crate::report::log::lock(&log).add_training(&model, &train.provenance, report, &opts);
             outcome.map_err(|(e, _)| to_rhai(e))
         },
     );
@@ -266,17 +215,7 @@ fn register_training(r: &mut Registrar) {
         "evaluate",
         move |n: &mut Net, ds: Dataset| -> RResult<Metrics> {
             let m = evaluate_model(&n.0, &ds, CHUNK).rh()?;
-            let mut l = crate::report::log::lock(&log);
-            l.add_data(&ds.provenance);
-            let what = ds.provenance.steps.last().cloned().unwrap_or_default();
-            l.add_text(
-                &format!(
-                    "Evaluation of {} ({} samples: {what})",
-                    n.0.arch.name(),
-                    ds.len()
-                ),
-                &m.to_string(),
-            );
+            crate::report::log::lock(&log).add_evaluation(&n.0.arch.name(), &ds, &m);
             Ok(m)
         },
     );
