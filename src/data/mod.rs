@@ -187,6 +187,13 @@ impl Dataset {
         self.subset(&idx, &format!("first {} samples", idx.len()))
     }
 
+    /// Every sample but the first `n`.
+    pub fn skip(&self, n: usize) -> Result<Dataset> {
+        let n = n.min(self.len());
+        let idx: Vec<usize> = (n..self.len()).collect();
+        self.subset(&idx, &format!("all but the first {n} samples"))
+    }
+
     /// The same samples with a transform applied on top of any existing one.
     pub fn with_transform(&self, t: Transform) -> Dataset {
         let mut d = self.clone();

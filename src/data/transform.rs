@@ -36,6 +36,31 @@ crate::options! {
 }
 
 impl Transform {
+    /// clip(x, lo, hi)/scale + offset, refusing an empty range or a zero scale.
+    pub fn clip_scale(lo: f64, hi: f64, scale: f64, offset: f64) -> Result<Transform> {
+        if scale == 0.0 || lo > hi || [lo, hi, scale, offset].iter().any(|v| !v.is_finite()) {
+            return Err(crate::Error::invalid(
+                "clip_scale: needs finite numbers, lo <= hi and a non-zero scale",
+            ));
+        }
+        Ok(Transform::ClipScale {
+            lo,
+            hi,
+            scale,
+            offset,
+        })
+    }
+
+    /// (x − mean[c])/std[c] per channel: as many means as stds, none of them zero.
+    pub fn normalize(mean: Vec<f64>, std: Vec<f64>) -> Result<Transform> {
+        if mean.len() != std.len() || std.contains(&0.0) {
+            return Err(crate::Error::invalid(
+                "normalize: mean and std need the same length and non-zero stds",
+            ));
+        }
+        Ok(Transform::Normalize { mean, std })
+    }
+
     /// Statistics of (N, F) data: mean and population std (ddof 0) per feature, as numpy's.
     pub fn standardize_from(x: &Tensor, names: &[String], offset: f64) -> Result<Transform> {
         let (n, f) = x

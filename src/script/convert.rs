@@ -197,6 +197,11 @@ pub fn nested_array(t: &Tensor) -> RResult<Dynamic> {
     Ok(build(&vals, t.dims(), &leaf))
 }
 
+/// Names as a script array of strings.
+pub fn strings(names: &[String]) -> Array {
+    names.iter().map(|n| Dynamic::from(n.clone())).collect()
+}
+
 pub fn shape_array(dims: &[usize]) -> Array {
     dims.iter().map(|&d| Dynamic::from_int(d as i64)).collect()
 }

@@ -42,24 +42,12 @@ fn dataset_getters(r: &mut Registrar) {
         .register_get("x", |d: &mut Dataset| d.x().map(ScriptTensor).rh());
     r.engine
         .register_get("y", |d: &mut Dataset| d.labels().map(ScriptTensor).rh());
-    r.engine.register_get("classes", |d: &mut Dataset| {
-        d.class_names
-            .iter()
-            .map(|c| Dynamic::from(c.clone()))
-            .collect::<Array>()
-    });
-    r.engine.register_get("features", |d: &mut Dataset| {
-        d.feature_names
-            .iter()
-            .map(|c| Dynamic::from(c.clone()))
-            .collect::<Array>()
-    });
-    r.engine.register_get("ids", |d: &mut Dataset| {
-        d.ids
-            .iter()
-            .map(|c| Dynamic::from(c.clone()))
-            .collect::<Array>()
-    });
+    r.engine
+        .register_get("classes", |d: &mut Dataset| strings(&d.class_names));
+    r.engine
+        .register_get("features", |d: &mut Dataset| strings(&d.feature_names));
+    r.engine
+        .register_get("ids", |d: &mut Dataset| strings(&d.ids));
     r.engine
         .register_get("provenance", |d: &mut Dataset| -> RResult<Dynamic> {
             rhai::serde::to_dynamic(&d.provenance)
@@ -70,51 +58,35 @@ fn dataset_getters(r: &mut Registrar) {
             .map(|c| Dynamic::from_int(c as i64))
             .collect::<Array>()
     });
-    r.engine.register_fn(
-        "batch",
-        |d: &mut Dataset, s: i64, l: i64| -> RResult<ScriptTensor> {
-            if s < 0 || l < 0 {
-                return err("batch: start and len must be non-negative");
-            }
-            d.batch(s as usize, l as usize).map(ScriptTensor).rh()
-        },
-    );
+    r.engine
+        .register_fn("batch", |d: &mut Dataset, s: i64, l: i64| {
+            let (s, l) = (count(s, "batch: start")?, count(l, "batch: len")?);
+            d.batch(s, l).map(ScriptTensor).rh()
+        });
 }
 
 fn dataset_ops(r: &mut Registrar) {
-    r.engine.register_fn("split_mod3", |d: &mut Dataset| {
-        split::split_mod3(d, false).map(splits_map).rh()
+    options_fn!(r, "split_mod3", m, |d: &mut Dataset| -> RResult<Map> {
+        let o: SplitOptions = read_options("split_mod3", &m)?;
+        split::split_mod3(d, o.within_class).map(splits_map).rh()
     });
-    r.engine
-        .register_fn("split_mod3", |d: &mut Dataset, m: Map| -> RResult<Map> {
-            let o: SplitOptions = read_options("split_mod3", &m)?;
-            split::split_mod3(d, o.within_class).map(splits_map).rh()
-        });
-    fn standardize(d: &Dataset, offset: f64) -> RResult<Transform> {
-        Transform::standardize_from(&d.raw_x().rh()?, &d.feature_names, offset).rh()
-    }
-    r.engine.register_fn("standardize", |d: &mut Dataset| {
-        standardize(d, StandardizeOptions::default().offset)
-    });
-    r.engine.register_fn(
+    options_fn!(
+        r,
         "standardize",
-        |d: &mut Dataset, m: Map| -> RResult<Transform> {
+        m,
+        |d: &mut Dataset| -> RResult<Transform> {
             let o: StandardizeOptions = read_options("standardize", &m)?;
-            standardize(d, o.offset)
-        },
+            Transform::standardize_from(&d.raw_x().rh()?, &d.feature_names, o.offset).rh()
+        }
     );
     r.engine
         .register_fn("map", |d: &mut Dataset, t: Transform| d.with_transform(t));
     r.engine.register_fn("head", |d: &mut Dataset, n: i64| {
         d.head(n.max(0) as usize).rh()
     });
-    r.engine
-        .register_fn("skip", |d: &mut Dataset, n: i64| -> RResult<Dataset> {
-            let n = (n.max(0) as usize).min(d.len());
-            let idx: Vec<usize> = (n..d.len()).collect();
-            d.subset(&idx, &format!("all but the first {n} samples"))
-                .rh()
-        });
+    r.engine.register_fn("skip", |d: &mut Dataset, n: i64| {
+        d.skip(n.max(0) as usize).rh()
+    });
     r.engine.register_fn(
         "subset",
         |d: &mut Dataset, idx: Array| -> RResult<Dataset> {
@@ -166,21 +138,8 @@ fn transforms(r: &mut Registrar) {
     r.engine.register_fn(
         "clip_scale",
         |lo: Dynamic, hi: Dynamic, s: Dynamic, off: Dynamic| -> RResult<Transform> {
-            let (lo, hi, scale, offset) = (
-                number(&lo, "clip_scale")?,
-                number(&hi, "clip_scale")?,
-                number(&s, "clip_scale")?,
-                number(&off, "clip_scale")?,
-            );
-            if scale == 0.0 || lo > hi {
-                return err("clip_scale: needs lo <= hi and a non-zero scale");
-            }
-            Ok(Transform::ClipScale {
-                lo,
-                hi,
-                scale,
-                offset,
-            })
+            let n = |d: &Dynamic| number(d, "clip_scale");
+            Transform::clip_scale(n(&lo)?, n(&hi)?, n(&s)?, n(&off)?).rh()
         },
     );
     r.engine.register_fn(
@@ -192,11 +151,7 @@ fn transforms(r: &mut Registrar) {
                     None => Ok(vec![number(d, "normalize")?]),
                 }
             };
-            let (mean, std) = (list(&m)?, list(&s)?);
-            if mean.len() != std.len() || std.contains(&0.0) {
-                return err("normalize: mean and std need the same length and non-zero stds");
-            }
-            Ok(Transform::Normalize { mean, std })
+            Transform::normalize(list(&m)?, list(&s)?).rh()
         },
     );
     r.engine.register_fn(
@@ -227,14 +182,10 @@ fn loaders(r: &mut Registrar) {
     r.engine.register_fn("load_creditcard", |p: &str| {
         load_csv(Path::new(p), &creditcard_options()).rh()
     });
-    r.engine.register_fn("load_creditcard_split", || {
-        creditcard::splits(&Default::default()).map(splits_map).rh()
+    options_fn!(r, "load_creditcard_split", m, || -> RResult<Map> {
+        let o = read_options("load_creditcard_split", &m)?;
+        creditcard::splits(&o).map(splits_map).rh()
     });
-    r.engine
-        .register_fn("load_creditcard_split", |m: Map| -> RResult<Map> {
-            let o = read_options("load_creditcard_split", &m)?;
-            creditcard::splits(&o).map(splits_map).rh()
-        });
     options_fn!(r, "load_npz", m, |p: &str, s: &str| -> RResult<Dataset> {
         let o: NpzOptions = read_options("load_npz", &m)?;
         npz::load_npz(Path::new(p), s, o.classes).rh()

@@ -48,8 +48,7 @@ fn register_zoo(r: &mut Registrar) {
         .map(|d| d.name)
         .filter(|n| crate::nn::arch::ZOO.contains(n))
     {
-        r.engine.register_fn(name, move || zoo(name, Map::new()));
-        r.engine.register_fn(name, move |m: Map| zoo(name, m));
+        options_fn!(r, name, m, || -> RResult<Net> { zoo(name, m) });
     }
 
     options_fn!(r, "load_onnx", m, |path: &str| -> RResult<Net> {

@@ -195,6 +195,9 @@ impl Registrar<'_> {
 /// `name(args…, #{options})` and `name(args…)`, the same function with its options map left
 /// out: `options_fn!(r, "name", m, |a: A, b: B| -> R { … m … })` registers both, `m` the map.
 macro_rules! options_fn {
+    ($r:expr, $name:expr, $m:ident, || -> $ret:ty $body:block) => {
+        options_fn!($r, $name, $m, | | -> $ret $body)
+    };
     ($r:expr, $name:expr, $m:ident, |$($arg:ident: $ty:ty),*| -> $ret:ty $body:block) => {{
         let with = move |$($arg: $ty,)* $m: rhai::Map| -> $ret { $body };
         let without = with.clone();
