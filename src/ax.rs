@@ -1140,9 +1140,27 @@ fn argmax(v: &[f64]) -> usize {
 #[derive(Clone, Debug, Serialize)]
 pub struct AccuracyRow {
     pub mode: Mode,
-    pub baseline: (usize, f64),
-    /// (method, correct after AX, accuracy after AX, zero heatmaps)
-    pub methods: Vec<(String, usize, f64, usize)>,
+    /// The model alone, before AX.
+    pub baseline: Accuracy,
+    /// Per method, after AX.
+    pub methods: Vec<MethodAccuracy>,
+}
+
+/// How many of a sweep's samples a model classifies correctly, and the fraction.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Accuracy {
+    pub correct: usize,
+    pub fraction: f64,
+}
+
+/// One method's column of the accuracy table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MethodAccuracy {
+    pub method: String,
+    /// Correct after AX.
+    pub after: Accuracy,
+    /// Samples whose heatmap is all zero (x + h = x for them).
+    pub zero_maps: usize,
 }
 
 impl AxTable {
@@ -1190,14 +1208,23 @@ impl AxTable {
                     .iter()
                     .map(|m| {
                         let rows: Vec<&AxRow> = self.rows_of(m, mode).collect();
-                        let c = rows.iter().filter(|r| r.correct_after()).count();
-                        let z = rows.iter().filter(|r| r.zero_map).count();
-                        (m.clone(), c, c as f64 / rows.len().max(1) as f64, z)
+                        let correct = rows.iter().filter(|r| r.correct_after()).count();
+                        MethodAccuracy {
+                            method: m.clone(),
+                            after: Accuracy {
+                                correct,
+                                fraction: correct as f64 / rows.len().max(1) as f64,
+                            },
+                            zero_maps: rows.iter().filter(|r| r.zero_map).count(),
+                        }
                     })
                     .collect();
                 AccuracyRow {
                     mode,
-                    baseline: (base, base as f64 / n as f64),
+                    baseline: Accuracy {
+                        correct: base,
+                        fraction: base as f64 / n as f64,
+                    },
                     methods,
                 }
             })
@@ -1222,8 +1249,8 @@ impl AxTable {
         s.push_str(&header);
         s.push('\n');
         for a in self.accuracy() {
-            let mut line = format!("{:<6} {:>9.4}", a.mode.name(), a.baseline.1);
-            for (_, _, acc, _) in &a.methods {
+            let mut line = format!("{:<6} {:>9.4}", a.mode.name(), a.baseline.fraction);
+            for acc in a.methods.iter().map(|m| m.after.fraction) {
                 line.push_str(&format!(" {acc:>14.4}"));
             }
             s.push_str(&line);
@@ -1235,8 +1262,8 @@ impl AxTable {
             .flat_map(|a| {
                 a.methods
                     .iter()
-                    .filter(|m| m.3 > 0)
-                    .map(move |m| format!("{} {} ({})", m.0, m.3, a.mode.name()))
+                    .filter(|m| m.zero_maps > 0)
+                    .map(move |m| format!("{} {} ({})", m.method, m.zero_maps, a.mode.name()))
             })
             .collect();
         if !zeros.is_empty() {

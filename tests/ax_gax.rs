@@ -329,7 +329,7 @@ fn ax_sweep_writes_resumes_and_reports() {
     let base = gaxsh::train::evaluate_model(&net, &ds, 256)
         .unwrap()
         .accuracy;
-    assert!((full.accuracy()[0].baseline.1 - base).abs() < 1e-12);
+    assert!((full.accuracy()[0].baseline.fraction - base).abs() < 1e-12);
     // Gap statistics for both meanings, with the MSP baseline beside them.
     let gaps = gaxsh::gap::gap_stats(&full);
     assert_eq!(gaps.len(), 2 * 2 * 6);

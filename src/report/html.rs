@@ -203,9 +203,10 @@ pub fn accuracy(t: &AxTable) -> String {
         s.push_str(&format!(
             "<tr><td>x{}h</td><td>{:.4}</td>",
             if a.mode.name() == "sum" { "+" } else { "*" },
-            a.baseline.1
+            a.baseline.fraction
         ));
-        for (_, c, acc, z) in &a.methods {
+        for m in &a.methods {
+            let (acc, c, z) = (m.after.fraction, m.after.correct, &m.zero_maps);
             let zero = if *z > 0 {
                 format!(" <span class=note>({z} all-zero heatmaps)</span>")
             } else {

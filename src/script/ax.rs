@@ -26,6 +26,17 @@ fn row_map(r: &crate::ax::AxRow) -> RResult<Dynamic> {
     rhai::serde::to_dynamic(r)
 }
 
+/// One mode's row of the accuracy table: `#{mode, Baseline, Saliency, …}`.
+fn accuracy_map(a: &crate::ax::AccuracyRow) -> RResult<Dynamic> {
+    let mut m = Map::new();
+    m.insert("mode".into(), a.mode.name().into());
+    m.insert("Baseline".into(), a.baseline.fraction.into());
+    for col in &a.methods {
+        m.insert(col.method.as_str().into(), col.after.fraction.into());
+    }
+    Ok(m.into())
+}
+
 fn register_co(r: &mut Registrar) {
     fn from_logits(
         b: &ScriptTensor,
@@ -105,18 +116,7 @@ fn register_sweep(r: &mut Registrar) {
     );
     r.engine
         .register_fn("accuracy_table", |t: &mut AxTable| -> RResult<Array> {
-            t.accuracy()
-                .iter()
-                .map(|a| {
-                    let mut m = Map::new();
-                    m.insert("mode".into(), Dynamic::from(a.mode.name().to_string()));
-                    m.insert("Baseline".into(), Dynamic::from_float(a.baseline.1));
-                    for (name, _, acc, _) in &a.methods {
-                        m.insert(name.as_str().into(), Dynamic::from_float(*acc));
-                    }
-                    Ok(Dynamic::from_map(m))
-                })
-                .collect()
+            t.accuracy().iter().map(accuracy_map).collect()
         });
     fn co_of(t: &AxTable, method: &str, mode: &str) -> RResult<ScriptTensor> {
         vector(t.co(method, Mode::parse(mode).rh()?).rh()?)
