@@ -158,6 +158,7 @@ fn register_gap(r: &mut Registrar) {
 
 fn register_gax(r: &mut Registrar) {
     r.printable("GaxResult", |g: &GaxResult| g.summary());
+    // Over a dataset (its labels and provenance kept) or a batch of inputs.
     let log = r.log.clone();
     r.engine.register_fn(
         "gax",
@@ -183,14 +184,9 @@ fn register_gax(r: &mut Registrar) {
         },
     );
 
-    r.engine
-        .register_fn("co_ceiling", |n: Net| -> RResult<Array> {
-            Ok(crate::gax::co_ceiling(&n.0)
-                .rh()?
-                .into_iter()
-                .map(Dynamic::from_float)
-                .collect())
-        });
+    r.engine.register_fn("co_ceiling", |n: Net| {
+        rhai::serde::to_dynamic(crate::gax::co_ceiling(&n.0).rh()?)
+    });
 
     options_fn!(r, "toy2d", m, |theta: f64, a1: f64| -> RResult<Dynamic> {
         let opts = read_options("toy2d", &m)?;
@@ -204,19 +200,16 @@ fn register_gax(r: &mut Registrar) {
         rhai::serde::to_dynamic(crate::gax::toy::sweep(a1, points, &opts).rh()?)
     });
 
-    r.engine
-        .register_get("scores", |g: &mut GaxResult| per_step(&g.scores));
-    fn per_step(traces: &[Vec<f64>]) -> Array {
-        traces
-            .iter()
-            .map(|s| Dynamic::from_array(s.iter().map(|&v| Dynamic::from_float(v)).collect()))
-            .collect()
-    }
-    r.engine
-        .register_get("losses", |g: &mut GaxResult| per_step(&g.losses));
+    // Per sample, one value per step.
+    r.engine.register_get("scores", |g: &mut GaxResult| {
+        rhai::serde::to_dynamic(&g.scores)
+    });
+    r.engine.register_get("losses", |g: &mut GaxResult| {
+        rhai::serde::to_dynamic(&g.losses)
+    });
     r.engine
         .register_get("similarity_terms", |g: &mut GaxResult| {
-            per_step(&g.similarity_terms)
+            rhai::serde::to_dynamic(&g.similarity_terms)
         });
     r.engine
         .register_get("updated_heatmaps", |g: &mut GaxResult| {
