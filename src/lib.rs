@@ -14,6 +14,7 @@
 // does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod args;
 pub mod attr;
 pub mod ax;
 pub mod classes;

@@ -65,7 +65,7 @@ impl SessionBuilder {
         let mut scope = Scope::new();
         scope.push_constant(
             "args",
-            args.lock().unwrap_or_else(|p| p.into_inner()).as_map(),
+            crate::script::options::args_map(&args.lock().unwrap_or_else(|p| p.into_inner())),
         );
         Session {
             engine,

@@ -279,18 +279,8 @@ pub fn run_record(
     args: &Arc<Mutex<ScriptArgs>>,
     dir: &Path,
 ) -> RResult<RunRecord> {
-    let options = args
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .resolved
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                rhai::serde::from_dynamic(v).unwrap_or(serde_yaml::Value::Null),
-            )
-        })
-        .collect();
+    let args = args.lock().unwrap_or_else(|p| p.into_inner());
+    let options = args.resolved.iter().cloned().collect();
     lock(log).record_in(dir, options).rh()
 }
 
