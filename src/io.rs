@@ -202,6 +202,16 @@ pub fn write_atomic_with(
 }
 
 /// Write bytes to `path` atomically.
+/// The names in a folder, sorted.
+pub fn list_dir(path: &Path) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
 }

@@ -215,6 +215,16 @@ pub fn read_text(path: &std::path::Path) -> Result<String> {
         .map_err(|_| Error::bad_file(path, "not a text file (invalid UTF-8)"))
 }
 
+/// The process's peak resident memory (VmHWM) in MiB, or -1 where /proc does not say.
+pub fn peak_memory_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+    kb.map_or(-1.0, |kb| kb / 1024.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -356,7 +356,7 @@ fn register_show(r: &mut Registrar, output: OutputSink) {
     r.engine
         .register_fn("show", move |t: ScriptTensor| -> RResult<String> {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let dir = super::session_fns::temp_dir();
+            let dir = crate::io::scratch_dir();
             std::fs::create_dir_all(&dir).map_err(|e| to_rhai(crate::Error::io(&dir, e)))?;
             let path = dir.join(format!("show-{n}.png"));
             let mut t = t.0;

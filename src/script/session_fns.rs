@@ -10,11 +10,6 @@ fn start() -> Instant {
     *START.get_or_init(Instant::now)
 }
 
-/// A folder private to this process for scratch files (examples, tests).
-pub fn temp_dir() -> std::path::PathBuf {
-    crate::io::scratch_dir()
-}
-
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
 #[rustfmt::skip]
 const DOCS: &[FnDoc] = &[
@@ -84,12 +79,7 @@ pub fn register(r: &mut Registrar) {
 
     r.engine
         .register_fn("list_dir", |p: &str| -> RResult<rhai::Array> {
-            let mut names: Vec<String> = std::fs::read_dir(p)
-                .map_err(|e| to_rhai(crate::Error::io(p, e)))?
-                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-                .collect();
-            names.sort();
-            Ok(names.into_iter().map(rhai::Dynamic::from).collect())
+            Ok(strings(&crate::io::list_dir(p.as_ref()).rh()?))
         });
 
     r.engine
@@ -102,7 +92,8 @@ pub fn register(r: &mut Registrar) {
             crate::io::write_atomic(p.as_ref(), text.as_bytes()).rh()
         });
 
-    r.engine.register_fn("peak_memory_mb", peak_memory_mb);
+    r.engine
+        .register_fn("peak_memory_mb", crate::limits::peak_memory_mb);
 
     r.engine
         .register_fn("threads", || crate::threads::current() as i64);
@@ -112,18 +103,4 @@ pub fn register(r: &mut Registrar) {
     r.engine.register_fn("device", |name: &str| -> RResult<()> {
         crate::device::parse(name).map(crate::device::set).rh()
     });
-}
-
-/// VmHWM from /proc/self/status, in MiB.
-pub fn peak_memory_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(-1.0)
 }

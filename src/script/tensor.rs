@@ -223,14 +223,7 @@ fn register_conversions(r: &mut Registrar) {
     r.engine
         .register_fn("to_array", |t: &mut T| nested_array(&t.0));
     fn item(t: &mut T) -> RResult<f64> {
-        if t.0.elem_count() != 1 {
-            return err(format!(
-                "item(): the tensor has {} elements, not 1 (shape {:?})",
-                t.0.elem_count(),
-                t.0.dims()
-            ));
-        }
-        Ok(ops::to_f64_vec(&t.0).rh()?[0])
+        ops::item(&t.0).rh()
     }
     r.engine.register_fn("item", item);
     r.engine.register_fn("to_float", item);
@@ -273,54 +266,36 @@ fn register_conversions(r: &mut Registrar) {
 }
 
 fn register_operators(r: &mut Registrar) {
+    // Tensor ∘ tensor, tensor ∘ number and number ∘ tensor for each operator.
     macro_rules! arith {
-        ($sym:expr, $op:expr) => {
+        ($sym:expr, $f:ident, $op:expr) => {
+            r.engine.register_fn($sym, |a: T, b: T| $f($op, &a.0, &b.0));
             r.engine
-                .register_fn($sym, |a: T, b: T| bin($op, &a.0, &b.0));
+                .register_fn($sym, |a: T, b: f64| $f($op, &a.0, &scalar(b, &a.0)?));
             r.engine
-                .register_fn($sym, |a: T, b: f64| bin($op, &a.0, &scalar(b, &a.0)?));
-            r.engine.register_fn($sym, |a: T, b: i64| {
-                bin($op, &a.0, &scalar(b as f64, &a.0)?)
-            });
+                .register_fn($sym, |a: T, b: i64| $f($op, &a.0, &scalar(b as f64, &a.0)?));
             r.engine
-                .register_fn($sym, |a: f64, b: T| bin($op, &scalar(a, &b.0)?, &b.0));
-            r.engine.register_fn($sym, |a: i64, b: T| {
-                bin($op, &scalar(a as f64, &b.0)?, &b.0)
-            });
+                .register_fn($sym, |a: f64, b: T| $f($op, &scalar(a, &b.0)?, &b.0));
+            r.engine
+                .register_fn($sym, |a: i64, b: T| $f($op, &scalar(a as f64, &b.0)?, &b.0));
         };
     }
-    arith!("+", BinOp::Add);
-    arith!("-", BinOp::Sub);
-    arith!("*", BinOp::Mul);
-    arith!("/", BinOp::Div);
-    arith!("**", BinOp::Pow);
+    arith!("+", bin, BinOp::Add);
+    arith!("-", bin, BinOp::Sub);
+    arith!("*", bin, BinOp::Mul);
+    arith!("/", bin, BinOp::Div);
+    arith!("**", bin, BinOp::Pow);
     r.engine.register_fn("-", |a: T| {
         ops::as_float(&a.0).and_then(|t| Ok(t.neg()?)).map(T).rh()
     });
     r.engine.register_fn("+", |a: T| a);
 
-    macro_rules! compare {
-        ($sym:expr, $op:expr) => {
-            r.engine
-                .register_fn($sym, |a: T, b: T| cmp($op, &a.0, &b.0));
-            r.engine
-                .register_fn($sym, |a: T, b: f64| cmp($op, &a.0, &scalar(b, &a.0)?));
-            r.engine.register_fn($sym, |a: T, b: i64| {
-                cmp($op, &a.0, &scalar(b as f64, &a.0)?)
-            });
-            r.engine
-                .register_fn($sym, |a: f64, b: T| cmp($op, &scalar(a, &b.0)?, &b.0));
-            r.engine.register_fn($sym, |a: i64, b: T| {
-                cmp($op, &scalar(a as f64, &b.0)?, &b.0)
-            });
-        };
-    }
-    compare!("<", CmpOp::Lt);
-    compare!("<=", CmpOp::Le);
-    compare!(">", CmpOp::Gt);
-    compare!(">=", CmpOp::Ge);
-    compare!("==", CmpOp::Eq);
-    compare!("!=", CmpOp::Ne);
+    arith!("<", cmp, CmpOp::Lt);
+    arith!("<=", cmp, CmpOp::Le);
+    arith!(">", cmp, CmpOp::Gt);
+    arith!(">=", cmp, CmpOp::Ge);
+    arith!("==", cmp, CmpOp::Eq);
+    arith!("!=", cmp, CmpOp::Ne);
 
     r.engine
         .register_fn("where", |m: T, a: Dynamic, b: Dynamic| -> RResult<T> {

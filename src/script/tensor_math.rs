@@ -83,21 +83,24 @@ fn register_grad(r: &mut Registrar) {
     r.engine.register_fn(
         "grad",
         |ctx: rhai::NativeCallContext, f: rhai::FnPtr, x: T| -> RResult<T> {
-            let var = candle_core::Var::from_tensor(&float(&x.0)?).rh()?;
-            let y: rhai::Dynamic = f.call_within_context(&ctx, (T(var.as_tensor().clone()),))?;
-            let Some(y) = y.try_cast::<T>() else {
-                return err("grad: the function must return a Tensor");
-            };
-            if y.0.elem_count() != 1 {
-                return err(format!(
-                    "grad: the function must return one value, got shape {:?}",
-                    y.0.dims()
-                ));
-            }
-            let grads = y.0.sum_all().and_then(|s| s.backward()).rh()?;
-            match grads.get(var.as_tensor()) {
-                Some(g) => Ok(T(g.clone())),
-                None => Ok(T(var.as_tensor().zeros_like().rh()?)),
+            // The script function's error is kept whole to be rethrown where `grad` was called.
+            let mut script_error = None;
+            let g = ops::gradient(&x.0, |v| {
+                let y = f.call_within_context::<rhai::Dynamic>(&ctx, (T(v.clone()),));
+                match y.map(|y| y.try_cast::<T>()) {
+                    Ok(Some(y)) => Ok(y.0),
+                    Ok(None) => Err(crate::Error::invalid(
+                        "grad: the function must return a Tensor",
+                    )),
+                    Err(e) => {
+                        script_error = Some(e);
+                        Err(crate::Error::invalid("grad: the function failed"))
+                    }
+                }
+            });
+            match (g, script_error) {
+                (_, Some(e)) => Err(e),
+                (g, None) => g.map(T).rh(),
             }
         },
     );
@@ -143,25 +146,13 @@ fn register_elementwise(r: &mut Registrar) {
     });
 }
 
-/// How a reduction treats `dim`/`keepdim`: over everything when no dim is given.
 fn reduce(
     t: &Tensor,
     dim: Option<i64>,
     keepdim: bool,
     f: fn(&Tensor, usize) -> candle_core::Result<Tensor>,
 ) -> RResult<T> {
-    let t = float(t)?;
-    match dim {
-        None => {
-            let flat = t.flatten_all().rh()?;
-            f(&flat, 0).map(T).rh()
-        }
-        Some(d) => {
-            let d = dim_index(d, t.rank()).rh()?;
-            let out = f(&t, d).rh()?;
-            Ok(T(if keepdim { out.unsqueeze(d).rh()? } else { out }))
-        }
-    }
+    ops::reduce(t, dim, keepdim, f).map(T).rh()
 }
 
 macro_rules! reduction {

@@ -377,6 +377,53 @@ pub fn eye(n: usize, dtype: DType) -> Result<Tensor> {
     Ok(Tensor::eye(n, dtype, &crate::device::current())?)
 }
 
+/// A reduction as torch applies it: over every element when no `dim` is given, else along
+/// `dim` (counting from the end when negative), kept as a size-1 dimension with `keepdim`.
+pub fn reduce(
+    t: &Tensor,
+    dim: Option<i64>,
+    keepdim: bool,
+    f: fn(&Tensor, usize) -> candle_core::Result<Tensor>,
+) -> Result<Tensor> {
+    let t = as_float(t)?;
+    let Some(dim) = dim else {
+        return Ok(f(&t.flatten_all()?, 0)?);
+    };
+    let d = dim_index(dim, t.rank())?;
+    let out = f(&t, d)?;
+    Ok(if keepdim { out.unsqueeze(d)? } else { out })
+}
+
+/// The gradient at `x` of `f`, a function to one value (automatic differentiation through the
+/// tensor operations `f` uses); zeros where `f` does not depend on `x`.
+pub fn gradient(x: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let var = candle_core::Var::from_tensor(&as_float(x)?)?;
+    let y = f(var.as_tensor())?;
+    if y.elem_count() != 1 {
+        return Err(Error::invalid(format!(
+            "grad: the function must return one value, got shape {:?}",
+            y.dims()
+        )));
+    }
+    let grads = y.sum_all()?.backward()?;
+    match grads.get(var.as_tensor()) {
+        Some(g) => Ok(g.clone()),
+        None => Ok(var.as_tensor().zeros_like()?),
+    }
+}
+
+/// The value of a one-element tensor.
+pub fn item(t: &Tensor) -> Result<f64> {
+    if t.elem_count() != 1 {
+        return Err(Error::invalid(format!(
+            "item(): the tensor has {} elements, not 1 (shape {:?})",
+            t.elem_count(),
+            t.dims()
+        )));
+    }
+    Ok(to_f64_vec(t)?[0])
+}
+
 /// The values of any tensor as f64, row-major.
 pub fn to_f64_vec(t: &Tensor) -> Result<Vec<f64>> {
     Ok(t.flatten_all()?.to_dtype(DType::F64)?.to_vec1::<f64>()?)
