@@ -64,14 +64,14 @@ pub fn register(r: &mut Registrar) {
         run(&n, &d.x().rh()?, method, m, Some(&d.y))
     });
 
-    r.engine.register_fn("methods", || {
+    r.register_fn("methods", || {
         Method::PAPER
             .iter()
             .map(|m| Dynamic::from(m.name().to_string()))
             .collect::<Array>()
     });
 
-    r.engine.register_fn(
+    r.register_fn(
         "normalize",
         |h: &mut ScriptTensor| -> RResult<ScriptTensor> {
             normalize(&crate::tensor::ops::as_float(&h.0).rh()?)
@@ -79,10 +79,9 @@ pub fn register(r: &mut Registrar) {
                 .rh()
         },
     );
-    r.engine
-        .register_fn("zero_maps", |h: &mut ScriptTensor| -> RResult<i64> {
-            normalize(&crate::tensor::ops::as_float(&h.0).rh()?)
-                .map(|(_, z)| z as i64)
-                .rh()
-        });
+    r.register_fn("zero_maps", |h: &mut ScriptTensor| -> RResult<i64> {
+        normalize(&crate::tensor::ops::as_float(&h.0).rh()?)
+            .map(|(_, z)| z as i64)
+            .rh()
+    });
 }

@@ -47,11 +47,11 @@ fn register_co(r: &mut Registrar) {
         let l = indices(labels, "labels")?;
         vector(co_scores(&b.0, &a.0, &l, out).rh()?)
     }
-    r.engine.register_fn(
+    r.register_fn(
         "co_score",
         |b: ScriptTensor, a: ScriptTensor, l: Dynamic| from_logits(&b, &a, &l, Output::Raw),
     );
-    r.engine.register_fn(
+    r.register_fn(
         "co_score",
         |b: ScriptTensor, a: ScriptTensor, l: Dynamic, m: Map| -> RResult<ScriptTensor> {
             // From logits there is no mode: only the output form applies.
@@ -103,47 +103,40 @@ fn register_sweep(r: &mut Registrar) {
         Ok(t)
     });
 
-    r.engine
-        .register_fn("save_csv", |t: &mut AxTable, p: &str| {
-            t.save_csv(Path::new(p)).rh()
-        });
-    r.engine.register_fn(
+    r.register_fn("save_csv", |t: &mut AxTable, p: &str| {
+        t.save_csv(Path::new(p)).rh()
+    });
+    r.register_fn(
         "load_ax_csv",
         |p: &str, classes: Array| -> RResult<AxTable> {
             let c: Vec<String> = classes.into_iter().map(|d| d.to_string()).collect();
             AxTable::load_csv(Path::new(p), c).rh()
         },
     );
-    r.engine
-        .register_fn("accuracy_table", |t: &mut AxTable| -> RResult<Array> {
-            t.accuracy().iter().map(accuracy_map).collect()
-        });
+    r.register_fn("accuracy_table", |t: &mut AxTable| -> RResult<Array> {
+        t.accuracy().iter().map(accuracy_map).collect()
+    });
     fn co_of(t: &AxTable, method: &str, mode: &str) -> RResult<ScriptTensor> {
         vector(t.co(method, Mode::parse(mode).rh()?).rh()?)
     }
-    r.engine
-        .register_fn("co", |t: &mut AxTable, m: &str| co_of(t, m, "sum"));
-    r.engine
-        .register_fn("co", |t: &mut AxTable, m: &str, mode: &str| {
-            co_of(t, m, mode)
-        });
-    r.engine
-        .register_fn("rows", |t: &mut AxTable| -> RResult<Array> {
-            t.rows.iter().map(row_map).collect()
-        });
-    r.engine.register_get("notes", |t: &mut AxTable| -> Array {
+    r.register_fn("co", |t: &mut AxTable, m: &str| co_of(t, m, "sum"));
+    r.register_fn("co", |t: &mut AxTable, m: &str, mode: &str| {
+        co_of(t, m, mode)
+    });
+    r.register_fn("rows", |t: &mut AxTable| -> RResult<Array> {
+        t.rows.iter().map(row_map).collect()
+    });
+    r.register_get("notes", |t: &mut AxTable| -> Array {
         t.notes.iter().map(|n| Dynamic::from(n.clone())).collect()
     });
 }
 
 fn register_gap(r: &mut Registrar) {
     r.printable("GapStats", |g: &GapReport| gap_text(&g.0));
-    r.engine
-        .register_fn("gap_stats", |t: AxTable| GapReport(gap_stats(&t)));
-    r.engine
-        .register_fn("to_maps", |g: &mut GapReport| -> RResult<Array> {
-            g.0.iter().map(rhai::serde::to_dynamic).collect()
-        });
+    r.register_fn("gap_stats", |t: AxTable| GapReport(gap_stats(&t)));
+    r.register_fn("to_maps", |g: &mut GapReport| -> RResult<Array> {
+        g.0.iter().map(rhai::serde::to_dynamic).collect()
+    });
     options_fn!(r, "flag_errors", m, |t: AxTable,
                                       method: &str|
      -> RResult<Array> {
@@ -160,7 +153,7 @@ fn register_gax(r: &mut Registrar) {
     r.printable("GaxResult", |g: &GaxResult| g.summary());
     // Over a dataset (its labels and provenance kept) or a batch of inputs.
     let log = r.log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "gax",
         move |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
             let g = gax_samples(&n.0, Samples::Dataset(&d), &read_options("gax", &m)?).rh()?;
@@ -169,7 +162,7 @@ fn register_gax(r: &mut Registrar) {
         },
     );
     let log = r.log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "gax",
         move |n: Net, x: ScriptTensor, m: Map| -> RResult<GaxResult> {
             let g = gax_samples(&n.0, Samples::Batch(&x.0), &read_options("gax", &m)?).rh()?;
@@ -177,14 +170,14 @@ fn register_gax(r: &mut Registrar) {
             Ok(g)
         },
     );
-    r.engine.register_fn(
+    r.register_fn(
         "gax_vs_methods",
         |n: Net, ds: Dataset, g: GaxResult| -> RResult<Dynamic> {
             rhai::serde::to_dynamic(crate::gax::versus_methods(&n.0, &ds, &g).rh()?)
         },
     );
 
-    r.engine.register_fn("co_ceiling", |n: Net| {
+    r.register_fn("co_ceiling", |n: Net| {
         rhai::serde::to_dynamic(crate::gax::co_ceiling(&n.0).rh()?)
     });
 
@@ -201,44 +194,37 @@ fn register_gax(r: &mut Registrar) {
     });
 
     // Per sample, one value per step.
-    r.engine.register_get("scores", |g: &mut GaxResult| {
+    r.register_get("scores", |g: &mut GaxResult| {
         rhai::serde::to_dynamic(&g.scores)
     });
-    r.engine.register_get("losses", |g: &mut GaxResult| {
+    r.register_get("losses", |g: &mut GaxResult| {
         rhai::serde::to_dynamic(&g.losses)
     });
-    r.engine
-        .register_get("similarity_terms", |g: &mut GaxResult| {
-            rhai::serde::to_dynamic(&g.similarity_terms)
-        });
-    r.engine
-        .register_get("updated_heatmaps", |g: &mut GaxResult| {
-            ScriptTensor(g.updated.clone())
-        });
-    r.engine
-        .register_get("steps_to_target", |g: &mut GaxResult| -> Array {
-            g.steps_to_target
-                .iter()
-                .map(|s| Dynamic::from_int(s.map(|v| v as i64).unwrap_or(-1)))
-                .collect()
-        });
-    r.engine.register_get("heatmaps", |g: &mut GaxResult| {
+    r.register_get("similarity_terms", |g: &mut GaxResult| {
+        rhai::serde::to_dynamic(&g.similarity_terms)
+    });
+    r.register_get("updated_heatmaps", |g: &mut GaxResult| {
+        ScriptTensor(g.updated.clone())
+    });
+    r.register_get("steps_to_target", |g: &mut GaxResult| -> Array {
+        g.steps_to_target
+            .iter()
+            .map(|s| Dynamic::from_int(s.map(|v| v as i64).unwrap_or(-1)))
+            .collect()
+    });
+    r.register_get("heatmaps", |g: &mut GaxResult| {
         ScriptTensor(g.heatmaps.clone())
     });
-    r.engine
-        .register_get("final_scores", |g: &mut GaxResult| vector(g.final_scores()));
-    r.engine
-        .register_get("reached", |g: &mut GaxResult| g.reached().len() as i64);
-    r.engine
-        .register_fn("save", |g: &mut GaxResult, dir: &str| {
-            g.save(Path::new(dir)).rh()
-        });
-    r.engine
-        .register_fn("summary", |g: &mut GaxResult| g.summary());
+    r.register_get("final_scores", |g: &mut GaxResult| vector(g.final_scores()));
+    r.register_get("reached", |g: &mut GaxResult| g.reached().len() as i64);
+    r.register_fn("save", |g: &mut GaxResult, dir: &str| {
+        g.save(Path::new(dir)).rh()
+    });
+    r.register_fn("summary", |g: &mut GaxResult| g.summary());
 }
 
 fn register_shard(r: &mut Registrar) {
-    r.engine.register_fn("shard", || -> RResult<Dynamic> {
+    r.register_fn("shard", || -> RResult<Dynamic> {
         crate::shard::current().map_or(Ok(Dynamic::UNIT), rhai::serde::to_dynamic)
     });
 }

@@ -36,33 +36,25 @@ fn splits_map(s: split::Splits) -> Map {
 
 fn dataset_getters(r: &mut Registrar) {
     r.printable("Dataset", |d: &Dataset| format!("{d:?}"));
-    r.engine
-        .register_fn("len", |d: &mut Dataset| d.len() as i64);
-    r.engine
-        .register_get("x", |d: &mut Dataset| d.x().map(ScriptTensor).rh());
-    r.engine
-        .register_get("y", |d: &mut Dataset| d.labels().map(ScriptTensor).rh());
-    r.engine
-        .register_get("classes", |d: &mut Dataset| strings(&d.class_names));
-    r.engine
-        .register_get("features", |d: &mut Dataset| strings(&d.feature_names));
-    r.engine
-        .register_get("ids", |d: &mut Dataset| strings(&d.ids));
-    r.engine
-        .register_get("provenance", |d: &mut Dataset| -> RResult<Dynamic> {
-            rhai::serde::to_dynamic(&d.provenance)
-        });
-    r.engine.register_fn("class_counts", |d: &mut Dataset| {
+    r.register_fn("len", |d: &mut Dataset| d.len() as i64);
+    r.register_get("x", |d: &mut Dataset| d.x().map(ScriptTensor).rh());
+    r.register_get("y", |d: &mut Dataset| d.labels().map(ScriptTensor).rh());
+    r.register_get("classes", |d: &mut Dataset| strings(&d.class_names));
+    r.register_get("features", |d: &mut Dataset| strings(&d.feature_names));
+    r.register_get("ids", |d: &mut Dataset| strings(&d.ids));
+    r.register_get("provenance", |d: &mut Dataset| -> RResult<Dynamic> {
+        rhai::serde::to_dynamic(&d.provenance)
+    });
+    r.register_fn("class_counts", |d: &mut Dataset| {
         d.class_counts()
             .into_iter()
             .map(|c| Dynamic::from_int(c as i64))
             .collect::<Array>()
     });
-    r.engine
-        .register_fn("batch", |d: &mut Dataset, s: i64, l: i64| {
-            let (s, l) = (count(s, "batch: start")?, count(l, "batch: len")?);
-            d.batch(s, l).map(ScriptTensor).rh()
-        });
+    r.register_fn("batch", |d: &mut Dataset, s: i64, l: i64| {
+        let (s, l) = (count(s, "batch: start")?, count(l, "batch: len")?);
+        d.batch(s, l).map(ScriptTensor).rh()
+    });
 }
 
 fn dataset_ops(r: &mut Registrar) {
@@ -79,15 +71,14 @@ fn dataset_ops(r: &mut Registrar) {
             Transform::standardize_from(&d.raw_x().rh()?, &d.feature_names, o.offset).rh()
         }
     );
-    r.engine
-        .register_fn("map", |d: &mut Dataset, t: Transform| d.with_transform(t));
-    r.engine.register_fn("head", |d: &mut Dataset, n: i64| {
+    r.register_fn("map", |d: &mut Dataset, t: Transform| d.with_transform(t));
+    r.register_fn("head", |d: &mut Dataset, n: i64| {
         d.head(n.max(0) as usize).rh()
     });
-    r.engine.register_fn("skip", |d: &mut Dataset, n: i64| {
+    r.register_fn("skip", |d: &mut Dataset, n: i64| {
         d.skip(n.max(0) as usize).rh()
     });
-    r.engine.register_fn(
+    r.register_fn(
         "subset",
         |d: &mut Dataset, idx: Array| -> RResult<Dataset> {
             let i: Vec<usize> = idx
@@ -97,9 +88,8 @@ fn dataset_ops(r: &mut Registrar) {
             d.subset(&i, &format!("subset of {} samples", i.len())).rh()
         },
     );
-    r.engine
-        .register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
-    r.engine.register_fn(
+    r.register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
+    r.register_fn(
         "dataset",
         |x: ScriptTensor, labels: Dynamic, classes: Dynamic| -> RResult<Dataset> {
             let y = super::attribution::indices(&labels, "dataset: labels")?;
@@ -117,32 +107,31 @@ fn dataset_ops(r: &mut Registrar) {
             Dataset::in_memory(x.0, y, names, "tensors from a script").rh()
         },
     );
-    r.engine
-        .register_fn("concat", |a: Array| -> RResult<Dataset> {
-            let ds: Vec<Dataset> = a
-                .into_iter()
-                .map(|d| {
-                    d.try_cast::<Dataset>()
-                        .ok_or_else(|| to_rhai(crate::Error::invalid("concat: expected datasets")))
-                })
-                .collect::<RResult<_>>()?;
-            let refs: Vec<&Dataset> = ds.iter().collect();
-            Dataset::concat(&refs, "concatenated").rh()
-        });
+    r.register_fn("concat", |a: Array| -> RResult<Dataset> {
+        let ds: Vec<Dataset> = a
+            .into_iter()
+            .map(|d| {
+                d.try_cast::<Dataset>()
+                    .ok_or_else(|| to_rhai(crate::Error::invalid("concat: expected datasets")))
+            })
+            .collect::<RResult<_>>()?;
+        let refs: Vec<&Dataset> = ds.iter().collect();
+        Dataset::concat(&refs, "concatenated").rh()
+    });
 }
 
 fn transforms(r: &mut Registrar) {
     r.printable("Transform", |t: &Transform| {
         format!("Transform({})", t.describe())
     });
-    r.engine.register_fn(
+    r.register_fn(
         "clip_scale",
         |lo: Dynamic, hi: Dynamic, s: Dynamic, off: Dynamic| -> RResult<Transform> {
             let n = |d: &Dynamic| number(d, "clip_scale");
             Transform::clip_scale(n(&lo)?, n(&hi)?, n(&s)?, n(&off)?).rh()
         },
     );
-    r.engine.register_fn(
+    r.register_fn(
         "normalize",
         |m: Dynamic, s: Dynamic| -> RResult<Transform> {
             let list = |d: &Dynamic| -> RResult<Vec<f64>> {
@@ -154,7 +143,7 @@ fn transforms(r: &mut Registrar) {
             Transform::normalize(list(&m)?, list(&s)?).rh()
         },
     );
-    r.engine.register_fn(
+    r.register_fn(
         "apply",
         |t: &mut Transform, x: ScriptTensor| -> RResult<ScriptTensor> {
             t.apply(&x.0.to_dtype(candle_core::DType::F64).rh()?)
@@ -165,21 +154,20 @@ fn transforms(r: &mut Registrar) {
 }
 
 fn loaders(r: &mut Registrar) {
-    r.engine
-        .register_fn("load_csv", |path: &str, m: Map| -> RResult<Dataset> {
-            load_csv(Path::new(path), &read_options("load_csv", &m)?).rh()
-        });
-    r.engine.register_fn("load_drybean", || {
+    r.register_fn("load_csv", |path: &str, m: Map| -> RResult<Dataset> {
+        load_csv(Path::new(path), &read_options("load_csv", &m)?).rh()
+    });
+    r.register_fn("load_drybean", || {
         load_csv(
             &bundled("drybean/Dry_Bean_Dataset.csv")?,
             &drybean_options(),
         )
         .rh()
     });
-    r.engine.register_fn("load_drybean", |p: &str| {
+    r.register_fn("load_drybean", |p: &str| {
         load_csv(Path::new(p), &drybean_options()).rh()
     });
-    r.engine.register_fn("load_creditcard", |p: &str| {
+    r.register_fn("load_creditcard", |p: &str| {
         load_csv(Path::new(p), &creditcard_options()).rh()
     });
     options_fn!(r, "load_creditcard_split", m, || -> RResult<Map> {
@@ -194,34 +182,31 @@ fn loaders(r: &mut Registrar) {
         let o: ImageOptions = read_options_among("image_folder", &image_keys(FOLDER_KEYS), &m)?;
         image_folder(Path::new(root), &o.folder(1)).rh()
     });
-    r.engine
-        .register_fn("image_list", |list: &str, m: Map| -> RResult<Dataset> {
-            let o: ImageOptions = read_options_among("image_list", &image_keys(LIST_KEYS), &m)?;
-            let names = match &o.synsets {
-                Some(p) => Some(synset_names(p).rh()?),
-                None => None,
-            };
-            image_list(Path::new(list), names, &o.folder(3)).rh()
-        });
-    r.engine
-        .register_fn("load_image", |p: &str, m: Map| -> RResult<ScriptTensor> {
-            let o: ImageOptions = read_options_among("load_image", &image_keys(IMAGE_KEYS), &m)?;
-            let spec = o.spec(3);
-            let (v, h, w) = crate::data::images::decode(Path::new(p), &spec).rh()?;
-            let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
-            candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &crate::device::current())
-                .map(ScriptTensor)
-                .rh()
-        });
-    r.engine.register_fn("cwd", || {
+    r.register_fn("image_list", |list: &str, m: Map| -> RResult<Dataset> {
+        let o: ImageOptions = read_options_among("image_list", &image_keys(LIST_KEYS), &m)?;
+        let names = match &o.synsets {
+            Some(p) => Some(synset_names(p).rh()?),
+            None => None,
+        };
+        image_list(Path::new(list), names, &o.folder(3)).rh()
+    });
+    r.register_fn("load_image", |p: &str, m: Map| -> RResult<ScriptTensor> {
+        let o: ImageOptions = read_options_among("load_image", &image_keys(IMAGE_KEYS), &m)?;
+        let spec = o.spec(3);
+        let (v, h, w) = crate::data::images::decode(Path::new(p), &spec).rh()?;
+        let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+        candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &crate::device::current())
+            .map(ScriptTensor)
+            .rh()
+    });
+    r.register_fn("cwd", || {
         std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     });
-    r.engine
-        .register_fn("run_dir", |name: &str| -> RResult<String> {
-            Ok(crate::locate::run_dir(name).rh()?.display().to_string())
-        });
+    r.register_fn("run_dir", |name: &str| -> RResult<String> {
+        Ok(crate::locate::run_dir(name).rh()?.display().to_string())
+    });
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.

@@ -89,22 +89,22 @@ pub fn register(r: &mut Registrar) {
         Ok(t)
     });
 
-    r.engine.register_fn(
+    r.register_fn(
         "values",
         |t: &mut MetricTable, method: &str, metric: &str| {
             vector(t.scores_of(method, metric).rh()?.to_vec())
         },
     );
 
-    r.engine.register_fn("means", |t: &mut MetricTable| {
+    r.register_fn("means", |t: &mut MetricTable| {
         grid(&t.methods, &t.metric_names(), t.means())
     });
 
-    r.engine.register_fn("agreement", |t: &mut MetricTable| {
+    r.register_fn("agreement", |t: &mut MetricTable| {
         grid(&t.metric_names(), &t.metric_names(), t.method_agreement())
     });
 
-    r.engine.register_fn(
+    r.register_fn(
         "sample_agreement",
         |t: &mut MetricTable, a: &str, b: &str| -> RResult<Dynamic> {
             let r = t.sample_agreement(a, b).rh()?;
@@ -117,27 +117,24 @@ pub fn register(r: &mut Registrar) {
         },
     );
 
-    r.engine
-        .register_fn("curve", |t: &mut MetricTable, method: &str, kind: &str| {
-            let insertion = crate::evaluate::is_insertion(kind).rh()?;
-            vector(t.mean_curve(method, insertion).rh()?)
-        });
-    r.engine.register_get("fractions", |t: &mut MetricTable| {
+    r.register_fn("curve", |t: &mut MetricTable, method: &str, kind: &str| {
+        let insertion = crate::evaluate::is_insertion(kind).rh()?;
+        vector(t.mean_curve(method, insertion).rh()?)
+    });
+    r.register_get("fractions", |t: &mut MetricTable| {
         vector(t.fractions.clone())
     });
-    r.engine
-        .register_get("stages", |t: &mut MetricTable| -> rhai::Array {
-            t.stages.iter().map(|s| Dynamic::from(s.clone())).collect()
-        });
+    r.register_get("stages", |t: &mut MetricTable| -> rhai::Array {
+        t.stages.iter().map(|s| Dynamic::from(s.clone())).collect()
+    });
 
     // Documented with the sweep's save_csv (one entry per name).
-    r.engine
-        .register_fn("save_csv", |t: &mut MetricTable, p: &str| {
-            t.save_csv(Path::new(p)).rh()
-        });
+    r.register_fn("save_csv", |t: &mut MetricTable, p: &str| {
+        t.save_csv(Path::new(p)).rh()
+    });
 
     let log = r.log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "plot_flip_curves",
         move |t: MetricTable, p: &str, kind: &str| -> RResult<String> {
             let insertion = crate::evaluate::is_insertion(kind).rh()?;
@@ -148,7 +145,7 @@ pub fn register(r: &mut Registrar) {
     );
 
     let log = r.log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "plot_metrics",
         move |t: MetricTable, p: &str, x: &str, y: &str| -> RResult<String> {
             metric_scatter(&t, Path::new(p), x, y).rh()?;

@@ -58,90 +58,80 @@ fn register_zoo(r: &mut Registrar) {
             .rh()
     });
 
-    r.engine
-        .register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
-            let spec = ModelSpec::from_path_or_text(s).rh()?;
-            Arch::Custom(spec)
-                .build(DType::F32)
-                .map(|m| Net(Arc::new(m)))
-                .rh()
-        });
-    r.engine
-        .register_fn("build_model", |m: Map| -> RResult<Net> {
-            let spec: ModelSpec =
-                rhai::serde::from_dynamic(&Dynamic::from_map(m)).map_err(|e| {
-                    to_rhai(crate::Error::invalid(format!(
-                        "build_model: {e} (supported layers: {})",
-                        crate::nn::spec::LAYER_KINDS.join(", ")
-                    )))
-                })?;
-            Arch::Custom(spec)
-                .build(DType::F32)
-                .map(|m| Net(Arc::new(m)))
-                .rh()
-        });
+    r.register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
+        let spec = ModelSpec::from_path_or_text(s).rh()?;
+        Arch::Custom(spec)
+            .build(DType::F32)
+            .map(|m| Net(Arc::new(m)))
+            .rh()
+    });
+    r.register_fn("build_model", |m: Map| -> RResult<Net> {
+        let spec: ModelSpec = rhai::serde::from_dynamic(&Dynamic::from_map(m)).map_err(|e| {
+            to_rhai(crate::Error::invalid(format!(
+                "build_model: {e} (supported layers: {})",
+                crate::nn::spec::LAYER_KINDS.join(", ")
+            )))
+        })?;
+        Arch::Custom(spec)
+            .build(DType::F32)
+            .map(|m| Net(Arc::new(m)))
+            .rh()
+    });
 }
 
 fn register_model_methods(r: &mut Registrar) {
-    r.engine
-        .register_get("params", |n: &mut Net| n.0.count_params() as i64);
-    r.engine
-        .register_get("classes", |n: &mut Net| n.0.classes as i64);
-    r.engine
-        .register_get("input_shape", |n: &mut Net| shape_array(&n.0.input_shape));
-    r.engine.register_get("arch", |n: &mut Net| n.0.arch.name());
-    r.engine.register_get("dtype", |n: &mut Net| {
+    r.register_get("params", |n: &mut Net| n.0.count_params() as i64);
+    r.register_get("classes", |n: &mut Net| n.0.classes as i64);
+    r.register_get("input_shape", |n: &mut Net| shape_array(&n.0.input_shape));
+    r.register_get("arch", |n: &mut Net| n.0.arch.name());
+    r.register_get("dtype", |n: &mut Net| {
         crate::tensor::format::dtype_str(n.0.dtype).to_string()
     });
-    r.engine.register_fn("layers", |n: &mut Net| {
+    r.register_fn("layers", |n: &mut Net| {
         n.0.layers()
             .into_iter()
             .map(|(l, _)| Dynamic::from(l))
             .collect::<Array>()
     });
-    r.engine
-        .register_get("cam_layer", |n: &mut Net| -> Dynamic {
-            match &n.0.cam_layer {
-                Some(l) if l.input => Dynamic::from(format!("{} (input)", l.name)),
-                Some(l) => Dynamic::from(l.name.clone()),
-                None => Dynamic::UNIT,
-            }
-        });
-    r.engine.register_fn("summary", |n: &mut Net| n.0.summary());
+    r.register_get("cam_layer", |n: &mut Net| -> Dynamic {
+        match &n.0.cam_layer {
+            Some(l) if l.input => Dynamic::from(format!("{} (input)", l.name)),
+            Some(l) => Dynamic::from(l.name.clone()),
+            None => Dynamic::UNIT,
+        }
+    });
+    r.register_fn("summary", |n: &mut Net| n.0.summary());
     fn logits(n: &mut Net, x: ScriptTensor) -> RResult<ScriptTensor> {
         n.0.logits(&x.0, CHUNK).map(ScriptTensor).rh()
     }
-    r.engine.register_fn("logits", logits);
-    r.engine.register_fn("forward", logits);
-    r.engine.register_fn(
+    r.register_fn("logits", logits);
+    r.register_fn("forward", logits);
+    r.register_fn(
         "predict",
         |n: &mut Net, x: ScriptTensor| -> RResult<ScriptTensor> {
             let l = n.0.logits(&x.0, CHUNK).rh()?;
             l.argmax(1).map(ScriptTensor).rh()
         },
     );
-    r.engine.register_fn("save", |n: &mut Net, p: &str| {
+    r.register_fn("save", |n: &mut Net, p: &str| {
         crate::nn::weights::save(&n.0, Path::new(p)).rh()
     });
-    r.engine.register_fn("save_onnx", |n: &mut Net, p: &str| {
+    r.register_fn("save_onnx", |n: &mut Net, p: &str| {
         crate::onnx::save_onnx(&n.0, Path::new(p)).rh()
     });
     options_fn!(r, "load", m, |n: &mut Net, p: &str| -> RResult<()> {
         let opts: LoadOptions = read_options("load", &m)?;
         load_into(&n.0, Path::new(p), &opts).map(|_| ()).rh()
     });
-    r.engine
-        .register_fn("to_dtype", |n: &mut Net, d: &str| -> RResult<Net> {
-            n.0.to_dtype(dtype_of(d)?).map(|m| Net(Arc::new(m))).rh()
-        });
-    r.engine
-        .register_get("device", |n: &mut Net| crate::device::name(&n.0.device()));
-    r.engine
-        .register_fn("to_device", |n: &mut Net, name: &str| -> RResult<Net> {
-            let d = crate::device::parse(name).rh()?;
-            n.0.to_device(&d).map(|m| Net(Arc::new(m))).rh()
-        });
-    r.engine.register_fn("copy", |n: &mut Net| {
+    r.register_fn("to_dtype", |n: &mut Net, d: &str| -> RResult<Net> {
+        n.0.to_dtype(dtype_of(d)?).map(|m| Net(Arc::new(m))).rh()
+    });
+    r.register_get("device", |n: &mut Net| crate::device::name(&n.0.device()));
+    r.register_fn("to_device", |n: &mut Net, name: &str| -> RResult<Net> {
+        let d = crate::device::parse(name).rh()?;
+        n.0.to_device(&d).map(|m| Net(Arc::new(m))).rh()
+    });
+    r.register_fn("copy", |n: &mut Net| {
         n.0.duplicate().map(|m| Net(Arc::new(m))).rh()
     });
 }
@@ -168,35 +158,31 @@ fn train_options(mut m: Map) -> RResult<(TrainOptions, Option<Dataset>)> {
 
 fn metrics_type(r: &mut Registrar) {
     r.printable("Metrics", |m: &Metrics| m.to_string());
-    r.engine
-        .register_get("accuracy", |m: &mut Metrics| m.accuracy);
-    r.engine.register_get("confusion", |m: &mut Metrics| {
+    r.register_get("accuracy", |m: &mut Metrics| m.accuracy);
+    r.register_get("confusion", |m: &mut Metrics| {
         rhai::serde::to_dynamic(&m.confusion)
     });
-    r.engine
-        .register_get("per_class", |m: &mut Metrics| -> RResult<Dynamic> {
-            rhai::serde::to_dynamic(&m.per_class)
-        });
+    r.register_get("per_class", |m: &mut Metrics| -> RResult<Dynamic> {
+        rhai::serde::to_dynamic(&m.per_class)
+    });
 }
 
 /// What `fit` returns: a short table when printed, its history as properties.
 fn fit_result_type(r: &mut Registrar) {
     r.printable("FitResult", |t: &TrainReport| t.to_string());
-    r.engine.register_get("history", |t: &mut TrainReport| {
+    r.register_get("history", |t: &mut TrainReport| {
         rhai::serde::to_dynamic(&t.epochs)
     });
-    r.engine
-        .register_get("best_val_acc", |t: &mut TrainReport| {
-            t.best_val_acc.map_or(Dynamic::UNIT, Dynamic::from_float)
-        });
-    r.engine
-        .register_get("stopped", |t: &mut TrainReport| t.stopped.clone());
+    r.register_get("best_val_acc", |t: &mut TrainReport| {
+        t.best_val_acc.map_or(Dynamic::UNIT, Dynamic::from_float)
+    });
+    r.register_get("stopped", |t: &mut TrainReport| t.stopped.clone());
 }
 
 fn register_training(r: &mut Registrar) {
     metrics_type(r);
     let log = r.log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "fit",
         move |n: &mut Net, train: Dataset, m: Map| -> RResult<TrainReport> {
             let (opts, val) = train_options(m)?;
@@ -210,7 +196,7 @@ fn register_training(r: &mut Registrar) {
     );
     fit_result_type(r);
     let log = r.log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "evaluate",
         move |n: &mut Net, ds: Dataset| -> RResult<Metrics> {
             let m = evaluate_model(&n.0, &ds, CHUNK).rh()?;
@@ -221,10 +207,10 @@ fn register_training(r: &mut Registrar) {
 }
 
 fn register_formula(r: &mut Registrar) {
-    r.engine.register_fn("init_formula", |n: &mut Net| {
+    r.register_fn("init_formula", |n: &mut Net| {
         crate::nn::formula::load_formula_weights(&n.0).rh()
     });
-    r.engine.register_fn(
+    r.register_fn(
         "formula_input",
         |s: Dynamic, phase: f64| -> RResult<ScriptTensor> {
             crate::nn::formula::formula_input(&shape_of(&s)?, phase, DType::F32)
@@ -235,7 +221,7 @@ fn register_formula(r: &mut Registrar) {
 }
 
 fn register_selection(r: &mut Registrar) {
-    r.engine.register_fn(
+    r.register_fn(
         "first_n_correct",
         |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
             n.0.first_n_correct(d, k.max(0) as usize, CHUNK).rh()

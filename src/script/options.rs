@@ -70,51 +70,49 @@ pub fn register(
 ) {
     r.document(DOCS);
     let a = args.clone();
-    r.engine
-        .register_fn("arg", move |name: &str, default: Dynamic| {
-            resolve(
-                &mut a.lock().unwrap_or_else(|p| p.into_inner()),
-                name,
-                &default,
-            )
-        });
+    r.register_fn("arg", move |name: &str, default: Dynamic| {
+        resolve(
+            &mut a.lock().unwrap_or_else(|p| p.into_inner()),
+            name,
+            &default,
+        )
+    });
 
-    r.engine
-        .register_fn("options", move |about: &str, decl: Map| -> RResult<Map> {
-            let mut declared = Vec::new();
-            for (name, spec) in &decl {
-                match spec.clone().try_cast::<Array>().as_deref() {
-                    Some([default, doc]) if doc.is_string() => declared.push((
-                        name.as_str(),
-                        default.clone(),
-                        doc.clone().cast::<ImmutableString>(),
-                    )),
-                    _ => return err(format!("options: '{name}' must be [default, \"doc\"]")),
-                }
+    r.register_fn("options", move |about: &str, decl: Map| -> RResult<Map> {
+        let mut declared = Vec::new();
+        for (name, spec) in &decl {
+            match spec.clone().try_cast::<Array>().as_deref() {
+                Some([default, doc]) if doc.is_string() => declared.push((
+                    name.as_str(),
+                    default.clone(),
+                    doc.clone().cast::<ImmutableString>(),
+                )),
+                _ => return err(format!("options: '{name}' must be [default, \"doc\"]")),
             }
-            let mut args = args.lock().unwrap_or_else(|p| p.into_inner());
-            if args.help {
-                let list: Vec<Declared> = declared
-                    .iter()
-                    .map(|(name, default, doc)| Declared {
-                        name,
-                        default: if default.is_string() {
-                            format!("\"{default}\"")
-                        } else {
-                            default.to_string()
-                        },
-                        doc,
-                    })
-                    .collect();
-                output(&args.usage(about, &list));
-                let stop = EvalAltResult::ErrorTerminated(Dynamic::from(HelpShown), Position::NONE);
-                return Err(stop.into());
-            }
-            let names: Vec<&str> = declared.iter().map(|(n, _, _)| *n).collect();
-            args.check_declared(&names).rh()?;
-            declared
+        }
+        let mut args = args.lock().unwrap_or_else(|p| p.into_inner());
+        if args.help {
+            let list: Vec<Declared> = declared
                 .iter()
-                .map(|(name, default, _)| Ok(((*name).into(), resolve(&mut args, name, default)?)))
-                .collect()
-        });
+                .map(|(name, default, doc)| Declared {
+                    name,
+                    default: if default.is_string() {
+                        format!("\"{default}\"")
+                    } else {
+                        default.to_string()
+                    },
+                    doc,
+                })
+                .collect();
+            output(&args.usage(about, &list));
+            let stop = EvalAltResult::ErrorTerminated(Dynamic::from(HelpShown), Position::NONE);
+            return Err(stop.into());
+        }
+        let names: Vec<&str> = declared.iter().map(|(n, _, _)| *n).collect();
+        args.check_declared(&names).rh()?;
+        declared
+            .iter()
+            .map(|(name, default, _)| Ok(((*name).into(), resolve(&mut args, name, default)?)))
+            .collect()
+    });
 }

@@ -110,7 +110,7 @@ fn register_co_plots(r: &mut Registrar) {
     });
 
     let l = log;
-    r.engine.register_fn(
+    r.register_fn(
         "curves_co",
         move |g: GaxResult, p: &str| -> RResult<String> {
             curves_co(&g, Path::new(p)).rh()?;
@@ -138,7 +138,7 @@ fn register_general_plots(r: &mut Registrar) {
     });
 
     let l = log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "toy2d_figure",
         move |sweeps: Array, p: &str| -> RResult<String> {
             let sweeps = sweeps
@@ -297,13 +297,12 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     });
 
     let l = log.clone();
-    r.engine
-        .register_fn("report_text", move |t: &str, body: &str| {
-            lock(&l).add_text(t, body)
-        });
+    r.register_fn("report_text", move |t: &str, body: &str| {
+        lock(&l).add_text(t, body)
+    });
 
     let l = log.clone();
-    r.engine.register_fn(
+    r.register_fn(
         "report_compare",
         move |t: &str, rows: Array| -> RResult<()> {
             let rows = rows
@@ -324,13 +323,12 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     );
 
     let (l, a) = (log, args);
-    r.engine
-        .register_fn("record_run", move |dir: &str| -> RResult<String> {
-            let rec = run_record(&l, &a, Path::new(dir))?;
-            let p = Path::new(dir).join("run.yaml");
-            crate::io::write_atomic(&p, rec.to_yaml().rh()?.as_bytes()).rh()?;
-            Ok(p.display().to_string())
-        });
+    r.register_fn("record_run", move |dir: &str| -> RResult<String> {
+        let rec = run_record(&l, &a, Path::new(dir))?;
+        let p = Path::new(dir).join("run.yaml");
+        crate::io::write_atomic(&p, rec.to_yaml().rh()?.as_bytes()).rh()?;
+        Ok(p.display().to_string())
+    });
 }
 
 /// `show(path_or_tensor)`: a figure file (or a tensor drawn as a heatmap) shown inline in Jupyter;
@@ -351,22 +349,21 @@ fn register_show(r: &mut Registrar, output: OutputSink) {
         Ok(p.to_string())
     };
     let f = show_file.clone();
-    r.engine.register_fn("show", move |p: &str| f(p));
+    r.register_fn("show", move |p: &str| f(p));
     let counter = std::sync::atomic::AtomicUsize::new(0);
-    r.engine
-        .register_fn("show", move |t: ScriptTensor| -> RResult<String> {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let dir = crate::io::scratch_dir();
-            std::fs::create_dir_all(&dir).map_err(|e| to_rhai(crate::Error::io(&dir, e)))?;
-            let path = dir.join(format!("show-{n}.png"));
-            let mut t = t.0;
-            while t.rank() > 3 && t.dim(0).rh()? == 1 {
-                t = t.squeeze(0).rh()?;
-            }
-            let v = crate::tensor::ops::to_f64_vec(&t).rh()?;
-            heatmap_png(&v, t.dims(), &HeatmapSpec::default(), &path).rh()?;
-            show_file(&path.display().to_string())
-        });
+    r.register_fn("show", move |t: ScriptTensor| -> RResult<String> {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = crate::io::scratch_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| to_rhai(crate::Error::io(&dir, e)))?;
+        let path = dir.join(format!("show-{n}.png"));
+        let mut t = t.0;
+        while t.rank() > 3 && t.dim(0).rh()? == 1 {
+            t = t.squeeze(0).rh()?;
+        }
+        let v = crate::tensor::ops::to_f64_vec(&t).rh()?;
+        heatmap_png(&v, t.dims(), &HeatmapSpec::default(), &path).rh()?;
+        show_file(&path.display().to_string())
+    });
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.

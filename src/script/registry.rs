@@ -172,6 +172,20 @@ pub struct Registrar<'a> {
     pub log: crate::report::log::SharedLog,
 }
 
+/// Bindings register with the engine through the registrar: `r.register_fn(…)`.
+impl std::ops::Deref for Registrar<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        self.engine
+    }
+}
+
+impl std::ops::DerefMut for Registrar<'_> {
+    fn deref_mut(&mut self) -> &mut Engine {
+        self.engine
+    }
+}
+
 impl Registrar<'_> {
     /// A binding file's documentation table.
     pub fn document(&mut self, docs: &[FnDoc]) {
@@ -201,9 +215,8 @@ macro_rules! options_fn {
     ($r:expr, $name:expr, $m:ident, |$($arg:ident: $ty:ty),*| -> $ret:ty $body:block) => {{
         let with = move |$($arg: $ty,)* $m: rhai::Map| -> $ret { $body };
         let without = with.clone();
-        $r.engine
-            .register_fn($name, move |$($arg: $ty),*| without($($arg,)* rhai::Map::new()));
-        $r.engine.register_fn($name, with);
+        $r.register_fn($name, move |$($arg: $ty),*| without($($arg,)* rhai::Map::new()));
+        $r.register_fn($name, with);
     }};
 }
 pub(crate) use options_fn;

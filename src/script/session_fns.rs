@@ -46,16 +46,15 @@ const DOCS: &[FnDoc] = &[
 pub fn register(r: &mut Registrar) {
     r.document(DOCS);
     start();
-    r.engine
-        .register_fn("version", || env!("CARGO_PKG_VERSION").to_string());
+    r.register_fn("version", || env!("CARGO_PKG_VERSION").to_string());
 
-    r.engine.register_fn("now", || {
+    r.register_fn("now", || {
         // A failed wait shows up in the next tensor operation anyway.
         let _ = crate::device::current().synchronize();
         start().elapsed().as_secs_f64()
     });
 
-    r.engine.register_fn(
+    r.register_fn(
         "format_float",
         |x: rhai::Dynamic, d: i64| -> RResult<String> {
             let x = number(&x, "format_float")?;
@@ -67,40 +66,32 @@ pub fn register(r: &mut Registrar) {
         },
     );
 
-    r.engine
-        .register_fn("temp_path", |name: &str| -> RResult<String> {
-            crate::io::scratch_path(name)
-                .map(|p| p.display().to_string())
-                .rh()
-        });
+    r.register_fn("temp_path", |name: &str| -> RResult<String> {
+        crate::io::scratch_path(name)
+            .map(|p| p.display().to_string())
+            .rh()
+    });
 
-    r.engine
-        .register_fn("exists", |p: &str| std::path::Path::new(p).exists());
+    r.register_fn("exists", |p: &str| std::path::Path::new(p).exists());
 
-    r.engine
-        .register_fn("list_dir", |p: &str| -> RResult<rhai::Array> {
-            Ok(strings(&crate::io::list_dir(p.as_ref()).rh()?))
-        });
+    r.register_fn("list_dir", |p: &str| -> RResult<rhai::Array> {
+        Ok(strings(&crate::io::list_dir(p.as_ref()).rh()?))
+    });
 
-    r.engine
-        .register_fn("read_text", |p: &str| -> RResult<String> {
-            crate::limits::read_text(std::path::Path::new(p)).map_err(to_rhai)
-        });
+    r.register_fn("read_text", |p: &str| -> RResult<String> {
+        crate::limits::read_text(std::path::Path::new(p)).map_err(to_rhai)
+    });
 
-    r.engine
-        .register_fn("write_text", |p: &str, text: &str| -> RResult<()> {
-            crate::io::write_atomic(p.as_ref(), text.as_bytes()).rh()
-        });
+    r.register_fn("write_text", |p: &str, text: &str| -> RResult<()> {
+        crate::io::write_atomic(p.as_ref(), text.as_bytes()).rh()
+    });
 
-    r.engine
-        .register_fn("peak_memory_mb", crate::limits::peak_memory_mb);
+    r.register_fn("peak_memory_mb", crate::limits::peak_memory_mb);
 
-    r.engine
-        .register_fn("threads", || crate::threads::current() as i64);
+    r.register_fn("threads", || crate::threads::current() as i64);
 
-    r.engine
-        .register_fn("device", || crate::device::name(&crate::device::current()));
-    r.engine.register_fn("device", |name: &str| -> RResult<()> {
+    r.register_fn("device", || crate::device::name(&crate::device::current()));
+    r.register_fn("device", |name: &str| -> RResult<()> {
         crate::device::parse(name).map(crate::device::set).rh()
     });
 }

@@ -114,15 +114,14 @@ pub fn register(r: &mut Registrar) {
 fn register_constructors(r: &mut Registrar) {
     r.printable("Tensor", |t: &T| format_tensor(&t.0));
 
-    r.engine.register_fn("tensor", |d: Dynamic| -> RResult<T> {
+    r.register_fn("tensor", |d: Dynamic| -> RResult<T> {
         let (v, s) = nested_values(&d)?;
         ops::from_f64(v, &s, default_dtype()).map(T).rh()
     });
-    r.engine
-        .register_fn("tensor", |d: Dynamic, dtype: &str| -> RResult<T> {
-            let (v, s) = nested_values(&d)?;
-            ops::from_f64(v, &s, dtype_of(dtype)?).map(T).rh()
-        });
+    r.register_fn("tensor", |d: Dynamic, dtype: &str| -> RResult<T> {
+        let (v, s) = nested_values(&d)?;
+        ops::from_f64(v, &s, dtype_of(dtype)?).map(T).rh()
+    });
 
     // name(shape), name(shape, dtype) and name_like(x) for each way of filling a new tensor.
     for (name, like, fill) in [
@@ -131,12 +130,11 @@ fn register_constructors(r: &mut Registrar) {
         ("rand", "rand_like", Fill::Uniform),
         ("randn", "randn_like", Fill::Normal),
     ] {
-        r.engine
-            .register_fn(name, move |s: Dynamic| new(name, &s, default_dtype(), fill));
-        r.engine.register_fn(name, move |s: Dynamic, d: &str| {
+        r.register_fn(name, move |s: Dynamic| new(name, &s, default_dtype(), fill));
+        r.register_fn(name, move |s: Dynamic, d: &str| {
             new(name, &s, dtype_of(d)?, fill)
         });
-        r.engine.register_fn(like, move |t: T| {
+        r.register_fn(like, move |t: T| {
             ops::filled(like, t.0.dims(), t.0.dtype(), fill).map(T).rh()
         });
     }
@@ -145,7 +143,7 @@ fn register_constructors(r: &mut Registrar) {
             .map(T)
             .rh()
     }
-    r.engine.register_fn("full", |s: Dynamic, v: Dynamic| {
+    r.register_fn("full", |s: Dynamic, v: Dynamic| {
         new(
             "full",
             &s,
@@ -153,131 +151,111 @@ fn register_constructors(r: &mut Registrar) {
             Fill::Value(number(&v, "full")?),
         )
     });
-    r.engine
-        .register_fn("full", |s: Dynamic, v: Dynamic, d: &str| {
-            new("full", &s, dtype_of(d)?, Fill::Value(number(&v, "full")?))
-        });
-    r.engine
-        .register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
-            let fill = Fill::Value(number(&v, "full_like")?);
-            ops::filled("full_like", t.0.dims(), t.0.dtype(), fill)
-                .map(T)
-                .rh()
-        });
+    r.register_fn("full", |s: Dynamic, v: Dynamic, d: &str| {
+        new("full", &s, dtype_of(d)?, Fill::Value(number(&v, "full")?))
+    });
+    r.register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
+        let fill = Fill::Value(number(&v, "full_like")?);
+        ops::filled("full_like", t.0.dims(), t.0.dtype(), fill)
+            .map(T)
+            .rh()
+    });
 
     let arange = |a: f64, b: f64, step: f64| ops::arange(a, b, step, default_dtype()).map(T).rh();
-    r.engine.register_fn("arange", move |e: Dynamic| {
+    r.register_fn("arange", move |e: Dynamic| {
         arange(0.0, number(&e, "arange")?, 1.0)
     });
-    r.engine
-        .register_fn("arange", move |s: Dynamic, e: Dynamic| {
-            arange(number(&s, "arange")?, number(&e, "arange")?, 1.0)
-        });
-    r.engine
-        .register_fn("arange", move |s: Dynamic, e: Dynamic, st: Dynamic| {
-            arange(
-                number(&s, "arange")?,
-                number(&e, "arange")?,
-                number(&st, "arange")?,
-            )
-        });
-    r.engine
-        .register_fn("linspace", |s: Dynamic, e: Dynamic, n: i64| -> RResult<T> {
-            let (s, e) = (number(&s, "linspace")?, number(&e, "linspace")?);
-            ops::linspace(s, e, count(n, "linspace: n")?, default_dtype())
-                .map(T)
-                .rh()
-        });
-    r.engine.register_fn("eye", |n: i64| {
+    r.register_fn("arange", move |s: Dynamic, e: Dynamic| {
+        arange(number(&s, "arange")?, number(&e, "arange")?, 1.0)
+    });
+    r.register_fn("arange", move |s: Dynamic, e: Dynamic, st: Dynamic| {
+        arange(
+            number(&s, "arange")?,
+            number(&e, "arange")?,
+            number(&st, "arange")?,
+        )
+    });
+    r.register_fn("linspace", |s: Dynamic, e: Dynamic, n: i64| -> RResult<T> {
+        let (s, e) = (number(&s, "linspace")?, number(&e, "linspace")?);
+        ops::linspace(s, e, count(n, "linspace: n")?, default_dtype())
+            .map(T)
+            .rh()
+    });
+    r.register_fn("eye", |n: i64| {
         ops::eye(count(n, "eye: n")?, default_dtype()).map(T).rh()
     });
-    r.engine.register_fn("eye", |n: i64, d: &str| {
+    r.register_fn("eye", |n: i64, d: &str| {
         ops::eye(count(n, "eye: n")?, dtype_of(d)?).map(T).rh()
     });
 
-    r.engine
-        .register_fn("seed", |n: i64| random::seed(n as u64));
+    r.register_fn("seed", |n: i64| random::seed(n as u64));
 
-    r.engine
-        .register_fn("set_default_dtype", |d: &str| -> RResult<()> {
-            DEFAULT_F64.store(dtype_of(d)? == DType::F64, Ordering::Relaxed);
-            Ok(())
-        });
+    r.register_fn("set_default_dtype", |d: &str| -> RResult<()> {
+        DEFAULT_F64.store(dtype_of(d)? == DType::F64, Ordering::Relaxed);
+        Ok(())
+    });
 }
 
 fn register_conversions(r: &mut Registrar) {
-    r.engine
-        .register_get("shape", |t: &mut T| shape_array(t.0.dims()));
-    r.engine.register_get("ndim", |t: &mut T| t.0.rank() as i64);
-    r.engine
-        .register_get("dtype", |t: &mut T| dtype_str(t.0.dtype()).to_string());
-    r.engine.register_fn("len", |t: &mut T| -> RResult<i64> {
+    r.register_get("shape", |t: &mut T| shape_array(t.0.dims()));
+    r.register_get("ndim", |t: &mut T| t.0.rank() as i64);
+    r.register_get("dtype", |t: &mut T| dtype_str(t.0.dtype()).to_string());
+    r.register_fn("len", |t: &mut T| -> RResult<i64> {
         t.0.dims()
             .first()
             .map(|&d| d as i64)
             .ok_or_else(|| to_rhai(crate::Error::invalid("len() of a 0-d tensor")))
     });
-    r.engine
-        .register_fn("numel", |t: &mut T| t.0.elem_count() as i64);
+    r.register_fn("numel", |t: &mut T| t.0.elem_count() as i64);
 
-    r.engine
-        .register_fn("to_array", |t: &mut T| nested_array(&t.0));
+    r.register_fn("to_array", |t: &mut T| nested_array(&t.0));
     fn item(t: &mut T) -> RResult<f64> {
         ops::item(&t.0).rh()
     }
-    r.engine.register_fn("item", item);
-    r.engine.register_fn("to_float", item);
-    r.engine
-        .register_fn("to_dtype", |t: &mut T, d: &str| -> RResult<T> {
-            t.0.to_dtype(dtype_of(d)?).map(T).rh()
-        });
+    r.register_fn("item", item);
+    r.register_fn("to_float", item);
+    r.register_fn("to_dtype", |t: &mut T, d: &str| -> RResult<T> {
+        t.0.to_dtype(dtype_of(d)?).map(T).rh()
+    });
 
     // Documented with `device()` (session functions).
-    r.engine
-        .register_get("device", |t: &mut T| crate::device::name(t.0.device()));
-    r.engine
-        .register_fn("to_device", |t: &mut T, name: &str| -> RResult<T> {
-            let d = crate::device::parse(name).rh()?;
-            crate::device::to(&t.0, &d).map(T).rh()
-        });
+    r.register_get("device", |t: &mut T| crate::device::name(t.0.device()));
+    r.register_fn("to_device", |t: &mut T, name: &str| -> RResult<T> {
+        let d = crate::device::parse(name).rh()?;
+        crate::device::to(&t.0, &d).map(T).rh()
+    });
 
-    r.engine
-        .register_fn("save_safetensors", |m: Map, path: &str| -> RResult<()> {
-            let mut tensors = HashMap::new();
-            for (k, v) in m {
-                match v.try_cast::<T>() {
-                    Some(t) => {
-                        tensors.insert(k.to_string(), t.0);
-                    }
-                    None => {
-                        return err(format!("save_safetensors: value of '{k}' is not a Tensor"));
-                    }
+    r.register_fn("save_safetensors", |m: Map, path: &str| -> RResult<()> {
+        let mut tensors = HashMap::new();
+        for (k, v) in m {
+            match v.try_cast::<T>() {
+                Some(t) => {
+                    tensors.insert(k.to_string(), t.0);
+                }
+                None => {
+                    return err(format!("save_safetensors: value of '{k}' is not a Tensor"));
                 }
             }
-            crate::io::save_safetensors(&tensors, path.as_ref()).rh()
-        });
-    r.engine
-        .register_fn("load_safetensors", |path: &str| -> RResult<Map> {
-            let m = crate::io::load_safetensors(path.as_ref()).rh()?;
-            Ok(m.into_iter()
-                .map(|(k, v)| (k.into(), Dynamic::from(T(v))))
-                .collect())
-        });
+        }
+        crate::io::save_safetensors(&tensors, path.as_ref()).rh()
+    });
+    r.register_fn("load_safetensors", |path: &str| -> RResult<Map> {
+        let m = crate::io::load_safetensors(path.as_ref()).rh()?;
+        Ok(m.into_iter()
+            .map(|(k, v)| (k.into(), Dynamic::from(T(v))))
+            .collect())
+    });
 }
 
 fn register_operators(r: &mut Registrar) {
     // Tensor ∘ tensor, tensor ∘ number and number ∘ tensor for each operator.
     macro_rules! arith {
         ($sym:expr, $f:ident, $op:expr) => {
-            r.engine.register_fn($sym, |a: T, b: T| $f($op, &a.0, &b.0));
-            r.engine
-                .register_fn($sym, |a: T, b: f64| $f($op, &a.0, &scalar(b, &a.0)?));
-            r.engine
-                .register_fn($sym, |a: T, b: i64| $f($op, &a.0, &scalar(b as f64, &a.0)?));
-            r.engine
-                .register_fn($sym, |a: f64, b: T| $f($op, &scalar(a, &b.0)?, &b.0));
-            r.engine
-                .register_fn($sym, |a: i64, b: T| $f($op, &scalar(a as f64, &b.0)?, &b.0));
+            r.register_fn($sym, |a: T, b: T| $f($op, &a.0, &b.0));
+            r.register_fn($sym, |a: T, b: f64| $f($op, &a.0, &scalar(b, &a.0)?));
+            r.register_fn($sym, |a: T, b: i64| $f($op, &a.0, &scalar(b as f64, &a.0)?));
+            r.register_fn($sym, |a: f64, b: T| $f($op, &scalar(a, &b.0)?, &b.0));
+            r.register_fn($sym, |a: i64, b: T| $f($op, &scalar(a as f64, &b.0)?, &b.0));
         };
     }
     arith!("+", bin, BinOp::Add);
@@ -285,10 +263,10 @@ fn register_operators(r: &mut Registrar) {
     arith!("*", bin, BinOp::Mul);
     arith!("/", bin, BinOp::Div);
     arith!("**", bin, BinOp::Pow);
-    r.engine.register_fn("-", |a: T| {
+    r.register_fn("-", |a: T| {
         ops::as_float(&a.0).and_then(|t| Ok(t.neg()?)).map(T).rh()
     });
-    r.engine.register_fn("+", |a: T| a);
+    r.register_fn("+", |a: T| a);
 
     arith!("<", cmp, CmpOp::Lt);
     arith!("<=", cmp, CmpOp::Le);
@@ -297,27 +275,26 @@ fn register_operators(r: &mut Registrar) {
     arith!("==", cmp, CmpOp::Eq);
     arith!("!=", cmp, CmpOp::Ne);
 
-    r.engine
-        .register_fn("where", |m: T, a: Dynamic, b: Dynamic| -> RResult<T> {
-            let like = &m.0;
-            let to_t = |d: &Dynamic| -> RResult<Tensor> {
-                match d.clone().try_cast::<T>() {
-                    Some(t) => Ok(t.0),
-                    None => scalar(number(d, "where")?, &ops::as_float(like).rh()?),
-                }
-            };
-            ops::select(&m.0, &to_t(&a)?, &to_t(&b)?).map(T).rh()
-        });
+    r.register_fn("where", |m: T, a: Dynamic, b: Dynamic| -> RResult<T> {
+        let like = &m.0;
+        let to_t = |d: &Dynamic| -> RResult<Tensor> {
+            match d.clone().try_cast::<T>() {
+                Some(t) => Ok(t.0),
+                None => scalar(number(d, "where")?, &ops::as_float(like).rh()?),
+            }
+        };
+        ops::select(&m.0, &to_t(&a)?, &to_t(&b)?).map(T).rh()
+    });
 
-    r.engine.register_fn("matmul", |a: &mut T, b: T| {
+    r.register_fn("matmul", |a: &mut T, b: T| {
         ops::matmul(&a.0, &b.0).map(T).rh()
     });
 
     // Strings can be built from tensors with `+`.
-    r.engine.register_fn("+", |s: ImmutableString, t: T| {
+    r.register_fn("+", |s: ImmutableString, t: T| {
         format!("{s}{}", format_tensor(&t.0))
     });
-    r.engine.register_fn("+", |t: T, s: ImmutableString| {
+    r.register_fn("+", |t: T, s: ImmutableString| {
         format!("{}{s}", format_tensor(&t.0))
     });
 }

@@ -12,7 +12,7 @@ fn float(t: &Tensor) -> RResult<Tensor> {
 }
 
 fn unary(r: &mut Registrar, name: &'static str, f: fn(&Tensor) -> candle_core::Result<Tensor>) {
-    r.engine.register_fn(name, move |t: &mut T| -> RResult<T> {
+    r.register_fn(name, move |t: &mut T| -> RResult<T> {
         f(&float(&t.0)?).map(T).rh()
     });
 }
@@ -80,7 +80,7 @@ pub fn register(r: &mut Registrar) {
 }
 
 fn register_grad(r: &mut Registrar) {
-    r.engine.register_fn(
+    r.register_fn(
         "grad",
         |ctx: rhai::NativeCallContext, f: rhai::FnPtr, x: T| -> RResult<T> {
             // The script function's error is kept whole to be rethrown where `grad` was called.
@@ -116,32 +116,29 @@ fn register_elementwise(r: &mut Registrar) {
     unary(r, "cos", |t| t.cos());
     unary(r, "sigmoid", candle_nn::ops::sigmoid);
     unary(r, "relu", |t| t.relu());
-    r.engine
-        .register_fn("pow", |t: &mut T, p: rhai::Dynamic| -> RResult<T> {
-            let e = tensor_arg(&p, "pow")?;
-            ops::binary(ops::BinOp::Pow, &t.0, &e).map(T).rh()
-        });
-    r.engine.register_fn(
+    r.register_fn("pow", |t: &mut T, p: rhai::Dynamic| -> RResult<T> {
+        let e = tensor_arg(&p, "pow")?;
+        ops::binary(ops::BinOp::Pow, &t.0, &e).map(T).rh()
+    });
+    r.register_fn(
         "clamp",
         |t: &mut T, lo: rhai::Dynamic, hi: rhai::Dynamic| -> RResult<T> {
             let (lo, hi) = (number(&lo, "clamp")?, number(&hi, "clamp")?);
             float(&t.0)?.clamp(lo, hi).map(T).rh()
         },
     );
-    r.engine
-        .register_fn("softmax", |t: &mut T, dim: i64| -> RResult<T> {
-            let d = dim_index(dim, t.0.rank()).rh()?;
-            candle_nn::ops::softmax(&float(&t.0)?, d).map(T).rh()
-        });
-    r.engine
-        .register_fn("log_softmax", |t: &mut T, dim: i64| -> RResult<T> {
-            let d = dim_index(dim, t.0.rank()).rh()?;
-            candle_nn::ops::log_softmax(&float(&t.0)?, d).map(T).rh()
-        });
-    r.engine.register_fn("maximum", |a: T, b: T| {
+    r.register_fn("softmax", |t: &mut T, dim: i64| -> RResult<T> {
+        let d = dim_index(dim, t.0.rank()).rh()?;
+        candle_nn::ops::softmax(&float(&t.0)?, d).map(T).rh()
+    });
+    r.register_fn("log_softmax", |t: &mut T, dim: i64| -> RResult<T> {
+        let d = dim_index(dim, t.0.rank()).rh()?;
+        candle_nn::ops::log_softmax(&float(&t.0)?, d).map(T).rh()
+    });
+    r.register_fn("maximum", |a: T, b: T| {
         ops::binary(ops::BinOp::Max, &a.0, &b.0).map(T).rh()
     });
-    r.engine.register_fn("minimum", |a: T, b: T| {
+    r.register_fn("minimum", |a: T, b: T| {
         ops::binary(ops::BinOp::Min, &a.0, &b.0).map(T).rh()
     });
 }
@@ -157,11 +154,9 @@ fn reduce(
 
 macro_rules! reduction {
     ($r:expr, $name:expr, $f:expr) => {
-        $r.engine
-            .register_fn($name, |t: &mut T| reduce(&t.0, None, false, $f));
-        $r.engine
-            .register_fn($name, |t: &mut T, d: i64| reduce(&t.0, Some(d), false, $f));
-        $r.engine.register_fn($name, |t: &mut T, d: i64, k: bool| {
+        $r.register_fn($name, |t: &mut T| reduce(&t.0, None, false, $f));
+        $r.register_fn($name, |t: &mut T, d: i64| reduce(&t.0, Some(d), false, $f));
+        $r.register_fn($name, |t: &mut T, d: i64, k: bool| {
             reduce(&t.0, Some(d), k, $f)
         });
     };
@@ -179,7 +174,7 @@ fn register_reductions(r: &mut Registrar) {
     reduction!(r, "std", |t, d| ops::var(t, d, false)
         .map_err(|e| candle_core::Error::Msg(e.to_string()))
         .and_then(|v| v.sqrt()));
-    r.engine.register_fn("norm", |t: &mut T| -> RResult<T> {
+    r.register_fn("norm", |t: &mut T| -> RResult<T> {
         float(&t.0)?
             .sqr()
             .and_then(|s| s.sum_all())

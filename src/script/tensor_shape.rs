@@ -80,90 +80,80 @@ const DOCS: &[FnDoc] = &[
 pub fn register(r: &mut Registrar) {
     r.document(DOCS);
     // `x[i]` past the end is rhai's own index error, as for arrays.
-    r.engine
-        .register_indexer_get(|t: &mut T, i: i64| -> RResult<Dynamic> {
-            if t.0.rank() == 0 {
-                return err("cannot index a 0-d tensor");
-            }
-            let n = t.0.dim(0).rh()?;
-            let j = shape::position(i, n).map_err(|_| {
-                Box::new(EvalAltResult::ErrorIndexNotFound(
-                    Dynamic::from_int(i),
-                    Position::NONE,
-                ))
-            })?;
-            value(t.0.get(j).rh()?)
-        });
-    r.engine.register_indexer_get(|t: &mut T, r: Range<i64>| {
+    r.register_indexer_get(|t: &mut T, i: i64| -> RResult<Dynamic> {
+        if t.0.rank() == 0 {
+            return err("cannot index a 0-d tensor");
+        }
+        let n = t.0.dim(0).rh()?;
+        let j = shape::position(i, n).map_err(|_| {
+            Box::new(EvalAltResult::ErrorIndexNotFound(
+                Dynamic::from_int(i),
+                Position::NONE,
+            ))
+        })?;
+        value(t.0.get(j).rh()?)
+    });
+    r.register_indexer_get(|t: &mut T, r: Range<i64>| {
         shape::slice(&t.0, r.start, r.end).map(T).rh()
     });
-    r.engine
-        .register_indexer_get(|t: &mut T, r: RangeInclusive<i64>| {
-            shape::slice(&t.0, *r.start(), r.end().saturating_add(1))
-                .map(T)
-                .rh()
-        });
-    r.engine
-        .register_fn("get", |t: &mut T, idx: Array| -> RResult<Dynamic> {
-            value(shape::get(&t.0, &ints(&idx, "get")?).rh()?)
-        });
-    r.engine.register_fn("select", |t: &mut T, d: i64, i: i64| {
+    r.register_indexer_get(|t: &mut T, r: RangeInclusive<i64>| {
+        shape::slice(&t.0, *r.start(), r.end().saturating_add(1))
+            .map(T)
+            .rh()
+    });
+    r.register_fn("get", |t: &mut T, idx: Array| -> RResult<Dynamic> {
+        value(shape::get(&t.0, &ints(&idx, "get")?).rh()?)
+    });
+    r.register_fn("select", |t: &mut T, d: i64, i: i64| {
         shape::select(&t.0, d, i).map(T).rh()
     });
-    r.engine
-        .register_fn("index_select", |t: &mut T, idx: Dynamic| {
-            shape::index_select(&t.0, &index_list(&idx, "index_select")?, 0)
-                .map(T)
-                .rh()
-        });
-    r.engine
-        .register_fn("index_select", |t: &mut T, idx: Dynamic, d: i64| {
-            shape::index_select(&t.0, &index_list(&idx, "index_select")?, d)
-                .map(T)
-                .rh()
-        });
+    r.register_fn("index_select", |t: &mut T, idx: Dynamic| {
+        shape::index_select(&t.0, &index_list(&idx, "index_select")?, 0)
+            .map(T)
+            .rh()
+    });
+    r.register_fn("index_select", |t: &mut T, idx: Dynamic, d: i64| {
+        shape::index_select(&t.0, &index_list(&idx, "index_select")?, d)
+            .map(T)
+            .rh()
+    });
 
-    r.engine.register_fn("reshape", |t: &mut T, s: Array| {
+    r.register_fn("reshape", |t: &mut T, s: Array| {
         ops::reshape(&t.0, &ints(&s, "reshape")?).map(T).rh()
     });
-    r.engine
-        .register_fn("flatten", |t: &mut T| t.0.flatten_all().map(T).rh());
-    r.engine.register_fn("flatten", |t: &mut T, d: i64| {
+    r.register_fn("flatten", |t: &mut T| t.0.flatten_all().map(T).rh());
+    r.register_fn("flatten", |t: &mut T, d: i64| {
         shape::flatten_from(&t.0, d).map(T).rh()
     });
-    r.engine.register_fn("transpose", |t: &mut T| {
+    r.register_fn("transpose", |t: &mut T| {
         shape::transpose_last(&t.0).map(T).rh()
     });
-    r.engine
-        .register_fn("transpose", |t: &mut T, a: i64, b: i64| {
-            shape::transpose(&t.0, a, b).map(T).rh()
-        });
-    r.engine.register_fn("permute", |t: &mut T, dims: Array| {
+    r.register_fn("transpose", |t: &mut T, a: i64, b: i64| {
+        shape::transpose(&t.0, a, b).map(T).rh()
+    });
+    r.register_fn("permute", |t: &mut T, dims: Array| {
         shape::permute(&t.0, &ints(&dims, "permute")?).map(T).rh()
     });
-    r.engine
-        .register_fn("squeeze", |t: &mut T| shape::squeeze_all(&t.0).map(T).rh());
-    r.engine
-        .register_fn("squeeze", |t: &mut T, d: i64| -> RResult<T> {
-            t.0.squeeze(ops::dim_index(d, t.0.rank()).rh()?).map(T).rh()
-        });
-    r.engine.register_fn("unsqueeze", |t: &mut T, d: i64| {
+    r.register_fn("squeeze", |t: &mut T| shape::squeeze_all(&t.0).map(T).rh());
+    r.register_fn("squeeze", |t: &mut T, d: i64| -> RResult<T> {
+        t.0.squeeze(ops::dim_index(d, t.0.rank()).rh()?).map(T).rh()
+    });
+    r.register_fn("unsqueeze", |t: &mut T, d: i64| {
         shape::unsqueeze(&t.0, d).map(T).rh()
     });
-    r.engine
-        .register_fn("narrow", |t: &mut T, d: i64, s: i64, l: i64| {
-            shape::narrow(&t.0, d, s, l).map(T).rh()
-        });
-    r.engine.register_fn("cat", |a: Array| {
+    r.register_fn("narrow", |t: &mut T, d: i64, s: i64, l: i64| {
+        shape::narrow(&t.0, d, s, l).map(T).rh()
+    });
+    r.register_fn("cat", |a: Array| {
         shape::cat(&tensors(&a, "cat")?, 0).map(T).rh()
     });
-    r.engine.register_fn("cat", |a: Array, d: i64| {
+    r.register_fn("cat", |a: Array, d: i64| {
         shape::cat(&tensors(&a, "cat")?, d).map(T).rh()
     });
-    r.engine.register_fn("stack", |a: Array| {
+    r.register_fn("stack", |a: Array| {
         shape::stack(&tensors(&a, "stack")?, 0).map(T).rh()
     });
-    r.engine.register_fn("stack", |a: Array, d: i64| {
+    r.register_fn("stack", |a: Array, d: i64| {
         shape::stack(&tensors(&a, "stack")?, d).map(T).rh()
     });
 }
