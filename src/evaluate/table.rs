@@ -36,6 +36,23 @@ pub struct MetricTable {
     pub seconds: f64,
 }
 
+/// Numbers by row and column name, as scripts and YAML read a table: `grid[row][column]`.
+pub type Grid = std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>;
+
+fn grid<R: AsRef<str>, C: AsRef<str>>(rows: &[R], columns: &[C], values: Vec<Vec<f64>>) -> Grid {
+    let row = |vals: Vec<f64>| {
+        columns
+            .iter()
+            .map(|c| c.as_ref().to_string())
+            .zip(vals)
+            .collect()
+    };
+    rows.iter()
+        .map(|r| r.as_ref().to_string())
+        .zip(values.into_iter().map(row))
+        .collect()
+}
+
 impl MetricTable {
     pub(super) fn new(
         opts: &EvalOptions,
@@ -153,6 +170,17 @@ impl MetricTable {
         Ok((0..self.fractions.len())
             .map(|p| curves.iter().map(|c| c[p]).sum::<f64>() / curves.len() as f64)
             .collect())
+    }
+
+    /// [`MetricTable::means`] by name: `means[method][metric]`.
+    pub fn means_by_name(&self) -> Grid {
+        grid(&self.methods, &self.metric_names(), self.means())
+    }
+
+    /// [`MetricTable::method_agreement`] by name: `agreement[metric][metric]`.
+    pub fn agreement_by_name(&self) -> Grid {
+        let names = self.metric_names();
+        grid(&names, &names, self.method_agreement())
     }
 
     pub fn metric_names(&self) -> Vec<&'static str> {

@@ -57,6 +57,17 @@ impl HeatmapSpec {
     }
 }
 
+/// A tensor's heatmap: leading batch axes of size 1 dropped ((1, C, H, W) → (C, H, W),
+/// (1, d) → (d)), then drawn as `heatmap_png` draws values.
+pub fn tensor_png(t: &Tensor, spec: &HeatmapSpec, path: &Path) -> Result<()> {
+    let mut t = t.clone();
+    while t.rank() > 1 && t.dim(0)? == 1 && t.rank() != 3 {
+        t = t.squeeze(0)?;
+    }
+    let values = crate::tensor::ops::to_f64_vec(&t)?;
+    heatmap_png(&values, t.dims(), spec, path)
+}
+
 /// Draw a heatmap of shape (C, H, W), (H, W) or (d) into a PNG.
 pub fn heatmap_png(values: &[f64], dims: &[usize], spec: &HeatmapSpec, path: &Path) -> Result<()> {
     if super::format_of(path)? != "png" {

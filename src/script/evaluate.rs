@@ -8,7 +8,7 @@ use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps};
 use crate::options::{Key, Kind, Options, key};
 use crate::report::figures::{flip_curves, metric_scatter};
 use crate::report::log::lock;
-use rhai::{Dynamic, Map};
+use rhai::Dynamic;
 use std::path::Path;
 
 const EV: Category = Category::Evaluate;
@@ -23,27 +23,6 @@ const IN_REPORT: Key = key(
 
 fn panel_keys() -> Vec<Key> {
     EvalOptions::keys().into_iter().chain([IN_REPORT]).collect()
-}
-
-/// A table of numbers as a map of maps: `grid[row][column]`.
-fn grid<R: AsRef<str>, C: AsRef<str>>(rows: &[R], columns: &[C], values: Vec<Vec<f64>>) -> Dynamic {
-    map_of(rows.iter().zip(values).map(|(r, vals)| {
-        let cells = columns
-            .iter()
-            .zip(vals)
-            .map(|(c, v)| (c.as_ref().to_string(), Dynamic::from_float(v)));
-        (r.as_ref().to_string(), map_of(cells))
-    }))
-}
-
-/// `{name: value}` as a rhai map.
-fn map_of(pairs: impl IntoIterator<Item = (String, Dynamic)>) -> Dynamic {
-    Dynamic::from_map(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v))
-            .collect::<Map>(),
-    )
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
@@ -97,23 +76,20 @@ pub fn register(r: &mut Registrar) {
     );
 
     r.register_fn("means", |t: &mut MetricTable| {
-        grid(&t.methods, &t.metric_names(), t.means())
+        rhai::serde::to_dynamic(t.means_by_name())
     });
 
     r.register_fn("agreement", |t: &mut MetricTable| {
-        grid(&t.metric_names(), &t.metric_names(), t.method_agreement())
+        rhai::serde::to_dynamic(t.agreement_by_name())
     });
 
     r.register_fn(
         "sample_agreement",
         |t: &mut MetricTable, a: &str, b: &str| -> RResult<Dynamic> {
             let r = t.sample_agreement(a, b).rh()?;
-            Ok(map_of(
-                t.methods
-                    .iter()
-                    .cloned()
-                    .zip(r.into_iter().map(Dynamic::from_float)),
-            ))
+            let by_method: std::collections::BTreeMap<&String, f64> =
+                t.methods.iter().zip(r).collect();
+            rhai::serde::to_dynamic(by_method)
         },
     );
 

@@ -8,7 +8,7 @@ use crate::ax::AxTable;
 use crate::gax::GaxResult;
 use crate::options::{Options, only};
 use crate::plot::charts::{Bars, BoxPlot, ChartOptions, Histogram, Lines, Scatter};
-use crate::plot::heatmap::{HeatmapSpec, heatmap_png};
+use crate::plot::heatmap::{HeatmapSpec, tensor_png};
 use crate::report::figures::{CoPlotOptions, boxplot_co, curves_co, histogram_co, roc_co};
 use crate::report::log::{SharedLog, lock};
 use crate::report::record::RunRecord;
@@ -19,17 +19,6 @@ use std::sync::{Arc, Mutex};
 
 const P: Category = Category::Plots;
 const R: Category = Category::Report;
-
-/// A heatmap without its leading batch axes of 1: (1, C, H, W) → (C, H, W), (1, d) → (d).
-fn drop_batch_axes(mut t: candle_core::Tensor) -> RResult<candle_core::Tensor> {
-    while t.rank() > 1 && t.dim(0).rh()? == 1 && t.rank() != 3 {
-        t = t.squeeze(0).rh()?;
-    }
-    if t.rank() == 4 && t.dim(0).rh()? == 1 {
-        t = t.squeeze(0).rh()?;
-    }
-    Ok(t)
-}
 
 fn floats(d: &Dynamic, what: &str) -> RResult<Vec<f64>> {
     if let Some(t) = d.clone().try_cast::<ScriptTensor>() {
@@ -126,9 +115,7 @@ fn register_general_plots(r: &mut Registrar) {
                                   p: &str|
      -> RResult<String> {
         let spec: HeatmapSpec = read_options("heatmap", &m)?;
-        let t = drop_batch_axes(h.0)?;
-        let values = crate::tensor::ops::to_f64_vec(&t).rh()?;
-        heatmap_png(&values, t.dims(), &spec, Path::new(p)).rh()?;
+        tensor_png(&h.0, &spec, Path::new(p)).rh()?;
         let caption = if spec.title.is_empty() {
             "heatmap"
         } else {
@@ -353,15 +340,8 @@ fn register_show(r: &mut Registrar, output: OutputSink) {
     let counter = std::sync::atomic::AtomicUsize::new(0);
     r.register_fn("show", move |t: ScriptTensor| -> RResult<String> {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = crate::io::scratch_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| to_rhai(crate::Error::io(&dir, e)))?;
-        let path = dir.join(format!("show-{n}.png"));
-        let mut t = t.0;
-        while t.rank() > 3 && t.dim(0).rh()? == 1 {
-            t = t.squeeze(0).rh()?;
-        }
-        let v = crate::tensor::ops::to_f64_vec(&t).rh()?;
-        heatmap_png(&v, t.dims(), &HeatmapSpec::default(), &path).rh()?;
+        let path = crate::io::scratch_path(&format!("show-{n}.png")).rh()?;
+        tensor_png(&t.0, &HeatmapSpec::default(), &path).rh()?;
         show_file(&path.display().to_string())
     });
 }
