@@ -66,7 +66,7 @@ impl Registry {
         let mut out = String::from(
             "gaxsh functions by category (help(\"name\") or ?name for one; help(\"category\") for a list)\n",
         );
-        for cat in Category::ALL {
+        for &cat in Category::ALL {
             let names: Vec<&str> = self
                 .docs
                 .iter()
@@ -131,7 +131,7 @@ impl Registry {
              Generated from the function registry by `gaxsh help --markdown`; do not edit by hand\n\
              (a test fails when this file and the registry disagree).\n",
         );
-        for cat in Category::ALL {
+        for &cat in Category::ALL {
             let docs: Vec<&FnDoc> = self.docs.iter().filter(|d| d.category == cat).collect();
             if docs.is_empty() {
                 continue;

@@ -9,76 +9,47 @@
 use crate::options::Key;
 use rhai::Engine;
 
-/// Where a function is listed in `help()`; the order here is the order shown.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Category {
-    Tensor,
-    TensorMath,
-    TensorShape,
-    Data,
-    Models,
-    Training,
-    Attribution,
-    Ax,
-    Gax,
-    Evaluate,
-    Plots,
-    Report,
-    Session,
+/// Where a function is listed in `help()`: one row per category, its `help("key")` name and
+/// its title; the order here is the order shown.
+macro_rules! categories {
+    ($($variant:ident $key:literal $title:literal,)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Category {
+            $($variant,)*
+        }
+
+        impl Category {
+            pub const ALL: &[Category] = &[$(Category::$variant,)*];
+
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(Category::$variant => $key,)*
+                }
+            }
+
+            pub fn title(self) -> &'static str {
+                match self {
+                    $(Category::$variant => $title,)*
+                }
+            }
+        }
+    };
 }
 
-impl Category {
-    pub const ALL: [Category; 13] = [
-        Category::Tensor,
-        Category::TensorMath,
-        Category::TensorShape,
-        Category::Data,
-        Category::Models,
-        Category::Training,
-        Category::Attribution,
-        Category::Ax,
-        Category::Gax,
-        Category::Evaluate,
-        Category::Plots,
-        Category::Report,
-        Category::Session,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Category::Tensor => "tensors: creation, conversion, operators",
-            Category::TensorMath => "tensor math and reductions",
-            Category::TensorShape => "tensor shapes and indexing",
-            Category::Data => "datasets, splits and transforms",
-            Category::Models => "models and weights",
-            Category::Training => "training and evaluation",
-            Category::Attribution => "attribution methods (heatmaps)",
-            Category::Ax => "AX process, CO score, gap statistics",
-            Category::Gax => "GAX: optimised heatmaps",
-            Category::Evaluate => "CO beside the standard explanation metrics",
-            Category::Plots => "plots",
-            Category::Report => "reports and run records",
-            Category::Session => "session, help, files",
-        }
-    }
-
-    pub fn key(self) -> &'static str {
-        match self {
-            Category::Tensor => "tensor",
-            Category::TensorMath => "math",
-            Category::TensorShape => "shape",
-            Category::Data => "data",
-            Category::Models => "models",
-            Category::Training => "training",
-            Category::Attribution => "attribution",
-            Category::Ax => "ax",
-            Category::Gax => "gax",
-            Category::Evaluate => "evaluate",
-            Category::Plots => "plots",
-            Category::Report => "report",
-            Category::Session => "session",
-        }
-    }
+categories! {
+    Tensor "tensor" "tensors: creation, conversion, operators",
+    TensorMath "math" "tensor math and reductions",
+    TensorShape "shape" "tensor shapes and indexing",
+    Data "data" "datasets, splits and transforms",
+    Models "models" "models and weights",
+    Training "training" "training and evaluation",
+    Attribution "attribution" "attribution methods (heatmaps)",
+    Ax "ax" "AX process, CO score, gap statistics",
+    Gax "gax" "GAX: optimised heatmaps",
+    Evaluate "evaluate" "CO beside the standard explanation metrics",
+    Plots "plots" "plots",
+    Report "report" "reports and run records",
+    Session "session" "session, help, files",
 }
 
 /// How a name is used from a script.
