@@ -55,8 +55,9 @@ fn meaning_text(m: Meaning) -> &'static str {
     }
 }
 
-/// CO box plots, correct vs wrong, one pair per method.
-pub fn boxplot_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<()> {
+/// CO box plots, correct vs wrong, one pair per method. The figures of a sweep return their
+/// captions.
+pub fn boxplot_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<String> {
     let (mode, meaning, form) = (opts.mode, opts.meaning, opts.output);
     let s = split(table, mode, meaning, form);
     let chart = BoxPlot {
@@ -79,7 +80,11 @@ pub fn boxplot_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<
         series: vec!["correct".into(), "wrong".into()],
         values: s.into_iter().map(|(_, a, b)| vec![a, b]).collect(),
     };
-    save(&chart, path, (1100, 480))
+    save(&chart, path, (1100, 480))?;
+    Ok(format!(
+        "CO scores by method (correct = {} AX)",
+        meaning.name()
+    ))
 }
 
 fn short(m: &str) -> String {
@@ -93,7 +98,7 @@ fn short(m: &str) -> String {
 }
 
 /// Overlaid CO histograms of correct and wrong samples for one method (the sweep's first
-/// unless `opts.method` names another); returns the method shown.
+/// unless `opts.method` names another).
 pub fn histogram_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<String> {
     let (mode, meaning, form) = (opts.mode, opts.meaning, opts.output);
     let method = match &opts.method {
@@ -121,12 +126,12 @@ pub fn histogram_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Resul
         bins: 30,
     };
     save(&chart, path, (700, 420))?;
-    Ok(method.to_string())
+    Ok(format!("{method}: CO histograms, correct vs wrong"))
 }
 
 /// ROC curves of CO (per method) and of the maximum softmax probability, the trivial baseline,
 /// as scores of whether a prediction is correct; the legend gives each AUROC.
-pub fn roc_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<()> {
+pub fn roc_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<String> {
     let (mode, meaning, form) = (opts.mode, opts.meaning, opts.output);
     let curve = |name: String, pos: &[f64], neg: &[f64]| {
         let c = crate::stats::roc_curve(pos, neg);
@@ -181,7 +186,8 @@ pub fn roc_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<()> 
         points: false,
         styles: vec![],
     };
-    save(&chart, path, (760, 560))
+    save(&chart, path, (760, 560))?;
+    Ok("ROC of CO vs the max-softmax baseline".into())
 }
 
 /// The paper's Fig. 1, a panel per point (a₁, a₂): x₁ and x₂ (solid) and the heatmap's h₁ and
@@ -262,7 +268,7 @@ pub fn toy_panels(sweeps: &[ToySweep], path: &Path) -> Result<()> {
 }
 
 /// CO against GAX step, one line per sample, with the target.
-pub fn curves_co(g: &GaxResult, path: &Path) -> Result<()> {
+pub fn curves_co(g: &GaxResult, path: &Path) -> Result<String> {
     let series = g
         .scores
         .iter()
@@ -297,7 +303,8 @@ pub fn curves_co(g: &GaxResult, path: &Path) -> Result<()> {
         points: false,
         styles: vec![],
     };
-    save(&chart, path, (800, 460))
+    save(&chart, path, (800, 460))?;
+    Ok("GAX: CO score per iteration".into())
 }
 
 /// Each method's mean deletion (or insertion) curve: the target's probability against the

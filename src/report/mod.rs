@@ -143,9 +143,7 @@ impl Report {
         )?;
         let index = dir.join("index.html");
         crate::io::write_atomic(&index, page.as_bytes())?;
-        let yaml = self.record.to_yaml()?;
-        crate::io::write_atomic(&dir.join("run.yaml"), yaml.as_bytes())?;
-        files.push(dir.join("run.yaml"));
+        files.push(self.record.write_in(dir)?);
         Ok(Written { index, files })
     }
 

@@ -96,6 +96,13 @@ impl RunRecord {
         serde_yaml::to_string(self).map_err(|e| Error::invalid(format!("run record: {e}")))
     }
 
+    /// `dir/run.yaml`, written whole or not at all; returns its path.
+    pub fn write_in(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+        let path = dir.join("run.yaml");
+        crate::io::write_atomic(&path, self.to_yaml()?.as_bytes())?;
+        Ok(path)
+    }
+
     pub fn from_yaml(text: &str, source: &str) -> Result<RunRecord> {
         serde_yaml::from_str(text).map_err(|e| {
             let (line, column) = e

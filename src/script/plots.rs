@@ -79,31 +79,15 @@ const SWEEP_FIGURE_KEYS: &[&str] = &["mode", "correct", "output"];
 const HISTOGRAM_KEYS: &[&str] = &["method", "mode", "correct", "output"];
 
 fn register_co_plots(r: &mut Registrar) {
+    co_figure(r, "boxplot_co", SWEEP_FIGURE_KEYS, boxplot_co);
+    co_figure(r, "roc_co", SWEEP_FIGURE_KEYS, roc_co);
+    co_figure(r, "histogram_co", HISTOGRAM_KEYS, histogram_co);
     let log = r.log.clone();
-    co_figure(r, "boxplot_co", SWEEP_FIGURE_KEYS, |t, p, o| {
-        boxplot_co(t, p, o)?;
-        Ok(format!(
-            "CO scores by method (correct = {} AX)",
-            o.meaning.name()
-        ))
-    });
-
-    co_figure(r, "roc_co", SWEEP_FIGURE_KEYS, |t, p, o| {
-        roc_co(t, p, o)?;
-        Ok("ROC of CO vs the max-softmax baseline".into())
-    });
-
-    co_figure(r, "histogram_co", HISTOGRAM_KEYS, |t, p, o| {
-        let method = histogram_co(t, p, o)?;
-        Ok(format!("{method}: CO histograms, correct vs wrong"))
-    });
-
-    let l = log;
     r.register_fn(
         "curves_co",
         move |g: GaxResult, p: &str| -> RResult<String> {
-            curves_co(&g, Path::new(p)).rh()?;
-            Ok(done(&l, p, "GAX: CO score per iteration"))
+            let caption = curves_co(&g, Path::new(p)).rh()?;
+            Ok(done(&log, p, &caption))
         },
     );
 }
@@ -311,10 +295,10 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
 
     let (l, a) = (log, args);
     r.register_fn("record_run", move |dir: &str| -> RResult<String> {
-        let rec = run_record(&l, &a, Path::new(dir))?;
-        let p = Path::new(dir).join("run.yaml");
-        crate::io::write_atomic(&p, rec.to_yaml().rh()?.as_bytes()).rh()?;
-        Ok(p.display().to_string())
+        let written = run_record(&l, &a, Path::new(dir))?
+            .write_in(Path::new(dir))
+            .rh()?;
+        Ok(written.display().to_string())
     });
 }
 
