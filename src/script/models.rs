@@ -18,6 +18,11 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Net(pub Arc<Model>);
 
+/// A model the core made, as a script value.
+fn net(m: crate::Result<Model>) -> RResult<Net> {
+    m.map(|m| Net(Arc::new(m))).rh()
+}
+
 const M: Category = Category::Models;
 const T: Category = Category::Training;
 
@@ -32,9 +37,7 @@ fn zoo(name: &str, m: Map) -> RResult<Net> {
         )));
     }
     let o: ModelOptions = read_options_among(name, &ModelOptions::keys_for(name), &m)?;
-    crate::nn::zoo::model(name, &o)
-        .map(|m| Net(Arc::new(m)))
-        .rh()
+    net(crate::nn::zoo::model(name, &o))
 }
 
 fn register_zoo(r: &mut Registrar) {
@@ -53,17 +56,11 @@ fn register_zoo(r: &mut Registrar) {
 
     options_fn!(r, "load_onnx", m, |path: &str| -> RResult<Net> {
         let opts: crate::onnx::LoadOptions = read_options("load_onnx", &m)?;
-        crate::onnx::load_onnx(Path::new(path), &opts)
-            .map(|m| Net(Arc::new(m)))
-            .rh()
+        net(crate::onnx::load_onnx(Path::new(path), &opts))
     });
 
     r.register_fn("model_from_yaml", |s: &str| -> RResult<Net> {
-        let spec = ModelSpec::from_path_or_text(s).rh()?;
-        Arch::Custom(spec)
-            .build(DType::F32)
-            .map(|m| Net(Arc::new(m)))
-            .rh()
+        net(Arch::Custom(ModelSpec::from_path_or_text(s).rh()?).build(DType::F32))
     });
     r.register_fn("build_model", |m: Map| -> RResult<Net> {
         let spec: ModelSpec = rhai::serde::from_dynamic(&Dynamic::from_map(m)).map_err(|e| {
@@ -72,10 +69,7 @@ fn register_zoo(r: &mut Registrar) {
                 crate::nn::spec::LAYER_KINDS.join(", ")
             )))
         })?;
-        Arch::Custom(spec)
-            .build(DType::F32)
-            .map(|m| Net(Arc::new(m)))
-            .rh()
+        net(Arch::Custom(spec).build(DType::F32))
     });
 }
 
@@ -124,16 +118,14 @@ fn register_model_methods(r: &mut Registrar) {
         load_into(&n.0, Path::new(p), &opts).map(|_| ()).rh()
     });
     r.register_fn("to_dtype", |n: &mut Net, d: &str| -> RResult<Net> {
-        n.0.to_dtype(dtype_of(d)?).map(|m| Net(Arc::new(m))).rh()
+        net(n.0.to_dtype(dtype_of(d)?))
     });
     r.register_get("device", |n: &mut Net| crate::device::name(&n.0.device()));
     r.register_fn("to_device", |n: &mut Net, name: &str| -> RResult<Net> {
         let d = crate::device::parse(name).rh()?;
-        n.0.to_device(&d).map(|m| Net(Arc::new(m))).rh()
+        net(n.0.to_device(&d))
     });
-    r.register_fn("copy", |n: &mut Net| {
-        n.0.duplicate().map(|m| Net(Arc::new(m))).rh()
-    });
+    r.register_fn("copy", |n: &mut Net| net(n.0.duplicate()));
 }
 
 /// `fit`'s one option of the binding's own: the validation set (a script value).
