@@ -51,16 +51,10 @@ const DOCS: &[FnDoc] = &[
 
 pub fn register(r: &mut Registrar) {
     r.document(DOCS);
-    options_fn!(r, "attribute", m, |n: Net,
-                                    x: ScriptTensor,
-                                    method: &str|
-     -> RResult<ScriptTensor> {
+    options_fn!(r, "attribute", fn(n: Net, x: ScriptTensor, method: &str; m) -> RResult<ScriptTensor> {
         run(&n, &x.0, method, m, None)
     });
-    options_fn!(r, "attribute", m, |n: Net,
-                                    d: Dataset,
-                                    method: &str|
-     -> RResult<ScriptTensor> {
+    options_fn!(r, "attribute", fn(n: Net, d: Dataset, method: &str; m) -> RResult<ScriptTensor> {
         run(&n, &d.x().rh()?, method, m, Some(&d.y))
     });
 

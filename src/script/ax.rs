@@ -60,11 +60,7 @@ fn register_co(r: &mut Registrar) {
             from_logits(&b, &a, &l, o.output)
         },
     );
-    options_fn!(r, "co_score", m, |n: Net,
-                                   x: ScriptTensor,
-                                   h: ScriptTensor,
-                                   l: Dynamic|
-     -> RResult<ScriptTensor> {
+    options_fn!(r, "co_score", fn(n: Net, x: ScriptTensor, h: ScriptTensor, l: Dynamic; m) -> RResult<ScriptTensor> {
         let o: CoOptions = read_options("co_score", &m)?;
         let (before, after) = ax_logits(&n.0, &x.0, &h.0, o.mode).rh()?;
         from_logits(&ScriptTensor(before), &ScriptTensor(after), &l, o.output)
@@ -89,9 +85,7 @@ fn sweep_keys() -> Vec<Key> {
 fn register_sweep(r: &mut Registrar) {
     r.printable("AxTable", |t: &AxTable| t.accuracy_text());
     let log = r.log.clone();
-    options_fn!(r, "ax_sweep", m, |n: Net,
-                                   ds: Dataset|
-     -> RResult<AxTable> {
+    options_fn!(r, "ax_sweep", fn(n: Net, ds: Dataset; m) -> RResult<AxTable> {
         let mut m = m;
         let in_report = take_bool(&mut m, &IN_REPORT)?;
         let opts: SweepOptions = read_options_among("ax_sweep", &sweep_keys(), &m)?;
@@ -137,9 +131,7 @@ fn register_gap(r: &mut Registrar) {
     r.register_fn("to_maps", |g: &mut GapReport| -> RResult<Array> {
         g.0.iter().map(rhai::serde::to_dynamic).collect()
     });
-    options_fn!(r, "flag_errors", m, |t: AxTable,
-                                      method: &str|
-     -> RResult<Array> {
+    options_fn!(r, "flag_errors", fn(t: AxTable, method: &str; m) -> RResult<Array> {
         let o: FlagOptions = read_options("flag_errors", &m)?;
         flag_errors(&t, method, &o)
             .rh()?
@@ -181,13 +173,11 @@ fn register_gax(r: &mut Registrar) {
         rhai::serde::to_dynamic(crate::gax::co_ceiling(&n.0).rh()?)
     });
 
-    options_fn!(r, "toy2d", m, |theta: f64, a1: f64| -> RResult<Dynamic> {
+    options_fn!(r, "toy2d", fn(theta: f64, a1: f64; m) -> RResult<Dynamic> {
         let opts = read_options("toy2d", &m)?;
         rhai::serde::to_dynamic(crate::gax::toy::toy2d(theta, [a1, 1.0 - a1], &opts).rh()?)
     });
-    options_fn!(r, "toy2d_sweep", m, |a1: f64,
-                                      points: i64|
-     -> RResult<Dynamic> {
+    options_fn!(r, "toy2d_sweep", fn(a1: f64, points: i64; m) -> RResult<Dynamic> {
         let points = usize::try_from(points).unwrap_or(0);
         let opts = read_options("toy2d_sweep", &m)?;
         rhai::serde::to_dynamic(crate::gax::toy::sweep(a1, points, &opts).rh()?)

@@ -58,15 +58,11 @@ fn dataset_getters(r: &mut Registrar) {
 }
 
 fn dataset_ops(r: &mut Registrar) {
-    options_fn!(r, "split_mod3", m, |d: &mut Dataset| -> RResult<Map> {
+    options_fn!(r, "split_mod3", fn(d: &mut Dataset; m) -> RResult<Map> {
         let o: SplitOptions = read_options("split_mod3", &m)?;
         split::split_mod3(d, o.within_class).map(splits_map).rh()
     });
-    options_fn!(
-        r,
-        "standardize",
-        m,
-        |d: &mut Dataset| -> RResult<Transform> {
+    options_fn!(r, "standardize", fn(d: &mut Dataset; m) -> RResult<Transform> {
             let o: StandardizeOptions = read_options("standardize", &m)?;
             Transform::standardize_from(&d.raw_x().rh()?, &d.feature_names, o.offset).rh()
         }
@@ -170,15 +166,15 @@ fn loaders(r: &mut Registrar) {
     r.register_fn("load_creditcard", |p: &str| {
         load_csv(Path::new(p), &creditcard_options()).rh()
     });
-    options_fn!(r, "load_creditcard_split", m, || -> RResult<Map> {
+    options_fn!(r, "load_creditcard_split", fn(; m) -> RResult<Map> {
         let o = read_options("load_creditcard_split", &m)?;
         creditcard::splits(&o).map(splits_map).rh()
     });
-    options_fn!(r, "load_npz", m, |p: &str, s: &str| -> RResult<Dataset> {
+    options_fn!(r, "load_npz", fn(p: &str, s: &str; m) -> RResult<Dataset> {
         let o: NpzOptions = read_options("load_npz", &m)?;
         npz::load_npz(Path::new(p), s, o.classes).rh()
     });
-    options_fn!(r, "image_folder", m, |root: &str| -> RResult<Dataset> {
+    options_fn!(r, "image_folder", fn(root: &str; m) -> RResult<Dataset> {
         let o: ImageOptions = read_options_among("image_folder", &image_keys(FOLDER_KEYS), &m)?;
         image_folder(Path::new(root), &o.folder(1)).rh()
     });

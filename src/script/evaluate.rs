@@ -55,9 +55,7 @@ pub fn register(r: &mut Registrar) {
     r.printable("MetricTable", |t: &MetricTable| t.text());
 
     let log = r.log.clone();
-    options_fn!(r, "evaluate_heatmaps", m, |n: Net,
-                                            ds: Dataset|
-     -> RResult<MetricTable> {
+    options_fn!(r, "evaluate_heatmaps", fn(n: Net, ds: Dataset; m) -> RResult<MetricTable> {
         let mut m = m;
         let in_report = take_bool(&mut m, &IN_REPORT)?;
         let opts: EvalOptions = read_options_among("evaluate_heatmaps", &panel_keys(), &m)?;

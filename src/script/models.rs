@@ -43,7 +43,7 @@ fn zoo(name: &str, m: Map) -> RResult<Net> {
 fn register_zoo(r: &mut Registrar) {
     r.printable("Model", |n: &Net| format!("{:?}", n.0));
 
-    options_fn!(r, "model", m, |n: &str| -> RResult<Net> { zoo(n, m) });
+    options_fn!(r, "model", fn(n: &str; m) -> RResult<Net> { zoo(n, m) });
 
     // A zoo name documented as a function (`resnet34(#{…})`) is one.
     for name in DOCS
@@ -51,10 +51,10 @@ fn register_zoo(r: &mut Registrar) {
         .map(|d| d.name)
         .filter(|n| crate::nn::arch::ZOO.contains(n))
     {
-        options_fn!(r, name, m, || -> RResult<Net> { zoo(name, m) });
+        options_fn!(r, name, fn(; m) -> RResult<Net> { zoo(name, m) });
     }
 
-    options_fn!(r, "load_onnx", m, |path: &str| -> RResult<Net> {
+    options_fn!(r, "load_onnx", fn(path: &str; m) -> RResult<Net> {
         let opts: crate::onnx::LoadOptions = read_options("load_onnx", &m)?;
         net(crate::onnx::load_onnx(Path::new(path), &opts))
     });
@@ -113,7 +113,7 @@ fn register_model_methods(r: &mut Registrar) {
     r.register_fn("save_onnx", |n: &mut Net, p: &str| {
         crate::onnx::save_onnx(&n.0, Path::new(p)).rh()
     });
-    options_fn!(r, "load", m, |n: &mut Net, p: &str| -> RResult<()> {
+    options_fn!(r, "load", fn(n: &mut Net, p: &str; m) -> RResult<()> {
         let opts: LoadOptions = read_options("load", &m)?;
         load_into(&n.0, Path::new(p), &opts).map(|_| ()).rh()
     });

@@ -68,7 +68,7 @@ fn co_figure(
     draw: fn(&AxTable, &Path, &CoPlotOptions) -> crate::Result<String>,
 ) {
     let log = r.log.clone();
-    options_fn!(r, name, m, |t: AxTable, p: &str| -> RResult<String> {
+    options_fn!(r, name, fn(t: AxTable, p: &str; m) -> RResult<String> {
         let o: CoPlotOptions = read_options_among(name, &only(CoPlotOptions::KEYS, keys), &m)?;
         let caption = draw(&t, Path::new(p), &o).rh()?;
         Ok(done(&log, p, &caption))
@@ -95,9 +95,7 @@ fn register_co_plots(r: &mut Registrar) {
 fn register_general_plots(r: &mut Registrar) {
     let log = r.log.clone();
     let l = log.clone();
-    options_fn!(r, "heatmap", m, |h: ScriptTensor,
-                                  p: &str|
-     -> RResult<String> {
+    options_fn!(r, "heatmap", fn(h: ScriptTensor, p: &str; m) -> RResult<String> {
         let spec: HeatmapSpec = read_options("heatmap", &m)?;
         tensor_png(&h.0, &spec, Path::new(p)).rh()?;
         let caption = if spec.title.is_empty() {
@@ -134,10 +132,7 @@ fn register_general_plots(r: &mut Registrar) {
 
     for name in ["line", "scatter", "bar", "histogram", "boxplot"] {
         let l = log.clone();
-        options_fn!(r, name, m, |a: Dynamic,
-                                 b: Dynamic,
-                                 p: &str|
-         -> RResult<String> {
+        options_fn!(r, name, fn(a: Dynamic, b: Dynamic, p: &str; m) -> RResult<String> {
             let o: ChartOptions = read_options(name, &m)?;
             chart(name, &a, &b, Path::new(p), &o)?;
             Ok(done(&l, p, &o.title))
@@ -258,7 +253,7 @@ pub fn run_record(
 fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     let log = r.log.clone();
     let (l, a) = (log.clone(), args.clone());
-    options_fn!(r, "report", m, |dir: &str| -> RResult<String> {
+    options_fn!(r, "report", fn(dir: &str; m) -> RResult<String> {
         let o: ReportOptions = read_options("report", &m)?;
         let record = run_record(&l, &a, Path::new(dir))?;
         let written = Report::of_log(&lock(&l), record, o)

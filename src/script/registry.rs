@@ -178,12 +178,10 @@ impl Registrar<'_> {
 }
 
 /// `name(args…, #{options})` and `name(args…)`, the same function with its options map left
-/// out: `options_fn!(r, "name", m, |a: A, b: B| -> R { … m … })` registers both, `m` the map.
+/// out: `options_fn!(r, "name", fn(a: A, b: B; m) -> R { … m … })` registers both, `m` the map
+/// (empty when the script leaves it out).
 macro_rules! options_fn {
-    ($r:expr, $name:expr, $m:ident, || -> $ret:ty $body:block) => {
-        options_fn!($r, $name, $m, | | -> $ret $body)
-    };
-    ($r:expr, $name:expr, $m:ident, |$($arg:ident: $ty:ty),*| -> $ret:ty $body:block) => {{
+    ($r:expr, $name:expr, fn($($arg:ident: $ty:ty),*; $m:ident) -> $ret:ty $body:block) => {{
         let with = move |$($arg: $ty,)* $m: rhai::Map| -> $ret { $body };
         let without = with.clone();
         $r.register_fn($name, move |$($arg: $ty),*| without($($arg,)* rhai::Map::new()));
