@@ -71,6 +71,12 @@ impl std::fmt::Debug for Dataset {
     }
 }
 
+/// Class names "0", "1", … for classes given by their number (checked before allocation).
+pub fn numbered_classes(n: usize) -> Result<Vec<String>> {
+    crate::limits::check("dataset: classes", n, 32)?;
+    Ok((0..n).map(|i| i.to_string()).collect())
+}
+
 impl Dataset {
     /// Samples already in memory (one per row of `x`), with their labels and class names.
     pub fn in_memory(
@@ -79,6 +85,11 @@ impl Dataset {
         class_names: Vec<String>,
         source: &str,
     ) -> Result<Dataset> {
+        if x.rank() == 0 {
+            return Err(Error::invalid(
+                "dataset: x must hold one sample per row, got a scalar",
+            ));
+        }
         let n = x.dim(0)?;
         if y.len() != n {
             return Err(Error::invalid(format!(

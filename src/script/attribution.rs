@@ -7,7 +7,7 @@ use crate::attr::{AttrOptions, Method, attribute_named, normalize};
 use crate::data::Dataset;
 use crate::options::Options;
 use candle_core::Tensor;
-use rhai::{Array, Dynamic, Map};
+use rhai::{Dynamic, Map};
 
 /// Class indices from an array or a tensor.
 pub fn indices(d: &Dynamic, what: &str) -> RResult<Vec<usize>> {
@@ -60,22 +60,17 @@ pub fn register(r: &mut Registrar) {
 
     r.register_fn("methods", || {
         Method::PAPER
-            .iter()
             .map(|m| Dynamic::from(m.name().to_string()))
-            .collect::<Array>()
+            .to_vec()
     });
-
+    fn normalized(h: &ScriptTensor) -> RResult<(candle_core::Tensor, usize)> {
+        normalize(&crate::tensor::ops::as_float(&h.0).rh()?).rh()
+    }
     r.register_fn(
         "normalize",
-        |h: &mut ScriptTensor| -> RResult<ScriptTensor> {
-            normalize(&crate::tensor::ops::as_float(&h.0).rh()?)
-                .map(|(t, _)| ScriptTensor(t))
-                .rh()
-        },
+        |h: &mut ScriptTensor| -> RResult<ScriptTensor> { Ok(ScriptTensor(normalized(h)?.0)) },
     );
     r.register_fn("zero_maps", |h: &mut ScriptTensor| -> RResult<i64> {
-        normalize(&crate::tensor::ops::as_float(&h.0).rh()?)
-            .map(|(_, z)| z as i64)
-            .rh()
+        Ok(normalized(h)?.1 as i64)
     });
 }

@@ -11,7 +11,7 @@ use crate::ax::{
 use crate::data::Dataset;
 use crate::gap::{FlagOptions, Gap, flag_errors, gap_stats, gap_text};
 use crate::gax::{GaxOptions, GaxResult, Samples, gax_samples};
-use crate::options::{Key, Kind, Options, key, only};
+use crate::options::{Key, Options, only};
 use rhai::{Array, Dynamic, Map};
 use std::path::Path;
 
@@ -67,19 +67,8 @@ fn register_co(r: &mut Registrar) {
     });
 }
 
-/// `ax_sweep`'s one option of the binding's own: whether the report shows the sweep.
-const IN_REPORT: Key = key(
-    "report",
-    Kind::Bool,
-    "true",
-    "show the sweep in the report, with a gallery of a few samples' heatmaps (false keeps it out)",
-);
-
 fn sweep_keys() -> Vec<Key> {
-    SweepOptions::keys()
-        .into_iter()
-        .chain([IN_REPORT])
-        .collect()
+    with_report_key(SweepOptions::keys())
 }
 
 fn register_sweep(r: &mut Registrar) {
@@ -100,13 +89,9 @@ fn register_sweep(r: &mut Registrar) {
     r.register_fn("save_csv", |t: &mut AxTable, p: &str| {
         t.save_csv(Path::new(p)).rh()
     });
-    r.register_fn(
-        "load_ax_csv",
-        |p: &str, classes: Array| -> RResult<AxTable> {
-            let c: Vec<String> = classes.into_iter().map(|d| d.to_string()).collect();
-            AxTable::load_csv(Path::new(p), c).rh()
-        },
-    );
+    r.register_fn("load_ax_csv", |p: &str, classes: Array| {
+        AxTable::load_csv(Path::new(p), texts(&classes)).rh()
+    });
     r.register_fn("accuracy_table", |t: &mut AxTable| -> RResult<Array> {
         t.accuracy().iter().map(accuracy_map).collect()
     });
@@ -120,9 +105,7 @@ fn register_sweep(r: &mut Registrar) {
     r.register_fn("rows", |t: &mut AxTable| -> RResult<Array> {
         t.rows.iter().map(row_map).collect()
     });
-    r.register_get("notes", |t: &mut AxTable| -> Array {
-        t.notes.iter().map(|n| Dynamic::from(n.clone())).collect()
-    });
+    r.register_get("notes", |t: &mut AxTable| strings(&t.notes));
 }
 
 fn register_gap(r: &mut Registrar) {

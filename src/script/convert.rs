@@ -273,6 +273,25 @@ pub fn read_options_among<O: crate::options::Options>(
     crate::options::read_among(what, keys, &pairs).map_err(to_rhai)
 }
 
+/// The option `ax_sweep` and `evaluate_heatmaps` take beside their core struct's keys: whether
+/// the session's report shows the result (a matter of the session, not of the computation).
+pub const IN_REPORT: crate::options::Key = crate::options::key(
+    "report",
+    crate::options::Kind::Bool,
+    "true",
+    "show the result in the report (a sweep with a gallery of a few samples' heatmaps); false keeps it out",
+);
+
+/// A core struct's keys and [`IN_REPORT`].
+pub fn with_report_key(keys: Vec<crate::options::Key>) -> Vec<crate::options::Key> {
+    keys.into_iter().chain([IN_REPORT]).collect()
+}
+
+/// Strings from a script array (names, class names), each value as it prints.
+pub fn texts(a: &Array) -> Vec<String> {
+    a.iter().map(|d| d.to_string()).collect()
+}
+
 /// Take a bool option the binding reads itself (not a core struct's) out of `m`.
 pub fn take_bool(m: &mut Map, key: &crate::options::Key) -> RResult<bool> {
     match m.remove(key.name).filter(|d| !d.is_unit()) {

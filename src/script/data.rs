@@ -87,19 +87,12 @@ fn dataset_ops(r: &mut Registrar) {
     r.register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
     r.register_fn(
         "dataset",
-        |x: ScriptTensor, labels: Dynamic, classes: Dynamic| -> RResult<Dataset> {
+        |x: ScriptTensor, labels: Dynamic, classes: Dynamic| {
             let y = super::attribution::indices(&labels, "dataset: labels")?;
-            let names: Vec<String> = if let Some(a) = classes.clone().try_cast::<Array>() {
-                a.into_iter().map(|c| c.to_string()).collect()
-            } else {
-                let n = index(&classes, "dataset: classes")?;
-                // A name per class: a typed count is checked before it is allocated.
-                crate::limits::check("dataset: classes", n, 32).rh()?;
-                (0..n).map(|i| i.to_string()).collect()
+            let names = match classes.clone().try_cast::<Array>() {
+                Some(a) => texts(&a),
+                None => crate::data::numbered_classes(index(&classes, "dataset: classes")?).rh()?,
             };
-            if x.0.rank() == 0 {
-                return err("dataset: x must hold one sample per row, got a scalar");
-            }
             Dataset::in_memory(x.0, y, names, "tensors from a script").rh()
         },
     );

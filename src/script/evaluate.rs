@@ -5,7 +5,7 @@ use super::models::Net;
 use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::Dataset;
 use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps};
-use crate::options::{Key, Kind, Options, key};
+use crate::options::{Key, Options};
 use crate::report::figures::{flip_curves, metric_scatter};
 use crate::report::log::lock;
 use rhai::Dynamic;
@@ -13,16 +13,8 @@ use std::path::Path;
 
 const EV: Category = Category::Evaluate;
 
-/// The binding's own option: whether the report shows the panel.
-const IN_REPORT: Key = key(
-    "report",
-    Kind::Bool,
-    "true",
-    "show the panel in the report (false keeps it out)",
-);
-
 fn panel_keys() -> Vec<Key> {
-    EvalOptions::keys().into_iter().chain([IN_REPORT]).collect()
+    with_report_key(EvalOptions::keys())
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.

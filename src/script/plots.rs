@@ -175,7 +175,7 @@ fn chart(name: &str, a: &Dynamic, b: &Dynamic, path: &Path, o: &ChartOptions) ->
                 .clone()
                 .try_cast::<Array>()
                 .ok_or_else(|| to_rhai(crate::Error::invalid("bar: names is an array")))?;
-            let names = names.iter().map(|d| d.to_string()).collect();
+            let names = texts(&names);
             let (labels, values) = (o.labels("", ""), floats(b, name)?);
             save(
                 &Bars {
@@ -212,13 +212,7 @@ fn boxes(groups: &Dynamic, names: &Dynamic, o: &ChartOptions) -> RResult<BoxPlot
             "boxplot: groups is a map of name → values",
         ))
     })?;
-    let names: Vec<String> = names
-        .clone()
-        .try_cast::<Array>()
-        .unwrap_or_default()
-        .iter()
-        .map(|d| d.to_string())
-        .collect();
+    let names = texts(&names.clone().try_cast::<Array>().unwrap_or_default());
     let (mut categories, mut values) = (Vec::new(), Vec::new());
     for (k, v) in &m {
         categories.push(k.to_string());

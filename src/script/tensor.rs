@@ -226,17 +226,14 @@ fn register_conversions(r: &mut Registrar) {
     });
 
     r.register_fn("save_safetensors", |m: Map, path: &str| -> RResult<()> {
-        let mut tensors = HashMap::new();
-        for (k, v) in m {
-            match v.try_cast::<T>() {
-                Some(t) => {
-                    tensors.insert(k.to_string(), t.0);
-                }
-                None => {
-                    return err(format!("save_safetensors: value of '{k}' is not a Tensor"));
-                }
-            }
-        }
+        let tensor = |(k, v): (rhai::Identifier, Dynamic)| match v.try_cast::<T>() {
+            Some(t) => Ok((k.to_string(), t.0)),
+            None => err(format!("save_safetensors: value of '{k}' is not a Tensor")),
+        };
+        let tensors = m
+            .into_iter()
+            .map(tensor)
+            .collect::<RResult<HashMap<_, _>>>()?;
         crate::io::save_safetensors(&tensors, path.as_ref()).rh()
     });
     r.register_fn("load_safetensors", |path: &str| -> RResult<Map> {
