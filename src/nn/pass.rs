@@ -13,6 +13,14 @@ pub struct LayerRef {
     pub input: bool,
 }
 
+/// The name as `layer:` takes it, with " (input)" when the layer's input is captured.
+impl std::fmt::Display for LayerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let input = if self.input { " (input)" } else { "" };
+        write!(f, "{}{input}", self.name)
+    }
+}
+
 /// The captured activation and the hook that will hold its gradient after `backward`.
 #[derive(Clone)]
 pub struct Captured {

@@ -10,7 +10,7 @@ use crate::nn::{Arch, CHUNK, Model, ModelOptions};
 use crate::options::{Key, Kind, Options, key};
 use crate::train::{TrainOptions, TrainReport, evaluate_model, fit_keeping_history};
 use candle_core::DType;
-use rhai::{Array, Dynamic, Map};
+use rhai::{Dynamic, Map};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -82,17 +82,12 @@ fn register_model_methods(r: &mut Registrar) {
         crate::tensor::format::dtype_str(n.0.dtype).to_string()
     });
     r.register_fn("layers", |n: &mut Net| {
-        n.0.layers()
-            .into_iter()
-            .map(|(l, _)| Dynamic::from(l))
-            .collect::<Array>()
+        strings(&n.0.layers().into_iter().map(|(l, _)| l).collect::<Vec<_>>())
     });
-    r.register_get("cam_layer", |n: &mut Net| -> Dynamic {
-        match &n.0.cam_layer {
-            Some(l) if l.input => Dynamic::from(format!("{} (input)", l.name)),
-            Some(l) => Dynamic::from(l.name.clone()),
-            None => Dynamic::UNIT,
-        }
+    r.register_get("cam_layer", |n: &mut Net| {
+        n.0.cam_layer
+            .as_ref()
+            .map_or(Dynamic::UNIT, |l| l.to_string().into())
     });
     r.register_fn("summary", |n: &mut Net| n.0.summary());
     fn logits(n: &mut Net, x: ScriptTensor) -> RResult<ScriptTensor> {
@@ -103,8 +98,10 @@ fn register_model_methods(r: &mut Registrar) {
     r.register_fn(
         "predict",
         |n: &mut Net, x: ScriptTensor| -> RResult<ScriptTensor> {
-            let l = n.0.logits(&x.0, CHUNK).rh()?;
-            l.argmax(1).map(ScriptTensor).rh()
+            n.0.logits(&x.0, CHUNK)
+                .and_then(|l| Ok(l.argmax(1)?))
+                .map(ScriptTensor)
+                .rh()
         },
     );
     r.register_fn("save", |n: &mut Net, p: &str| {
@@ -205,20 +202,16 @@ fn register_formula(r: &mut Registrar) {
     r.register_fn(
         "formula_input",
         |s: Dynamic, phase: f64| -> RResult<ScriptTensor> {
-            crate::nn::formula::formula_input(&shape_of(&s)?, phase, DType::F32)
-                .map(ScriptTensor)
-                .rh()
+            let x = crate::nn::formula::formula_input(&shape_of(&s)?, phase, DType::F32);
+            x.map(ScriptTensor).rh()
         },
     );
 }
 
 fn register_selection(r: &mut Registrar) {
-    r.register_fn(
-        "first_n_correct",
-        |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
-            n.0.first_n_correct(d, k.max(0) as usize, CHUNK).rh()
-        },
-    );
+    r.register_fn("first_n_correct", |d: &mut Dataset, n: Net, k: i64| {
+        n.0.first_n_correct(d, k.max(0) as usize, CHUNK).rh()
+    });
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
