@@ -1,5 +1,6 @@
 //! Script bindings: `attribute(net, x, "Method", #{…})` and heatmap normalisation.
 
+use super::convert::ScriptTensor as T;
 use super::convert::*;
 use super::models::Net;
 use super::registry::{Category::Attribution as Cat, FnDoc, Registrar, func, options_fn};
@@ -23,17 +24,9 @@ pub fn attr_options(what: &str, m: &Map, labels: Option<&[usize]>) -> RResult<At
     Ok(o)
 }
 
-fn run(
-    net: &Net,
-    x: &Tensor,
-    method: &str,
-    m: Map,
-    labels: Option<&[usize]>,
-) -> RResult<ScriptTensor> {
+fn run(net: &Net, x: &Tensor, method: &str, m: Map, labels: Option<&[usize]>) -> RResult<T> {
     let opts = attr_options("attribute", &m, labels)?;
-    attribute_named(&net.0, x, method, &opts)
-        .map(ScriptTensor)
-        .rh()
+    attribute_named(&net.0, x, method, &opts).map(T).rh()
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
@@ -51,10 +44,10 @@ const DOCS: &[FnDoc] = &[
 
 pub fn register(r: &mut Registrar) {
     r.document(DOCS);
-    options_fn!(r, "attribute", fn(n: Net, x: ScriptTensor, method: &str; m) -> RResult<ScriptTensor> {
+    options_fn!(r, "attribute", fn(n: Net, x: T, method: &str; m) -> RResult<T> {
         run(&n, &x.0, method, m, None)
     });
-    options_fn!(r, "attribute", fn(n: Net, d: Dataset, method: &str; m) -> RResult<ScriptTensor> {
+    options_fn!(r, "attribute", fn(n: Net, d: Dataset, method: &str; m) -> RResult<T> {
         run(&n, &d.x().rh()?, method, m, Some(&d.y))
     });
 
@@ -63,14 +56,13 @@ pub fn register(r: &mut Registrar) {
             .map(|m| Dynamic::from(m.name().to_string()))
             .to_vec()
     });
-    fn normalized(h: &ScriptTensor) -> RResult<(candle_core::Tensor, usize)> {
+    fn normalized(h: &T) -> RResult<(candle_core::Tensor, usize)> {
         normalize(&crate::tensor::ops::as_float(&h.0).rh()?).rh()
     }
-    r.register_fn(
-        "normalize",
-        |h: &mut ScriptTensor| -> RResult<ScriptTensor> { Ok(ScriptTensor(normalized(h)?.0)) },
-    );
-    r.register_fn("zero_maps", |h: &mut ScriptTensor| -> RResult<i64> {
+    r.register_fn("normalize", |h: &mut T| -> RResult<T> {
+        Ok(T(normalized(h)?.0))
+    });
+    r.register_fn("zero_maps", |h: &mut T| -> RResult<i64> {
         Ok(normalized(h)?.1 as i64)
     });
 }

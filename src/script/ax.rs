@@ -1,6 +1,7 @@
 //! Script bindings: CO scores, AX sweeps, gap statistics and GAX.
 
 use super::attribution::indices;
+use super::convert::ScriptTensor as T;
 use super::convert::*;
 use super::models::Net;
 use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
@@ -38,32 +39,19 @@ fn accuracy_map(a: &crate::ax::AccuracyRow) -> RResult<Dynamic> {
 }
 
 fn register_co(r: &mut Registrar) {
-    fn from_logits(
-        b: &ScriptTensor,
-        a: &ScriptTensor,
-        labels: &Dynamic,
-        out: Output,
-    ) -> RResult<ScriptTensor> {
+    fn from_logits(b: &T, a: &T, labels: &Dynamic, out: Output) -> RResult<T> {
         let l = indices(labels, "labels")?;
         vector(co_scores(&b.0, &a.0, &l, out).rh()?)
     }
-    r.register_fn(
-        "co_score",
-        |b: ScriptTensor, a: ScriptTensor, l: Dynamic| from_logits(&b, &a, &l, Output::Raw),
-    );
-    r.register_fn(
-        "co_score",
-        |b: ScriptTensor, a: ScriptTensor, l: Dynamic, m: Map| -> RResult<ScriptTensor> {
-            // From logits there is no mode: only the output form applies.
-            let o: CoOptions =
-                read_options_among("co_score", &only(CoOptions::KEYS, &["output"]), &m)?;
-            from_logits(&b, &a, &l, o.output)
-        },
-    );
-    options_fn!(r, "co_score", fn(n: Net, x: ScriptTensor, h: ScriptTensor, l: Dynamic; m) -> RResult<ScriptTensor> {
+    options_fn!(r, "co_score", fn(b: T, a: T, l: Dynamic; m) -> RResult<T> {
+        // From logits there is no mode: only the output form applies.
+        let o: CoOptions = read_options_among("co_score", &only(CoOptions::KEYS, &["output"]), &m)?;
+        from_logits(&b, &a, &l, o.output)
+    });
+    options_fn!(r, "co_score", fn(n: Net, x: T, h: T, l: Dynamic; m) -> RResult<T> {
         let o: CoOptions = read_options("co_score", &m)?;
         let (before, after) = ax_logits(&n.0, &x.0, &h.0, o.mode).rh()?;
-        from_logits(&ScriptTensor(before), &ScriptTensor(after), &l, o.output)
+        from_logits(&T(before), &T(after), &l, o.output)
     });
 }
 
@@ -95,7 +83,7 @@ fn register_sweep(r: &mut Registrar) {
     r.register_fn("accuracy_table", |t: &mut AxTable| -> RResult<Array> {
         t.accuracy().iter().map(accuracy_map).collect()
     });
-    fn co_of(t: &AxTable, method: &str, mode: &str) -> RResult<ScriptTensor> {
+    fn co_of(t: &AxTable, method: &str, mode: &str) -> RResult<T> {
         vector(t.co(method, Mode::parse(mode).rh()?).rh()?)
     }
     r.register_fn("co", |t: &mut AxTable, m: &str| co_of(t, m, "sum"));
@@ -137,14 +125,11 @@ fn register_gax(r: &mut Registrar) {
         },
     );
     let log = r.log.clone();
-    r.register_fn(
-        "gax",
-        move |n: Net, x: ScriptTensor, m: Map| -> RResult<GaxResult> {
-            let g = gax_samples(&n.0, Samples::Batch(&x.0), &read_options("gax", &m)?).rh()?;
-            crate::report::log::lock(&log).add_gax(&g, None);
-            Ok(g)
-        },
-    );
+    r.register_fn("gax", move |n: Net, x: T, m: Map| -> RResult<GaxResult> {
+        let g = gax_samples(&n.0, Samples::Batch(&x.0), &read_options("gax", &m)?).rh()?;
+        crate::report::log::lock(&log).add_gax(&g, None);
+        Ok(g)
+    });
     r.register_fn(
         "gax_vs_methods",
         |n: Net, ds: Dataset, g: GaxResult| -> RResult<Dynamic> {
@@ -176,18 +161,14 @@ fn register_gax(r: &mut Registrar) {
     r.register_get("similarity_terms", |g: &mut GaxResult| {
         rhai::serde::to_dynamic(&g.similarity_terms)
     });
-    r.register_get("updated_heatmaps", |g: &mut GaxResult| {
-        ScriptTensor(g.updated.clone())
-    });
+    r.register_get("updated_heatmaps", |g: &mut GaxResult| T(g.updated.clone()));
     r.register_get("steps_to_target", |g: &mut GaxResult| -> Array {
         g.steps_to_target
             .iter()
             .map(|s| Dynamic::from_int(s.map(|v| v as i64).unwrap_or(-1)))
             .collect()
     });
-    r.register_get("heatmaps", |g: &mut GaxResult| {
-        ScriptTensor(g.heatmaps.clone())
-    });
+    r.register_get("heatmaps", |g: &mut GaxResult| T(g.heatmaps.clone()));
     r.register_get("final_scores", |g: &mut GaxResult| vector(g.final_scores()));
     r.register_get("reached", |g: &mut GaxResult| g.reached().len() as i64);
     r.register_fn("save", |g: &mut GaxResult, dir: &str| {

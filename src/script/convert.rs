@@ -78,6 +78,17 @@ pub fn number(d: &Dynamic, what: &str) -> RResult<f64> {
     err(format!("{what}: expected a number, got {}", d.type_name()))
 }
 
+/// Numbers from a script value: a tensor, an array of numbers, or one number.
+pub fn floats(d: &Dynamic, what: &str) -> RResult<Vec<f64>> {
+    if let Some(t) = d.clone().try_cast::<ScriptTensor>() {
+        return crate::tensor::ops::to_f64_vec(&t.0).rh();
+    }
+    match d.clone().try_cast::<Array>() {
+        Some(a) => a.iter().map(|x| number(x, what)).collect(),
+        None => Ok(vec![number(d, what)?]),
+    }
+}
+
 /// A non-negative integer from a rhai value.
 pub fn index(d: &Dynamic, what: &str) -> RResult<usize> {
     match d.as_int() {
@@ -285,6 +296,15 @@ pub const IN_REPORT: crate::options::Key = crate::options::key(
 /// A core struct's keys and [`IN_REPORT`].
 pub fn with_report_key(keys: Vec<crate::options::Key>) -> Vec<crate::options::Key> {
     keys.into_iter().chain([IN_REPORT]).collect()
+}
+
+/// A map a script built (or got from another function) read back into a core struct; `what`
+/// says what the map should be when it is not.
+pub fn from_map<V: serde::de::DeserializeOwned>(d: &Dynamic, what: &str) -> RResult<V> {
+    rhai::serde::from_dynamic(d).map_err(|e| {
+        let e = e.to_string().replace("Syntax error: ", "");
+        to_rhai(Error::invalid(format!("{what} ({e})")))
+    })
 }
 
 /// Strings from a script array (names, class names), each value as it prints.

@@ -1,5 +1,6 @@
 //! Script bindings: datasets, splits and transforms.
 
+use super::convert::ScriptTensor as T;
 use super::convert::*;
 use super::registry::{Category::Data as Cat, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::csv::{CsvOptions, creditcard_options, drybean_options, load_csv};
@@ -37,8 +38,8 @@ fn splits_map(s: split::Splits) -> Map {
 fn dataset_getters(r: &mut Registrar) {
     r.printable("Dataset", |d: &Dataset| format!("{d:?}"));
     r.register_fn("len", |d: &mut Dataset| d.len() as i64);
-    r.register_get("x", |d: &mut Dataset| d.x().map(ScriptTensor).rh());
-    r.register_get("y", |d: &mut Dataset| d.labels().map(ScriptTensor).rh());
+    r.register_get("x", |d: &mut Dataset| d.x().map(T).rh());
+    r.register_get("y", |d: &mut Dataset| d.labels().map(T).rh());
     r.register_get("classes", |d: &mut Dataset| strings(&d.class_names));
     r.register_get("features", |d: &mut Dataset| strings(&d.feature_names));
     r.register_get("ids", |d: &mut Dataset| strings(&d.ids));
@@ -53,7 +54,7 @@ fn dataset_getters(r: &mut Registrar) {
     });
     r.register_fn("batch", |d: &mut Dataset, s: i64, l: i64| {
         let (s, l) = (count(s, "batch: start")?, count(l, "batch: len")?);
-        d.batch(s, l).map(ScriptTensor).rh()
+        d.batch(s, l).map(T).rh()
     });
 }
 
@@ -77,25 +78,22 @@ fn dataset_ops(r: &mut Registrar) {
     r.register_fn(
         "subset",
         |d: &mut Dataset, idx: Array| -> RResult<Dataset> {
-            let i: Vec<usize> = idx
+            let i = idx
                 .iter()
                 .map(|x| index(x, "subset"))
-                .collect::<RResult<_>>()?;
+                .collect::<RResult<Vec<_>>>()?;
             d.subset(&i, &format!("subset of {} samples", i.len())).rh()
         },
     );
     r.register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
-    r.register_fn(
-        "dataset",
-        |x: ScriptTensor, labels: Dynamic, classes: Dynamic| {
-            let y = super::attribution::indices(&labels, "dataset: labels")?;
-            let names = match classes.clone().try_cast::<Array>() {
-                Some(a) => texts(&a),
-                None => crate::data::numbered_classes(index(&classes, "dataset: classes")?).rh()?,
-            };
-            Dataset::in_memory(x.0, y, names, "tensors from a script").rh()
-        },
-    );
+    r.register_fn("dataset", |x: T, labels: Dynamic, classes: Dynamic| {
+        let y = super::attribution::indices(&labels, "dataset: labels")?;
+        let names = match classes.clone().try_cast::<Array>() {
+            Some(a) => texts(&a),
+            None => crate::data::numbered_classes(index(&classes, "dataset: classes")?).rh()?,
+        };
+        Dataset::in_memory(x.0, y, names, "tensors from a script").rh()
+    });
     r.register_fn("concat", |a: Array| -> RResult<Dataset> {
         let ds: Vec<Dataset> = a
             .into_iter()
@@ -123,23 +121,14 @@ fn transforms(r: &mut Registrar) {
     r.register_fn(
         "normalize",
         |m: Dynamic, s: Dynamic| -> RResult<Transform> {
-            let list = |d: &Dynamic| -> RResult<Vec<f64>> {
-                match d.clone().try_cast::<Array>() {
-                    Some(a) => a.iter().map(|x| number(x, "normalize")).collect(),
-                    None => Ok(vec![number(d, "normalize")?]),
-                }
-            };
-            Transform::normalize(list(&m)?, list(&s)?).rh()
+            Transform::normalize(floats(&m, "normalize")?, floats(&s, "normalize")?).rh()
         },
     );
-    r.register_fn(
-        "apply",
-        |t: &mut Transform, x: ScriptTensor| -> RResult<ScriptTensor> {
-            t.apply(&x.0.to_dtype(candle_core::DType::F64).rh()?)
-                .map(ScriptTensor)
-                .rh()
-        },
-    );
+    r.register_fn("apply", |t: &mut Transform, x: T| -> RResult<T> {
+        t.apply(&x.0.to_dtype(candle_core::DType::F64).rh()?)
+            .map(T)
+            .rh()
+    });
 }
 
 fn loaders(r: &mut Registrar) {
@@ -179,13 +168,13 @@ fn loaders(r: &mut Registrar) {
         };
         image_list(Path::new(list), names, &o.folder(3)).rh()
     });
-    r.register_fn("load_image", |p: &str, m: Map| -> RResult<ScriptTensor> {
+    r.register_fn("load_image", |p: &str, m: Map| -> RResult<T> {
         let o: ImageOptions = read_options_among("load_image", &image_keys(IMAGE_KEYS), &m)?;
         let spec = o.spec(3);
         let (v, h, w) = crate::data::images::decode(Path::new(p), &spec).rh()?;
         let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
         candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &crate::device::current())
-            .map(ScriptTensor)
+            .map(T)
             .rh()
     });
     r.register_fn("cwd", || {

@@ -1,5 +1,6 @@
 //! Script bindings: the model zoo, YAML and map-built models, weights, training and evaluation.
 
+use super::convert::ScriptTensor as T;
 use super::convert::*;
 use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::Dataset;
@@ -24,7 +25,7 @@ fn net(m: crate::Result<Model>) -> RResult<Net> {
 }
 
 const M: Category = Category::Models;
-const T: Category = Category::Training;
+const TR: Category = Category::Training;
 
 /// A zoo model: the options read into the core's `ModelOptions`, the name resolved by
 /// `Arch::from_name`, built and loaded by `nn::zoo::model`.
@@ -63,12 +64,9 @@ fn register_zoo(r: &mut Registrar) {
         net(Arch::Custom(ModelSpec::from_path_or_text(s).rh()?).build(DType::F32))
     });
     r.register_fn("build_model", |m: Map| -> RResult<Net> {
-        let spec: ModelSpec = rhai::serde::from_dynamic(&Dynamic::from_map(m)).map_err(|e| {
-            to_rhai(crate::Error::invalid(format!(
-                "build_model: {e} (supported layers: {})",
-                crate::nn::spec::LAYER_KINDS.join(", ")
-            )))
-        })?;
+        let layers = crate::nn::spec::LAYER_KINDS.join(", ");
+        let what = format!("build_model: #{{name, input, layers}} (supported layers: {layers})");
+        let spec: ModelSpec = from_map(&Dynamic::from_map(m), &what)?;
         net(Arch::Custom(spec).build(DType::F32))
     });
 }
@@ -90,20 +88,17 @@ fn register_model_methods(r: &mut Registrar) {
             .map_or(Dynamic::UNIT, |l| l.to_string().into())
     });
     r.register_fn("summary", |n: &mut Net| n.0.summary());
-    fn logits(n: &mut Net, x: ScriptTensor) -> RResult<ScriptTensor> {
-        n.0.logits(&x.0, CHUNK).map(ScriptTensor).rh()
+    fn logits(n: &mut Net, x: T) -> RResult<T> {
+        n.0.logits(&x.0, CHUNK).map(T).rh()
     }
     r.register_fn("logits", logits);
     r.register_fn("forward", logits);
-    r.register_fn(
-        "predict",
-        |n: &mut Net, x: ScriptTensor| -> RResult<ScriptTensor> {
-            n.0.logits(&x.0, CHUNK)
-                .and_then(|l| Ok(l.argmax(1)?))
-                .map(ScriptTensor)
-                .rh()
-        },
-    );
+    r.register_fn("predict", |n: &mut Net, x: T| -> RResult<T> {
+        n.0.logits(&x.0, CHUNK)
+            .and_then(|l| Ok(l.argmax(1)?))
+            .map(T)
+            .rh()
+    });
     r.register_fn("save", |n: &mut Net, p: &str| {
         crate::nn::weights::save(&n.0, Path::new(p)).rh()
     });
@@ -199,13 +194,10 @@ fn register_formula(r: &mut Registrar) {
     r.register_fn("init_formula", |n: &mut Net| {
         crate::nn::formula::load_formula_weights(&n.0).rh()
     });
-    r.register_fn(
-        "formula_input",
-        |s: Dynamic, phase: f64| -> RResult<ScriptTensor> {
-            let x = crate::nn::formula::formula_input(&shape_of(&s)?, phase, DType::F32);
-            x.map(ScriptTensor).rh()
-        },
-    );
+    r.register_fn("formula_input", |s: Dynamic, phase: f64| -> RResult<T> {
+        let x = crate::nn::formula::formula_input(&shape_of(&s)?, phase, DType::F32);
+        x.map(T).rh()
+    });
 }
 
 fn register_selection(r: &mut Registrar) {
@@ -265,21 +257,21 @@ const DOCS: &[FnDoc] = &[
         .options(|| LoadOptions::KEYS.to_vec()).example("let p = temp_path(\"b.safetensors\"); drybean_fpa().save(p); drybean_fpa().load(p)"),
     func(M, "copy", "net.copy() -> Model", "An independent copy of the model and its weights.")
         .example_is("drybean_fpa().copy().params", "2121"),
-    prop(T, "accuracy", "metrics.accuracy -> float", "The fraction classified correctly.")
+    prop(TR, "accuracy", "metrics.accuracy -> float", "The fraction classified correctly.")
         .example("drybean_fpa().evaluate(load_drybean().head(20)).accuracy"),
-    prop(T, "confusion", "metrics.confusion -> array", "Counts, rows = true class, columns = predicted.")
+    prop(TR, "confusion", "metrics.confusion -> array", "Counts, rows = true class, columns = predicted.")
         .example("drybean_fpa().evaluate(load_drybean().head(20)).confusion"),
-    prop(T, "per_class", "metrics.per_class -> array", "Per class: #{class, precision, recall, f1, support}.")
+    prop(TR, "per_class", "metrics.per_class -> array", "Per class: #{class, precision, recall, f1, support}.")
         .example("drybean_fpa().evaluate(load_drybean().head(20)).per_class[0].recall"),
-    prop(T, "history", "fit_result.history -> array", "Per epoch: #{epoch, loss, train_acc, val_acc}.")
+    prop(TR, "history", "fit_result.history -> array", "Per epoch: #{epoch, loss, train_acc, val_acc}.")
         .example("let b = load_drybean(); drybean_fpa().fit(b.head(32).map(b.standardize()), #{epochs: 2}).history[1].loss"),
-    prop(T, "best_val_acc", "fit_result.best_val_acc -> float or ()", "The best validation accuracy (its weights are the model's), or () without a validation set.")
+    prop(TR, "best_val_acc", "fit_result.best_val_acc -> float or ()", "The best validation accuracy (its weights are the model's), or () without a validation set.")
         .example("let s = load_drybean().split_mod3(); drybean_fpa().fit(s.train.head(32), #{epochs: 2, val: s.val.head(16)}).best_val_acc"),
-    prop(T, "stopped", "fit_result.stopped -> string", "Why training ended: \"target reached\" or \"epochs done\".")
+    prop(TR, "stopped", "fit_result.stopped -> string", "Why training ended: \"target reached\" or \"epochs done\".")
         .example_is("let b = load_drybean(); drybean_fpa().fit(b.head(16), #{epochs: 1}).stopped", "epochs done"),
-    func(T, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> FitResult", "Train with Adam (paper: lr 1e-3, betas [0.5, 0.999], batch 16) and cross-entropy; keeps the best-validation weights, stops when val accuracy exceeds target_val_acc; Ctrl-C keeps the best so far.")
+    func(TR, "fit", "net.fit(train, #{val, lr, betas, eps, weight_decay, epochs, batch, target_val_acc, shuffle}) -> FitResult", "Train with Adam (paper: lr 1e-3, betas [0.5, 0.999], batch 16) and cross-entropy; keeps the best-validation weights, stops when val accuracy exceeds target_val_acc; Ctrl-C keeps the best so far.")
         .options(|| TrainOptions::keys().into_iter().chain([VAL]).collect()).example("let b = load_drybean(); let n = b.standardize(); drybean_fpa().fit(b.head(64).map(n), #{epochs: 1})"),
-    func(T, "evaluate", "net.evaluate(ds) -> Metrics", "Accuracy, per-class precision/recall/F1 and the confusion matrix on a dataset.")
+    func(TR, "evaluate", "net.evaluate(ds) -> Metrics", "Accuracy, per-class precision/recall/F1 and the confusion matrix on a dataset.")
         .example("let b = load_drybean(); print(drybean_fpa().evaluate(b.head(50).map(b.standardize())))"),
     func(M, "init_formula", "net.init_formula()", "Set every weight from the deterministic formula the Python reference scripts share (nn/formula.rs), for parity tests and benchmarks.")
         .example_is("let n = ccf_fpa(); n.init_formula(); n.logits(zeros([1, 28])).shape", "[1, 2]"),

@@ -1,5 +1,6 @@
 //! Script bindings: plots, heatmaps, the HTML report and the run record.
 
+use super::convert::ScriptTensor as T;
 use super::convert::*;
 use super::options::ScriptArgs;
 use super::output::OutputSink;
@@ -20,16 +21,6 @@ use std::sync::{Arc, Mutex};
 const P: Category = Category::Plots;
 const R: Category = Category::Report;
 
-fn floats(d: &Dynamic, what: &str) -> RResult<Vec<f64>> {
-    if let Some(t) = d.clone().try_cast::<ScriptTensor>() {
-        return crate::tensor::ops::to_f64_vec(&t.0).rh();
-    }
-    match d.clone().try_cast::<Array>() {
-        Some(a) => a.iter().map(|x| number(x, what)).collect(),
-        None => err(format!("{what}: expected an array or a tensor of numbers")),
-    }
-}
-
 /// `#{name: values, …}` or `[values, …]` as named series.
 fn series(d: &Dynamic, what: &str) -> RResult<Vec<(String, Vec<f64>)>> {
     if let Some(m) = d.clone().try_cast::<Map>() {
@@ -41,7 +32,7 @@ fn series(d: &Dynamic, what: &str) -> RResult<Vec<(String, Vec<f64>)>> {
     if let Some(a) = d
         .clone()
         .try_cast::<Array>()
-        .filter(|a| !a.is_empty() && a.iter().all(|x| x.is::<Array>() || x.is::<ScriptTensor>()))
+        .filter(|a| !a.is_empty() && a.iter().all(|x| x.is::<Array>() || x.is::<T>()))
     {
         return a
             .iter()
@@ -95,7 +86,7 @@ fn register_co_plots(r: &mut Registrar) {
 fn register_general_plots(r: &mut Registrar) {
     let log = r.log.clone();
     let l = log.clone();
-    options_fn!(r, "heatmap", fn(h: ScriptTensor, p: &str; m) -> RResult<String> {
+    options_fn!(r, "heatmap", fn(h: T, p: &str; m) -> RResult<String> {
         let spec: HeatmapSpec = read_options("heatmap", &m)?;
         tensor_png(&h.0, &spec, Path::new(p)).rh()?;
         let caption = if spec.title.is_empty() {
@@ -110,17 +101,9 @@ fn register_general_plots(r: &mut Registrar) {
     r.register_fn(
         "toy2d_figure",
         move |sweeps: Array, p: &str| -> RResult<String> {
-            let sweeps = sweeps
-                .iter()
-                .map(|d| {
-                    rhai::serde::from_dynamic(d).map_err(|e| {
-                        let e = e.to_string().replace("Syntax error: ", "");
-                        to_rhai(crate::Error::invalid(format!(
-                            "toy2d_figure: each sweep is a map made by toy2d_sweep ({e})"
-                        )))
-                    })
-                })
-                .collect::<RResult<Vec<crate::gax::toy::ToySweep>>>()?;
+            const WHAT: &str = "toy2d_figure: each sweep is a map made by toy2d_sweep";
+            let sweeps = sweeps.iter().map(|d| from_map(d, WHAT));
+            let sweeps = sweeps.collect::<RResult<Vec<crate::gax::toy::ToySweep>>>()?;
             crate::report::figures::toy_panels(&sweeps, Path::new(p)).rh()?;
             Ok(done(
                 &l,
@@ -265,15 +248,11 @@ fn register_report(r: &mut Registrar, args: Arc<Mutex<ScriptArgs>>) {
     r.register_fn(
         "report_compare",
         move |t: &str, rows: Array| -> RResult<()> {
-            let rows = rows
-                .iter()
-                .map(|row| match row.clone().try_cast::<Array>() {
-                    Some(c) if c.len() == 3 => {
-                        Ok((c[0].to_string(), c[1].to_string(), c[2].to_string()))
-                    }
-                    _ => err("report_compare: each row is [label, ours, paper]"),
-                })
-                .collect::<RResult<Vec<_>>>()?;
+            let row = |d: &Dynamic| match d.clone().try_cast::<Array>().map(|c| texts(&c)) {
+                Some(c) if c.len() == 3 => Ok((c[0].clone(), c[1].clone(), c[2].clone())),
+                _ => err("report_compare: each row is [label, ours, paper]"),
+            };
+            let rows = rows.iter().map(row).collect::<RResult<Vec<_>>>()?;
             lock(&l).sections.push(Section::Comparison {
                 title: t.to_string(),
                 rows,
@@ -311,7 +290,7 @@ fn register_show(r: &mut Registrar, output: OutputSink) {
     let f = show_file.clone();
     r.register_fn("show", move |p: &str| f(p));
     let counter = std::sync::atomic::AtomicUsize::new(0);
-    r.register_fn("show", move |t: ScriptTensor| -> RResult<String> {
+    r.register_fn("show", move |t: T| -> RResult<String> {
         let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = crate::io::scratch_path(&format!("show-{n}.png")).rh()?;
         tensor_png(&t.0, &HeatmapSpec::default(), &path).rh()?;
