@@ -309,7 +309,7 @@ pub fn curves_co(g: &GaxResult, path: &Path) -> Result<String> {
 
 /// Each method's mean deletion (or insertion) curve: the target's probability against the
 /// fraction of units flipped, most relevant first.
-pub fn flip_curves(t: &MetricTable, path: &Path, insertion: bool) -> Result<()> {
+pub fn flip_curves(t: &MetricTable, path: &Path, insertion: bool) -> Result<String> {
     let series = t
         .methods
         .iter()
@@ -334,12 +334,16 @@ pub fn flip_curves(t: &MetricTable, path: &Path, insertion: bool) -> Result<()> 
         points: false,
         styles: vec![],
     };
-    save(&chart, path, (800, 460))
+    save(&chart, path, (800, 460))?;
+    Ok(format!(
+        "mean {} curve per method",
+        if insertion { "insertion" } else { "deletion" }
+    ))
 }
 
 /// One metric against another, a point per sample, a colour per method (CO against deletion
 /// AUC by default in the report).
-pub fn metric_scatter(t: &MetricTable, path: &Path, x: &str, y: &str) -> Result<()> {
+pub fn metric_scatter(t: &MetricTable, path: &Path, x: &str, y: &str) -> Result<String> {
     let series = t
         .methods
         .iter()
@@ -359,7 +363,8 @@ pub fn metric_scatter(t: &MetricTable, path: &Path, x: &str, y: &str) -> Result<
         },
         series,
     };
-    save(&chart, path, (800, 520))
+    save(&chart, path, (800, 520))?;
+    Ok(format!("{y} against {x}, per sample"))
 }
 
 /// One heatmap frame (channels side by side, bwr, limit 1 since h = tanh(…) ∈ [−1, 1]).

@@ -2,6 +2,7 @@
 
 use super::convert::*;
 use super::models::Net;
+use super::plots::done;
 use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::Dataset;
 use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps};
@@ -99,24 +100,21 @@ pub fn register(r: &mut Registrar) {
         t.save_csv(Path::new(p)).rh()
     });
 
+    // The figures of a table, recorded for the report with the caption the core gives them.
     let log = r.log.clone();
     r.register_fn(
         "plot_flip_curves",
         move |t: MetricTable, p: &str, kind: &str| -> RResult<String> {
             let insertion = crate::evaluate::is_insertion(kind).rh()?;
-            flip_curves(&t, Path::new(p), insertion).rh()?;
-            lock(&log).add_plot(Path::new(p), &format!("mean {kind} curve per method"));
-            Ok(p.to_string())
+            let caption = flip_curves(&t, Path::new(p), insertion).rh()?;
+            Ok(done(&log, p, &caption))
         },
     );
-
     let log = r.log.clone();
     r.register_fn(
         "plot_metrics",
         move |t: MetricTable, p: &str, x: &str, y: &str| -> RResult<String> {
-            metric_scatter(&t, Path::new(p), x, y).rh()?;
-            lock(&log).add_plot(Path::new(p), &format!("{y} against {x}, per sample"));
-            Ok(p.to_string())
+            Ok(done(&log, p, &metric_scatter(&t, Path::new(p), x, y).rh()?))
         },
     );
 }

@@ -44,7 +44,7 @@ fn series(d: &Dynamic, what: &str) -> RResult<Vec<(String, Vec<f64>)>> {
 }
 
 /// Record a written plot and return its path (the REPL prints it, Jupyter shows it).
-fn done(log: &SharedLog, path: &str, caption: &str) -> String {
+pub(super) fn done(log: &SharedLog, path: &str, caption: &str) -> String {
     lock(log).add_plot(Path::new(path), caption);
     path.to_string()
 }
