@@ -1,7 +1,8 @@
 //! gaxsh: a scripting kernel for heatmap-explainability research.
 //!
 //! The library implements the AX process, the CO score and GAX of Tjoa et al. over candle
-//! tensors; [`script`] exposes it to rhai scripts, the REPL and the Jupyter kernel.
+//! tensors; [`script`] binds it for rhai scripts and [`front`] runs them for the command line,
+//! the REPL and the Jupyter kernel.
 //!
 //! ```
 //! use gaxsh::front::Session;

@@ -302,6 +302,7 @@ pub fn with_report_key(keys: Vec<crate::options::Key>) -> Vec<crate::options::Ke
 /// says what the map should be when it is not.
 pub fn from_map<V: serde::de::DeserializeOwned>(d: &Dynamic, what: &str) -> RResult<V> {
     rhai::serde::from_dynamic(d).map_err(|e| {
+        // rhai labels every deserialisation failure a "syntax error"; the script's map is not.
         let e = e.to_string().replace("Syntax error: ", "");
         to_rhai(Error::invalid(format!("{what} ({e})")))
     })
