@@ -205,6 +205,17 @@ fn calls_that_used_to_panic_are_errors() {
         &["class 99 is out of range", "0..6"],
     );
     refused("format_float(1.5, 70000)", &["format_float", "0 to 100"]);
+    // Negative counts were read as 0 (an empty dataset, a sweep of no points) without a word.
+    refused(
+        "load_drybean().head(-1)",
+        &["head: n", "non-negative", "-1"],
+    );
+    refused("load_drybean().skip(-3)", &["skip: n", "non-negative"]);
+    refused(
+        "load_drybean().head(4).first_n_correct(drybean_fpa(), -2)",
+        &["first_n_correct"],
+    );
+    refused("toy2d_sweep(0.9, -5)", &["toy2d_sweep: points", "-5"]);
     // Silently accepted before: a line drew as many points as the shorter list.
     refused(
         "line([1.0, 2.0], [1.0], temp_path(\"l.png\"))",

@@ -146,7 +146,7 @@ fn register_gax(r: &mut Registrar) {
         rhai::serde::to_dynamic(crate::gax::toy::toy2d(theta, [a1, 1.0 - a1], &opts).rh()?)
     });
     options_fn!(r, "toy2d_sweep", fn(a1: f64, points: i64; m) -> RResult<Dynamic> {
-        let points = usize::try_from(points).unwrap_or(0);
+        let points = count(points, "toy2d_sweep: points")?;
         let opts = read_options("toy2d_sweep", &m)?;
         rhai::serde::to_dynamic(crate::gax::toy::sweep(a1, points, &opts).rh()?)
     });

@@ -69,11 +69,12 @@ fn dataset_ops(r: &mut Registrar) {
         }
     );
     r.register_fn("map", |d: &mut Dataset, t: Transform| d.with_transform(t));
-    r.register_fn("head", |d: &mut Dataset, n: i64| {
-        d.head(n.max(0) as usize).rh()
+    // A negative count is refused, not read as zero.
+    r.register_fn("head", |d: &mut Dataset, n: i64| -> RResult<Dataset> {
+        d.head(count(n, "head: n")?).rh()
     });
-    r.register_fn("skip", |d: &mut Dataset, n: i64| {
-        d.skip(n.max(0) as usize).rh()
+    r.register_fn("skip", |d: &mut Dataset, n: i64| -> RResult<Dataset> {
+        d.skip(count(n, "skip: n")?).rh()
     });
     r.register_fn(
         "subset",

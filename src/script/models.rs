@@ -201,9 +201,13 @@ fn register_formula(r: &mut Registrar) {
 }
 
 fn register_selection(r: &mut Registrar) {
-    r.register_fn("first_n_correct", |d: &mut Dataset, n: Net, k: i64| {
-        n.0.first_n_correct(d, k.max(0) as usize, CHUNK).rh()
-    });
+    r.register_fn(
+        "first_n_correct",
+        |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
+            n.0.first_n_correct(d, count(k, "first_n_correct: n")?, CHUNK)
+                .rh()
+        },
+    );
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.
