@@ -57,7 +57,7 @@ pub enum Error {
     },
 
     /// A request gaxsh understands but does not implement (a dtype, an operator, a layout).
-    #[error("{0} is not supported")]
+    #[error("not supported: {0}")]
     Unsupported(String),
 
     /// An error inside a named call: `what: error`, the inner error kept whole.
@@ -121,6 +121,19 @@ impl Error {
                 what: what.to_string(),
                 source: Box::new(source),
             },
+        }
+    }
+
+    /// `value` of `what` is outside `valid` (said in words: "1 to 64", "0 ≤ axis ≤ 3").
+    pub fn out_of_range(
+        what: impl Into<String>,
+        value: impl ToString,
+        valid: impl Into<String>,
+    ) -> Self {
+        Error::OutOfRange {
+            what: what.into(),
+            value: value.to_string(),
+            valid: valid.into(),
         }
     }
 

@@ -201,7 +201,6 @@ pub fn write_atomic_with(
     result
 }
 
-/// Write bytes to `path` atomically.
 /// The names in a folder, sorted.
 pub fn list_dir(path: &Path) -> Result<Vec<String>> {
     let entries = std::fs::read_dir(path).map_err(|e| Error::io(path, e))?;
@@ -212,6 +211,13 @@ pub fn list_dir(path: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// The working directory, as a path prints (an error when it was removed under the process).
+pub fn current_dir() -> Result<String> {
+    let dir = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    Ok(dir.display().to_string())
+}
+
+/// Write bytes to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |f| f.write_all(bytes).map_err(|e| Error::io(path, e)))
 }

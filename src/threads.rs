@@ -27,9 +27,11 @@ pub fn init(requested: Option<usize>) -> crate::Result<usize> {
     };
     let n = requested.or(from_env).unwrap_or(DEFAULT_THREADS);
     if n == 0 || n > MAX_THREADS {
-        return Err(crate::Error::invalid(format!(
-            "{n} compute threads: give between 1 and {MAX_THREADS}"
-        )));
+        return Err(crate::Error::out_of_range(
+            "compute threads",
+            n,
+            format!("1 to {MAX_THREADS}"),
+        ));
     }
     // candle reads RAYON_NUM_THREADS on every matmul; rayon reads it when its pool starts.
     // SAFETY: called at start-up, before any other thread exists.

@@ -193,7 +193,7 @@ fn train_into(
         return Err(Error::invalid("fit: the training set is empty"));
     }
     if opts.batch == 0 {
-        return Err(Error::invalid("fit: batch must be at least 1"));
+        return Err(Error::out_of_range("fit: batch", 0, "1 or more"));
     }
     if train.class_names.len() != model.classes {
         return Err(Error::invalid(format!(

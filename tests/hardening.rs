@@ -59,10 +59,7 @@ fn sizes_are_checked_before_anything_is_allocated() {
         "model(\"alexnet\", #{classes: 0})",
         &["alexnet", "at least 2"],
     );
-    refused(
-        "resnet34(#{in_channels: 0})",
-        &["in_channels", "at least 1"],
-    );
+    refused("resnet34(#{in_channels: 0})", &["in_channels", "1 or more"]);
     refused(
         "linspace(2, 3, 9223372036854775807)",
         &["linspace", "memory budget"],
@@ -262,7 +259,10 @@ fn calls_that_used_to_panic_are_errors() {
     );
     let o = gaxsh(&["--threads", "2000", "-e", "1"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("between 1 and"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("threads 2000 is out of range; valid: 1 to 1024")
+    );
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn calls_that_used_to_hang_end_at_once() {
     refused("show(zeros([0]))", &["nothing to draw"]);
     refused(
         "attribute(drybean_fpa(), randn([2, 16]), \"IntegratedGradients\", #{steps: 100000000})",
-        &["100000000 steps", "1 to 10000"],
+        &["steps 100000000", "1 to 10000"],
     );
     // Found by the fuzzer: reading a device as a text file never ended.
     refused("model_from_yaml(\"/dev/zero\")", &["not a regular file"]);
@@ -312,6 +312,29 @@ fn calls_that_used_to_hang_end_at_once() {
         &["too far apart"],
     );
     assert!(started.elapsed().as_secs() < 30);
+}
+
+/// Found by the fuzzer: a report written into a crowded folder (it was `/` as root) listed the
+/// folder's files three levels down and ran on past its interrupt.
+#[test]
+fn a_report_in_a_crowded_folder_lists_part_of_it_and_ends() {
+    let dir = scratch("crowded");
+    for i in 0..30 {
+        let sub = dir.join(format!("d{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for j in 0..200 {
+            std::fs::write(sub.join(format!("f{j}.txt")), b"x").unwrap();
+        }
+    }
+    let started = std::time::Instant::now();
+    let index = show(&format!("report({:?})", dir.display().to_string()));
+    assert!(started.elapsed().as_secs() < 30);
+    let html = std::fs::read_to_string(index.trim().trim_matches('"')).unwrap();
+    assert!(
+        html.contains("more files than a report looks through"),
+        "{index}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A script may come from a pipe (`gaxsh /dev/stdin`), but a stream that never ends is cut off.

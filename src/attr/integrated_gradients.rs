@@ -95,9 +95,11 @@ pub fn integrated_gradients(
     internal_batch: usize,
 ) -> Result<Tensor> {
     if steps == 0 || (method == IgMethod::RiemannTrapezoid && steps < 2) || steps > MAX_STEPS {
-        return Err(Error::invalid(format!(
-            "IntegratedGradients: {steps} steps; give 1 to {MAX_STEPS} (at least 2 for riemann_trapezoid)"
-        )));
+        return Err(Error::out_of_range(
+            "IntegratedGradients: steps",
+            steps,
+            format!("1 to {MAX_STEPS} (at least 2 for riemann_trapezoid)"),
+        ));
     }
     let b = x.dim(0)?;
     let x = x.to_dtype(model.dtype)?;

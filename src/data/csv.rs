@@ -33,6 +33,19 @@ pub fn drybean_options() -> CsvOptions {
     }
 }
 
+/// The dry-bean table at `path`, or the bundled copy (`crate::locate`) when `path` is `None`.
+pub fn load_drybean(path: Option<&Path>) -> Result<Dataset> {
+    let bundled;
+    let path = match path {
+        Some(p) => p,
+        None => {
+            bundled = crate::locate::bundled("drybean/Dry_Bean_Dataset.csv")?;
+            &bundled
+        }
+    };
+    load_csv(path, &drybean_options())
+}
+
 /// The credit-card layout: V1..V28 (Time and Amount dropped, as the authors did), label `Class`.
 pub fn creditcard_options() -> CsvOptions {
     CsvOptions {

@@ -97,6 +97,17 @@ impl ImageSpec {
     }
 }
 
+/// One image file as a (1, channels, H, W) f32 tensor in [0, 1] on the current device.
+pub fn load_image(path: &Path, spec: &ImageSpec) -> Result<Tensor> {
+    let (v, h, w) = decode(path, spec)?;
+    let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
+    Ok(Tensor::from_vec(
+        v,
+        (1, spec.channels, h, w),
+        &crate::device::current(),
+    )?)
+}
+
 /// A list of image files and how to decode them.
 #[derive(Clone, Debug)]
 pub struct ImageFiles {

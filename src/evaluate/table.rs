@@ -4,6 +4,7 @@
 use super::{Cascade, EvalOptions, Metric, finite_mean};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -37,7 +38,7 @@ pub struct MetricTable {
 }
 
 /// Numbers by row and column name, as scripts and YAML read a table: `grid[row][column]`.
-pub type Grid = std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>;
+pub type Grid = BTreeMap<String, BTreeMap<String, f64>>;
 
 fn grid<R: AsRef<str>, C: AsRef<str>>(rows: &[R], columns: &[C], values: Vec<Vec<f64>>) -> Grid {
     let row = |vals: Vec<f64>| {
@@ -229,6 +230,16 @@ impl MetricTable {
                 ))
             })
             .collect()
+    }
+
+    /// [`Self::sample_agreement`] keyed by method name (as scripts read it).
+    pub fn sample_agreement_by_method(&self, a: &str, b: &str) -> Result<BTreeMap<String, f64>> {
+        Ok(self
+            .methods
+            .iter()
+            .cloned()
+            .zip(self.sample_agreement(a, b)?)
+            .collect())
     }
 
     /// The table as text: means per method (arrows say which way is better), then how the

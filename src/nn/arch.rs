@@ -105,6 +105,14 @@ pub const ZOO: &[&str] = &[
     "resnet",
 ];
 
+/// `name` is one of the [`ZOO`], or an error listing them.
+pub fn check_zoo_name(name: &str) -> Result<()> {
+    match ZOO.contains(&name) {
+        true => Ok(()),
+        false => Err(Error::unknown("model", name, ZOO)),
+    }
+}
+
 /// MobileNetV1 α = 0.25's pretrained ImageNet weights, bundled (`data/weights`).
 pub const MOBILENET_V1_WEIGHTS: &str =
     "weights/mobilenet_v1_0.25_224/mobilenet_v1_0.25_224.safetensors";
@@ -304,9 +312,7 @@ impl Arch {
     /// defaults). An option the name does not take is an error naming the ones it does: a
     /// `classes` given to `drybean_fpa` would otherwise be silently ignored.
     pub fn from_name(name: &str, o: &ModelOptions) -> Result<Arch> {
-        if !ZOO.contains(&name) {
-            return Err(Error::unknown("model", name, ZOO));
-        }
+        check_zoo_name(name)?;
         let takes = options_of(name);
         let given = o.given();
         if let Some(k) = given
@@ -326,9 +332,11 @@ impl Arch {
             )));
         }
         if o.in_channels == Some(0) {
-            return Err(Error::invalid(format!(
-                "{name}: in_channels must be at least 1"
-            )));
+            return Err(Error::out_of_range(
+                format!("{name}: in_channels"),
+                0,
+                "1 or more",
+            ));
         }
         let pneumonia = name.ends_with("_pneumonia") || o.pneumonia;
         let imagenet_or_pneumonia = if pneumonia { 2 } else { 1000 };

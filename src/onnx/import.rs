@@ -343,9 +343,7 @@ pub fn import_graph(
         counter: 0,
     };
     if !graph.sparse_initializer.is_empty() {
-        return Err(Error::invalid(format!(
-            "{source}: sparse initializers are not supported"
-        )));
+        return Err(Error::Unsupported(format!("{source}: sparse initializers")));
     }
     let mut initializer_names = HashSet::new();
     for t in &graph.initializer {

@@ -6,6 +6,7 @@ use crate::stats::quantile;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use std::path::Path;
 
 /// Axis labels and title shared by every chart.
 #[derive(Clone, Debug, Default)]
@@ -44,9 +45,97 @@ impl ChartOptions {
             y: self.ylabel.clone().unwrap_or_else(|| y.into()),
         }
     }
+}
 
-    pub fn size_or(&self, default: (u32, u32)) -> (u32, u32) {
-        self.size.unwrap_or(default)
+/// The data of one of the general charts scripts draw by name (`line`, `scatter`, `bar`,
+/// `histogram`, `boxplot`); [`ChartData::save`] gives each its own default labels and size.
+#[derive(Clone, Debug)]
+pub enum ChartData {
+    /// Named y series over shared x values.
+    Line {
+        x: Vec<f64>,
+        series: Vec<(String, Vec<f64>)>,
+    },
+    Scatter {
+        x: Vec<f64>,
+        y: Vec<f64>,
+    },
+    Bar {
+        names: Vec<String>,
+        values: Vec<f64>,
+    },
+    Histogram {
+        series: Vec<(String, Vec<f64>)>,
+        bins: usize,
+    },
+    /// A box per (category, series): `groups` holds each category's values per series; series
+    /// names that do not match the number of series are replaced by numbers.
+    Box {
+        groups: Vec<(String, Vec<Vec<f64>>)>,
+        series: Vec<String>,
+    },
+}
+
+impl ChartData {
+    /// Draw the chart into `path` (PNG or SVG), written whole or not at all.
+    pub fn save(self, path: &Path, o: &ChartOptions) -> Result<()> {
+        let size = |default| o.size.unwrap_or(default);
+        match self {
+            ChartData::Line { x, series } => {
+                let series = series.into_iter().map(|(n, y)| (n, x.clone(), y)).collect();
+                let labels = o.labels("x", "y");
+                let chart = Lines {
+                    labels,
+                    series,
+                    ..Lines::default()
+                };
+                super::save(&chart, path, size((800, 460)))
+            }
+            ChartData::Scatter { x, y } => {
+                let (labels, series) = (o.labels("x", "y"), vec![("points".into(), x, y)]);
+                super::save(&Scatter { labels, series }, path, size((700, 500)))
+            }
+            ChartData::Bar { names, values } => {
+                let labels = o.labels("", "");
+                super::save(
+                    &Bars {
+                        labels,
+                        names,
+                        values,
+                    },
+                    path,
+                    size((700, 450)),
+                )
+            }
+            ChartData::Histogram { series, bins } => {
+                let labels = o.labels("value", "count");
+                super::save(
+                    &Histogram {
+                        labels,
+                        series,
+                        bins,
+                    },
+                    path,
+                    size((700, 420)),
+                )
+            }
+            ChartData::Box { groups, series } => {
+                let n_series = groups.iter().map(|g| g.1.len()).max().unwrap_or(1);
+                let series = match series.len() == n_series {
+                    true => series,
+                    false => (1..=n_series).map(|i| format!("series {i}")).collect(),
+                };
+                let (categories, values) = groups.into_iter().unzip();
+                let labels = o.labels("", "");
+                let chart = BoxPlot {
+                    labels,
+                    categories,
+                    series,
+                    values,
+                };
+                super::save(&chart, path, size((800, 450)))
+            }
+        }
     }
 }
 
@@ -476,10 +565,11 @@ pub const MAX_BINS: usize = 10_000;
 impl Chart for Histogram {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()> {
         if self.bins == 0 || self.bins > MAX_BINS {
-            return Err(Error::invalid(format!(
-                "histogram: {} bins; give 1 to {MAX_BINS}",
-                self.bins
-            )));
+            return Err(Error::out_of_range(
+                "histogram: bins",
+                self.bins,
+                format!("1 to {MAX_BINS}"),
+            ));
         }
         let bins = self.bins;
         let (lo, hi) = range(self.series.iter().flat_map(|(_, v)| v.iter().copied()))?;

@@ -498,8 +498,9 @@ window.addEventListener("load", function () {
 });
 "##;
 
-/// Links to the files of the run (see `report::artefacts`), the first [`MAX_ARTEFACTS`] of them.
-pub fn artefacts(files: &[(String, u64)]) -> String {
+/// Links to the files of the run (see `report::artefacts`), the first `MAX_ARTEFACTS` of them;
+/// `complete` is false when the folder was too big to look through whole.
+pub fn artefacts(files: &[(String, u64)], complete: bool) -> String {
     const MAX_ARTEFACTS: usize = 200;
     let size = |bytes: u64| match bytes {
         0 => String::new(),
@@ -522,6 +523,9 @@ pub fn artefacts(files: &[(String, u64)]) -> String {
             "<p class=n>and {} more files in this folder.</p>\n",
             files.len() - MAX_ARTEFACTS
         ));
+    }
+    if !complete {
+        s.push_str("<p class=n>The folder holds more files than a report looks through.</p>\n");
     }
     s
 }

@@ -135,7 +135,8 @@ impl Report {
             });
         }
         body.push_str(&html::stages(&self.stages));
-        body.push_str(&html::artefacts(&artefacts(dir)));
+        let (listed, complete) = artefacts(dir)?;
+        body.push_str(&html::artefacts(&listed, complete));
         let page = html::resolve_images(
             &html::page(&self.title, &self.record, &body),
             dir,
@@ -429,26 +430,37 @@ fn inside(dir: &Path, file: &Path) -> Option<String> {
 /// The files of a report's folder a reader may want beside its figures (sweep tables, weights,
 /// GAX runs, the session, the run record), relative to it and with their sizes, in name order.
 /// Figures (shown on the page) and the page itself are left out; `run.yaml` is always in.
-fn artefacts(dir: &Path) -> Vec<(String, u64)> {
+fn artefacts(dir: &Path) -> Result<(Vec<(String, u64)>, bool)> {
     /// Folders below the report's own that are searched (GAX runs sit one level down).
     const DEPTH: usize = 3;
+    /// Entries looked at before the listing stops: a report written into a big folder (a home
+    /// directory, `/`) must not walk it all.
+    const MAX_VISITED: usize = 5_000;
     let mut found = Vec::new();
+    let mut visited = 0;
     let mut folders = vec![(dir.to_path_buf(), String::new(), 0)];
     while let Some((folder, prefix, depth)) = folders.pop() {
         let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
         for entry in entries.flatten() {
+            visited += 1;
+            if visited > MAX_VISITED {
+                found.sort();
+                return Ok((found, false));
+            }
+            crate::interrupt::check()?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let relative = if prefix.is_empty() {
                 name.clone()
             } else {
                 format!("{prefix}/{name}")
             };
-            let Ok(meta) = entry.metadata() else {
+            // Links are not followed: a link to a parent would list the same files forever.
+            let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            if meta.is_dir() {
+            if kind.is_dir() {
                 if depth < DEPTH {
                     folders.push((entry.path(), relative, depth + 1));
                 }
@@ -456,7 +468,7 @@ fn artefacts(dir: &Path) -> Vec<(String, u64)> {
                 || name.ends_with(".svg")
                 || relative == "index.html")
             {
-                found.push((relative, meta.len()));
+                found.push((relative, entry.metadata().map_or(0, |m| m.len())));
             }
         }
     }
@@ -464,5 +476,5 @@ fn artefacts(dir: &Path) -> Vec<(String, u64)> {
         found.push(("run.yaml".into(), 0));
     }
     found.sort();
-    found
+    Ok((found, true))
 }

@@ -10,11 +10,6 @@ use crate::options::Options;
 use candle_core::Tensor;
 use rhai::{Dynamic, Map};
 
-/// Class indices from an array or a tensor.
-pub fn indices(d: &Dynamic, what: &str) -> RResult<Vec<usize>> {
-    option_value(what, d).and_then(|v| v.classes(what)).rh()
-}
-
 /// `attribute`'s options; a dataset's labels are the default `labels`.
 pub fn attr_options(what: &str, m: &Map, labels: Option<&[usize]>) -> RResult<AttrOptions> {
     let mut o: AttrOptions = read_options(what, m)?;

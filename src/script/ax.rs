@@ -1,6 +1,5 @@
 //! Script bindings: CO scores, AX sweeps, gap statistics and GAX.
 
-use super::attribution::indices;
 use super::convert::ScriptTensor as T;
 use super::convert::*;
 use super::models::Net;
@@ -13,6 +12,7 @@ use crate::data::Dataset;
 use crate::gap::{FlagOptions, Gap, flag_errors, gap_stats, gap_text};
 use crate::gax::{GaxOptions, GaxResult, Samples, gax_samples};
 use crate::options::{Key, Options, only};
+use rhai::serde::to_dynamic;
 use rhai::{Array, Dynamic, Map};
 use std::path::Path;
 
@@ -22,10 +22,6 @@ const GAX: Category = Category::Gax;
 /// The gap statistics of a sweep, printable as a table.
 #[derive(Clone)]
 pub struct GapReport(pub Vec<Gap>);
-
-fn row_map(r: &crate::ax::AxRow) -> RResult<Dynamic> {
-    rhai::serde::to_dynamic(r)
-}
 
 /// One mode's row of the accuracy table: `#{mode, Baseline, Saliency, …}`.
 fn accuracy_map(a: &crate::ax::AccuracyRow) -> RResult<Dynamic> {
@@ -91,7 +87,7 @@ fn register_sweep(r: &mut Registrar) {
         co_of(t, m, mode)
     });
     r.register_fn("rows", |t: &mut AxTable| -> RResult<Array> {
-        t.rows.iter().map(row_map).collect()
+        t.rows.iter().map(to_dynamic).collect()
     });
     r.register_get("notes", |t: &mut AxTable| strings(&t.notes));
 }
@@ -100,15 +96,11 @@ fn register_gap(r: &mut Registrar) {
     r.printable("GapStats", |g: &GapReport| gap_text(&g.0));
     r.register_fn("gap_stats", |t: AxTable| GapReport(gap_stats(&t)));
     r.register_fn("to_maps", |g: &mut GapReport| -> RResult<Array> {
-        g.0.iter().map(rhai::serde::to_dynamic).collect()
+        g.0.iter().map(to_dynamic).collect()
     });
     options_fn!(r, "flag_errors", fn(t: AxTable, method: &str; m) -> RResult<Array> {
         let o: FlagOptions = read_options("flag_errors", &m)?;
-        flag_errors(&t, method, &o)
-            .rh()?
-            .iter()
-            .map(row_map)
-            .collect()
+        flag_errors(&t, method, &o).rh()?.iter().map(to_dynamic).collect()
     });
 }
 
@@ -116,50 +108,39 @@ fn register_gax(r: &mut Registrar) {
     r.printable("GaxResult", |g: &GaxResult| g.summary());
     // Over a dataset (its labels and provenance kept) or a batch of inputs.
     let log = r.log.clone();
-    r.register_fn(
-        "gax",
-        move |n: Net, d: Dataset, m: Map| -> RResult<GaxResult> {
-            let g = gax_samples(&n.0, Samples::Dataset(&d), &read_options("gax", &m)?).rh()?;
-            crate::report::log::lock(&log).add_gax(&g, Some(&d.provenance));
-            Ok(g)
-        },
-    );
+    options_fn!(r, "gax", fn(n: Net, d: Dataset; m) -> RResult<GaxResult> {
+        let g = gax_samples(&n.0, Samples::Dataset(&d), &read_options("gax", &m)?).rh()?;
+        crate::report::log::lock(&log).add_gax(&g, Some(&d.provenance));
+        Ok(g)
+    });
     let log = r.log.clone();
-    r.register_fn("gax", move |n: Net, x: T, m: Map| -> RResult<GaxResult> {
+    options_fn!(r, "gax", fn(n: Net, x: T; m) -> RResult<GaxResult> {
         let g = gax_samples(&n.0, Samples::Batch(&x.0), &read_options("gax", &m)?).rh()?;
         crate::report::log::lock(&log).add_gax(&g, None);
         Ok(g)
     });
-    r.register_fn(
-        "gax_vs_methods",
-        |n: Net, ds: Dataset, g: GaxResult| -> RResult<Dynamic> {
-            rhai::serde::to_dynamic(crate::gax::versus_methods(&n.0, &ds, &g).rh()?)
-        },
-    );
-
+    r.register_fn("gax_vs_methods", |n: Net, d: Dataset, g: GaxResult| {
+        to_dynamic(crate::gax::versus_methods(&n.0, &d, &g).rh()?)
+    });
     r.register_fn("co_ceiling", |n: Net| {
-        rhai::serde::to_dynamic(crate::gax::co_ceiling(&n.0).rh()?)
+        to_dynamic(crate::gax::co_ceiling(&n.0).rh()?)
     });
 
     options_fn!(r, "toy2d", fn(theta: f64, a1: f64; m) -> RResult<Dynamic> {
         let opts = read_options("toy2d", &m)?;
-        rhai::serde::to_dynamic(crate::gax::toy::toy2d(theta, [a1, 1.0 - a1], &opts).rh()?)
+        to_dynamic(crate::gax::toy::toy2d(theta, [a1, 1.0 - a1], &opts).rh()?)
     });
     options_fn!(r, "toy2d_sweep", fn(a1: f64, points: i64; m) -> RResult<Dynamic> {
         let points = count(points, "toy2d_sweep: points")?;
         let opts = read_options("toy2d_sweep", &m)?;
-        rhai::serde::to_dynamic(crate::gax::toy::sweep(a1, points, &opts).rh()?)
+        to_dynamic(crate::gax::toy::sweep(a1, points, &opts).rh()?)
     });
 
     // Per sample, one value per step.
-    r.register_get("scores", |g: &mut GaxResult| {
-        rhai::serde::to_dynamic(&g.scores)
-    });
-    r.register_get("losses", |g: &mut GaxResult| {
-        rhai::serde::to_dynamic(&g.losses)
-    });
+    r.register_get("scores", |g: &mut GaxResult| to_dynamic(&g.scores));
+    r.register_get("losses", |g: &mut GaxResult| to_dynamic(&g.losses));
     r.register_get("similarity_terms", |g: &mut GaxResult| {
-        rhai::serde::to_dynamic(&g.similarity_terms)
+        to_dynamic(&g.similarity_terms)
     });
     r.register_get("updated_heatmaps", |g: &mut GaxResult| T(g.updated.clone()));
     r.register_get("steps_to_target", |g: &mut GaxResult| -> Array {
@@ -171,15 +152,15 @@ fn register_gax(r: &mut Registrar) {
     r.register_get("heatmaps", |g: &mut GaxResult| T(g.heatmaps.clone()));
     r.register_get("final_scores", |g: &mut GaxResult| vector(g.final_scores()));
     r.register_get("reached", |g: &mut GaxResult| g.reached().len() as i64);
-    r.register_fn("save", |g: &mut GaxResult, dir: &str| {
-        g.save(Path::new(dir)).rh()
+    r.register_fn("save", |g: &mut GaxResult, d: &str| {
+        g.save(Path::new(d)).rh()
     });
     r.register_fn("summary", |g: &mut GaxResult| g.summary());
 }
 
 fn register_shard(r: &mut Registrar) {
     r.register_fn("shard", || -> RResult<Dynamic> {
-        crate::shard::current().map_or(Ok(Dynamic::UNIT), rhai::serde::to_dynamic)
+        crate::shard::current().map_or(Ok(Dynamic::UNIT), to_dynamic)
     });
 }
 

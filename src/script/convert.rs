@@ -60,6 +60,13 @@ pub fn vector(values: Vec<f64>) -> RResult<ScriptTensor> {
         .rh()
 }
 
+/// A script value of type `V`, or `what` it should have been as the error.
+pub fn cast<V: rhai::Variant + Clone>(d: &Dynamic, what: &str) -> RResult<V> {
+    d.clone()
+        .try_cast::<V>()
+        .ok_or_else(|| to_rhai(Error::invalid(what)))
+}
+
 /// A number from a rhai value (int or float).
 pub fn number(d: &Dynamic, what: &str) -> RResult<f64> {
     if let Ok(f) = d.as_float() {
@@ -103,6 +110,11 @@ pub fn index(d: &Dynamic, what: &str) -> RResult<usize> {
 /// A count or an index a script gave as an int: never negative.
 pub fn count(i: i64, what: &str) -> RResult<usize> {
     usize::try_from(i).or_else(|_| err(format!("{what}: expected a non-negative integer, got {i}")))
+}
+
+/// Class indices from an array or a tensor.
+pub fn indices(d: &Dynamic, what: &str) -> RResult<Vec<usize>> {
+    option_value(what, d).and_then(|v| v.classes(what)).rh()
 }
 
 /// A shape from `[2, 3]` (or a single integer for 1-D).

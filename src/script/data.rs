@@ -3,20 +3,16 @@
 use super::convert::ScriptTensor as T;
 use super::convert::*;
 use super::registry::{Category::Data as Cat, FnDoc, Registrar, func, options_fn, prop};
-use crate::data::csv::{CsvOptions, creditcard_options, drybean_options, load_csv};
-use crate::data::images::{ImageOptions, image_folder, image_list, synset_names};
+use crate::data::csv::{CsvOptions, creditcard_options, load_csv, load_drybean};
+use crate::data::images::{ImageOptions, image_folder, image_list, load_image, synset_names};
 use crate::data::npz::NpzOptions;
 use crate::data::split::SplitOptions;
 use crate::data::transform::{StandardizeOptions, Transform};
 use crate::data::{Dataset, creditcard, npz, split};
 use crate::options::{Key, Options, only};
+use rhai::serde::to_dynamic;
 use rhai::{Array, Dynamic, Map};
-use std::path::{Path, PathBuf};
-
-/// A bundled file (`crate::locate`), as a script error when it cannot be found.
-pub fn bundled(rel: &str) -> RResult<PathBuf> {
-    crate::locate::bundled(rel).rh()
-}
+use std::path::Path;
 
 /// The image options each loader takes.
 const IMAGE_KEYS: &[&str] = &["size", "channels", "gray"];
@@ -43,14 +39,9 @@ fn dataset_getters(r: &mut Registrar) {
     r.register_get("classes", |d: &mut Dataset| strings(&d.class_names));
     r.register_get("features", |d: &mut Dataset| strings(&d.feature_names));
     r.register_get("ids", |d: &mut Dataset| strings(&d.ids));
-    r.register_get("provenance", |d: &mut Dataset| -> RResult<Dynamic> {
-        rhai::serde::to_dynamic(&d.provenance)
-    });
+    r.register_get("provenance", |d: &mut Dataset| to_dynamic(&d.provenance));
     r.register_fn("class_counts", |d: &mut Dataset| {
-        d.class_counts()
-            .into_iter()
-            .map(|c| Dynamic::from_int(c as i64))
-            .collect::<Array>()
+        to_dynamic(d.class_counts())
     });
     r.register_fn("batch", |d: &mut Dataset, s: i64, l: i64| {
         let (s, l) = (count(s, "batch: start")?, count(l, "batch: len")?);
@@ -79,16 +70,16 @@ fn dataset_ops(r: &mut Registrar) {
     r.register_fn(
         "subset",
         |d: &mut Dataset, idx: Array| -> RResult<Dataset> {
-            let i = idx
+            let i: Vec<usize> = idx
                 .iter()
                 .map(|x| index(x, "subset"))
-                .collect::<RResult<Vec<_>>>()?;
+                .collect::<RResult<_>>()?;
             d.subset(&i, &format!("subset of {} samples", i.len())).rh()
         },
     );
     r.register_fn("shuffle", |d: &mut Dataset| split::shuffle(d).rh());
     r.register_fn("dataset", |x: T, labels: Dynamic, classes: Dynamic| {
-        let y = super::attribution::indices(&labels, "dataset: labels")?;
+        let y = indices(&labels, "dataset: labels")?;
         let names = match classes.clone().try_cast::<Array>() {
             Some(a) => texts(&a),
             None => crate::data::numbered_classes(index(&classes, "dataset: classes")?).rh()?,
@@ -97,14 +88,10 @@ fn dataset_ops(r: &mut Registrar) {
     });
     r.register_fn("concat", |a: Array| -> RResult<Dataset> {
         let ds: Vec<Dataset> = a
-            .into_iter()
-            .map(|d| {
-                d.try_cast::<Dataset>()
-                    .ok_or_else(|| to_rhai(crate::Error::invalid("concat: expected datasets")))
-            })
+            .iter()
+            .map(|d| cast(d, "concat: expected datasets"))
             .collect::<RResult<_>>()?;
-        let refs: Vec<&Dataset> = ds.iter().collect();
-        Dataset::concat(&refs, "concatenated").rh()
+        Dataset::concat(&ds.iter().collect::<Vec<_>>(), "concatenated").rh()
     });
 }
 
@@ -114,7 +101,7 @@ fn transforms(r: &mut Registrar) {
     });
     r.register_fn(
         "clip_scale",
-        |lo: Dynamic, hi: Dynamic, s: Dynamic, off: Dynamic| -> RResult<Transform> {
+        |lo: Dynamic, hi: Dynamic, s: Dynamic, off: Dynamic| {
             let n = |d: &Dynamic| number(d, "clip_scale");
             Transform::clip_scale(n(&lo)?, n(&hi)?, n(&s)?, n(&off)?).rh()
         },
@@ -136,15 +123,9 @@ fn loaders(r: &mut Registrar) {
     r.register_fn("load_csv", |path: &str, m: Map| -> RResult<Dataset> {
         load_csv(Path::new(path), &read_options("load_csv", &m)?).rh()
     });
-    r.register_fn("load_drybean", || {
-        load_csv(
-            &bundled("drybean/Dry_Bean_Dataset.csv")?,
-            &drybean_options(),
-        )
-        .rh()
-    });
+    r.register_fn("load_drybean", || load_drybean(None).rh());
     r.register_fn("load_drybean", |p: &str| {
-        load_csv(Path::new(p), &drybean_options()).rh()
+        load_drybean(Some(Path::new(p))).rh()
     });
     r.register_fn("load_creditcard", |p: &str| {
         load_csv(Path::new(p), &creditcard_options()).rh()
@@ -161,28 +142,16 @@ fn loaders(r: &mut Registrar) {
         let o: ImageOptions = read_options_among("image_folder", &image_keys(FOLDER_KEYS), &m)?;
         image_folder(Path::new(root), &o.folder(1)).rh()
     });
-    r.register_fn("image_list", |list: &str, m: Map| -> RResult<Dataset> {
+    options_fn!(r, "image_list", fn(list: &str; m) -> RResult<Dataset> {
         let o: ImageOptions = read_options_among("image_list", &image_keys(LIST_KEYS), &m)?;
-        let names = match &o.synsets {
-            Some(p) => Some(synset_names(p).rh()?),
-            None => None,
-        };
+        let names = o.synsets.as_deref().map(synset_names).transpose().rh()?;
         image_list(Path::new(list), names, &o.folder(3)).rh()
     });
-    r.register_fn("load_image", |p: &str, m: Map| -> RResult<T> {
+    options_fn!(r, "load_image", fn(p: &str; m) -> RResult<T> {
         let o: ImageOptions = read_options_among("load_image", &image_keys(IMAGE_KEYS), &m)?;
-        let spec = o.spec(3);
-        let (v, h, w) = crate::data::images::decode(Path::new(p), &spec).rh()?;
-        let v: Vec<f32> = v.into_iter().map(|x| x as f32).collect();
-        candle_core::Tensor::from_vec(v, (1, spec.channels, h, w), &crate::device::current())
-            .map(T)
-            .rh()
+        load_image(Path::new(p), &o.spec(3)).map(T).rh()
     });
-    r.register_fn("cwd", || {
-        std::env::current_dir()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default()
-    });
+    r.register_fn("cwd", || crate::io::current_dir().rh());
     r.register_fn("run_dir", |name: &str| -> RResult<String> {
         Ok(crate::locate::run_dir(name).rh()?.display().to_string())
     });

@@ -5,11 +5,11 @@ use super::models::Net;
 use super::plots::done;
 use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::Dataset;
-use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps};
+use crate::evaluate::{EvalOptions, MetricTable, evaluate_heatmaps, is_insertion};
 use crate::options::{Key, Options};
 use crate::report::figures::{flip_curves, metric_scatter};
 use crate::report::log::lock;
-use rhai::Dynamic;
+use rhai::serde::to_dynamic;
 use std::path::Path;
 
 const EV: Category = Category::Evaluate;
@@ -65,36 +65,23 @@ pub fn register(r: &mut Registrar) {
             vector(t.scores_of(method, metric).rh()?.to_vec())
         },
     );
-
-    r.register_fn("means", |t: &mut MetricTable| {
-        rhai::serde::to_dynamic(t.means_by_name())
-    });
-
+    r.register_fn("means", |t: &mut MetricTable| to_dynamic(t.means_by_name()));
     r.register_fn("agreement", |t: &mut MetricTable| {
-        rhai::serde::to_dynamic(t.agreement_by_name())
+        to_dynamic(t.agreement_by_name())
     });
-
     r.register_fn(
         "sample_agreement",
-        |t: &mut MetricTable, a: &str, b: &str| -> RResult<Dynamic> {
-            let r = t.sample_agreement(a, b).rh()?;
-            let by_method: std::collections::BTreeMap<&String, f64> =
-                t.methods.iter().zip(r).collect();
-            rhai::serde::to_dynamic(by_method)
+        |t: &mut MetricTable, a: &str, b: &str| {
+            to_dynamic(t.sample_agreement_by_method(a, b).rh()?)
         },
     );
-
     r.register_fn("curve", |t: &mut MetricTable, method: &str, kind: &str| {
-        let insertion = crate::evaluate::is_insertion(kind).rh()?;
-        vector(t.mean_curve(method, insertion).rh()?)
+        vector(t.mean_curve(method, is_insertion(kind).rh()?).rh()?)
     });
     r.register_get("fractions", |t: &mut MetricTable| {
         vector(t.fractions.clone())
     });
-    r.register_get("stages", |t: &mut MetricTable| -> rhai::Array {
-        t.stages.iter().map(|s| Dynamic::from(s.clone())).collect()
-    });
-
+    r.register_get("stages", |t: &mut MetricTable| strings(&t.stages));
     // Documented with the sweep's save_csv (one entry per name).
     r.register_fn("save_csv", |t: &mut MetricTable, p: &str| {
         t.save_csv(Path::new(p)).rh()
@@ -104,17 +91,16 @@ pub fn register(r: &mut Registrar) {
     let log = r.log.clone();
     r.register_fn(
         "plot_flip_curves",
-        move |t: MetricTable, p: &str, kind: &str| -> RResult<String> {
-            let insertion = crate::evaluate::is_insertion(kind).rh()?;
-            let caption = flip_curves(&t, Path::new(p), insertion).rh()?;
-            Ok(done(&log, p, &caption))
+        move |t: MetricTable, p: &str, kind: &str| {
+            let caption = flip_curves(&t, Path::new(p), is_insertion(kind).rh()?).rh()?;
+            RResult::Ok(done(&log, p, &caption))
         },
     );
     let log = r.log.clone();
     r.register_fn(
         "plot_metrics",
-        move |t: MetricTable, p: &str, x: &str, y: &str| -> RResult<String> {
-            Ok(done(&log, p, &metric_scatter(&t, Path::new(p), x, y).rh()?))
+        move |t: MetricTable, p: &str, x: &str, y: &str| {
+            RResult::Ok(done(&log, p, &metric_scatter(&t, Path::new(p), x, y).rh()?))
         },
     );
 }

@@ -5,12 +5,14 @@ use super::convert::*;
 use super::registry::{Category, FnDoc, Registrar, func, options_fn, prop};
 use crate::data::Dataset;
 use crate::metrics::Metrics;
+use crate::nn::formula::{formula_input, load_formula_weights};
 use crate::nn::spec::ModelSpec;
 use crate::nn::weights::{LoadOptions, load_into};
 use crate::nn::{Arch, CHUNK, Model, ModelOptions};
 use crate::options::{Key, Kind, Options, key};
 use crate::train::{TrainOptions, TrainReport, evaluate_model, fit_keeping_history};
 use candle_core::DType;
+use rhai::serde::to_dynamic;
 use rhai::{Dynamic, Map};
 use std::path::Path;
 use std::sync::Arc;
@@ -30,13 +32,7 @@ const TR: Category = Category::Training;
 /// A zoo model: the options read into the core's `ModelOptions`, the name resolved by
 /// `Arch::from_name`, built and loaded by `nn::zoo::model`.
 fn zoo(name: &str, m: Map) -> RResult<Net> {
-    if !crate::nn::arch::ZOO.contains(&name) {
-        return Err(to_rhai(crate::Error::unknown(
-            "model",
-            name,
-            crate::nn::arch::ZOO,
-        )));
-    }
+    crate::nn::arch::check_zoo_name(name).rh()?;
     let o: ModelOptions = read_options_among(name, &ModelOptions::keys_for(name), &m)?;
     net(crate::nn::zoo::model(name, &o))
 }
@@ -77,15 +73,13 @@ fn register_model_methods(r: &mut Registrar) {
     r.register_get("input_shape", |n: &mut Net| shape_array(&n.0.input_shape));
     r.register_get("arch", |n: &mut Net| n.0.arch.name());
     r.register_get("dtype", |n: &mut Net| {
-        crate::tensor::format::dtype_str(n.0.dtype).to_string()
+        crate::tensor::format::dtype_str(n.0.dtype)
     });
     r.register_fn("layers", |n: &mut Net| {
         strings(&n.0.layers().into_iter().map(|(l, _)| l).collect::<Vec<_>>())
     });
     r.register_get("cam_layer", |n: &mut Net| {
-        n.0.cam_layer
-            .as_ref()
-            .map_or(Dynamic::UNIT, |l| l.to_string().into())
+        to_dynamic(n.0.cam_layer.as_ref().map(|l| l.to_string()))
     });
     r.register_fn("summary", |n: &mut Net| n.0.summary());
     fn logits(n: &mut Net, x: T) -> RResult<T> {
@@ -94,16 +88,13 @@ fn register_model_methods(r: &mut Registrar) {
     r.register_fn("logits", logits);
     r.register_fn("forward", logits);
     r.register_fn("predict", |n: &mut Net, x: T| -> RResult<T> {
-        n.0.logits(&x.0, CHUNK)
-            .and_then(|l| Ok(l.argmax(1)?))
-            .map(T)
-            .rh()
+        Ok(T(n.0.logits(&x.0, CHUNK).rh()?.argmax(1).rh()?))
     });
     r.register_fn("save", |n: &mut Net, p: &str| {
-        crate::nn::weights::save(&n.0, Path::new(p)).rh()
+        crate::nn::weights::save(&n.0, p.as_ref()).rh()
     });
     r.register_fn("save_onnx", |n: &mut Net, p: &str| {
-        crate::onnx::save_onnx(&n.0, Path::new(p)).rh()
+        crate::onnx::save_onnx(&n.0, p.as_ref()).rh()
     });
     options_fn!(r, "load", fn(n: &mut Net, p: &str; m) -> RResult<()> {
         let opts: LoadOptions = read_options("load", &m)?;
@@ -129,13 +120,10 @@ const VAL: Key = key(
 );
 
 fn train_options(mut m: Map) -> RResult<(TrainOptions, Option<Dataset>)> {
-    let val = match m.remove("val").filter(|d| !d.is_unit()) {
-        Some(v) => Some(
-            v.try_cast::<Dataset>()
-                .ok_or_else(|| to_rhai(crate::Error::invalid("fit: 'val' must be a Dataset")))?,
-        ),
-        None => None,
-    };
+    let val = m.remove("val").filter(|d| !d.is_unit());
+    let val = val
+        .map(|v| cast(&v, "fit: 'val' must be a Dataset"))
+        .transpose()?;
     let keys: Vec<Key> = TrainOptions::keys().into_iter().chain([VAL]).collect();
     Ok((read_options_among("fit", &keys, &m)?, val))
 }
@@ -143,22 +131,16 @@ fn train_options(mut m: Map) -> RResult<(TrainOptions, Option<Dataset>)> {
 fn metrics_type(r: &mut Registrar) {
     r.printable("Metrics", |m: &Metrics| m.to_string());
     r.register_get("accuracy", |m: &mut Metrics| m.accuracy);
-    r.register_get("confusion", |m: &mut Metrics| {
-        rhai::serde::to_dynamic(&m.confusion)
-    });
-    r.register_get("per_class", |m: &mut Metrics| -> RResult<Dynamic> {
-        rhai::serde::to_dynamic(&m.per_class)
-    });
+    r.register_get("confusion", |m: &mut Metrics| to_dynamic(&m.confusion));
+    r.register_get("per_class", |m: &mut Metrics| to_dynamic(&m.per_class));
 }
 
 /// What `fit` returns: a short table when printed, its history as properties.
 fn fit_result_type(r: &mut Registrar) {
     r.printable("FitResult", |t: &TrainReport| t.to_string());
-    r.register_get("history", |t: &mut TrainReport| {
-        rhai::serde::to_dynamic(&t.epochs)
-    });
+    r.register_get("history", |t: &mut TrainReport| to_dynamic(&t.epochs));
     r.register_get("best_val_acc", |t: &mut TrainReport| {
-        t.best_val_acc.map_or(Dynamic::UNIT, Dynamic::from_float)
+        to_dynamic(t.best_val_acc)
     });
     r.register_get("stopped", |t: &mut TrainReport| t.stopped.clone());
 }
@@ -166,18 +148,15 @@ fn fit_result_type(r: &mut Registrar) {
 fn register_training(r: &mut Registrar) {
     metrics_type(r);
     let log = r.log.clone();
-    r.register_fn(
-        "fit",
-        move |n: &mut Net, train: Dataset, m: Map| -> RResult<TrainReport> {
-            let (opts, val) = train_options(m)?;
-            // An interrupted run still goes into the report, with the epochs it finished.
-            let outcome = fit_keeping_history(&n.0, &train, val.as_ref(), &opts);
-            let (Ok(report) | Err((_, report))) = &outcome;
-            let model = n.0.arch.name();
-            crate::report::log::lock(&log).add_training(&model, &train.provenance, report, &opts);
-            outcome.map_err(|(e, _)| to_rhai(e))
-        },
-    );
+    options_fn!(r, "fit", fn(n: &mut Net, train: Dataset; m) -> RResult<TrainReport> {
+        let (opts, val) = train_options(m)?;
+        // An interrupted run still goes into the report, with the epochs it finished.
+        let outcome = fit_keeping_history(&n.0, &train, val.as_ref(), &opts);
+        let (Ok(report) | Err((_, report))) = &outcome;
+        let model = n.0.arch.name();
+        crate::report::log::lock(&log).add_training(&model, &train.provenance, report, &opts);
+        outcome.map_err(|(e, _)| to_rhai(e))
+    });
     fit_result_type(r);
     let log = r.log.clone();
     r.register_fn(
@@ -192,22 +171,18 @@ fn register_training(r: &mut Registrar) {
 
 fn register_formula(r: &mut Registrar) {
     r.register_fn("init_formula", |n: &mut Net| {
-        crate::nn::formula::load_formula_weights(&n.0).rh()
+        load_formula_weights(&n.0).rh()
     });
     r.register_fn("formula_input", |s: Dynamic, phase: f64| -> RResult<T> {
-        let x = crate::nn::formula::formula_input(&shape_of(&s)?, phase, DType::F32);
-        x.map(T).rh()
+        formula_input(&shape_of(&s)?, phase, DType::F32).map(T).rh()
     });
 }
 
 fn register_selection(r: &mut Registrar) {
-    r.register_fn(
-        "first_n_correct",
-        |d: &mut Dataset, n: Net, k: i64| -> RResult<Dataset> {
-            n.0.first_n_correct(d, count(k, "first_n_correct: n")?, CHUNK)
-                .rh()
-        },
-    );
+    r.register_fn("first_n_correct", |d: &mut Dataset, n: Net, k: i64| {
+        n.0.first_n_correct(d, count(k, "first_n_correct: n")?, CHUNK)
+            .rh()
+    });
 }
 
 /// What the functions of this file do, as `help` and docs/FUNCTIONS.md show them.

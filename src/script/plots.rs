@@ -8,7 +8,7 @@ use super::registry::{Category, FnDoc, Registrar, func, options_fn};
 use crate::ax::AxTable;
 use crate::gax::GaxResult;
 use crate::options::{Options, only};
-use crate::plot::charts::{Bars, BoxPlot, ChartOptions, Histogram, Lines, Scatter};
+use crate::plot::charts::{ChartData, ChartOptions};
 use crate::plot::heatmap::{HeatmapSpec, tensor_png};
 use crate::report::figures::{CoPlotOptions, boxplot_co, curves_co, histogram_co, roc_co};
 use crate::report::log::{SharedLog, lock};
@@ -117,101 +117,45 @@ fn register_general_plots(r: &mut Registrar) {
         let l = log.clone();
         options_fn!(r, name, fn(a: Dynamic, b: Dynamic, p: &str; m) -> RResult<String> {
             let o: ChartOptions = read_options(name, &m)?;
-            chart(name, &a, &b, Path::new(p), &o)?;
+            chart_data(name, &a, &b)?.save(Path::new(p), &o).rh()?;
             Ok(done(&l, p, &o.title))
         });
     }
 }
 
-/// `line`, `scatter`, `bar`, `histogram` or `boxplot` of its two data arguments, each with its
-/// own default axis labels and size.
-fn chart(name: &str, a: &Dynamic, b: &Dynamic, path: &Path, o: &ChartOptions) -> RResult<()> {
-    fn save<C: crate::plot::Chart>(chart: &C, path: &Path, size: (u32, u32)) -> RResult<()> {
-        crate::plot::save(chart, path, size).rh()
-    }
-    let size = |default| o.size_or(default);
-    match name {
-        "line" => {
-            let x = floats(a, name)?;
-            let series = series(b, name)?.into_iter().map(|(n, y)| (n, x.clone(), y));
-            let labels = o.labels("x", "y");
-            let chart = Lines {
-                labels,
-                series: series.collect(),
-                ..Lines::default()
+/// The data arguments of `line`, `scatter`, `bar`, `histogram` or `boxplot`.
+fn chart_data(name: &str, a: &Dynamic, b: &Dynamic) -> RResult<ChartData> {
+    Ok(match name {
+        "line" => ChartData::Line {
+            x: floats(a, name)?,
+            series: series(b, name)?,
+        },
+        "scatter" => ChartData::Scatter {
+            x: floats(a, name)?,
+            y: floats(b, name)?,
+        },
+        "bar" => ChartData::Bar {
+            names: texts(&cast(a, "bar: names is an array")?),
+            values: floats(b, name)?,
+        },
+        "histogram" => ChartData::Histogram {
+            series: series(a, name)?,
+            bins: index(b, "histogram bins")?,
+        },
+        _ => {
+            let groups: Map = cast(a, "boxplot: groups is a map of name → values")?;
+            let values = |v| -> RResult<Vec<_>> {
+                Ok(series(v, name)?.into_iter().map(|(_, v)| v).collect())
             };
-            save(&chart, path, size((800, 460)))
+            let groups = groups
+                .iter()
+                .map(|(k, v)| Ok((k.to_string(), values(v)?)))
+                .collect::<RResult<_>>()?;
+            ChartData::Box {
+                groups,
+                series: texts(&b.clone().try_cast::<Array>().unwrap_or_default()),
+            }
         }
-        "scatter" => {
-            let series = vec![("points".into(), floats(a, name)?, floats(b, name)?)];
-            save(
-                &Scatter {
-                    labels: o.labels("x", "y"),
-                    series,
-                },
-                path,
-                size((700, 500)),
-            )
-        }
-        "bar" => {
-            let names = a
-                .clone()
-                .try_cast::<Array>()
-                .ok_or_else(|| to_rhai(crate::Error::invalid("bar: names is an array")))?;
-            let names = texts(&names);
-            let (labels, values) = (o.labels("", ""), floats(b, name)?);
-            save(
-                &Bars {
-                    labels,
-                    names,
-                    values,
-                },
-                path,
-                size((700, 450)),
-            )
-        }
-        "histogram" => {
-            let (series, bins) = (series(a, name)?, index(b, "histogram bins")?);
-            let labels = o.labels("value", "count");
-            save(
-                &Histogram {
-                    labels,
-                    series,
-                    bins,
-                },
-                path,
-                size((700, 420)),
-            )
-        }
-        _ => save(&boxes(a, b, o)?, path, size((800, 450))),
-    }
-}
-
-/// `boxplot(groups, series_names, …)`: groups a map of name → values (one box) or name → an
-/// array of value arrays (a box per series).
-fn boxes(groups: &Dynamic, names: &Dynamic, o: &ChartOptions) -> RResult<BoxPlot> {
-    let m = groups.clone().try_cast::<Map>().ok_or_else(|| {
-        to_rhai(crate::Error::invalid(
-            "boxplot: groups is a map of name → values",
-        ))
-    })?;
-    let names = texts(&names.clone().try_cast::<Array>().unwrap_or_default());
-    let (mut categories, mut values) = (Vec::new(), Vec::new());
-    for (k, v) in &m {
-        categories.push(k.to_string());
-        values.push(series(v, "boxplot")?.into_iter().map(|(_, v)| v).collect());
-    }
-    let n_series = values.iter().map(Vec::len).max().unwrap_or(1);
-    let series = if names.len() == n_series {
-        names
-    } else {
-        (1..=n_series).map(|i| format!("series {i}")).collect()
-    };
-    Ok(BoxPlot {
-        labels: o.labels("", ""),
-        categories,
-        series,
-        values,
     })
 }
 

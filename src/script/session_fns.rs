@@ -56,20 +56,13 @@ pub fn register(r: &mut Registrar) {
 
     r.register_fn(
         "format_float",
-        |x: rhai::Dynamic, d: i64| -> RResult<String> {
-            let x = number(&x, "format_float")?;
-            // Beyond 17 decimals an f64 has no more digits to show.
-            if !(0..=100).contains(&d) {
-                return err(format!("format_float: {d} decimals; give 0 to 100"));
-            }
-            Ok(format!("{x:.*}", d as usize))
+        |x: rhai::Dynamic, decimals: i64| -> RResult<String> {
+            crate::tensor::format::fixed(number(&x, "format_float")?, decimals).rh()
         },
     );
 
     r.register_fn("temp_path", |name: &str| -> RResult<String> {
-        crate::io::scratch_path(name)
-            .map(|p| p.display().to_string())
-            .rh()
+        Ok(crate::io::scratch_path(name).rh()?.display().to_string())
     });
 
     r.register_fn("exists", |p: &str| std::path::Path::new(p).exists());

@@ -134,59 +134,51 @@ fn register_constructors(r: &mut Registrar) {
         r.register_fn(name, move |s: Dynamic, d: &str| {
             new(name, &s, dtype_of(d)?, fill)
         });
-        r.register_fn(like, move |t: T| {
-            ops::filled(like, t.0.dims(), t.0.dtype(), fill).map(T).rh()
-        });
+        r.register_fn(like, move |t: T| filled_like(like, &t, fill));
     }
     fn new(what: &str, shape: &Dynamic, dtype: DType, fill: Fill) -> RResult<T> {
-        ops::filled(what, &shape_of(shape)?, dtype, fill)
-            .map(T)
-            .rh()
+        Ok(T(ops::filled(what, &shape_of(shape)?, dtype, fill).rh()?))
     }
-    r.register_fn("full", |s: Dynamic, v: Dynamic| {
-        new(
-            "full",
-            &s,
-            default_dtype(),
-            Fill::Value(number(&v, "full")?),
-        )
+    fn filled_like(what: &str, t: &T, fill: Fill) -> RResult<T> {
+        Ok(T(ops::filled(what, t.0.dims(), t.0.dtype(), fill).rh()?))
+    }
+    let value = |v: &Dynamic, what| number(v, what).map(Fill::Value);
+    r.register_fn("full", move |s: Dynamic, v: Dynamic| {
+        new("full", &s, default_dtype(), value(&v, "full")?)
     });
-    r.register_fn("full", |s: Dynamic, v: Dynamic, d: &str| {
-        new("full", &s, dtype_of(d)?, Fill::Value(number(&v, "full")?))
+    r.register_fn("full", move |s: Dynamic, v: Dynamic, d: &str| {
+        new("full", &s, dtype_of(d)?, value(&v, "full")?)
     });
-    r.register_fn("full_like", |t: T, v: Dynamic| -> RResult<T> {
-        let fill = Fill::Value(number(&v, "full_like")?);
-        ops::filled("full_like", t.0.dims(), t.0.dtype(), fill)
-            .map(T)
-            .rh()
+    r.register_fn("full_like", move |t: T, v: Dynamic| {
+        filled_like("full_like", &t, value(&v, "full_like")?)
     });
 
-    let arange = |a: f64, b: f64, step: f64| ops::arange(a, b, step, default_dtype()).map(T).rh();
-    r.register_fn("arange", move |e: Dynamic| {
-        arange(0.0, number(&e, "arange")?, 1.0)
-    });
+    fn arange(start: f64, end: f64, step: f64) -> RResult<T> {
+        Ok(T(ops::arange(start, end, step, default_dtype()).rh()?))
+    }
+    let n = |d: &Dynamic| number(d, "arange");
+    r.register_fn("arange", move |e: Dynamic| arange(0.0, n(&e)?, 1.0));
     r.register_fn("arange", move |s: Dynamic, e: Dynamic| {
-        arange(number(&s, "arange")?, number(&e, "arange")?, 1.0)
+        arange(n(&s)?, n(&e)?, 1.0)
     });
     r.register_fn("arange", move |s: Dynamic, e: Dynamic, st: Dynamic| {
-        arange(
-            number(&s, "arange")?,
-            number(&e, "arange")?,
-            number(&st, "arange")?,
-        )
+        arange(n(&s)?, n(&e)?, n(&st)?)
     });
     r.register_fn("linspace", |s: Dynamic, e: Dynamic, n: i64| -> RResult<T> {
         let (s, e) = (number(&s, "linspace")?, number(&e, "linspace")?);
-        ops::linspace(s, e, count(n, "linspace: n")?, default_dtype())
-            .map(T)
-            .rh()
+        Ok(T(ops::linspace(
+            s,
+            e,
+            count(n, "linspace: n")?,
+            default_dtype(),
+        )
+        .rh()?))
     });
-    r.register_fn("eye", |n: i64| {
-        ops::eye(count(n, "eye: n")?, default_dtype()).map(T).rh()
-    });
-    r.register_fn("eye", |n: i64, d: &str| {
-        ops::eye(count(n, "eye: n")?, dtype_of(d)?).map(T).rh()
-    });
+    fn eye(n: i64, dtype: DType) -> RResult<T> {
+        Ok(T(ops::eye(count(n, "eye: n")?, dtype).rh()?))
+    }
+    r.register_fn("eye", |n: i64| eye(n, default_dtype()));
+    r.register_fn("eye", |n: i64, d: &str| eye(n, dtype_of(d)?));
 
     r.register_fn("seed", |n: i64| random::seed(n as u64));
 
@@ -200,11 +192,8 @@ fn register_conversions(r: &mut Registrar) {
     r.register_get("shape", |t: &mut T| shape_array(t.0.dims()));
     r.register_get("ndim", |t: &mut T| t.0.rank() as i64);
     r.register_get("dtype", |t: &mut T| dtype_str(t.0.dtype()).to_string());
-    r.register_fn("len", |t: &mut T| -> RResult<i64> {
-        t.0.dims()
-            .first()
-            .map(|&d| d as i64)
-            .ok_or_else(|| to_rhai(crate::Error::invalid("len() of a 0-d tensor")))
+    r.register_fn("len", |t: &mut T| {
+        crate::tensor::shape::len(&t.0).map(|n| n as i64).rh()
     });
     r.register_fn("numel", |t: &mut T| t.0.elem_count() as i64);
 
@@ -226,14 +215,11 @@ fn register_conversions(r: &mut Registrar) {
     });
 
     r.register_fn("save_safetensors", |m: Map, path: &str| -> RResult<()> {
-        let tensor = |(k, v): (rhai::Identifier, Dynamic)| match v.try_cast::<T>() {
-            Some(t) => Ok((k.to_string(), t.0)),
-            None => err(format!("save_safetensors: value of '{k}' is not a Tensor")),
+        let tensor = |(k, v): (&rhai::Identifier, &Dynamic)| -> RResult<(String, Tensor)> {
+            let what = format!("save_safetensors: value of '{k}' is not a Tensor");
+            Ok((k.to_string(), cast::<T>(v, &what)?.0))
         };
-        let tensors = m
-            .into_iter()
-            .map(tensor)
-            .collect::<RResult<HashMap<_, _>>>()?;
+        let tensors = m.iter().map(tensor).collect::<RResult<HashMap<_, _>>>()?;
         crate::io::save_safetensors(&tensors, path.as_ref()).rh()
     });
     r.register_fn("load_safetensors", |path: &str| -> RResult<Map> {
@@ -260,8 +246,8 @@ fn register_operators(r: &mut Registrar) {
     arith!("*", bin, BinOp::Mul);
     arith!("/", bin, BinOp::Div);
     arith!("**", bin, BinOp::Pow);
-    r.register_fn("-", |a: T| {
-        ops::as_float(&a.0).and_then(|t| Ok(t.neg()?)).map(T).rh()
+    r.register_fn("-", |a: T| -> RResult<T> {
+        Ok(T(ops::as_float(&a.0).rh()?.neg().rh()?))
     });
     r.register_fn("+", |a: T| a);
 

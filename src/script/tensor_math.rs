@@ -2,13 +2,27 @@
 
 use super::convert::*;
 use super::registry::{Category::TensorMath as Cat, FnDoc, Registrar, func};
-use crate::tensor::ops::{self, dim_index};
+use crate::tensor::ops::{self, BinOp, dim_index};
 use candle_core::Tensor;
+use rhai::Dynamic;
 
 use super::convert::ScriptTensor as T;
 
 fn float(t: &Tensor) -> RResult<Tensor> {
     ops::as_float(t).rh()
+}
+
+/// `name(t, dim)`: `f` along one dimension (negative counts from the end) of a float tensor.
+fn along(
+    r: &mut Registrar,
+    name: &'static str,
+    f: fn(&Tensor, usize) -> candle_core::Result<Tensor>,
+) {
+    r.register_fn(name, move |t: &mut T, dim: i64| -> RResult<T> {
+        f(&float(&t.0)?, dim_index(dim, t.0.rank()).rh()?)
+            .map(T)
+            .rh()
+    });
 }
 
 fn unary(r: &mut Registrar, name: &'static str, f: fn(&Tensor) -> candle_core::Result<Tensor>) {
@@ -86,7 +100,7 @@ fn register_grad(r: &mut Registrar) {
             // The script function's error is kept whole to be rethrown where `grad` was called.
             let mut script_error = None;
             let g = ops::gradient(&x.0, |v| {
-                let y = f.call_within_context::<rhai::Dynamic>(&ctx, (T(v.clone()),));
+                let y = f.call_within_context::<Dynamic>(&ctx, (T(v.clone()),));
                 match y.map(|y| y.try_cast::<T>()) {
                     Ok(Some(y)) => Ok(y.0),
                     Ok(None) => Err(crate::Error::invalid(
@@ -116,30 +130,25 @@ fn register_elementwise(r: &mut Registrar) {
     unary(r, "cos", |t| t.cos());
     unary(r, "sigmoid", candle_nn::ops::sigmoid);
     unary(r, "relu", |t| t.relu());
-    r.register_fn("pow", |t: &mut T, p: rhai::Dynamic| -> RResult<T> {
-        let e = tensor_arg(&p, "pow")?;
-        ops::binary(ops::BinOp::Pow, &t.0, &e).map(T).rh()
+    r.register_fn("pow", |t: &mut T, p: Dynamic| -> RResult<T> {
+        ops::binary(BinOp::Pow, &t.0, &tensor_arg(&p, "pow")?)
+            .map(T)
+            .rh()
     });
     r.register_fn(
         "clamp",
-        |t: &mut T, lo: rhai::Dynamic, hi: rhai::Dynamic| -> RResult<T> {
+        |t: &mut T, lo: Dynamic, hi: Dynamic| -> RResult<T> {
             let (lo, hi) = (number(&lo, "clamp")?, number(&hi, "clamp")?);
             float(&t.0)?.clamp(lo, hi).map(T).rh()
         },
     );
-    r.register_fn("softmax", |t: &mut T, dim: i64| -> RResult<T> {
-        let d = dim_index(dim, t.0.rank()).rh()?;
-        candle_nn::ops::softmax(&float(&t.0)?, d).map(T).rh()
-    });
-    r.register_fn("log_softmax", |t: &mut T, dim: i64| -> RResult<T> {
-        let d = dim_index(dim, t.0.rank()).rh()?;
-        candle_nn::ops::log_softmax(&float(&t.0)?, d).map(T).rh()
-    });
+    along(r, "softmax", candle_nn::ops::softmax);
+    along(r, "log_softmax", candle_nn::ops::log_softmax);
     r.register_fn("maximum", |a: T, b: T| {
-        ops::binary(ops::BinOp::Max, &a.0, &b.0).map(T).rh()
+        ops::binary(BinOp::Max, &a.0, &b.0).map(T).rh()
     });
     r.register_fn("minimum", |a: T, b: T| {
-        ops::binary(ops::BinOp::Min, &a.0, &b.0).map(T).rh()
+        ops::binary(BinOp::Min, &a.0, &b.0).map(T).rh()
     });
 }
 
@@ -174,12 +183,5 @@ fn register_reductions(r: &mut Registrar) {
     reduction!(r, "std", |t, d| ops::var(t, d, false)
         .map_err(|e| candle_core::Error::Msg(e.to_string()))
         .and_then(|v| v.sqrt()));
-    r.register_fn("norm", |t: &mut T| -> RResult<T> {
-        float(&t.0)?
-            .sqr()
-            .and_then(|s| s.sum_all())
-            .and_then(|s| s.sqrt())
-            .map(T)
-            .rh()
-    });
+    r.register_fn("norm", |t: &mut T| ops::norm(&t.0).map(T).rh());
 }

@@ -274,6 +274,18 @@ pub fn dtype_str(d: DType) -> &'static str {
     dtype_name(d)
 }
 
+/// `x` with `decimals` digits after the point (0 to 100: beyond 17 an f64 has no more digits).
+pub fn fixed(x: f64, decimals: i64) -> crate::Result<String> {
+    match usize::try_from(decimals) {
+        Ok(d) if d <= 100 => Ok(format!("{x:.d$}")),
+        _ => Err(crate::Error::OutOfRange {
+            what: "format_float: decimals".into(),
+            value: decimals.to_string(),
+            valid: "0 to 100".into(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -282,6 +282,11 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
+/// The Euclidean (Frobenius) norm of all elements, as a 0-d float tensor.
+pub fn norm(t: &Tensor) -> Result<Tensor> {
+    Ok(as_float(t)?.sqr()?.sum_all()?.sqrt()?)
+}
+
 /// Variance along `dim` with Bessel's correction (PyTorch's default `correction=1`).
 pub fn var(t: &Tensor, dim: usize, keepdim: bool) -> Result<Tensor> {
     let t = as_float(t)?;

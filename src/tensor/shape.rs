@@ -20,6 +20,14 @@ pub fn position(i: i64, n: usize) -> Result<usize> {
 }
 
 /// `x[i, j, …]`: one position per leading dimension.
+/// The size of the first dimension (what `len` means for a tensor); a 0-d tensor has none.
+pub fn len(t: &Tensor) -> Result<usize> {
+    t.dims()
+        .first()
+        .copied()
+        .ok_or_else(|| Error::invalid("len() of a 0-d tensor"))
+}
+
 pub fn get(t: &Tensor, idx: &[i64]) -> Result<Tensor> {
     if idx.len() > t.rank() {
         return Err(Error::invalid(format!(

@@ -310,9 +310,11 @@ pub fn run(
             let r = d.len() as i64;
             let a = if *axis < 0 { axis + r } else { *axis };
             if a < 0 || a > r {
-                return Err(Error::invalid(format!(
-                    "axis {axis} is out of range for rank {r}"
-                )));
+                return Err(Error::out_of_range(
+                    "Flatten axis",
+                    axis,
+                    format!("-{r} to {r}"),
+                ));
             }
             let a = a as usize;
             let outer: usize = d[..a].iter().product();
@@ -800,8 +802,8 @@ fn conv(
     }
     let (sh, sw) = pair(strides, 1, one_d, "strides")?;
     if !one_d && sh != sw {
-        return Err(Error::invalid(format!(
-            "strides {strides:?} differ between the axes; only equal strides are supported"
+        return Err(Error::Unsupported(format!(
+            "strides {strides:?} that differ between the axes"
         )));
     }
     let (_, c, h, wd) = x4.dims4()?;
@@ -901,8 +903,8 @@ fn pool_geometry(
     }
     let [t, l, b, r] = pads_2d(pads, auto_pad, k, s, input, one_d)?;
     if b < t || r < l {
-        return Err(Error::invalid(format!(
-            "pads {pads:?} are larger before than after; not supported"
+        return Err(Error::Unsupported(format!(
+            "pads {pads:?} larger before than after"
         )));
     }
     let extra = |n: usize, k: usize, s: usize, pb: usize, pe: usize| -> usize {
