@@ -189,7 +189,7 @@ pub fn co_scores(
 /// One sample's AX outcome for one method and mode.
 #[derive(Clone, Debug, Serialize)]
 pub struct AxRow {
-    pub method: String,
+    pub method: Method,
     pub mode: Mode,
     /// Position in the dataset.
     pub index: usize,
@@ -293,7 +293,7 @@ impl AxRow {
 pub struct AxTable {
     pub rows: Vec<AxRow>,
     pub class_names: Vec<String>,
-    pub methods: Vec<String>,
+    pub methods: Vec<Method>,
     pub modes: Vec<Mode>,
     /// `<dataset>_<model>`, the paper's row label.
     pub label: String,
@@ -563,10 +563,8 @@ fn parse_row(r: &::csv::StringRecord) -> std::result::Result<AxRow, String> {
             other => Err(format!("{what} '{other}' is not 0 or 1")),
         }
     };
-    let method = p(0);
-    crate::attr::Method::parse(method).map_err(|e| e.to_string())?;
     let row = AxRow {
-        method: method.to_string(),
+        method: Method::parse(p(0)).map_err(|e| e.to_string())?,
         mode: Mode::parse(p(1)).map_err(|e| e.to_string())?,
         index: int(2, "index")?,
         id: p(3).to_string(),
@@ -674,7 +672,7 @@ pub fn read_existing(path: &Path) -> Result<(Vec<AxRow>, ReadReport)> {
     let mut rdr = open_sweep_csv(path)?;
     let mut rows = Vec::new();
     let mut report = ReadReport::default();
-    let mut seen: HashSet<(String, Mode, usize)> = HashSet::new();
+    let mut seen: HashSet<(Method, Mode, usize)> = HashSet::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
         if i % 4096 == 0 {
@@ -683,7 +681,7 @@ pub fn read_existing(path: &Path) -> Result<(Vec<AxRow>, ReadReport)> {
         let parsed = rec.map_err(|e| e.to_string()).and_then(|r| parse_row(&r));
         match parsed {
             Ok(row) => {
-                if seen.insert((row.method.clone(), row.mode, row.index)) {
+                if seen.insert((row.method, row.mode, row.index)) {
                     rows.push(row);
                 } else {
                     report.duplicates += 1;
@@ -700,7 +698,7 @@ pub fn read_existing(path: &Path) -> Result<(Vec<AxRow>, ReadReport)> {
 pub fn read_strict(path: &Path, classes: Option<usize>) -> Result<Vec<AxRow>> {
     let mut rdr = open_sweep_csv(path)?;
     let mut rows = Vec::new();
-    let mut seen: HashSet<(String, Mode, usize)> = HashSet::new();
+    let mut seen: HashSet<(Method, Mode, usize)> = HashSet::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
         let bad = |msg: String| Error::Parse {
@@ -721,7 +719,7 @@ pub fn read_strict(path: &Path, classes: Option<usize>) -> Result<Vec<AxRow>> {
             )
             .map_err(|e| bad(e.to_string()))?;
         }
-        if !seen.insert((row.method.clone(), row.mode, row.index)) {
+        if !seen.insert((row.method, row.mode, row.index)) {
             return Err(bad(format!(
                 "a second row for {} {} sample {}",
                 row.method,
@@ -812,10 +810,8 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
                 .map_err(|e| Error::io(path, e))?,
         );
     }
-    let done: HashSet<(String, Mode, usize)> = rows
-        .iter()
-        .map(|r| (r.method.clone(), r.mode, r.index))
-        .collect();
+    let done: HashSet<(Method, Mode, usize)> =
+        rows.iter().map(|r| (r.method, r.mode, r.index)).collect();
     let n_batches = ds.len().div_ceil(batch);
     let my_batches: Vec<usize> = (items.start / batch..items.end.div_ceil(batch)).collect();
     let task = Task::start("AX sweep", (my_batches.len() * opts.methods.len()) as u64);
@@ -859,10 +855,10 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
         }
     }
     // Rows in a stable order (method, mode, index), whatever order a resumed run produced.
-    let method_rank = |m: &str| {
+    let method_rank = |m: &Method| {
         opts.methods
             .iter()
-            .position(|x| x.name() == m)
+            .position(|x| x == m)
             .unwrap_or(usize::MAX)
     };
     rows.sort_by_key(|r| {
@@ -875,7 +871,7 @@ pub fn ax_sweep(model: &Model, ds: &Dataset, opts: &SweepOptions) -> Result<AxTa
     Ok(AxTable {
         rows,
         class_names: ds.class_names.clone(),
-        methods: opts.methods.iter().map(|m| m.name().to_string()).collect(),
+        methods: opts.methods.clone(),
         modes: opts.modes.clone(),
         label: if opts.label.is_empty() {
             model.arch.name()
@@ -900,14 +896,13 @@ fn sweep_batch(
     ds: &Dataset,
     opts: &SweepOptions,
     bi: usize,
-    done: &HashSet<(String, Mode, usize)>,
+    done: &HashSet<(Method, Mode, usize)>,
 ) -> Result<Vec<Vec<AxRow>>> {
     let batch = opts.batch.max(1);
     let start = bi * batch;
     let len = batch.min(ds.len() - start);
-    let todo = |m: &Method, mode: Mode| {
-        (start..start + len).any(|i| !done.contains(&(m.name().to_string(), mode, i)))
-    };
+    let todo =
+        |m: &Method, mode: Mode| (start..start + len).any(|i| !done.contains(&(*m, mode, i)));
     let mut per_method: Vec<Vec<AxRow>> = vec![Vec::new(); opts.methods.len()];
     if !opts
         .methods
@@ -995,7 +990,7 @@ fn sweep_batch(
             let after = model.logits(&mode.apply(&x, &h)?, batch)?;
             let a64 = after.to_dtype(DType::F64)?.to_vec2::<f64>()?;
             for i in 0..len {
-                if done.contains(&(method.name().to_string(), mode, start + i)) {
+                if done.contains(&(*method, mode, start + i)) {
                     continue;
                 }
                 // torch.argmax of an all-NaN row is 0 (the authors' counting, §8.4).
@@ -1006,7 +1001,7 @@ fn sweep_batch(
                 };
                 let after_base = Baselines::of(&a64[i], labels[i]);
                 per_method[mi].push(AxRow {
-                    method: method.name().to_string(),
+                    method: *method,
                     mode,
                     index: start + i,
                     id: ds.ids[start + i].clone(),
@@ -1156,7 +1151,7 @@ pub struct Accuracy {
 /// One method's column of the accuracy table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MethodAccuracy {
-    pub method: String,
+    pub method: Method,
     /// Correct after AX.
     pub after: Accuracy,
     /// Samples whose heatmap is all zero (x + h = x for them).
@@ -1164,29 +1159,25 @@ pub struct MethodAccuracy {
 }
 
 impl AxTable {
-    /// An error naming the sweep's methods unless `method` is one of them.
-    pub fn check_method(&self, method: &str) -> Result<()> {
-        if self.methods.iter().any(|m| m == method) {
-            return Ok(());
+    /// The sweep's method called `name`, or an error naming the sweep's methods.
+    pub fn method_named(&self, name: &str) -> Result<Method> {
+        match Method::parse(name) {
+            Ok(m) if self.methods.contains(&m) => Ok(m),
+            _ => Err(Error::UnknownName {
+                what: "method in this sweep",
+                name: name.into(),
+                valid: self.methods.iter().map(|m| m.to_string()).collect(),
+            }),
         }
-        Err(Error::UnknownName {
-            what: "method in this sweep",
-            name: method.into(),
-            valid: self.methods.clone(),
-        })
     }
 
     /// The CO scores of one method and mode, in sample order.
     pub fn co(&self, method: &str, mode: Mode) -> Result<Vec<f64>> {
-        self.check_method(method)?;
+        let method = self.method_named(method)?;
         Ok(self.rows_of(method, mode).map(|r| r.co).collect())
     }
 
-    pub fn rows_of<'a>(
-        &'a self,
-        method: &'a str,
-        mode: Mode,
-    ) -> impl Iterator<Item = &'a AxRow> + 'a {
+    pub fn rows_of(&self, method: Method, mode: Mode) -> impl Iterator<Item = &AxRow> + '_ {
         self.rows
             .iter()
             .filter(move |r| r.method == method && r.mode == mode)
@@ -1199,18 +1190,18 @@ impl AxTable {
                 let first = self
                     .methods
                     .first()
-                    .map(|m| self.rows_of(m, mode).collect::<Vec<_>>())
+                    .map(|&m| self.rows_of(m, mode).collect::<Vec<_>>())
                     .unwrap_or_default();
                 let n = first.len().max(1);
                 let base = first.iter().filter(|r| r.correct_before()).count();
                 let methods = self
                     .methods
                     .iter()
-                    .map(|m| {
+                    .map(|&m| {
                         let rows: Vec<&AxRow> = self.rows_of(m, mode).collect();
                         let correct = rows.iter().filter(|r| r.correct_after()).count();
                         MethodAccuracy {
-                            method: m.clone(),
+                            method: m,
                             after: Accuracy {
                                 correct,
                                 fraction: correct as f64 / rows.len().max(1) as f64,
@@ -1292,11 +1283,11 @@ impl AxTable {
     /// Read a sweep CSV back (for plots, gap statistics, merging shards).
     pub fn load_csv(path: &Path, class_names: Vec<String>) -> Result<AxTable> {
         let rows = read_strict(path, Some(class_names.len()))?;
-        let mut methods: Vec<String> = Vec::new();
+        let mut methods: Vec<Method> = Vec::new();
         let mut modes: Vec<Mode> = Vec::new();
         for r in &rows {
             if !methods.contains(&r.method) {
-                methods.push(r.method.clone());
+                methods.push(r.method);
             }
             if !modes.contains(&r.mode) {
                 modes.push(r.mode);

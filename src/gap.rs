@@ -16,6 +16,7 @@
 //! verdict needs the paired interval of CO's AUROC minus the stronger label-free baseline's to
 //! exclude 0, at least [`MIN_GROUP`] samples on each side and more than one predicted class.
 
+use crate::attr::Method;
 use crate::ax::{AxRow, AxTable, Mode};
 use crate::error::Result;
 use crate::stats::{BOOTSTRAP_RESAMPLES, bootstrap_aurocs, percentile_interval};
@@ -92,7 +93,7 @@ pub struct Baseline {
 /// Gap statistics of one method × mode × meaning.
 #[derive(Clone, Debug, Serialize)]
 pub struct Gap {
-    pub method: String,
+    pub method: Method,
     pub mode: Mode,
     pub meaning: Meaning,
     pub correct: Summary,
@@ -172,7 +173,7 @@ pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
     let mut cases = Vec::new();
     for meaning in [Meaning::Before, Meaning::After] {
         for &mode in &table.modes {
-            for m in &table.methods {
+            for &m in &table.methods {
                 // Rows with a finite CO (NaN marks all-zero heatmaps in the compatibility mode);
                 // the baselines are read on the same rows, so every comparison is paired.
                 let all: Vec<&AxRow> = table.rows_of(m, mode).collect();
@@ -214,7 +215,7 @@ pub fn gap_stats(table: &AxTable) -> Vec<Gap> {
         .map(
             |((m, mode, meaning, rows, nan, correct, _, present), boot)| {
                 gap_of(
-                    m,
+                    *m,
                     *mode,
                     *meaning,
                     rows,
@@ -249,7 +250,7 @@ fn scores_of(rows: &[&AxRow], meaning: Meaning) -> (Vec<Vec<f64>>, Vec<usize>) {
 /// `present[i]`).
 #[allow(clippy::too_many_arguments)]
 fn gap_of(
-    method: &str,
+    method: Method,
     mode: Mode,
     meaning: Meaning,
     rows: &[&AxRow],
@@ -330,7 +331,7 @@ fn gap_of(
         None
     };
     Gap {
-        method: method.to_string(),
+        method,
         mode,
         meaning,
         correct: summarize(&pos),
@@ -424,11 +425,11 @@ crate::options! {
 /// The samples whose CO falls on the "wrong" side of the widest-gap threshold for one method:
 /// candidates for prediction or label errors.
 pub fn flag_errors(table: &AxTable, method: &str, opts: &FlagOptions) -> Result<Vec<AxRow>> {
-    table.check_method(method)?;
+    let method = table.method_named(method)?;
     Ok(flagged(table, method, opts.mode, opts.meaning))
 }
 
-fn flagged(table: &AxTable, method: &str, mode: Mode, meaning: Meaning) -> Vec<AxRow> {
+fn flagged(table: &AxTable, method: Method, mode: Mode, meaning: Meaning) -> Vec<AxRow> {
     // The widest gap of this one method, mode and meaning (the rest of its gap statistics,
     // bootstrap intervals included, are not needed here).
     let (mut pos, mut neg) = (Vec::new(), Vec::new());

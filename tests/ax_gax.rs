@@ -311,8 +311,8 @@ fn ax_sweep_writes_resumes_and_reports() {
     assert_eq!(resumed.rows.len(), full.rows.len());
     for (a, b) in full.rows.iter().zip(&resumed.rows) {
         assert_eq!(
-            (a.method.as_str(), a.mode, a.index, a.pred_after),
-            (b.method.as_str(), b.mode, b.index, b.pred_after)
+            (a.method, a.mode, a.index, a.pred_after),
+            (b.method, b.mode, b.index, b.pred_after)
         );
         assert!((a.co - b.co).abs() < 1e-6 * a.co.abs().max(1.0));
     }

@@ -22,8 +22,8 @@ use crate::tensor::resize::Mode;
 use candle_core::{DType, Tensor};
 use noise_tunnel::NoiseKind;
 
-/// The methods, by Captum's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The methods, by Captum's names (serialised as the name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
     Saliency,
     InputXGradient,
@@ -32,6 +32,18 @@ pub enum Method {
     GuidedBackprop,
     DeepLift,
     IntegratedGradients,
+}
+
+impl serde::Serialize for Method {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Method {

@@ -2,6 +2,7 @@
 //! (Figs 2, 3, 7), overlaid CO histograms, GAX CO-vs-iteration curves (Fig 4) and heatmap frames
 //! (Fig 5); and the metric panel's: mean deletion/insertion curves, one metric against another.
 
+use crate::attr::Method;
 use crate::ax::{AxTable, Mode, Output};
 use crate::error::Result;
 use crate::evaluate::MetricTable;
@@ -36,14 +37,14 @@ fn split(
         .iter()
         .map(|m| {
             let (mut ok, mut bad) = (Vec::new(), Vec::new());
-            for r in table.rows_of(m, mode) {
+            for r in table.rows_of(*m, mode) {
                 if meaning.correct(r) {
                     ok.push(form.of(r));
                 } else {
                     bad.push(form.of(r));
                 }
             }
-            (m.clone(), ok, bad)
+            (m.to_string(), ok, bad)
         })
         .collect()
 }
@@ -102,15 +103,10 @@ fn short(m: &str) -> String {
 pub fn histogram_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<String> {
     let (mode, meaning, form) = (opts.mode, opts.meaning, opts.output);
     let method = match &opts.method {
-        Some(m) => m.clone(),
-        None => table
-            .methods
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "Saliency".into()),
+        Some(m) => table.method_named(m)?,
+        None => table.methods.first().copied().unwrap_or(Method::Saliency),
     };
-    table.check_method(&method)?;
-    let method = method.as_str();
+    let method = method.name();
     let s = split(table, mode, meaning, form);
     let (_, ok, bad) = s
         .into_iter()
@@ -153,7 +149,7 @@ pub fn roc_co(table: &AxTable, path: &Path, opts: &CoPlotOptions) -> Result<Stri
     // table lists them.
     if let (Meaning::Before, Some(first)) = (meaning, table.methods.first()) {
         let (mut ok, mut bad) = (Vec::new(), Vec::new());
-        for r in table.rows_of(first, mode) {
+        for r in table.rows_of(*first, mode) {
             if meaning.correct(r) {
                 ok.push(r.msp)
             } else {

@@ -196,7 +196,7 @@ pub fn accuracy(t: &AxTable) -> String {
         t.n_samples
     );
     for m in &t.methods {
-        s.push_str(&format!("<th>{}</th>", esc(m)));
+        s.push_str(&format!("<th>{}</th>", esc(m.name())));
     }
     s.push_str("</tr>\n");
     for a in t.accuracy() {
@@ -308,7 +308,7 @@ pub fn gaps(gaps: &[Gap]) -> String {
             "<tr><td>{} AX</td><td>x{}h</td><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.4}</td><td>{:.4} [{:.3}–{:.3}]</td><td>{:.4}</td><td>{:.4}</td><td>{}</td><td>{}</td><td>{}</td><td>{verdict}</td></tr>\n",
             g.meaning.name(),
             if g.mode.name() == "sum" { "+" } else { "*" },
-            esc(&g.method),
+            esc(g.method.name()),
             g.correct.n,
             g.wrong.n,
             g.correct.median,

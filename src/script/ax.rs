@@ -29,7 +29,7 @@ fn accuracy_map(a: &crate::ax::AccuracyRow) -> RResult<Dynamic> {
     m.insert("mode".into(), a.mode.name().into());
     m.insert("Baseline".into(), a.baseline.fraction.into());
     for col in &a.methods {
-        m.insert(col.method.as_str().into(), col.after.fraction.into());
+        m.insert(col.method.name().into(), col.after.fraction.into());
     }
     Ok(m.into())
 }
