@@ -186,7 +186,7 @@ impl Module for Conv1d {
         };
         let y = conv2d(&x.unsqueeze(2)?, &w, geom)?.squeeze(2)?;
         match &self.bias {
-            Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1))?),
+            Some(b) => crate::tensor::affine::add_channel_bias(&y, &pass.param(b)),
             None => Ok(y),
         }
     }
@@ -350,7 +350,7 @@ impl Module for Conv2d {
             },
         )?;
         match &self.bias {
-            Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1, 1))?),
+            Some(b) => crate::tensor::affine::add_channel_bias(&y, &pass.param(b)),
             None => Ok(y),
         }
     }
@@ -424,7 +424,7 @@ impl Module for ConvTranspose2d {
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let y = crate::tensor::conv::conv_transpose2d(x, &pass.param(&self.weight), self.stride)?;
         match &self.bias {
-            Some(b) => y.broadcast_add(&pass.param(b).reshape((1, (), 1, 1))?),
+            Some(b) => crate::tensor::affine::add_channel_bias(&y, &pass.param(b)),
             None => Ok(y),
         }
     }
@@ -519,19 +519,26 @@ pub fn batch_norm(
     let b = pass.param(p.bias).reshape(shape.as_slice())?;
     if pass.train {
         // Statistics over every axis but the channel one.
-        let axes: Vec<usize> = (0..x.rank()).filter(|&a| a != 1).collect();
         let n = x.elem_count() / c;
-        let mean = x.mean_keepdim(axes.as_slice())?;
-        let centred = x.broadcast_sub(&mean)?;
-        let var = centred.sqr()?.mean_keepdim(axes.as_slice())?;
-        let y = centred
-            .broadcast_div(&(var.clone() + eps)?.sqrt()?)?
-            .broadcast_mul(&w)?
-            .broadcast_add(&b)?;
+        let (y, mean_c, var_c) = if crate::tensor::portable::enabled(x) {
+            let axes: Vec<usize> = (0..x.rank()).filter(|&a| a != 1).collect();
+            let mean = x.mean_keepdim(axes.as_slice())?;
+            let centred = x.broadcast_sub(&mean)?;
+            let var = centred.sqr()?.mean_keepdim(axes.as_slice())?;
+            let y = centred
+                .broadcast_div(&(var.clone() + eps)?.sqrt()?)?
+                .broadcast_mul(&w)?
+                .broadcast_add(&b)?;
+            (y, mean.flatten_all()?.detach(), var.flatten_all()?.detach())
+        } else {
+            let (w, b) = (pass.param(p.weight), pass.param(p.bias));
+            let (y, mean, var) = crate::tensor::affine::batch_norm_train(x, &w, &b, eps)?;
+            let per_channel = |v: Vec<f64>| Tensor::new(v, x.device())?.to_dtype(x.dtype());
+            (y, per_channel(mean)?, per_channel(var)?)
+        };
         // Running statistics: momentum update with the unbiased variance.
         let m = momentum;
-        let mean_c = mean.flatten_all()?.detach();
-        let var_c = (var.flatten_all()?.detach() * (n as f64 / (n.max(2) - 1) as f64))?;
+        let var_c = (var_c * (n as f64 / (n.max(2) - 1) as f64))?;
         let rm = ((p.running_mean.as_tensor() * (1.0 - m))? + (mean_c * m)?)?;
         let rv = ((p.running_var.as_tensor() * (1.0 - m))? + (var_c * m)?)?;
         p.running_mean.set(&rm)?;

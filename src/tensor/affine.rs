@@ -1,6 +1,7 @@
 //! y = x·scale[c] + shift[c] per channel of (N, C, …): batch-norm in eval mode as one pass, the
 //! way PyTorch's CPU inference kernel computes it (α = w/√(var+ε), β = b − mean·α). Its backward
-//! is dx = dy·scale; the constants get no gradient (eval mode never trains them).
+//! is dx = dy·scale; the constants get no gradient (eval mode never trains them). And batch norm
+//! in training mode as one op with its own backward ([`batch_norm_train`]).
 
 use super::cpu::Floats;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
@@ -74,4 +75,318 @@ pub fn channel_affine(x: &Tensor, scale: Vec<f64>, shift: Vec<f64>) -> Result<Te
         shift,
         backward: false,
     })
+}
+
+/// Per-channel statistics of a training batch norm's batch, kept between its forward and
+/// backward (the op's one shared state).
+#[derive(Default)]
+struct BatchStats {
+    mean: Vec<f64>,
+    /// The biased batch variance, and 1/√(var + ε).
+    var: Vec<f64>,
+    inv_std: Vec<f64>,
+    /// Σ dy and Σ dy·x̂ per channel: the bias and weight gradients, left by the backward kernel.
+    sum_dy: Vec<f64>,
+    sum_dy_xhat: Vec<f64>,
+}
+
+type SharedStats = std::sync::Arc<std::sync::Mutex<BatchStats>>;
+
+fn lock(s: &SharedStats) -> std::sync::MutexGuard<'_, BatchStats> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// (N, C, inner) of a contiguous input with channels on axis 1.
+fn ncx(dims: &[usize]) -> (usize, usize, usize) {
+    let inner = dims[2..].iter().product::<usize>();
+    (dims[0], dims[1], inner)
+}
+
+/// Σ over every (sample, position) of channel `ch` of `f(value)`, in f64.
+fn channel_sum<T: Float>(
+    x: &[T],
+    (n, c, inner): (usize, usize, usize),
+    ch: usize,
+    f: impl Fn(usize, f64) -> f64,
+) -> f64 {
+    let mut s = 0.0;
+    for b in 0..n {
+        let start = (b * c + ch) * inner;
+        for (i, v) in x[start..start + inner].iter().enumerate() {
+            s += f(start + i, v.to_f64().unwrap_or(0.0));
+        }
+    }
+    s
+}
+
+/// Batch norm in training mode, one op: the batch statistics, x̂ = (x − mean)/√(var + ε) and
+/// y = x̂·w + b in two passes, instead of the eight broadcast operations (and their backward)
+/// of the textbook formula.
+struct BatchNormTrain {
+    eps: f64,
+    stats: SharedStats,
+}
+
+impl BatchNormTrain {
+    fn run<T: Float + Send + Sync + Default>(
+        &self,
+        x: &[T],
+        dims: &[usize],
+        w: &[T],
+        b: &[T],
+    ) -> Vec<T> {
+        use rayon::prelude::*;
+        let d = ncx(dims);
+        let m = (d.0 * d.2).max(1) as f64;
+        let per_channel: Vec<(f64, f64)> = (0..d.1)
+            .into_par_iter()
+            .map(|ch| {
+                let mean = channel_sum(x, d, ch, |_, v| v) / m;
+                let var = channel_sum(x, d, ch, |_, v| (v - mean) * (v - mean)) / m;
+                (mean, var)
+            })
+            .collect();
+        let mut st = lock(&self.stats);
+        st.mean = per_channel.iter().map(|p| p.0).collect();
+        st.var = per_channel.iter().map(|p| p.1).collect();
+        st.inv_std = st.var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
+        // y = x·scale + shift per channel, scale = w/σ and shift = b − mean·scale.
+        let scale: Vec<T> = (0..d.1)
+            .map(|ch| T::from(st.inv_std[ch]).unwrap_or(T::zero()) * w[ch])
+            .collect();
+        let shift: Vec<T> = (0..d.1)
+            .map(|ch| b[ch] - T::from(st.mean[ch]).unwrap_or(T::zero()) * scale[ch])
+            .collect();
+        let inner = d.2.max(1);
+        super::cpu::filled_par(x.len(), inner, |offset, out| {
+            let planes = out.chunks_mut(inner).zip(x[offset..].chunks(inner));
+            for (i, (dst, src)) in planes.enumerate() {
+                let ch = (offset / inner + i) % d.1;
+                let (s, t) = (scale[ch], shift[ch]);
+                dst.iter_mut().zip(src).for_each(|(o, &v)| *o = v * s + t);
+            }
+        })
+    }
+}
+
+impl candle_core::CustomOp3 for BatchNormTrain {
+    fn name(&self) -> &'static str {
+        "batch-norm-train"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = l1.dims();
+        if dims.len() < 2 || l2.dims() != [dims[1]] || l3.dims() != [dims[1]] {
+            candle_core::bail!(
+                "batch norm: weight {:?} and bias {:?} for input {dims:?}",
+                l2.dims(),
+                l3.dims()
+            );
+        }
+        let out = crate::with_float3!(s1, l1, s2, l2, s3, l3, "batch norm", |x, w, b| self
+            .run(x, dims, w, b));
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let w_values = w.to_dtype(candle_core::DType::F64)?.to_vec1::<f64>()?;
+        let op = BatchNormTrainGrad {
+            w: w_values,
+            stats: self.stats.clone(),
+        };
+        let dx = x.apply_op2_no_bwd(&grad.contiguous()?, &op)?;
+        let st = lock(&self.stats);
+        let per_channel = |v: &[f64]| Tensor::new(v, w.device())?.to_dtype(w.dtype());
+        Ok((
+            Some(dx),
+            Some(per_channel(&st.sum_dy_xhat)?),
+            Some(per_channel(&st.sum_dy)?),
+        ))
+    }
+}
+
+/// The input gradient of [`BatchNormTrain`] (the batch statistics depend on every input):
+/// dx = w/σ · (dy − mean(dy) − x̂·mean(dy·x̂)) per channel, leaving Σ dy and Σ dy·x̂ (the bias
+/// and weight gradients) in the shared state.
+struct BatchNormTrainGrad {
+    w: Vec<f64>,
+    stats: SharedStats,
+}
+
+impl BatchNormTrainGrad {
+    fn run<T: Float + Send + Sync + Default>(&self, x: &[T], dy: &[T], dims: &[usize]) -> Vec<T> {
+        use rayon::prelude::*;
+        let d = ncx(dims);
+        let m = (d.0 * d.2).max(1) as f64;
+        let mut st = lock(&self.stats);
+        let (mean, inv_std) = (st.mean.clone(), st.inv_std.clone());
+        let dy_at = |i: usize| dy[i].to_f64().unwrap_or(0.0);
+        let sums: Vec<(f64, f64)> = (0..d.1)
+            .into_par_iter()
+            .map(|ch| {
+                let sum_dy = channel_sum(dy, d, ch, |_, g| g);
+                let sum_dy_xhat =
+                    channel_sum(x, d, ch, |i, v| dy_at(i) * (v - mean[ch]) * inv_std[ch]);
+                (sum_dy, sum_dy_xhat)
+            })
+            .collect();
+        st.sum_dy = sums.iter().map(|s| s.0).collect();
+        st.sum_dy_xhat = sums.iter().map(|s| s.1).collect();
+        let inner = d.2.max(1);
+        super::cpu::filled_par(x.len(), inner, |offset, out| {
+            let planes = out
+                .chunks_mut(inner)
+                .zip(x[offset..].chunks(inner))
+                .zip(dy[offset..].chunks(inner));
+            for (i, ((dst, xs), gs)) in planes.enumerate() {
+                let ch = (offset / inner + i) % d.1;
+                let (mu, is) = (mean[ch], inv_std[ch]);
+                let (mean_dy, mean_dy_xhat) = (sums[ch].0 / m, sums[ch].1 / m);
+                let k = self.w[ch] * is;
+                for ((o, &v), &g) in dst.iter_mut().zip(xs).zip(gs) {
+                    let xhat = (v.to_f64().unwrap_or(0.0) - mu) * is;
+                    let gx = k * (g.to_f64().unwrap_or(0.0) - mean_dy - xhat * mean_dy_xhat);
+                    *o = T::from(gx).unwrap_or(T::zero());
+                }
+            }
+        })
+    }
+}
+
+impl candle_core::CustomOp2 for BatchNormTrainGrad {
+    fn name(&self) -> &'static str {
+        "batch-norm-train-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = l1.dims();
+        let out = crate::with_float2!(s1, l1, s2, l2, "batch norm backward", |x, dy| self
+            .run(x, dy, dims));
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// Batch norm in training mode over channel axis 1 of a float (N, C, …) tensor with weight and
+/// bias of shape (C,): y with its gradient to x, w and b, and the batch's per-channel mean and
+/// biased variance (for the running statistics).
+pub fn batch_norm_train(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Vec<f64>, Vec<f64>)> {
+    let stats = SharedStats::default();
+    let op = BatchNormTrain {
+        eps,
+        stats: stats.clone(),
+    };
+    let y = x
+        .contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, op)?;
+    let st = lock(&stats);
+    Ok((y, st.mean.clone(), st.var.clone()))
+}
+
+/// x + b[c] over channel axis 1 (a convolution's bias) in one pass. Its backward passes the
+/// gradient through to x as it is and sums it per channel for b, only when b is trained: the
+/// broadcast addition it replaces allocated and summed a full-size gradient for a bias that
+/// attribution never asks about.
+struct ChannelBias;
+
+impl candle_core::CustomOp2 for ChannelBias {
+    fn name(&self) -> &'static str {
+        "channel-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let dims = l1.dims();
+        if dims.len() < 2 || l2.dims() != [dims[1]] {
+            candle_core::bail!("channel bias: bias {:?} for input {dims:?}", l2.dims());
+        }
+        let (_, c, inner) = ncx(dims);
+        let inner = inner.max(1);
+        let out = crate::with_float2!(s1, l1, s2, l2, "channel bias", |x, b| {
+            super::cpu::filled_par(x.len(), inner, |offset, out| {
+                let planes = out.chunks_mut(inner).zip(x[offset..].chunks(inner));
+                for (i, (dst, src)) in planes.enumerate() {
+                    let add = b[(offset / inner + i) % c];
+                    dst.iter_mut().zip(src).for_each(|(o, &v)| *o = v + add);
+                }
+            })
+        });
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let db = match b.track_op() {
+            true => Some(grad.contiguous()?.apply_op1_no_bwd(&ChannelSum)?),
+            false => None,
+        };
+        Ok((Some(grad.clone()), db))
+    }
+}
+
+/// Σ over every axis but channel axis 1, as a (C,) tensor (accumulated in f64).
+struct ChannelSum;
+
+impl CustomOp1 for ChannelSum {
+    fn name(&self) -> &'static str {
+        "channel-sum"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let d = ncx(l.dims());
+        fn sums<T: Float + Send + Sync>(x: &[T], d: (usize, usize, usize)) -> Vec<T> {
+            (0..d.1)
+                .into_par_iter()
+                .map(|ch| T::from(channel_sum(x, d, ch, |_, v| v)).unwrap_or(T::zero()))
+                .collect()
+        }
+        let out = crate::with_float!(s, l, "channel sum", |x| sums(x, d));
+        Ok((out, Shape::from(d.1)))
+    }
+}
+
+/// x + b[c] over channel axis 1 of a float (N, C, …) tensor, b of shape (C,).
+pub fn add_channel_bias(x: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if super::portable::enabled(x) {
+        let mut shape = vec![1usize; x.rank()];
+        shape[1] = b.elem_count();
+        return x.broadcast_add(&b.reshape(shape)?);
+    }
+    x.contiguous()?.apply_op2(&b.contiguous()?, ChannelBias)
 }

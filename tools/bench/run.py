@@ -40,7 +40,7 @@ ROWS = {
     "d": "(d) MobileNetV1-0.25 at 224, one image",
     "g": "(g) ResNet34 at 224, two images; zoo model vs the same weights imported from ONNX",
     "h": "(h) the AX process on 8 images (224², cxc 256²), one method",
-    "t": "training drybean_fpa, 2 epochs",
+    "t": "training (Adam, weight gradients): drybean_fpa 2 epochs; cxc_multi_spa 1 epoch of 64 images at 256², batch 16",
 }
 
 

@@ -214,3 +214,18 @@ def train():
 
 
 time_it("t_train_drybean_2_epochs", train, repeats=min(3, args.repeats))
+
+# Training cxc_multi_spa for one epoch: 64 images at 256², batch 16, Adam (as above).
+if wanted("t_train_cxc"):
+    cxc_x = formula_input((64, 1, 256, 256), 0.5).float().to(args.device)
+    cxc_y = torch.arange(64) % 4
+
+    def train_cxc():
+        net = formula(CXCMultiSPA(4)).train()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        for i in range(0, 64, 16):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(cxc_x[i:i + 16]), cxc_y[i:i + 16]).backward()
+            opt.step()
+
+    time_it("t_train_cxc_1_epoch_64_images", train_cxc, repeats=min(3, args.repeats))
