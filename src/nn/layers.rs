@@ -83,14 +83,15 @@ impl Module for Linear {
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let w = pass.param(&self.weight);
-        // gemm repacks its right operand on every call, so the smaller of x and W goes there:
-        // x·Wᵀ for large batches, W·xᵀ when the weight is the larger (AlexNet's 9216×4096 layer
-        // at batch 8 spent more time repacking Wᵀ than multiplying).
-        let y = if x.rank() == 2 && w.elem_count() > x.elem_count() {
-            w.matmul(&x.t()?)?.t()?.contiguous()?
-        } else {
-            x.matmul(&w.t()?)?
-        };
+        if x.rank() == 2 {
+            // One op: its backward makes W's gradient only when W trains.
+            let y = crate::tensor::products::linear(x, &w)?;
+            return match &self.bias {
+                Some(b) => crate::tensor::affine::add_channel_bias(&y, &pass.param(b)),
+                None => Ok(y),
+            };
+        }
+        let y = x.matmul(&w.t()?)?;
         match &self.bias {
             Some(b) => y.broadcast_add(&pass.param(b)),
             None => Ok(y),

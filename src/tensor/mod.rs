@@ -9,7 +9,7 @@ pub mod grad_hook;
 pub mod ops;
 pub mod pool;
 pub mod portable;
-mod products;
+pub mod products;
 pub mod random;
 pub mod resize;
 pub mod shape;
