@@ -9,7 +9,7 @@
 
 use super::cpu::dims4;
 pub use super::geometry::ConvGeom;
-use super::products::{matmul, matmul_strided, parallelism};
+use super::products::{matmul, matmul_on, matmul_strided, parallelism};
 use super::winograd;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
@@ -655,7 +655,12 @@ fn grad_input<T: Float + Send + Sync + 'static>(
     dx
 }
 
-fn grad_weight<T: Float + 'static>(x: &[T], dy: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+fn grad_weight<T: Float + Send + Sync + 'static>(
+    x: &[T],
+    dy: &[T],
+    d: &Dims,
+    g: &ConvGeom,
+) -> Vec<T> {
     let (oh, ow) = (d.oh, d.ow);
     let cg = d.c / g.groups;
     let kg = d.k / g.groups;
@@ -694,16 +699,42 @@ fn grad_weight<T: Float + 'static>(x: &[T], dy: &[T], d: &Dims, g: &ConvGeom) ->
         matmul(d.k, rows, d.n * p, &dyt, false, &col, true, &mut dw, false);
         return dw;
     }
-    let mut col = vec![T::zero(); rows * oh * ow];
-    for n in 0..d.n {
-        let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
-        for gi in 0..g.groups {
-            im2col(xs, d, g, gi * cg, cg, &mut col);
-            let dys = &dy[(n * d.k + gi * kg) * oh * ow..(n * d.k + (gi + 1) * kg) * oh * ow];
-            // dW (kg × rows) += dy (kg × oh·ow) · colᵀ (oh·ow × rows)
-            let dst = &mut dw[gi * kg * rows..(gi + 1) * kg * rows];
-            matmul(kg, rows, oh * ow, dys, false, &col, true, dst, true);
+    // dW sums over the samples, a reduction gemm does not split: with several threads each
+    // takes a share of the samples into its own dW (one thread per product), then they add up.
+    let samples_dw = |samples: std::ops::Range<usize>, par: gemm::Parallelism| {
+        let mut dw = vec![T::zero(); d.k * rows];
+        let mut col = vec![T::zero(); rows * oh * ow];
+        for n in samples {
+            let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];
+            for gi in 0..g.groups {
+                im2col(xs, d, g, gi * cg, cg, &mut col);
+                let dys = &dy[(n * d.k + gi * kg) * oh * ow..(n * d.k + (gi + 1) * kg) * oh * ow];
+                // dW (kg × rows) += dy (kg × oh·ow) · colᵀ (oh·ow × rows)
+                let dst = &mut dw[gi * kg * rows..(gi + 1) * kg * rows];
+                matmul_on(kg, rows, oh * ow, dys, false, &col, true, dst, true, par);
+            }
         }
+        dw
+    };
+    let threads = crate::threads::current().clamp(1, d.n.max(1));
+    if threads < 2 {
+        return samples_dw(0..d.n, parallelism(kg, rows, oh * ow));
+    }
+    use rayon::prelude::*;
+    let share = d.n.div_ceil(threads);
+    let partial: Vec<Vec<T>> = (0..threads)
+        .into_par_iter()
+        .map(|t| {
+            samples_dw(
+                t * share..((t + 1) * share).min(d.n),
+                gemm::Parallelism::None,
+            )
+        })
+        .collect();
+    let mut parts = partial.into_iter();
+    let mut dw = parts.next().unwrap_or_default();
+    for part in parts {
+        dw.iter_mut().zip(part).for_each(|(a, b)| *a = *a + b);
     }
     dw
 }

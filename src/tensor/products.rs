@@ -29,20 +29,25 @@ pub(super) fn matmul<T: Float + 'static>(
     c: &mut [T],
     acc: bool,
 ) {
+    matmul_on(m, n, k, a, at, b, bt, c, acc, parallelism(m, n, k));
+}
+
+/// [`matmul`] on the threads given (`Parallelism::None` inside work already split over threads).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmul_on<T: Float + 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    at: bool,
+    b: &[T],
+    bt: bool,
+    c: &mut [T],
+    acc: bool,
+    par: gemm::Parallelism,
+) {
     let (b_rs, b_cs) = if bt { (1, k) } else { (n, 1) };
-    gemm_strided(
-        m,
-        n,
-        k,
-        a,
-        at,
-        b,
-        (b_rs, b_cs),
-        c,
-        n,
-        acc,
-        parallelism(m, n, k),
-    );
+    gemm_strided(m, n, k, a, at, b, (b_rs, b_cs), c, n, acc, par);
 }
 
 /// C = A·B (+ C when `acc`) with explicit row strides of B and C (their columns contiguous).
