@@ -5,7 +5,7 @@
 
 use super::cpu::Floats;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
-use num_traits::Float;
+use num_traits::{Float, ToPrimitive};
 
 struct ChannelAffine {
     scale: Vec<f64>,
@@ -14,24 +14,43 @@ struct ChannelAffine {
     backward: bool,
 }
 
+/// y = x·scale[c] (+ shift[c]) per (N, C, …) plane of a contiguous buffer, on every compute
+/// thread: the one loop of eval-mode batch norm, its backward, training-mode batch norm's output
+/// and a convolution's bias.
+fn affine_planes<T: Float + Send + Sync + Default>(
+    x: &[T],
+    dims: &[usize],
+    scale: &[f64],
+    shift: Option<&[f64]>,
+) -> Vec<T> {
+    let (_, c, inner) = ncx(dims);
+    let inner = inner.max(1);
+    let scale: Vec<T> = scale
+        .iter()
+        .map(|&v| T::from(v).unwrap_or(T::one()))
+        .collect();
+    let shift: Option<Vec<T>> =
+        shift.map(|s| s.iter().map(|&v| T::from(v).unwrap_or(T::zero())).collect());
+    super::cpu::filled_par(x.len(), inner, |offset, out| {
+        let planes = out.chunks_mut(inner).zip(x[offset..].chunks(inner));
+        for (i, (dst, src)) in planes.enumerate() {
+            let ch = (offset / inner + i) % c;
+            let s = scale[ch];
+            match &shift {
+                Some(b) => dst
+                    .iter_mut()
+                    .zip(src)
+                    .for_each(|(d, &v)| *d = v * s + b[ch]),
+                None => dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * s),
+            }
+        }
+    })
+}
+
 impl ChannelAffine {
     fn run<T: Float + Send + Sync + Default>(&self, x: &[T], l: &Layout) -> Vec<T> {
-        let dims = l.dims();
-        let c = dims[1];
-        let inner = dims[2..].iter().product::<usize>().max(1);
-        super::cpu::filled_par(x.len(), inner, |offset, out| {
-            let planes = out.chunks_mut(inner).zip(x[offset..].chunks(inner));
-            for (i, (dst, src)) in planes.enumerate() {
-                let ch = (offset / inner + i) % c;
-                let s = T::from(self.scale[ch]).unwrap_or(T::one());
-                if self.backward {
-                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * s);
-                } else {
-                    let b = T::from(self.shift[ch]).unwrap_or(T::zero());
-                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v * s + b);
-                }
-            }
-        })
+        let shift = (!self.backward).then_some(self.shift.as_slice());
+        affine_planes(x, l.dims(), &self.scale, shift)
     }
 }
 
@@ -151,21 +170,12 @@ impl BatchNormTrain {
         st.var = per_channel.iter().map(|p| p.1).collect();
         st.inv_std = st.var.iter().map(|v| 1.0 / (v + self.eps).sqrt()).collect();
         // y = x·scale + shift per channel, scale = w/σ and shift = b − mean·scale.
-        let scale: Vec<T> = (0..d.1)
-            .map(|ch| T::from(st.inv_std[ch]).unwrap_or(T::zero()) * w[ch])
+        let to_f64 = |v: &T| v.to_f64().unwrap_or(0.0);
+        let scale: Vec<f64> = (0..d.1).map(|ch| st.inv_std[ch] * to_f64(&w[ch])).collect();
+        let shift: Vec<f64> = (0..d.1)
+            .map(|ch| to_f64(&b[ch]) - st.mean[ch] * scale[ch])
             .collect();
-        let shift: Vec<T> = (0..d.1)
-            .map(|ch| b[ch] - T::from(st.mean[ch]).unwrap_or(T::zero()) * scale[ch])
-            .collect();
-        let inner = d.2.max(1);
-        super::cpu::filled_par(x.len(), inner, |offset, out| {
-            let planes = out.chunks_mut(inner).zip(x[offset..].chunks(inner));
-            for (i, (dst, src)) in planes.enumerate() {
-                let ch = (offset / inner + i) % d.1;
-                let (s, t) = (scale[ch], shift[ch]);
-                dst.iter_mut().zip(src).for_each(|(o, &v)| *o = v * s + t);
-            }
-        })
+        affine_planes(x, dims, &scale, Some(&shift))
     }
 }
 
@@ -330,16 +340,9 @@ impl candle_core::CustomOp2 for ChannelBias {
         if dims.len() < 2 || l2.dims() != [dims[1]] {
             candle_core::bail!("channel bias: bias {:?} for input {dims:?}", l2.dims());
         }
-        let (_, c, inner) = ncx(dims);
-        let inner = inner.max(1);
         let out = crate::with_float2!(s1, l1, s2, l2, "channel bias", |x, b| {
-            super::cpu::filled_par(x.len(), inner, |offset, out| {
-                let planes = out.chunks_mut(inner).zip(x[offset..].chunks(inner));
-                for (i, (dst, src)) in planes.enumerate() {
-                    let add = b[(offset / inner + i) % c];
-                    dst.iter_mut().zip(src).for_each(|(o, &v)| *o = v + add);
-                }
-            })
+            let shift: Vec<f64> = b.iter().map(|v| v.to_f64().unwrap_or(0.0)).collect();
+            affine_planes(x, dims, &vec![1.0; shift.len()], Some(&shift))
         });
         Ok((out, l1.shape().clone()))
     }

@@ -665,9 +665,9 @@ fn grad_weight<T: Float + Send + Sync + 'static>(
     let cg = d.c / g.groups;
     let kg = d.k / g.groups;
     let rows = cg * d.kh * d.kw;
-    let mut dw = vec![T::zero(); d.k * rows];
     let p = oh * ow;
     if g.pointwise(d) {
+        let mut dw = vec![T::zero(); d.k * rows];
         for n in 0..d.n {
             let (xs, dys) = (
                 &x[n * d.c * p..(n + 1) * d.c * p],
@@ -696,6 +696,7 @@ fn grad_weight<T: Float + Send + Sync + 'static>(
         }
         let mut dyt = vec![T::zero(); d.k * d.n * p];
         to_channel_major(dy, d.n, d.k, p, &mut dyt);
+        let mut dw = vec![T::zero(); d.k * rows];
         matmul(d.k, rows, d.n * p, &dyt, false, &col, true, &mut dw, false);
         return dw;
     }
