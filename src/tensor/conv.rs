@@ -446,7 +446,7 @@ fn add_into_loop<T: Float>(dst: &mut [T], src: &[T]) {
 
 fn forward<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
     if let Some(s) = g.winograd(d) {
-        return winograd::conv3x3(x, w, &s);
+        return winograd::conv3x3(x, winograd::Kernel::Forward(w), &s);
     }
     let (oh, ow) = (d.oh, d.ow);
     let mut out = vec![T::zero(); d.n * d.k * oh * ow];
@@ -568,7 +568,7 @@ fn grad_input<T: Float + Send + Sync + 'static>(
             k: d.c,
             ..s
         };
-        return winograd::conv3x3(dy, &winograd::flipped_kernel(w, d.k, d.c), &back);
+        return winograd::conv3x3(dy, winograd::Kernel::Flipped(w), &back);
     }
     let (oh, ow) = (d.oh, d.ow);
     let mut dx = vec![T::zero(); d.n * d.c * d.h * d.w];
@@ -1107,7 +1107,9 @@ mod tests {
     }
 
     /// 3×3 stride-1 convolutions with enough channels take the Winograd path, forward and
-    /// input gradient; odd and even sizes, maps smaller than a tile, more outputs than inputs.
+    /// input gradient; odd and even sizes, maps smaller than a tile, more outputs than inputs,
+    /// channel counts off the kernel transform's 16 lanes, and one large enough that the kernel
+    /// transform splits its output channels over the threads.
     #[test]
     fn winograd_path_matches_candle() {
         let geom = ConvGeom {
@@ -1120,6 +1122,7 @@ mod tests {
             ([3, 17, 7, 9], [20, 17, 3, 3]),
             ([1, 24, 5, 4], [16, 24, 3, 3]),
             ([2, 16, 4, 5], [32, 16, 3, 3]),
+            ([2, 128, 6, 5], [136, 128, 3, 3]),
         ] {
             let d = geom.dims(x, w).unwrap();
             assert!(

@@ -100,34 +100,84 @@ pub fn shape(dims: &[usize]) -> Shape {
 /// Outputs smaller than this are filled on one thread: waking a second costs more than it saves.
 const PARALLEL_MIN_LEN: usize = 1 << 16;
 
+/// The pieces [`fill_par`] splits `len` values into: `(offset, length)`, each starting at a
+/// multiple of `align`, one per compute thread; a single piece when one thread, a small output or
+/// an uneven `align` makes splitting not worth it.
+fn pieces(len: usize, align: usize) -> Vec<(usize, usize)> {
+    let threads = crate::threads::current();
+    let align = align.max(1);
+    let units = len / align;
+    if threads < 2 || len < PARALLEL_MIN_LEN || units < 2 || !len.is_multiple_of(align) {
+        return vec![(0, len)];
+    }
+    let piece = units.div_ceil(threads) * align;
+    (0..len)
+        .step_by(piece)
+        .map(|at| (at, piece.min(len - at)))
+        .collect()
+}
+
 /// Fill `out` by `fill(offset, piece)` over pieces that start at multiples of `align` (a plane,
 /// a row: whatever unit the kernel needs whole), one piece per compute thread when there are
 /// several and the output is large; else the whole of `out` at once. Elementwise kernels (batch
 /// norm's affine, ReLU, pooling) thus use every thread without each writing its own split.
 pub fn fill_par<T: Send>(out: &mut [T], align: usize, fill: impl Fn(usize, &mut [T]) + Sync) {
     use rayon::prelude::*;
-    let threads = crate::threads::current();
-    let align = align.max(1);
-    let units = out.len() / align;
-    if threads < 2 || out.len() < PARALLEL_MIN_LEN || units < 2 || !out.len().is_multiple_of(align)
-    {
+    let pieces = pieces(out.len(), align);
+    if pieces.len() == 1 {
         fill(0, out);
         return;
     }
-    let piece = units.div_ceil(threads) * align;
-    out.par_chunks_mut(piece)
-        .enumerate()
-        .for_each(|(i, chunk)| fill(i * piece, chunk));
+    out.par_chunks_mut(pieces[0].1)
+        .zip(pieces)
+        .for_each(|(chunk, (at, _))| fill(at, chunk));
 }
 
-/// A vector of `len` values that `fill` writes whole (see [`fill_par`]); its memory is first
-/// touched by the threads that fill it, not zeroed beforehand on one.
-pub fn filled_par<T: Copy + Send + Default>(
+/// A vector of `len` values that `fill` writes whole (see [`fill_par`]). Each piece is set to
+/// `T::default()` by the thread that then fills it, just before: zeroing the whole vector first
+/// (as `vec![0; len]` does for reused memory) was a one-thread memset beside every parallel
+/// elementwise kernel.
+pub fn filled_par<T: Copy + Send + Sync + Default>(
     len: usize,
     align: usize,
     fill: impl Fn(usize, &mut [T]) + Sync,
 ) -> Vec<T> {
-    let mut out = vec![T::default(); len];
-    fill_par(&mut out, align, fill);
+    use rayon::prelude::*;
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let base = SharedOut(out.as_mut_ptr());
+    let fill_piece = |&(at, n): &(usize, usize)| {
+        // SAFETY: the pieces are disjoint and lie within the capacity; each is initialised
+        // before it is seen as a slice.
+        let piece = unsafe {
+            let p = base.get().add(at);
+            for i in 0..n {
+                p.add(i).write(T::default());
+            }
+            std::slice::from_raw_parts_mut(p, n)
+        };
+        fill(at, piece);
+    };
+    let pieces = pieces(len, align);
+    if pieces.len() == 1 {
+        pieces.iter().for_each(fill_piece);
+    } else {
+        pieces.par_iter().for_each(fill_piece);
+    }
+    // SAFETY: the pieces cover 0..len, and every one was initialised above.
+    unsafe { out.set_len(len) };
     out
+}
+
+/// A vector's buffer shared by threads that write disjoint pieces of it.
+#[derive(Clone, Copy)]
+struct SharedOut<T>(*mut T);
+// SAFETY: only disjoint pieces are written through it (see `filled_par`).
+unsafe impl<T> Send for SharedOut<T> {}
+unsafe impl<T> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
+    fn get(self) -> *mut T {
+        self.0
+    }
 }

@@ -28,51 +28,121 @@ pub(super) fn pays(s: &Sizes) -> bool {
     s.c >= 16 && s.k >= 16 && s.h * s.w >= 16
 }
 
-/// The input gradient's kernel: `w` (K, C, 3, 3) flipped in space with its channel axes swapped,
-/// (C, K, 3, 3), so that dx = conv(dy, flipped) for stride 1 and padding 1.
-pub(super) fn flipped_kernel<T: Float>(w: &[T], k: usize, c: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); w.len()];
-    for ki in 0..k {
-        for ci in 0..c {
-            for t in 0..9 {
-                out[(ci * k + ki) * 9 + t] = w[(ki * c + ci) * 9 + (8 - t)];
-            }
+/// Values between consecutive matrices of the 16 a Winograd convolution keeps side by side. Their
+/// sizes are often powers of two (512 × 512 kernels, 512 channels × 32 tiles), and 16 streams
+/// a power of two apart fall into the same cache sets and evict each other: one cache line of
+/// padding between them made ResNet34's kernel transform several times faster.
+const ALIAS_PAD: usize = 16;
+
+/// The distance between consecutive matrices of `len` values each (see [`ALIAS_PAD`]).
+fn matrix_stride(len: usize) -> usize {
+    len + ALIAS_PAD
+}
+
+/// The kernel of a Winograd convolution: the layer's weight (K, C, 3, 3) as it is, or — for the
+/// input gradient, dx = conv(dy, ·) at stride 1 and padding 1 — flipped in space with its channel
+/// axes swapped, read in place (never copied).
+#[derive(Clone, Copy)]
+pub(super) enum Kernel<'a, T> {
+    Forward(&'a [T]),
+    Flipped(&'a [T]),
+}
+
+impl<T: Copy> Kernel<'_, T> {
+    /// The 3×3 taps from input channel `i` to output channel `o` of a convolution with `k`
+    /// output channels and `c` input channels.
+    fn taps(&self, o: usize, i: usize, k: usize, c: usize) -> [T; 9] {
+        match *self {
+            Kernel::Forward(w) => std::array::from_fn(|t| w[(o * c + i) * 9 + t]),
+            // The layer's weight is (c, k, 3, 3) here: input channel i was its output channel.
+            Kernel::Flipped(w) => std::array::from_fn(|t| w[(i * k + o) * 9 + (8 - t)]),
         }
     }
-    out
 }
 
 /// U = G·g·Gᵀ for every (output, input) channel pair, laid out as 16 matrices (K × C), one per
-/// tile position.
-fn transform_kernel<T: Float>(w: &[T], k: usize, c: usize) -> Vec<T> {
+/// tile position, `matrix_stride(k · c)` apart. Made on every call (the weights may have changed
+/// since the last), so it has to be cheap: 16 input channels at a time as vectors, each of the
+/// 16 results written as one run of 16, and output channels split over the threads.
+fn transform_kernel<T: Float + Send + Sync>(w: Kernel<'_, T>, k: usize, c: usize) -> Vec<T> {
+    const LANES: usize = 16;
     let half = T::from(0.5).unwrap();
-    let mut u = vec![T::zero(); 16 * k * c];
-    for ki in 0..k {
-        for ci in 0..c {
-            let g = &w[(ki * c + ci) * 9..(ki * c + ci + 1) * 9];
-            // G·g: 4 rows × 3 columns.
-            let mut gg = [[T::zero(); 3]; 4];
-            for j in 0..3 {
-                let (a, b, d) = (g[j], g[3 + j], g[6 + j]);
-                gg[0][j] = a;
-                gg[1][j] = (a + b + d) * half;
-                gg[2][j] = (a - b + d) * half;
-                gg[3][j] = d;
-            }
-            for (i, row) in gg.iter().enumerate() {
-                let (a, b, d) = (row[0], row[1], row[2]);
-                let cols = [a, (a + b + d) * half, (a - b + d) * half, d];
-                for (j, &v) in cols.iter().enumerate() {
-                    u[((i * 4 + j) * k + ki) * c + ci] = v;
+    let stride = matrix_stride(k * c);
+    let mut u: Vec<T> = Vec::with_capacity(16 * stride);
+    let sink = Sink(u.as_mut_ptr());
+    // The three-tap transform (a, (a + b + d)/2, (a − b + d)/2, d) on 16 lanes at once.
+    let g3 = |a: &[T; LANES], b: &[T; LANES], d: &[T; LANES]| -> [[T; LANES]; 4] {
+        let mut out = [[T::zero(); LANES]; 4];
+        for l in 0..LANES {
+            out[0][l] = a[l];
+            out[1][l] = (a[l] + b[l] + d[l]) * half;
+            out[2][l] = (a[l] - b[l] + d[l]) * half;
+            out[3][l] = d[l];
+        }
+        out
+    };
+    // Input channels outermost: a flipped kernel's rows for these 16 channels stay in cache
+    // while the output channels run.
+    let rows = |ko: std::ops::Range<usize>| {
+        let mut taps = [[T::zero(); LANES]; 9];
+        for c0 in (0..c).step_by(LANES) {
+            let lanes = LANES.min(c - c0);
+            for ki in ko.clone() {
+                for (l, ci) in (c0..c0 + lanes).enumerate() {
+                    let g = w.taps(ki, ci, k, c);
+                    for (t, v) in g.into_iter().enumerate() {
+                        taps[t][l] = v;
+                    }
+                }
+                // G·g: per column j of the kernel, its 4 transformed rows.
+                let cols: [[[T; LANES]; 4]; 3] =
+                    std::array::from_fn(|j| g3(&taps[j], &taps[3 + j], &taps[6 + j]));
+                let [col0, col1, col2] = &cols;
+                for (i, ((a, b), d)) in col0.iter().zip(col1).zip(col2).enumerate() {
+                    // (G·g)·Gᵀ along row i.
+                    let out = g3(a, b, d);
+                    for (j, run) in out.iter().enumerate() {
+                        let at = (i * 4 + j) * stride + ki * c + c0;
+                        // SAFETY: within the capacity; each (position, ki, ci) is written once,
+                        // by the thread that owns output channel ki.
+                        unsafe {
+                            let dst = sink.get().add(at);
+                            if lanes == LANES {
+                                // A whole run as one store (a call to memmove per run cost more
+                                // than the arithmetic).
+                                dst.cast::<[T; LANES]>().write_unaligned(*run);
+                            } else {
+                                std::ptr::copy_nonoverlapping(run.as_ptr(), dst, lanes);
+                            }
+                        };
+                    }
                 }
             }
         }
+    };
+    let threads = crate::threads::current().max(1);
+    if threads > 1 && k * c >= 1 << 14 {
+        let per = k.div_ceil(threads);
+        (0..threads)
+            .into_par_iter()
+            .for_each(|t| rows(t * per..((t + 1) * per).min(k)));
+    } else {
+        rows(0..k);
     }
+    // The padding between the matrices is never read, but set so the whole vector is.
+    for xi in 0..16 {
+        for pad in k * c..stride {
+            // SAFETY: within the capacity.
+            unsafe { sink.get().add(xi * stride + pad).write(T::zero()) };
+        }
+    }
+    // SAFETY: every one of the 16 matrices and the padding after each was written above.
+    unsafe { u.set_len(16 * stride) };
     u
 }
 
 /// Tile rows per block, so that a block's 16 transformed input matrices hold about 2^18 values
-/// (they and the products stay in the outer caches) and the threads get a block each.
+/// (they and the products stay in the outer caches), and no more than a thread's share.
 fn rows_per_block(s: &Sizes, tile_rows: usize, tw: usize, threads: usize) -> usize {
     let by_cache = ((1 << 18) / (16 * s.c.max(s.k) * tw)).max(1);
     let by_threads = tile_rows.div_ceil(threads.max(1)).max(1);
@@ -80,56 +150,75 @@ fn rows_per_block(s: &Sizes, tile_rows: usize, tw: usize, threads: usize) -> usi
 }
 
 /// y (N, K, H, W) = conv(x (N, C, H, W), w (K, C, 3, 3)) with padding 1 and stride 1.
-pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], s: &Sizes) -> Vec<T> {
+pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(
+    x: &[T],
+    w: Kernel<'_, T>,
+    s: &Sizes,
+) -> Vec<T> {
     let (th, tw) = (s.h.div_ceil(2), s.w.div_ceil(2));
     let u = transform_kernel(w, s.k, s.c);
-    let mut out = vec![T::zero(); s.n * s.k * s.h * s.w];
+    // Not zeroed first: the blocks write every output value (transform_output), on their threads.
+    let mut out = Vec::with_capacity(s.n * s.k * s.h * s.w);
     let tile_rows = s.n * th;
     let threads = crate::threads::current().max(1);
     let per_block = rows_per_block(s, tile_rows, tw, threads);
-    let blocks: Vec<(usize, usize)> = (0..tile_rows)
-        .step_by(per_block)
-        .map(|r0| (r0, (r0 + per_block).min(tile_rows)))
-        .collect();
+    // Blocks of at most `per_block` tile rows covering `rows`.
+    let blocks = |rows: std::ops::Range<usize>| {
+        let end = rows.end;
+        rows.step_by(per_block)
+            .map(move |r0| (r0, (r0 + per_block).min(end)))
+    };
     let sink = Sink(out.as_mut_ptr());
     // Scratch for the largest block's transformed input and products, reused block by block.
+    let (u_stride, v_stride, m_stride) = (
+        matrix_stride(s.k * s.c),
+        matrix_stride(s.c * per_block * tw),
+        matrix_stride(s.k * per_block * tw),
+    );
     let scratch = || {
-        let tb = per_block * tw;
         (
-            vec![T::zero(); 16 * s.c * tb],
-            vec![T::zero(); 16 * s.k * tb],
+            vec![T::zero(); 16 * v_stride],
+            vec![T::zero(); 16 * m_stride],
         )
     };
     let run = |(v, m): &mut (Vec<T>, Vec<T>), &(r0, r1): &(usize, usize), par| {
         let tb = (r1 - r0) * tw;
-        transform_input(x, s, r0, r1, tw, v);
+        transform_input(x, s, r0, r1, tw, v_stride, v);
         for xi in 0..16 {
             super::products::matmul_strided(
                 s.k,
                 tb,
                 s.c,
-                &u[xi * s.k * s.c..(xi + 1) * s.k * s.c],
+                &u[xi * u_stride..xi * u_stride + s.k * s.c],
                 false,
-                &v[xi * s.c * tb..(xi + 1) * s.c * tb],
+                &v[xi * v_stride..xi * v_stride + s.c * tb],
                 tb,
-                &mut m[xi * s.k * tb..(xi + 1) * s.k * tb],
+                &mut m[xi * m_stride..xi * m_stride + s.k * tb],
                 tb,
                 false,
                 par,
             );
         }
         // SAFETY: a block writes only the output rows of its own tile rows; blocks are disjoint.
-        unsafe { transform_output(m, s, r0, r1, tw, sink) };
+        unsafe { transform_output(m, s, r0, r1, tw, m_stride, sink) };
     };
-    if threads > 1 && blocks.len() > 1 {
-        blocks
-            .par_iter()
-            .for_each_init(scratch, |sc, b| run(sc, b, gemm::Parallelism::None));
+    if threads > 1 && tile_rows > per_block {
+        // Each thread an equal share of the tile rows (blocks handed out one by one would leave
+        // a thread idle behind an odd last block) and one scratch, reused block by block.
+        let share = tile_rows.div_ceil(threads);
+        (0..threads).into_par_iter().for_each(|t| {
+            let mut sc = scratch();
+            let rows = (t * share).min(tile_rows)..((t + 1) * share).min(tile_rows);
+            blocks(rows).for_each(|b| run(&mut sc, &b, gemm::Parallelism::None));
+        });
     } else {
         let par = super::products::parallelism(s.k, per_block * tw, s.c);
         let mut sc = scratch();
-        blocks.iter().for_each(|b| run(&mut sc, b, par));
+        blocks(0..tile_rows).for_each(|b| run(&mut sc, &b, par));
     }
+    // SAFETY: the blocks cover every tile row, and transform_output writes every output row of
+    // each (every channel, both image rows of a tile row that fall inside the image).
+    unsafe { out.set_len(s.n * s.k * s.h * s.w) };
     out
 }
 
@@ -140,11 +229,26 @@ struct Sink<T>(*mut T);
 unsafe impl<T> Send for Sink<T> {}
 unsafe impl<T> Sync for Sink<T> {}
 
+impl<T> Sink<T> {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 crate::avx2_dispatch!(
     /// V = Bᵀ·d·B for the tiles of tile rows `r0..r1` (a tile row is one (sample, ty)), as 16
-    /// matrices (C × tiles). Rows outside the image and the one-pixel border are zeros.
-    fn transform_input<T: Float>(x: &[T], s: &Sizes, r0: usize, r1: usize, tw: usize, v: &mut [T])
-        => transform_input_loops
+    /// matrices (C × tiles) `stride` apart. Rows outside the image and the one-pixel border are
+    /// zeros.
+    fn transform_input<T: Float>(
+        x: &[T],
+        s: &Sizes,
+        r0: usize,
+        r1: usize,
+        tw: usize,
+        stride: usize,
+        v: &mut [T],
+    ) => transform_input_loops
 );
 
 #[inline(always)]
@@ -154,6 +258,7 @@ fn transform_input_loops<T: Float>(
     r0: usize,
     r1: usize,
     tw: usize,
+    stride: usize,
     v: &mut [T],
 ) {
     let th = s.h.div_ceil(2);
@@ -201,7 +306,7 @@ fn transform_input_loops<T: Float>(
                     odd[j] = er[2 * j + 1];
                 }
                 let (ev, ev1, od, od1) = (&even[..tw], &even[1..], &odd[..tw], &odd[1..]);
-                let row = |j: usize| (((i * 4 + j) * s.c + ci) * tb + t0)..;
+                let row = |j: usize| ((i * 4 + j) * stride + ci * tb + t0)..;
                 let [v0, v1, v2, v3] = four_rows(v, [row(0), row(1), row(2), row(3)], tw);
                 for tx in 0..tw {
                     v0[tx] = ev[tx] - ev1[tx];
@@ -233,6 +338,7 @@ unsafe fn transform_output<T: Float>(
     r0: usize,
     r1: usize,
     tw: usize,
+    stride: usize,
     out: Sink<T>,
 ) {
     let th = s.h.div_ceil(2);
@@ -243,7 +349,16 @@ unsafe fn transform_output<T: Float>(
     for r in r0..r1 {
         let (ni, ty) = (r / th, r % th);
         let t0 = (r - r0) * tw;
-        untransform_tile_row(m, s, tb, t0, tw, &mut rows, &mut pair, &mut tile_row);
+        untransform_tile_row(
+            m,
+            s,
+            (tb, stride),
+            t0,
+            tw,
+            &mut rows,
+            &mut pair,
+            &mut tile_row,
+        );
         for ki in 0..s.k {
             for i in 0..2 {
                 let oy = 2 * ty + i;
@@ -251,9 +366,10 @@ unsafe fn transform_output<T: Float>(
                     break;
                 }
                 let start = ((ni * s.k + ki) * s.h + oy) * s.w;
-                // SAFETY: row `oy` of (ni, ki) belongs to tile row r, which this block owns.
-                let dst = unsafe { std::slice::from_raw_parts_mut(out.0.add(start), s.w) };
-                dst.copy_from_slice(&tile_row[(ki * 2 + i) * s.w..(ki * 2 + i + 1) * s.w]);
+                let src = &tile_row[(ki * 2 + i) * s.w..(ki * 2 + i + 1) * s.w];
+                // SAFETY: row `oy` of (ni, ki) belongs to tile row r, which this block owns; the
+                // output may not be initialised yet, so it is written through the pointer.
+                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.0.add(start), s.w) };
             }
         }
     }
@@ -265,7 +381,7 @@ crate::avx2_dispatch!(
     fn untransform_tile_row<T: Float>(
         m: &[T],
         s: &Sizes,
-        tb: usize,
+        tiles_stride: (usize, usize),
         t0: usize,
         tw: usize,
         rows: &mut [T],
@@ -279,7 +395,7 @@ crate::avx2_dispatch!(
 fn untransform_tile_row_loops<T: Float>(
     m: &[T],
     s: &Sizes,
-    tb: usize,
+    (tb, stride): (usize, usize),
     t0: usize,
     tw: usize,
     rows: &mut [T],
@@ -287,7 +403,7 @@ fn untransform_tile_row_loops<T: Float>(
     tile_row: &mut [T],
 ) {
     for ki in 0..s.k {
-        let m_row = |xi: usize| &m[(xi * s.k + ki) * tb + t0..(xi * s.k + ki) * tb + t0 + tw];
+        let m_row = |xi: usize| &m[xi * stride + ki * tb + t0..xi * stride + ki * tb + t0 + tw];
         // Aᵀ·m: two rows of four, each a contiguous run over the tiles.
         for j in 0..4 {
             let (m0, m1, m2, m3) = (m_row(j), m_row(4 + j), m_row(8 + j), m_row(12 + j));
