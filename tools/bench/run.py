@@ -8,8 +8,12 @@ Run it with a Python that has torch, captum, numpy, pillow and matplotlib (e.g.
 (tools/bench/gaxsh_bench.rhai and tools/bench/torch_bench.py) in alternating order for several
 rounds; each suite times every workload after a warm-up and reports the median of its repeats.
 A workload's ratio is the median over rounds of (PyTorch time / gaxsh time) from the same round,
-so slow phases of a shared machine hit both sides alike. Then start-up time (e) and the peak
-memory of the whole dry-bean pipeline (f).
+so slow phases of a shared machine hit both sides alike. Then start-up time (e), the peak
+memory of the whole dry-bean pipeline (f) and of a batch-32 ResNet34 AX pass (m).
+
+The roofline column credits each row with the multiply-adds of the passes it needs at least
+(counted by torch_bench.py's forward hooks over convolutions and linear layers) and sets the
+achieved GFLOP/s against the faster side's f32 gemm at that thread count (row p).
 
 PyTorch gets the same glibc malloc tuning that helps it most here (large buffers kept instead of
 returned to the kernel); gaxsh uses mimalloc.
@@ -40,15 +44,20 @@ ROWS = {
     "d": "(d) MobileNetV1-0.25 at 224, one image",
     "g": "(g) ResNet34 at 224, two images; zoo model vs the same weights imported from ONNX",
     "h": "(h) the AX process on 8 images (224², cxc 256²), one method",
-    "t": "training (Adam, weight gradients): drybean_fpa 2 epochs; cxc_multi_spa 1 epoch of 64 images at 256², batch 16",
+    "i": "(i) GAX on one 224² image, ResNet34",
+    "p": "(p) gemm, f32 2048×2048 by 2048×2048 (the roofline's peak)",
+    "t": "training (Adam, weight gradients): drybean_fpa 2 epochs; cxc_multi_spa 1 epoch of 64 images at 256², "
+         "batch 16; ResNet18 1 epoch of 16 images at 224², batch 8",
 }
 
 
 def suite(cmd, env=None):
+    """{workload: (seconds, flop or None)} from one run of a side's suite."""
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if out.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed:\n{out.stderr}")
-    return {j["name"]: j["seconds"] for j in (json.loads(l) for l in out.stdout.splitlines() if l.startswith("{"))}
+    rows = (json.loads(l) for l in out.stdout.splitlines() if l.startswith("{"))
+    return {j["name"]: (j["seconds"], j.get("flop")) for j in rows}
 
 
 def compare(threads, rounds, repeats, onnx, device="cpu"):
@@ -65,10 +74,22 @@ def compare(threads, rounds, repeats, onnx, device="cpu"):
     names = list(g_runs[0])
     result = {}
     for n in names:
-        g = [run[n] for run in g_runs]
-        t = [run[n] for run in t_runs]
-        result[n] = (statistics.median(g), statistics.median(t), statistics.median(b / a for a, b in zip(g, t)))
+        g = [run[n][0] for run in g_runs]
+        t = [run[n][0] for run in t_runs]
+        # The work credited to a row is the PyTorch side's count (its forward hooks).
+        flop = t_runs[0][n][1]
+        result[n] = (statistics.median(g), statistics.median(t), statistics.median(b / a for a, b in zip(g, t)), flop)
     return result
+
+
+def roofline(result, name):
+    """'gaxsh · PyTorch GFLOP/s (% of the faster gemm)' for one row at one thread count."""
+    g, t, _, flop = result[name]
+    gemm = result.get("p_gemm_2048")
+    if not flop or not gemm:
+        return "–"
+    peak = gemm[3] / min(gemm[0], gemm[1])
+    return f"{flop / g / 1e9:.1f} · {flop / t / 1e9:.1f} ({100 * flop / g / peak:.0f} % · {100 * flop / t / peak:.0f} %)"
 
 
 def wall(cmd, n):
@@ -129,13 +150,14 @@ def main():
                    capture_output=True)
     results = {t: compare(t, args.rounds, args.repeats, onnx, args.device) for t in threads}
 
-    lines = ["| workload | " + " | ".join(f"gaxsh s ({t} thr) | PyTorch s ({t} thr) | ratio ({t} thr)" for t in threads) + " |",
-             "|---|" + "---:|---:|---:|" * len(threads)]
+    lines = ["| workload | " + " | ".join(f"gaxsh s ({t} thr) | PyTorch s ({t} thr) | ratio ({t} thr) | "
+                                         f"GFLOP/s gaxsh · PyTorch (% of gemm peak) ({t} thr)" for t in threads) + " |",
+             "|---|" + "---:|---:|---:|---:|" * len(threads)]
     for name in results[threads[0]]:
         cells = []
         for t in threads:
-            g, p, r = results[t][name]
-            cells.append(f"{g:.4f} | {p:.4f} | **{r:.2f}**")
+            g, p, r, _ = results[t][name]
+            cells.append(f"{g:.4f} | {p:.4f} | **{r:.2f}** | {roofline(results[t], name)}")
         lines.append(f"| {ROWS[name[0]]}: `{name}` | " + " | ".join(cells) + " |")
 
     if args.device != "cpu":
@@ -159,6 +181,11 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         g_time, g_mem = peak([GAXSH, "scripts/drybean.rhai", "--out", f"{d}/g"])
         t_time, t_mem = peak([sys.executable, "tools/bench/torch_drybean.py", f"{d}/t"], TORCH_ENV)
+    print("  memory of a batch-32 ResNet34 AX pass", file=sys.stderr)
+    _, g_b32 = peak([GAXSH, "tools/bench/memory_b32.rhai"])
+    _, t_b32 = peak([sys.executable, "tools/bench/torch_bench.py", "--memory-b32", "run"], TORCH_ENV)
+    live = int(subprocess.run([sys.executable, "tools/bench/torch_bench.py", "--memory-b32", "live"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout) / 2**20
     extra = [
         "",
         "| workload | gaxsh | PyTorch | ratio |",
@@ -166,6 +193,10 @@ def main():
         f"| (e) start to first result: `gaxsh -e 1` vs `python -c \"import torch, captum\"` (s, median of 10) | {g_start:.3f} | {t_start:.3f} | **{t_start / g_start:.1f}** |",
         f"| (f) peak memory of the dry-bean pipeline (MiB): `scripts/drybean.rhai` vs `tools/bench/torch_drybean.py` | {g_mem:.0f} | {t_mem:.0f} | **{t_mem / g_mem:.1f}** |",
         f"| the same pipelines' wall time (s, one run each) | {g_time:.2f} | {t_time:.2f} | **{t_time / g_time:.1f}** |",
+        f"| (m) peak memory of the AX process (Saliency) on 32 ResNet34 images at 224², one batch, one thread (MiB): "
+        f"`tools/bench/memory_b32.rhai` vs `torch_bench.py --memory-b32 run` | {g_b32:.0f} | {t_b32:.0f} | **{t_b32 / g_b32:.2f}** |",
+        f"| (m) the same as a multiple of the live tensors it needs ({live:.0f} MiB: weights, input, what autograd keeps "
+        f"for the backward; `--memory-b32 live`) | {g_b32 / live:.2f}× | {t_b32 / live:.2f}× | |",
     ]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join([

@@ -21,6 +21,9 @@ ap.add_argument("--threads", type=int, default=1)
 ap.add_argument("--repeats", type=int, default=5)
 ap.add_argument("--only", default="")
 ap.add_argument("--device", default="cpu", help="cpu or cuda (tensors and models made there)")
+ap.add_argument("--memory-b32", choices=["run", "live"],
+                help="row (m) only: run the AX process (Saliency) on 32 ResNet34 images at 224² once, or print "
+                     "the bytes of the live tensors it needs, then exit")
 ap.add_argument("--export-onnx", metavar="PATH",
                 help="only write row (g)'s ResNet34 (formula weights) as ONNX with torch.onnx.export, then exit")
 args = ap.parse_args()
@@ -38,7 +41,9 @@ from captum.attr import (DeepLift, Deconvolution, GuidedBackprop, InputXGradient
 METHODS = ["Saliency", "InputXGradient", "LayerGradCam", "Deconvolution", "GuidedBackprop", "DeepLift"]
 
 
-def time_it(name, fn, repeats=None):
+def time_it(name, fn, repeats=None, flop=None):
+    """Print the median time of `fn` after a warm-up, and the work it is credited with: `flop`,
+    the multiply-adds (×2) of the passes the workload needs at least (see forward_macs)."""
     if args.only and args.only not in name:
         return
     fn()
@@ -49,7 +54,36 @@ def time_it(name, fn, repeats=None):
         fn()
         sync()
         ts.append(time.perf_counter() - t0)
-    print(json.dumps({"name": name, "seconds": sorted(ts)[len(ts) // 2]}), flush=True)
+    print(json.dumps({"name": name, "seconds": sorted(ts)[len(ts) // 2], "flop": flop}), flush=True)
+
+
+def forward_macs(net, x):
+    """Multiply-adds of one forward pass of `net` on `x`: its convolutions and linear layers.
+
+    The roofline column credits each workload with the passes it needs at least, in units of this:
+    an input-gradient backward costs one forward, a weight-gradient backward another."""
+    total = 0
+
+    def count(m, inp, out):
+        nonlocal total
+        if isinstance(m, torch.nn.Linear):
+            total += out.numel() * m.in_features
+        else:
+            total += out.numel() * (m.in_channels // m.groups) * int(np.prod(m.kernel_size))
+
+    kinds = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, kinds)]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    return total
+
+
+def ax_passes(method):
+    """Forward-equivalents of one method of the AX process: forward, the input-gradient backward,
+    forward of x + h; DeepLift adds its reference's forward."""
+    return 4 if method == "DeepLift" else 3
 
 
 def formula(net):
@@ -123,6 +157,35 @@ if args.export_onnx:
                       dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
     sys.exit(0)
 
+def live_bytes(net, x):
+    """Bytes the AX process on `x` needs live at its peak (the start of the backward pass): the
+    weights and buffers, the input and its gradient, and every tensor autograd keeps for the
+    backward (each storage once; the weights among them are counted with the weights)."""
+    weights = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+               for t in list(net.parameters()) + list(net.buffers())}
+    kept = {}
+
+    def pack(t):
+        st = t.untyped_storage()
+        if st.data_ptr() not in weights:
+            kept[st.data_ptr()] = st.nbytes()
+        return t
+
+    x = x.clone().requires_grad_()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        net(x)
+    return sum(weights.values()) + sum(kept.values()) + x.numel() * x.element_size()
+
+
+if args.memory_b32:
+    net = resnet34()
+    x = formula_input((32, 3, 224, 224), 0.5).float()
+    if args.memory_b32 == "live":
+        print(live_bytes(net, x))
+    else:
+        ax(net, x, torch.arange(32) % 2, "Saliency")
+    sys.exit(0)
+
 # (a) dry bean: the paper's scaling and split.
 raw = np.genfromtxt(ROOT / "data/drybean/Dry_Bean_Dataset.csv", delimiter=",", skip_header=1, usecols=range(16))
 classes = ["SEKER", "BARBUNYA", "BOMBAY", "CALI", "DERMASON", "HOROZ", "SIRA"]
@@ -133,18 +196,22 @@ idx = np.arange(len(y))
 test_x = torch.tensor(xs[idx % 3 == 2], dtype=torch.float32)
 test_y = torch.tensor(y[idx % 3 == 2])
 bean = formula(FpaNet(14, 7))
+bean_macs = forward_macs(bean, test_x)
 for m in METHODS:
-    time_it(f"a_sweep_{m}", lambda m=m: ax(bean, test_x, test_y, m, bean.fpa.fconvs["0"], True))
+    time_it(f"a_sweep_{m}", lambda m=m: ax(bean, test_x, test_y, m, bean.fpa.fconvs["0"], True),
+            flop=2 * bean_macs * ax_passes(m))
 
 # (b) GAX, 50 steps, 256 rows.
 rows = test_x[:256].clone()
-time_it("b_gax_50_steps_256_rows", lambda: gax_steps(bean, rows, 50))
+# A GAX step is a forward and an input-gradient backward; one forward first.
+time_it("b_gax_50_steps_256_rows", lambda: gax_steps(bean, rows, 50), flop=2 * forward_macs(bean, rows) * (1 + 2 * 50))
 
 # (c) cxc_multi_spa, one 256×256 image.
 cxc = formula(CXCMultiSPA(4))
 img = formula_input((1, 1, 256, 256), 0.5).float().to(args.device)
-time_it("c_cxc_forward_backward", lambda: attribute(cxc, img, "Saliency"))
-time_it("c_cxc_gax_10_steps", lambda: gax_steps(cxc, img, 10))
+cxc_macs = forward_macs(cxc, img)
+time_it("c_cxc_forward_backward", lambda: attribute(cxc, img, "Saliency"), flop=2 * cxc_macs * 2)
+time_it("c_cxc_gax_10_steps", lambda: gax_steps(cxc, img, 10), flop=2 * cxc_macs * (1 + 2 * 10))
 
 # (d) MobileNetV1-0.25 with the real weights, one photo.
 from PIL import Image  # noqa: E402
@@ -154,8 +221,10 @@ mb.eval()
 photo = np.asarray(Image.open(ROOT / "data/images/owl.jpg").convert("RGB"), dtype=np.float64) / 255.0
 photo = torch.nn.functional.interpolate(torch.from_numpy(photo).permute(2, 0, 1)[None], size=(224, 224), mode="bilinear", align_corners=False)
 photo = (photo * 2 - 1).float().to(args.device)
+mb_macs = forward_macs(mb, photo)
 for m in METHODS:
-    time_it(f"d_mobilenet_{m}", lambda m=m: attribute(mb, photo, m, mb.conv1, False))
+    time_it(f"d_mobilenet_{m}", lambda m=m: attribute(mb, photo, m, mb.conv1, False),
+            flop=2 * mb_macs * (ax_passes(m) - 1))
 
 # (g) ResNet34 at 224², two images. gaxsh times its zoo model and the same weights imported
 # from torch.onnx.export; both rows are this one PyTorch computation.
@@ -174,14 +243,15 @@ if not args.only or "g_resnet34" in args.only:
                 sync()
                 ts.append(time.perf_counter() - t0)
             seconds = sorted(ts)[len(ts) // 2]
-        print(json.dumps({"name": name, "seconds": seconds}), flush=True)
+        print(json.dumps({"name": name, "seconds": seconds, "flop": 2 * forward_macs(res, pair) * 2}), flush=True)
 
 # (h) The AX process on batches of 8 images, each method: forward, attribution (targets from the
 # first forward), h = A / max|A|, forward of x + h, CO. Grad-CAM at gaxsh's default layer.
 def batch_rows(tag, net, x, layer):
     labels = torch.arange(x.shape[0]) % 2
+    macs = forward_macs(net, x)
     for m in METHODS:
-        time_it(f"h_{tag}_b8_{m}", lambda m=m: ax(net, x, labels, m, layer))
+        time_it(f"h_{tag}_b8_{m}", lambda m=m: ax(net, x, labels, m, layer), flop=2 * macs * ax_passes(m))
 
 
 def wanted(tag):
@@ -198,6 +268,17 @@ if wanted("h_mobilenet_b8"):
 if wanted("h_cxc_b8"):
     batch_rows("cxc", cxc, formula_input((8, 1, 256, 256), 0.5).float().to(args.device), cxc.spa1.convs["0"])
 
+# (i) GAX on one 224² image: ResNet34, 10 steps.
+if wanted("i_resnet34_gax"):
+    one = formula_input((1, 3, 224, 224), 0.5).float().to(args.device)
+    time_it("i_resnet34_gax_10_steps", lambda: gax_steps(res, one, 10), flop=2 * forward_macs(res, one) * (1 + 2 * 10))
+
+# (p) The roofline's peak: one f32 product of two 2048×2048 matrices.
+if wanted("p_gemm"):
+    ga = formula_input((2048, 2048), 0.5).float().to(args.device)
+    gb = formula_input((2048, 2048), 1.5).float().to(args.device)
+    time_it("p_gemm_2048", lambda: ga @ gb, flop=2 * 2048 ** 3)
+
 # Training drybean_fpa for 2 epochs (batch 16, Adam lr 1e-3, betas (0.5, 0.999)).
 train_x = torch.tensor(xs[idx % 3 == 0], dtype=torch.float32)
 train_y = torch.tensor(y[idx % 3 == 0])
@@ -213,7 +294,9 @@ def train():
             opt.step()
 
 
-time_it("t_train_drybean_2_epochs", train, repeats=min(3, args.repeats))
+# A training step: forward, the backward's input gradients and its weight gradients.
+time_it("t_train_drybean_2_epochs", train, repeats=min(3, args.repeats),
+        flop=2 * forward_macs(bean, train_x) * 3 * 2)
 
 # Training cxc_multi_spa for one epoch: 64 images at 256², batch 16, Adam (as above).
 if wanted("t_train_cxc"):
@@ -228,4 +311,22 @@ if wanted("t_train_cxc"):
             torch.nn.functional.cross_entropy(net(cxc_x[i:i + 16]), cxc_y[i:i + 16]).backward()
             opt.step()
 
-    time_it("t_train_cxc_1_epoch_64_images", train_cxc, repeats=min(3, args.repeats))
+    time_it("t_train_cxc_1_epoch_64_images", train_cxc, repeats=min(3, args.repeats),
+            flop=2 * forward_macs(cxc, cxc_x) * 3)
+
+# Training a ResNet18 (torchvision layout, formula weights) at 224²: one epoch of 16 images,
+# batch 8, Adam, batch norm in training mode.
+if wanted("t_train_resnet18"):
+    r18_x = formula_input((16, 3, 224, 224), 0.5).float().to(args.device)
+    r18_y = torch.arange(16) % 10
+
+    def train_resnet18():
+        net = formula(ResNet([2, 2, 2, 2], [64, 128, 256, 512], 10)).train()
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.999))
+        for i in range(0, 16, 8):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(r18_x[i:i + 8]), r18_y[i:i + 8]).backward()
+            opt.step()
+
+    time_it("t_train_resnet18_224_16_images", train_resnet18, repeats=min(3, args.repeats),
+            flop=2 * forward_macs(formula(ResNet([2, 2, 2, 2], [64, 128, 256, 512], 10)), r18_x) * 3)
