@@ -168,16 +168,17 @@ pub fn filled_par<T: Copy + Send + Sync + Default>(
     out
 }
 
-/// A vector's buffer shared by threads that write disjoint pieces of it.
+/// A buffer shared by threads that write disjoint elements of it through the pointer (each
+/// user says why its writes are disjoint: `filled_par`, the Winograd kernels).
 #[derive(Clone, Copy)]
-struct SharedOut<T>(*mut T);
-// SAFETY: only disjoint pieces are written through it (see `filled_par`).
+pub(super) struct SharedOut<T>(pub(super) *mut T);
+// SAFETY: only disjoint elements are written through it, by the users' own arguments.
 unsafe impl<T> Send for SharedOut<T> {}
 unsafe impl<T> Sync for SharedOut<T> {}
 
 impl<T> SharedOut<T> {
     /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
-    fn get(self) -> *mut T {
+    pub(super) fn get(self) -> *mut T {
         self.0
     }
 }

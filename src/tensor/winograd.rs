@@ -9,6 +9,7 @@
 //! gradient of such a convolution is the same kind of convolution (the kernel flipped and its
 //! channel axes swapped), so attribution's backward pass takes this path too.
 
+use super::cpu::SharedOut;
 use num_traits::Float;
 use rayon::prelude::*;
 
@@ -69,7 +70,7 @@ fn transform_kernel<T: Float + Send + Sync>(w: Kernel<'_, T>, k: usize, c: usize
     let half = T::from(0.5).unwrap();
     let stride = matrix_stride(k * c);
     let mut u: Vec<T> = Vec::with_capacity(16 * stride);
-    let sink = Sink(u.as_mut_ptr());
+    let sink = SharedOut(u.as_mut_ptr());
     // The three-tap transform (a, (a + b + d)/2, (a − b + d)/2, d) on 16 lanes at once.
     let g3 = |a: &[T; LANES], b: &[T; LANES], d: &[T; LANES]| -> [[T; LANES]; 4] {
         let mut out = [[T::zero(); LANES]; 4];
@@ -168,7 +169,7 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(
         rows.step_by(per_block)
             .map(move |r0| (r0, (r0 + per_block).min(end)))
     };
-    let sink = Sink(out.as_mut_ptr());
+    let sink = SharedOut(out.as_mut_ptr());
     // Scratch for the largest block's transformed input and products, reused block by block.
     let (u_stride, v_stride, m_stride) = (
         matrix_stride(s.k * s.c),
@@ -220,20 +221,6 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(
     // each (every channel, both image rows of a tile row that fall inside the image).
     unsafe { out.set_len(s.n * s.k * s.h * s.w) };
     out
-}
-
-/// The output buffer, written by several blocks at once at disjoint places.
-#[derive(Clone, Copy)]
-struct Sink<T>(*mut T);
-// SAFETY: blocks write disjoint elements (see `transform_output`).
-unsafe impl<T> Send for Sink<T> {}
-unsafe impl<T> Sync for Sink<T> {}
-
-impl<T> Sink<T> {
-    /// The pointer (a method, so closures capture the whole `Sync` wrapper, not the field).
-    fn get(self) -> *mut T {
-        self.0
-    }
 }
 
 crate::avx2_dispatch!(
@@ -339,7 +326,7 @@ unsafe fn transform_output<T: Float>(
     r1: usize,
     tw: usize,
     stride: usize,
-    out: Sink<T>,
+    out: SharedOut<T>,
 ) {
     let th = s.h.div_ceil(2);
     let tb = (r1 - r0) * tw;
@@ -369,7 +356,7 @@ unsafe fn transform_output<T: Float>(
                 let src = &tile_row[(ki * 2 + i) * s.w..(ki * 2 + i + 1) * s.w];
                 // SAFETY: row `oy` of (ni, ki) belongs to tile row r, which this block owns; the
                 // output may not be initialised yet, so it is written through the pointer.
-                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.0.add(start), s.w) };
+                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.get().add(start), s.w) };
             }
         }
     }
