@@ -9,7 +9,8 @@ Run it with a Python that has torch, captum, numpy, pillow and matplotlib (e.g.
 rounds; each suite times every workload after a warm-up and reports the median of its repeats.
 A workload's ratio is the median over rounds of (PyTorch time / gaxsh time) from the same round,
 so slow phases of a shared machine hit both sides alike. Then start-up time (e), the peak
-memory of the whole dry-bean pipeline (f) and of a batch-32 ResNet34 AX pass (m).
+memory of the whole dry-bean pipeline (f), of a batch-32 ResNet34 AX pass (m), and the whole
+ImageNet script on ../shared's 1,300 validation images against tools/bench/torch_imagenet.py (n).
 
 The roofline column credits each row with the multiply-adds of the passes it needs at least
 (counted by torch_bench.py's forward hooks over convolutions and linear layers) and sets the
@@ -112,6 +113,26 @@ def peak(cmd, env=None):
     return time.perf_counter() - t0, usage.ru_maxrss / 1024
 
 
+IMAGENET_LIST = ROOT.parent / "shared/data/imagenet_val/dataset.txt"
+
+
+def imagenet_pipeline():
+    """Row (n): the whole ImageNet script on the 1,300 validation images of ../shared against
+    tools/bench/torch_imagenet.py (one thread each, one run each)."""
+    if not IMAGENET_LIST.exists():
+        return f"| (n) the ImageNet pipeline: skipped, {IMAGENET_LIST} is not there | | | |"
+    with tempfile.TemporaryDirectory() as d:
+        g_time, g_mem = peak([GAXSH, "scripts/imagenet.rhai", "--data", IMAGENET_LIST, "--gax_n", "10", "--steps", "100",
+                              "--out", f"{d}/g"])
+        t_time, t_mem = peak([sys.executable, "tools/bench/torch_imagenet.py", IMAGENET_LIST, f"{d}/t"], TORCH_ENV)
+    return "\n".join([
+        f"| (n) the ImageNet pipeline on 1,300 validation images, MobileNetV1-0.25 (s, one run each, one thread): "
+        f"`scripts/imagenet.rhai --gax_n 10 --steps 100` vs `tools/bench/torch_imagenet.py` "
+        f"| {g_time:.1f} | {t_time:.1f} | **{t_time / g_time:.2f}** |",
+        f"| (n) the same pipelines' peak memory (MiB) | {g_mem:.0f} | {t_mem:.0f} | **{t_mem / g_mem:.1f}** |",
+    ])
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -138,11 +159,15 @@ def main():
                     help="cpu, or cuda: rows (a)-(d) and training on the GPU, both sides (gaxsh built with "
                          "--features cuda, see docs/GPU.md); written between the bench-gpu markers")
     ap.add_argument("--gaxsh", type=Path, help="the gaxsh binary (default target/release/gaxsh)")
+    ap.add_argument("--pipeline-only", action="store_true", help="only run and print row (n), the ImageNet pipeline")
     args = ap.parse_args()
     global GAXSH
     GAXSH = args.gaxsh or GAXSH
     if not GAXSH.exists():
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
+    if args.pipeline_only:
+        print(imagenet_pipeline())
+        return
     threads = sorted({int(t) for t in args.threads.split(",")})
     onnx_dir = tempfile.TemporaryDirectory()
     onnx = f"{onnx_dir.name}/resnet34.onnx"
@@ -186,6 +211,8 @@ def main():
     _, t_b32 = peak([sys.executable, "tools/bench/torch_bench.py", "--memory-b32", "run"], TORCH_ENV)
     live = int(subprocess.run([sys.executable, "tools/bench/torch_bench.py", "--memory-b32", "live"], cwd=ROOT,
                               capture_output=True, text=True, check=True).stdout) / 2**20
+    print("  the ImageNet pipeline", file=sys.stderr)
+    pipeline = imagenet_pipeline()
     extra = [
         "",
         "| workload | gaxsh | PyTorch | ratio |",
@@ -197,6 +224,7 @@ def main():
         f"`tools/bench/memory_b32.rhai` vs `torch_bench.py --memory-b32 run` | {g_b32:.0f} | {t_b32:.0f} | **{t_b32 / g_b32:.2f}** |",
         f"| (m) the same as a multiple of the live tensors it needs ({live:.0f} MiB: weights, input, what autograd keeps "
         f"for the backward; `--memory-b32 live`) | {g_b32 / live:.2f}× | {t_b32 / live:.2f}× | |",
+        pipeline,
     ]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join([
