@@ -7,8 +7,8 @@ half-pixel, no antialias, as gaxsh's image_list), scale to [-1, 1] (MobileNetV1'
 preprocessing); MobileNetV1-0.25 with the bundled Keras weights; top-1 accuracy; the AX sweep
 (six methods × {x + h, x ⊙ h}, batches of 16, Grad-CAM at conv1) written to a CSV; AUROC of CO
 per method and mode (gaxsh's gap statistics also bootstrap intervals); GAX without the bias term
-(h = tanh(w ⊙ x), l_s = 100, Adam lr 0.1, target CO 48, each sample stops once past it, at most
-100 steps) on the first 10 correctly predicted images; a box plot and the GAX curves as PNGs.
+(h = tanh(w ⊙ x), l_s = 100, Adam lr 0.1, target CO 48; a sample past it leaves the loss, though
+Adam's momentum still moves it, where gaxsh freezes it; until all are past or 100 steps) on the first 10 correctly predicted images; a box plot and the GAX curves as PNGs.
 
     python tools/bench/torch_imagenet.py LIST OUT_DIR
 """
