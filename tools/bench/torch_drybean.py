@@ -9,7 +9,6 @@ box plot and GAX curves as PNGs.
 
     python tools/bench/torch_drybean.py OUT_DIR
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -19,12 +18,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
 from models import FpaNet  # noqa: E402
+from pipeline import ax_rows, gax_trajectories, write_and_summarise  # noqa: E402
 from captum.attr import (DeepLift, Deconvolution, GuidedBackprop, InputXGradient,  # noqa: E402
                          LayerGradCam, Saliency)
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
@@ -75,9 +71,6 @@ for start in range(0, len(test_y), 256):
     with torch.no_grad():
         before = net(xb)
     pred = before.argmax(1)
-    c = before.shape[1]
-    kappa = torch.full_like(before, -1.0 / (c - 1))
-    kappa[torch.arange(len(yb)), yb] = 1.0
     for name, make in METHODS.items():
         m = make()
         if name == "LayerGradCam":
@@ -86,67 +79,11 @@ for start in range(0, len(test_y), 256):
             a = m.attribute(xb, target=pred, abs=False)  # signed, as the paper
         else:
             a = m.attribute(xb, target=pred)
-        a = a.detach()
-        mx = a.abs().max(1).values
-        h = a / torch.where(mx == 0, torch.ones_like(mx), mx)[:, None]
-        for mode, xa in (("sum", xb + h), ("mult", xb * h)):
-            with torch.no_grad():
-                after = net(xa)
-            co = (kappa * (after - before)).sum(1)
-            for i in range(len(yb)):
-                rows.append((name, mode, start + i, yb[i].item(), pred[i].item(), after[i].argmax().item(), co[i].item()))
-with open(out / "co_scores.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["method", "mode", "index", "label", "pred_before", "pred_after", "co"])
-    w.writerows(rows)
-
-
-def auroc(pos, neg):
-    s = np.concatenate([pos, neg])
-    ranks = s.argsort().argsort() + 1.0
-    return (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
-
-
-groups = {}
-for name, mode, _, label, pb, _, co in rows:
-    groups.setdefault((name, mode), ([], []))[0 if pb == label else 1].append(co)
-for (name, mode), (ok, wrong) in groups.items():
-    print(name, mode, "AUROC", round(auroc(np.array(ok), np.array(wrong)), 4))
-fig, ax = plt.subplots(figsize=(10, 5))
-data, labels = [], []
-for name in METHODS:
-    ok, wrong = groups[(name, "sum")]
-    data += [ok, wrong]
-    labels += [f"{name}\ncorrect", f"{name}\nwrong"]
-ax.boxplot(data)
-ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=6)
-fig.savefig(out / "boxplot_co.png", dpi=100)
+        rows += ax_rows(net, xb, yb, start, name, a.detach(), before)
+write_and_summarise(rows, METHODS, out)
 
 # GAX on the first 100 correctly predicted test rows: l_s = 1, |x| + eps denominators, 200 steps.
 with torch.no_grad():
     correct = (net(test_x).argmax(1) == test_y).nonzero().flatten()[:100]
-xg = test_x[correct]
-with torch.no_grad():
-    y0 = net(xg)
-t = y0.argmax(1)
-kappa = torch.full_like(y0, -1.0 / 6)
-kappa[torch.arange(len(t)), t] = 1.0
-w = torch.ones_like(xg, requires_grad=True)
-b = torch.full_like(xg, 0.01, requires_grad=True)
-gopt = torch.optim.Adam([w, b], lr=0.1)
-den = xg.abs() + 1e-4
-traj = []
-for step in range(200):
-    gopt.zero_grad()
-    h = torch.tanh(w * xg + b)
-    s = (kappa * (net(xg + h) - y0)).sum(1)
-    traj.append(s.detach().numpy())
-    sim = ((h - xg + 1e-4) ** 2 / den).mean(1)
-    (-s + 1.0 / sim).sum().backward()
-    gopt.step()
-traj = np.array(traj)
-np.savetxt(out / "gax_scores.csv", traj, delimiter=",")
-fig, ax = plt.subplots()
-ax.plot(traj)
-fig.savefig(out / "gax_curves.png", dpi=100)
+gax_trajectories(net, test_x[correct], out, steps=200, ls=1.0, bias=True)
 print("done")

@@ -12,7 +12,6 @@ Adam's momentum still moves it, where gaxsh freezes it; until all are past or 10
 
     python tools/bench/torch_imagenet.py LIST OUT_DIR
 """
-import csv
 import sys
 from pathlib import Path
 
@@ -23,12 +22,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
 from models import KerasMobileNetV1, keras_v1_state_dict  # noqa: E402
+from pipeline import ax_rows, gax_trajectories, write_and_summarise  # noqa: E402
 from captum.attr import (DeepLift, Deconvolution, GuidedBackprop, InputXGradient,  # noqa: E402
                          LayerAttribution, LayerGradCam, Saliency)
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 listing, out = Path(sys.argv[1]), Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
@@ -73,9 +69,6 @@ for start in range(0, len(y), 16):
     with torch.no_grad():
         before = net(xb)
     pred = before.argmax(1)
-    c = before.shape[1]
-    kappa = torch.full_like(before, -1.0 / (c - 1))
-    kappa[torch.arange(len(yb)), yb] = 1.0
     for name, make in METHODS.items():
         m = make()
         if name == "LayerGradCam":
@@ -85,69 +78,9 @@ for start in range(0, len(y), 16):
             a = m.attribute(xb, target=pred, abs=False)
         else:
             a = m.attribute(xb, target=pred)
-        a = a.detach()
-        mx = a.flatten(1).abs().max(1).values
-        h = a / torch.where(mx == 0, torch.ones_like(mx), mx).view(-1, 1, 1, 1)
-        for mode, xa in (("sum", xb + h), ("mult", xb * h)):
-            with torch.no_grad():
-                after = net(xa)
-            co = (kappa * (after - before)).sum(1)
-            for i in range(len(yb)):
-                rows.append((name, mode, start + i, yb[i].item(), pred[i].item(), after[i].argmax().item(), co[i].item()))
-with open(out / "co_scores.csv", "w", newline="") as f:
-    w = csv.writer(f)
-    w.writerow(["method", "mode", "index", "label", "pred_before", "pred_after", "co"])
-    w.writerows(rows)
-
-
-def auroc(pos, neg):
-    s = np.concatenate([pos, neg])
-    ranks = s.argsort().argsort() + 1.0
-    return (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
-
-
-groups = {}
-for name, mode, _, label, pb, _, co in rows:
-    groups.setdefault((name, mode), ([], []))[0 if pb == label else 1].append(co)
-for (name, mode), (ok, wrong) in groups.items():
-    if ok and wrong:
-        print(name, mode, "AUROC", round(auroc(np.array(ok), np.array(wrong)), 4))
-fig, ax = plt.subplots(figsize=(10, 5))
-data, names = [], []
-for name in METHODS:
-    ok, wrong = groups[(name, "sum")]
-    data += [ok, wrong]
-    names += [f"{name}\ncorrect", f"{name}\nwrong"]
-ax.boxplot(data)
-ax.set_xticks(range(1, len(names) + 1), names, fontsize=6)
-fig.savefig(out / "boxplot_co.png", dpi=100)
+        rows += ax_rows(net, xb, yb, start, name, a.detach(), before)
+write_and_summarise(rows, METHODS, out)
 
 # GAX without the bias term on the first 10 correctly predicted images.
-xg = x[(pred_all == y).nonzero().flatten()[:10]]
-with torch.no_grad():
-    y0 = net(xg)
-t = y0.argmax(1)
-kappa = torch.full_like(y0, -1.0 / (y0.shape[1] - 1))
-kappa[torch.arange(len(t)), t] = 1.0
-w = torch.ones_like(xg, requires_grad=True)
-gopt = torch.optim.Adam([w], lr=0.1)
-den = xg.abs() + 1e-4
-active = torch.ones(len(xg), dtype=torch.bool)
-traj = []
-for step in range(100):
-    gopt.zero_grad()
-    h = torch.tanh(w * xg)
-    s = (kappa * (net(xg + h) - y0)).sum(1)
-    traj.append(s.detach().numpy())
-    active &= s.detach() <= 48
-    if not active.any():
-        break
-    sim = ((h - xg + 1e-4) ** 2 / den).flatten(1).mean(1)
-    ((-s + 100.0 / sim) * active).sum().backward()
-    gopt.step()
-traj = np.array(traj)
-np.savetxt(out / "gax_scores.csv", traj, delimiter=",")
-fig, ax = plt.subplots()
-ax.plot(traj)
-fig.savefig(out / "gax_curves.png", dpi=100)
+gax_trajectories(net, x[(pred_all == y).nonzero().flatten()[:10]], out, steps=100, ls=100.0, bias=False, target=48.0)
 print("done")
