@@ -122,7 +122,7 @@ fn transform_kernel<T: Float + Send + Sync>(w: Kernel<'_, T>, k: usize, c: usize
         }
     };
     let threads = crate::threads::current().max(1);
-    // Below 2^14 channel pairs (ResNet's 64×64 and 128×128 kernels) the transform takes tens of
+    // Below 2^14 channel pairs (ResNet's 64×64 kernels) the transform takes tens of
     // microseconds, less than waking a second thread.
     if threads > 1 && k * c >= 1 << 14 {
         let per = k.div_ceil(threads);
