@@ -666,6 +666,9 @@ fn grad_weight<T: Float + Send + Sync + 'static>(
     let kg = d.k / g.groups;
     let rows = cg * d.kh * d.kw;
     let p = oh * ow;
+    if let Some(s) = g.winograd(d) {
+        return winograd::grad_weight(x, dy, &s);
+    }
     if g.pointwise(d) {
         let mut dw = vec![T::zero(); d.k * rows];
         for n in 0..d.n {

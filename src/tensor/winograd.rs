@@ -225,6 +225,177 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(
     out
 }
 
+/// dW (K, C, 3, 3) of y = conv3x3(x, w) from dy (N, K, H, W): the weight gradient of the same
+/// convolution by the same F(2×2, 3×3), read backwards. The forward is a trilinear form
+/// Σ dy·y = Σ_ξ (A·e·Aᵀ)_ξ (G·g·Gᵀ)_ξ (Bᵀ·d·B)_ξ over the tiles (e a 2×2 tile of dy, d the 4×4
+/// input tile under it, g the kernel), so its derivative in g is dW = Gᵀ·M·G with
+/// M_ξ = Σ_tiles (A·e·Aᵀ)_ξ (Bᵀ·d·B)_ξ: the input tiles are transformed exactly as in the forward,
+/// and the channel sums are 16 products (K × tiles)·(tiles × C) — 16 multiplications per tile and
+/// channel pair where im2col spends 36, with the same 0, ±1, ±½ coefficients.
+pub(super) fn grad_weight<T: Float + Send + Sync + 'static>(
+    x: &[T],
+    dy: &[T],
+    s: &Sizes,
+) -> Vec<T> {
+    let (th, tw) = (s.h.div_ceil(2), s.w.div_ceil(2));
+    let tile_rows = s.n * th;
+    let threads = crate::threads::current().clamp(1, tile_rows.max(1));
+    let share = tile_rows.div_ceil(threads);
+    // Blocks as long as the products allow (the transformed tiles of x and dy together about
+    // 2^21 values): each block adds into all 16 K × C matrices, so fewer blocks, fewer passes.
+    let per_block = ((1 << 21) / (16 * (s.c + s.k) * tw)).clamp(1, share.max(1));
+    let (v_stride, p_stride, m_stride) = (
+        matrix_stride(s.c * per_block * tw),
+        matrix_stride(s.k * per_block * tw),
+        matrix_stride(s.k * s.c),
+    );
+    // M over the tile rows `rows`: 16 matrices K × C, `m_stride` apart.
+    let sums = |rows: std::ops::Range<usize>, par: gemm::Parallelism| {
+        let mut m = vec![T::zero(); 16 * m_stride];
+        let mut v = vec![T::zero(); 16 * v_stride];
+        let mut p = vec![T::zero(); 16 * p_stride];
+        let end = rows.end;
+        for r0 in rows.step_by(per_block) {
+            let r1 = (r0 + per_block).min(end);
+            let tb = (r1 - r0) * tw;
+            transform_input(x, s, r0, r1, tw, v_stride, &mut v);
+            transform_grad_output(dy, s, r0, r1, tw, p_stride, &mut p);
+            for xi in 0..16 {
+                // M_ξ (K × C) += P_ξ (K × tiles) · V_ξᵀ (tiles × C)
+                super::products::matmul_on(
+                    s.k,
+                    s.c,
+                    tb,
+                    &p[xi * p_stride..xi * p_stride + s.k * tb],
+                    false,
+                    &v[xi * v_stride..xi * v_stride + s.c * tb],
+                    true,
+                    &mut m[xi * m_stride..xi * m_stride + s.k * s.c],
+                    true,
+                    par,
+                );
+            }
+        }
+        m
+    };
+    let m = if threads > 1 {
+        // Each thread an equal share of the tile rows into its own M; then they add up.
+        let parts: Vec<Vec<T>> = (0..threads)
+            .into_par_iter()
+            .map(|t| {
+                let rows = (t * share).min(tile_rows)..((t + 1) * share).min(tile_rows);
+                sums(rows, gemm::Parallelism::None)
+            })
+            .collect();
+        let mut parts = parts.into_iter();
+        let mut m = parts.next().unwrap_or_default();
+        for part in parts {
+            m.iter_mut().zip(part).for_each(|(a, b)| *a = *a + b);
+        }
+        m
+    } else {
+        sums(
+            0..tile_rows,
+            super::products::parallelism(s.k, s.c, per_block * tw),
+        )
+    };
+    untransform_weight_grad(&m, s.k * s.c, m_stride)
+}
+
+/// dW = Gᵀ·M·G for every channel pair: Gᵀ's rows are (1, ½, ½, 0), (0, ½, −½, 0), (0, ½, ½, 1).
+fn untransform_weight_grad<T: Float>(m: &[T], pairs: usize, stride: usize) -> Vec<T> {
+    let half = T::from(0.5).unwrap();
+    let gt = |a: T, b: T, c: T, d: T| [a + (b + c) * half, (b - c) * half, (b + c) * half + d];
+    let mut dw = vec![T::zero(); pairs * 9];
+    for (pair, out) in dw.chunks_exact_mut(9).enumerate() {
+        let at = |xi: usize| m[xi * stride + pair];
+        // Gᵀ·M: column j of M (rows i = 0..4 are ξ = 4i + j) to three rows.
+        let cols: [[T; 3]; 4] = std::array::from_fn(|j| gt(at(j), at(4 + j), at(8 + j), at(12 + j)));
+        // (Gᵀ·M)·G along each of the three rows.
+        for a in 0..3 {
+            let row = gt(cols[0][a], cols[1][a], cols[2][a], cols[3][a]);
+            out[a * 3..a * 3 + 3].copy_from_slice(&row);
+        }
+    }
+    dw
+}
+
+crate::avx2_dispatch!(
+    /// P = A·e·Aᵀ for the 2×2 tiles of dy in tile rows `r0..r1`, as 16 matrices (K × tiles)
+    /// `stride` apart; A's rows are (1, 0), (1, 1), (1, −1), (0, −1). Output rows and columns
+    /// past the image (odd sizes) count as zeros.
+    fn transform_grad_output<T: Float>(
+        dy: &[T],
+        s: &Sizes,
+        r0: usize,
+        r1: usize,
+        tw: usize,
+        stride: usize,
+        p: &mut [T],
+    ) => transform_grad_output_loops
+);
+
+#[inline(always)]
+fn transform_grad_output_loops<T: Float>(
+    dy: &[T],
+    s: &Sizes,
+    r0: usize,
+    r1: usize,
+    tw: usize,
+    stride: usize,
+    p: &mut [T],
+) {
+    let th = s.h.div_ceil(2);
+    let tb = (r1 - r0) * tw;
+    // The tile row's two image rows, zero past the image on the right (and below, if odd).
+    let mut y = vec![T::zero(); 2 * 2 * tw];
+    let mut a = vec![T::zero(); 2 * tw];
+    let (mut even, mut odd) = (vec![T::zero(); tw], vec![T::zero(); tw]);
+    // Channels outermost, as in transform_input.
+    for ki in 0..s.k {
+        for r in r0..r1 {
+            let (ni, ty) = (r / th, r % th);
+            let t0 = (r - r0) * tw;
+            let plane = &dy[(ni * s.k + ki) * s.h * s.w..(ni * s.k + ki + 1) * s.h * s.w];
+            for i in 0..2 {
+                let row = &mut y[i * 2 * tw..(i + 1) * 2 * tw];
+                let oy = 2 * ty + i;
+                if oy < s.h {
+                    row[..s.w].copy_from_slice(&plane[oy * s.w..(oy + 1) * s.w]);
+                    row[s.w..].fill(T::zero());
+                } else {
+                    row.fill(T::zero());
+                }
+            }
+            let (y0, y1) = y.split_at(2 * tw);
+            for i in 0..4 {
+                // A·e down the columns: row i of (y0, y0 + y1, y0 − y1, −y1), whole rows at once.
+                for ((a, &u), &v) in a.iter_mut().zip(y0).zip(y1) {
+                    *a = match i {
+                        0 => u,
+                        1 => u + v,
+                        2 => u - v,
+                        _ => T::zero() - v,
+                    };
+                }
+                for tx in 0..tw {
+                    even[tx] = a[2 * tx];
+                    odd[tx] = a[2 * tx + 1];
+                }
+                // ·Aᵀ along the row pairs its even and odd pixels the same way.
+                let row = |j: usize| ((i * 4 + j) * stride + ki * tb + t0)..;
+                let [p0, p1, p2, p3] = four_rows(p, [row(0), row(1), row(2), row(3)], tw);
+                for tx in 0..tw {
+                    p0[tx] = even[tx];
+                    p1[tx] = even[tx] + odd[tx];
+                    p2[tx] = even[tx] - odd[tx];
+                    p3[tx] = T::zero() - odd[tx];
+                }
+            }
+        }
+    }
+}
+
 crate::avx2_dispatch!(
     /// V = Bᵀ·d·B for the tiles of tile rows `r0..r1` (a tile row is one (sample, ty)), as 16
     /// matrices (C × tiles) `stride` apart. Rows outside the image and the one-pixel border are
@@ -257,9 +428,12 @@ fn transform_input_loops<T: Float>(
     let mut rows = vec![T::zero(); 4 * pw];
     let mut e = vec![T::zero(); 4 * pw];
     let (mut even, mut odd) = (vec![T::zero(); tw + 1], vec![T::zero(); tw + 1]);
-    for r in r0..r1 {
-        let (ni, ty) = (r / th, r % th);
-        for ci in 0..s.c {
+    // Channels outermost: consecutive tile rows of one channel fill each of the 16 matrices'
+    // runs in order (tile rows outermost wrote 16 · C runs a block's width apart, and 4 KiB
+    // strides evicted each other).
+    for ci in 0..s.c {
+        for r in r0..r1 {
+            let (ni, ty) = (r / th, r % th);
             let plane = &x[(ni * s.c + ci) * s.h * s.w..(ni * s.c + ci + 1) * s.h * s.w];
             for i in 0..4 {
                 let row = &mut rows[i * pw..(i + 1) * pw];
