@@ -505,3 +505,61 @@ fn the_reader_sees_what_it_checks() {
         ["crate::a::b", "crate::a::c::d", "crate::a::c::e"]
     );
 }
+
+/// One-argument `.set(…)` calls (candle's `Var::set`, which overwrites a tensor in place) in
+/// `module`'s code, as "receiver.set(argument)"; `Cell::set` on the names in `cells` is allowed.
+fn in_place_sets(code: &str, cells: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices(".set(") {
+        let args = &code[at + 5..];
+        let (mut depth, mut commas, mut end) = (0usize, 0usize, args.len());
+        for (i, c) in args.char_indices() {
+            match c {
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' if depth == 0 => {
+                    end = i;
+                    break;
+                }
+                ')' | ']' | '}' => depth -= 1,
+                ',' if depth == 0 => commas += 1,
+                _ => {}
+            }
+        }
+        let receiver: String = code[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        if commas == 0 && !cells.contains(&receiver.as_str()) {
+            found.push(format!("{receiver}.set({})", args[..end].trim()));
+        }
+    }
+    found
+}
+
+#[test]
+fn weights_change_in_place_only_through_assign() {
+    // Convolutions keep their kernels' Winograd transforms while the weights stay as they are;
+    // `tensor::assign` is the one place that overwrites a variable and tells them. A `Var::set`
+    // anywhere else would leave a stale transform in use.
+    let krate = Crate::read();
+    let mut wrong = Vec::new();
+    for (m, s) in &krate.sources {
+        if m == "tensor" {
+            continue;
+        }
+        for call in in_place_sets(&s.code, &["CONTAINED"]) {
+            wrong.push(format!("{m}: {call} (use crate::tensor::assign)"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // The scan finds what it looks for.
+    assert_eq!(
+        in_place_sets("v.var.set(&(a - b)?)?; o.set(k, &v); C.set(x);", &["C"]),
+        ["v.var.set(&(a - b)?)"]
+    );
+    assert!(!in_place_sets(&krate.sources["tensor"].code, &[]).is_empty());
+}

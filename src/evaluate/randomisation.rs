@@ -62,7 +62,7 @@ impl Cascade {
     /// The working copy back to the trained weights.
     fn reset(&self) -> Result<()> {
         for (e, t) in self.work.params.entries.iter().zip(&self.trained) {
-            e.var.set(t)?;
+            crate::tensor::assign(&e.var, t)?;
         }
         Ok(())
     }
@@ -95,7 +95,7 @@ impl Cascade {
                 }
             };
             let t = Tensor::from_vec(values, var.dims(), var.device())?.to_dtype(var.dtype())?;
-            var.set(&t)?;
+            crate::tensor::assign(var, &t)?;
         }
         Ok(())
     }

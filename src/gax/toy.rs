@@ -53,7 +53,7 @@ pub fn toy2d(theta: f64, a: [f64; 2], opts: &ToyOptions) -> Result<Toy> {
         let delta = (ab.get(0)? - ab.get(1)?)?;
         let grads = delta.backward()?;
         let g = grads.get(w.as_tensor()).expect("Δ depends on w");
-        w.set(&(w.as_tensor() + (g * step)?)?)?;
+        crate::tensor::assign(&w, &(w.as_tensor() + (g * step)?)?)?;
     }
     let wv = w.as_tensor().to_vec1::<f64>()?;
     let h = [wv[0] * x[0], wv[1] * x[1]];

@@ -542,10 +542,10 @@ pub fn batch_norm(
         let var_c = (var_c * (n as f64 / (n.max(2) - 1) as f64))?;
         let rm = ((p.running_mean.as_tensor() * (1.0 - m))? + (mean_c * m)?)?;
         let rv = ((p.running_var.as_tensor() * (1.0 - m))? + (var_c * m)?)?;
-        p.running_mean.set(&rm)?;
-        p.running_var.set(&rv)?;
+        crate::tensor::assign(p.running_mean, &rm)?;
+        crate::tensor::assign(p.running_var, &rv)?;
         if let Some(t) = p.batches_tracked {
-            t.set(&(t.as_tensor() + 1.0)?)?;
+            crate::tensor::assign(t, &(t.as_tensor() + 1.0)?)?;
         }
         Ok(y)
     } else if pass.grad_params {

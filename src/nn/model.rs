@@ -280,7 +280,7 @@ impl Model {
                     ParamKind::Counter => t.to_dtype(DType::I64)?,
                     _ => t.to_dtype(self.dtype)?,
                 };
-                e.var.set(&t)?;
+                crate::tensor::assign(&e.var, &t)?;
             }
         }
         Ok(LoadReport {

@@ -80,7 +80,7 @@ impl Adam {
             let bc2 = Tensor::new(bc2_sqrt, s.v.device())?.to_dtype(s.v.dtype())?;
             let denom = (s.v.sqrt()?.broadcast_div(&bc2)? + c.eps)?;
             let update = (s.m.broadcast_div(&denom)? * (c.lr / bc1))?;
-            s.var.set(&(s.var.as_tensor() - update)?)?;
+            crate::tensor::assign(&s.var, &(s.var.as_tensor() - update)?)?;
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ use super::winograd;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
 use rayon::prelude::*;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug)]
 struct Dims {
@@ -444,9 +445,15 @@ fn add_into_loop<T: Float>(dst: &mut [T], src: &[T]) {
     }
 }
 
-fn forward<T: Float + Send + Sync + 'static>(x: &[T], w: &[T], d: &Dims, g: &ConvGeom) -> Vec<T> {
+fn forward<T: Float + Send + Sync + 'static>(
+    x: &[T],
+    w: &[T],
+    weight: Option<&winograd::kept::Weight>,
+    d: &Dims,
+    g: &ConvGeom,
+) -> Vec<T> {
     if let Some(s) = g.winograd(d) {
-        return winograd::conv3x3(x, winograd::Kernel::Forward(w), &s);
+        return winograd::conv3x3(x, winograd::Kernel::Forward(w, weight), &s);
     }
     let (oh, ow) = (d.oh, d.ow);
     let mut out = vec![T::zero(); d.n * d.k * oh * ow];
@@ -558,6 +565,7 @@ fn per_sample<T: Float + Send + Sync>(
 
 fn grad_input<T: Float + Send + Sync + 'static>(
     w: &[T],
+    weight: Option<&winograd::kept::Weight>,
     dy: &[T],
     d: &Dims,
     g: &ConvGeom,
@@ -568,7 +576,7 @@ fn grad_input<T: Float + Send + Sync + 'static>(
             k: d.c,
             ..s
         };
-        return winograd::conv3x3(dy, winograd::Kernel::Flipped(w), &back);
+        return winograd::conv3x3(dy, winograd::Kernel::Flipped(w, weight), &back);
     }
     let (oh, ow) = (d.oh, d.ow);
     let mut dx = vec![T::zero(); d.n * d.c * d.h * d.w];
@@ -743,7 +751,9 @@ fn grad_weight<T: Float + Send + Sync + 'static>(
     dw
 }
 
-struct Conv2dOp(ConvGeom);
+/// The geometry, and the weight's id where it is a tensor that may be met again (for Winograd's
+/// kept kernel transforms).
+struct Conv2dOp(ConvGeom, Option<Arc<winograd::kept::Weight>>);
 
 impl CustomOp2 for Conv2dOp {
     fn name(&self) -> &'static str {
@@ -760,7 +770,13 @@ impl CustomOp2 for Conv2dOp {
         let d = self
             .0
             .dims(dims4(l1, "conv2d")?, dims4(l2, "conv2d weight")?)?;
-        let out = crate::with_float2!(s1, l1, s2, l2, "conv2d", |x, w| forward(x, w, &d, &self.0));
+        let out = crate::with_float2!(s1, l1, s2, l2, "conv2d", |x, w| forward(
+            x,
+            w,
+            self.1.as_deref(),
+            &d,
+            &self.0
+        ));
         Ok((out, Shape::from((d.n, d.k, d.oh, d.ow))))
     }
 
@@ -773,7 +789,7 @@ impl CustomOp2 for Conv2dOp {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         let dx = if x.track_op() {
-            Some(w.apply_op2_no_bwd(&grad, &InputGrad(self.0, x.dims().to_vec()))?)
+            Some(w.apply_op2_no_bwd(&grad, &InputGrad(self.0, x.dims().to_vec(), self.1.clone()))?)
         } else {
             None
         };
@@ -787,7 +803,7 @@ impl CustomOp2 for Conv2dOp {
 }
 
 /// (weight, grad) → input gradient of the given shape.
-struct InputGrad(ConvGeom, Vec<usize>);
+struct InputGrad(ConvGeom, Vec<usize>, Option<Arc<winograd::kept::Weight>>);
 
 impl CustomOp2 for InputGrad {
     fn name(&self) -> &'static str {
@@ -808,7 +824,11 @@ impl CustomOp2 for InputGrad {
             .map_err(|_| candle_core::Error::Msg("conv2d: bad input shape".into()))?;
         let d = self.0.dims(x, dims4(l1, "conv2d weight")?)?;
         let out = crate::with_float2!(s1, l1, s2, l2, "conv2d backward", |w, dy| grad_input(
-            w, dy, &d, &self.0
+            w,
+            self.2.as_deref(),
+            dy,
+            &d,
+            &self.0
         ));
         Ok((out, Shape::from(self.1.clone())))
     }
@@ -932,7 +952,7 @@ impl CustomOp2 for ConvTranspose2dOp {
             dims4(l2, "conv_transpose2d weight")?,
         )?;
         let out = crate::with_float2!(s1, l1, s2, l2, "conv_transpose2d", |x, w| grad_input(
-            w, x, &d, &g
+            w, None, x, &d, &g
         ));
         Ok((out, Shape::from((d.n, d.c, d.h, d.w))))
     }
@@ -952,7 +972,7 @@ impl CustomOp2 for ConvTranspose2dOp {
         };
         // d/dx: the convolution of the output gradient by the same kernel.
         let dx = if x.track_op() {
-            Some(grad.apply_op2_no_bwd(w, &Conv2dOp(geom))?)
+            Some(grad.apply_op2_no_bwd(w, &Conv2dOp(geom, None))?)
         } else {
             None
         };
@@ -1011,7 +1031,9 @@ pub fn conv2d(x: &Tensor, w: &Tensor, geom: ConvGeom) -> Result<Tensor> {
     if super::portable::enabled(x) {
         return super::portable::conv2d(x, w, geom);
     }
-    x.contiguous()?.apply_op2(&w.contiguous()?, Conv2dOp(geom))
+    let w = w.contiguous()?;
+    let weight = Arc::new(winograd::kept::Weight::of(&w));
+    x.contiguous()?.apply_op2(&w, Conv2dOp(geom, Some(weight)))
 }
 
 #[cfg(test)]
@@ -1170,5 +1192,46 @@ mod tests {
             .unwrap();
         let theirs = padded.conv2d(&w, 0, 2, 1, 1).unwrap();
         assert!(max_diff(&ours, &theirs) < 1e-12);
+    }
+
+    /// A deep layer at a small batch keeps its kernel's Winograd transform between passes; the
+    /// kept transform serves the forward and the input gradient, and is dropped when the weight
+    /// is overwritten in place (a stale one would give the old weights' outputs).
+    #[test]
+    fn kept_kernel_transforms_follow_the_weights() {
+        let geom = ConvGeom {
+            stride: 1,
+            pad: (1, 1, 1, 1),
+            groups: 1,
+        };
+        let var = candle_core::Var::from_tensor(&rand(&[64, 16, 3, 3], 7)).unwrap();
+        let x = candle_core::Var::from_tensor(&rand(&[1, 16, 5, 4], 8)).unwrap();
+        let d = geom.dims([1, 16, 5, 4], [64, 16, 3, 3]).unwrap();
+        assert!(geom.winograd(&d).is_some());
+        let gy = rand(&[1, 64, 5, 4], 9);
+        for round in 0..3 {
+            // Each pass hands the weight out as a fresh detached tensor, as a model's pass does.
+            for _ in 0..2 {
+                let w = var.as_tensor().detach();
+                let ours = conv2d(x.as_tensor(), &w, geom).unwrap();
+                let theirs = x.as_tensor().conv2d(&w, 1, 1, 1, 1).unwrap();
+                assert!(max_diff(&ours, &theirs) < 1e-10, "round {round}: values");
+                let dx = (&ours * &gy)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                let dx_theirs = (&theirs * &gy)
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .backward()
+                    .unwrap();
+                let (a, b) = (dx.get(&x).unwrap(), dx_theirs.get(&x).unwrap());
+                assert!(max_diff(a, b) < 1e-9, "round {round}: input gradient");
+            }
+            crate::tensor::assign(&var, &rand(&[64, 16, 3, 3], 10 + round)).unwrap();
+        }
     }
 }

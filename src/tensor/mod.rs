@@ -14,6 +14,15 @@ pub mod random;
 pub mod resize;
 pub mod shape;
 pub mod simd;
+mod winograd;
+
+/// Overwrites a weight (or any variable) in place. The one place that does: convolutions keep
+/// their kernels' Winograd transforms between calls, and this tells them every kept one is stale.
+pub fn assign(var: &candle_core::Var, value: &candle_core::Tensor) -> candle_core::Result<()> {
+    var.set(value)?;
+    winograd::kept::weights_changed();
+    Ok(())
+}
+
 #[cfg(test)]
 pub mod testing;
-mod winograd;

@@ -42,30 +42,33 @@ fn matrix_stride(len: usize) -> usize {
 
 /// The kernel of a Winograd convolution: the layer's weight (K, C, 3, 3) as it is, or — for the
 /// input gradient, dx = conv(dy, ·) at stride 1 and padding 1 — flipped in space with its channel
-/// axes swapped, read in place (never copied).
+/// axes swapped. Both are read from the one transform U of the weight as it is: flipping g in
+/// space reverses G's rows 0 and 3 (G·J = P·G), so the flipped kernel's transform is U with the
+/// tile positions 0 and 3 exchanged along both axes ([`FLIPPED`]), each matrix read transposed.
+/// The [`kept::Weight`] names the weight so its transform can be kept (None: made afresh).
 #[derive(Clone, Copy)]
 pub(super) enum Kernel<'a, T> {
-    Forward(&'a [T]),
-    Flipped(&'a [T]),
+    Forward(&'a [T], Option<&'a kept::Weight>),
+    Flipped(&'a [T], Option<&'a kept::Weight>),
 }
 
-impl<T: Copy> Kernel<'_, T> {
-    /// The 3×3 taps from input channel `i` to output channel `o` of a convolution with `k`
-    /// output channels and `c` input channels.
-    fn taps(&self, o: usize, i: usize, k: usize, c: usize) -> [T; 9] {
-        match *self {
-            Kernel::Forward(w) => std::array::from_fn(|t| w[(o * c + i) * 9 + t]),
-            // The layer's weight is (c, k, 3, 3) here: input channel i was its output channel.
-            Kernel::Flipped(w) => std::array::from_fn(|t| w[(i * k + o) * 9 + (8 - t)]),
-        }
+/// The tile position of the flipped kernel's transform that position ξ = 4i + j of U holds.
+const FLIPPED: [usize; 16] = {
+    const SWAP: [usize; 4] = [3, 1, 2, 0];
+    let mut f = [0; 16];
+    let mut xi = 0;
+    while xi < 16 {
+        f[xi] = 4 * SWAP[xi / 4] + SWAP[xi % 4];
+        xi += 1;
     }
-}
+    f
+};
 
-/// U = G·g·Gᵀ for every (output, input) channel pair, laid out as 16 matrices (K × C), one per
-/// tile position, `matrix_stride(k · c)` apart. Made on every call (the weights may have changed
-/// since the last), so it has to be cheap: 16 input channels at a time as vectors, each of the
-/// 16 results written as one run of 16, and output channels split over the threads.
-fn transform_kernel<T: Float + Send + Sync>(w: Kernel<'_, T>, k: usize, c: usize) -> Vec<T> {
+/// U = G·g·Gᵀ for every (output, input) channel pair of a weight (K, C, 3, 3), laid out as 16
+/// matrices (K × C), one per tile position, `matrix_stride(k · c)` apart. Made on every call
+/// unless [`kept`] holds it, so it has to be cheap: 16 input channels at a time as vectors, each
+/// of the 16 results written as one run of 16, and output channels split over the threads.
+fn transform_kernel<T: Float + Send + Sync>(w: &[T], k: usize, c: usize) -> Vec<T> {
     const LANES: usize = 16;
     let half = T::from(0.5).unwrap();
     let stride = matrix_stride(k * c);
@@ -82,16 +85,18 @@ fn transform_kernel<T: Float + Send + Sync>(w: Kernel<'_, T>, k: usize, c: usize
         }
         out
     };
-    // Input channels outermost: a flipped kernel's rows for these 16 channels stay in cache
-    // while the output channels run.
+    // Input channels outermost: the rows for these 16 channels stay in cache while the output
+    // channels run.
     let rows = |ko: std::ops::Range<usize>| {
         let mut taps = [[T::zero(); LANES]; 9];
         for c0 in (0..c).step_by(LANES) {
             let lanes = LANES.min(c - c0);
             for ki in ko.clone() {
                 for (l, ci) in (c0..c0 + lanes).enumerate() {
-                    let g = w.taps(ki, ci, k, c);
-                    for (t, v) in g.into_iter().enumerate() {
+                    for (t, &v) in w[(ki * c + ci) * 9..(ki * c + ci + 1) * 9]
+                        .iter()
+                        .enumerate()
+                    {
                         taps[t][l] = v;
                     }
                 }
@@ -144,6 +149,115 @@ fn transform_kernel<T: Float + Send + Sync>(w: Kernel<'_, T>, k: usize, c: usize
     u
 }
 
+/// Transformed kernels kept between calls while the weights stay as they are: an attribution
+/// runs the same convolutions forward, backward and forward again (x + h), GAX a hundred times
+/// over one image, and on a deep layer at a small batch transforming its kernel costs more than
+/// convolving with it. A weight is known by where its values lie (every pass hands a model's
+/// weights out as fresh, detached tensors over the same storage); an entry holds the weight, so
+/// that place cannot be reused for other values while it is kept. Weights change in place only
+/// through [`super::assign`], which calls [`weights_changed`]: the whole store is then dropped.
+/// Bounded in bytes; the oldest entries go first.
+pub(super) mod kept {
+    use candle_core::Tensor;
+    use std::any::Any;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// At most this many bytes of transformed kernels (ResNet34's last two stages in f32 are
+    /// about 125 MiB).
+    const MAX_BYTES: usize = 256 << 20;
+
+    /// Bumped whenever any weight is overwritten in place.
+    static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+    /// A weight tensor, known by its storage, offset and shape.
+    pub struct Weight {
+        storage: usize,
+        offset: usize,
+        dims: Vec<usize>,
+        /// Keeps the storage alive (and its address taken) while the entry is kept.
+        _held: Tensor,
+    }
+
+    impl Weight {
+        /// Read outside any op: candle holds the storage's lock while an op runs.
+        pub fn of(w: &Tensor) -> Weight {
+            let (storage, layout) = w.storage_and_layout();
+            Weight {
+                storage: &*storage as *const candle_core::Storage as usize,
+                offset: layout.start_offset(),
+                dims: w.dims().to_vec(),
+                _held: w.clone(),
+            }
+        }
+
+        fn same(&self, other: &Weight) -> bool {
+            (self.storage, self.offset, &self.dims) == (other.storage, other.offset, &other.dims)
+        }
+
+        fn held(&self) -> Weight {
+            Weight {
+                storage: self.storage,
+                offset: self.offset,
+                dims: self.dims.clone(),
+                _held: self._held.clone(),
+            }
+        }
+    }
+
+    struct Store {
+        generation: u64,
+        bytes: usize,
+        /// Oldest first.
+        entries: Vec<(Weight, usize, Arc<dyn Any + Send + Sync>)>,
+    }
+
+    static STORE: Mutex<Store> = Mutex::new(Store {
+        generation: 0,
+        bytes: 0,
+        entries: Vec::new(),
+    });
+
+    /// Every kept transform is stale from now on.
+    pub fn weights_changed() {
+        GENERATION.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The transform of `weight`: the kept one, or `make`'s, kept for next time.
+    pub(in super::super) fn transformed<T: Send + Sync + 'static>(
+        weight: &Weight,
+        make: impl FnOnce() -> Vec<T>,
+    ) -> Arc<Vec<T>> {
+        let now = GENERATION.load(Ordering::SeqCst);
+        {
+            let mut store = STORE.lock().unwrap_or_else(|e| e.into_inner());
+            if store.generation != now {
+                *store = Store {
+                    generation: now,
+                    bytes: 0,
+                    entries: Vec::new(),
+                };
+            }
+            let hit = store.entries.iter().find(|e| e.0.same(weight));
+            if let Some(u) = hit.and_then(|e| e.2.clone().downcast::<Vec<T>>().ok()) {
+                return u;
+            }
+        }
+        let u = Arc::new(make());
+        let bytes = u.len() * std::mem::size_of::<T>();
+        let mut store = STORE.lock().unwrap_or_else(|e| e.into_inner());
+        if store.generation == now && bytes <= MAX_BYTES {
+            while store.bytes + bytes > MAX_BYTES {
+                let (_, b, _) = store.entries.remove(0);
+                store.bytes -= b;
+            }
+            store.bytes += bytes;
+            store.entries.push((weight.held(), bytes, u.clone()));
+        }
+        u
+    }
+}
+
 /// Tile rows per block, so that a block's 16 transformed input matrices hold about 2^18 values
 /// (they and the products stay in the outer caches), and no more than a thread's share.
 fn rows_per_block(s: &Sizes, tile_rows: usize, tw: usize, threads: usize) -> usize {
@@ -159,7 +273,19 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(
     s: &Sizes,
 ) -> Vec<T> {
     let (th, tw) = (s.h.div_ceil(2), s.w.div_ceil(2));
-    let u = transform_kernel(w, s.k, s.c);
+    // U of the weight as it is: (s.k × s.c) matrices forward, (s.c × s.k) for the flipped kernel.
+    let (values, weight, flipped, (wk, wc)) = match w {
+        Kernel::Forward(v, weight) => (v, weight, false, (s.k, s.c)),
+        Kernel::Flipped(v, weight) => (v, weight, true, (s.c, s.k)),
+    };
+    // Kept where transforming the kernel costs more than the tiles it meets: output channels
+    // beyond twice the tiles of the batch (a ResNet's last stages at small batches, GAX's single
+    // image), where every call would otherwise rewrite 16/9 of the weights for little gemm work.
+    let worth_keeping = s.k.max(s.c) >= 2 * s.n * th * tw;
+    let u = match weight.filter(|_| worth_keeping) {
+        Some(weight) => kept::transformed(weight, || transform_kernel(values, wk, wc)),
+        None => std::sync::Arc::new(transform_kernel(values, wk, wc)),
+    };
     // Not zeroed first: the blocks write every output value (transform_output), on their threads.
     let mut out = Vec::with_capacity(s.n * s.k * s.h * s.w);
     let tile_rows = s.n * th;
@@ -188,12 +314,13 @@ pub(super) fn conv3x3<T: Float + Send + Sync + 'static>(
         let tb = (r1 - r0) * tw;
         transform_input(x, s, r0, r1, tw, v_stride, v);
         for xi in 0..16 {
+            let ux = if flipped { FLIPPED[xi] } else { xi };
             super::products::matmul_strided(
                 s.k,
                 tb,
                 s.c,
-                &u[xi * u_stride..xi * u_stride + s.k * s.c],
-                false,
+                &u[ux * u_stride..ux * u_stride + s.k * s.c],
+                flipped,
                 &v[xi * v_stride..xi * v_stride + s.c * tb],
                 tb,
                 &mut m[xi * m_stride..xi * m_stride + s.k * tb],
@@ -310,7 +437,8 @@ fn untransform_weight_grad<T: Float>(m: &[T], pairs: usize, stride: usize) -> Ve
     for (pair, out) in dw.chunks_exact_mut(9).enumerate() {
         let at = |xi: usize| m[xi * stride + pair];
         // Gᵀ·M: column j of M (rows i = 0..4 are ξ = 4i + j) to three rows.
-        let cols: [[T; 3]; 4] = std::array::from_fn(|j| gt(at(j), at(4 + j), at(8 + j), at(12 + j)));
+        let cols: [[T; 3]; 4] =
+            std::array::from_fn(|j| gt(at(j), at(4 + j), at(8 + j), at(12 + j)));
         // (Gᵀ·M)·G along each of the three rows.
         for a in 0..3 {
             let row = gt(cols[0][a], cols[1][a], cols[2][a], cols[3][a]);
