@@ -92,11 +92,17 @@ impl ConvGeom {
     }
 
     /// Small outputs (1-D convolutions on tabular rows) run as one product over the whole batch:
-    /// per-sample products of a few hundred elements cost more in calls than in arithmetic.
+    /// per-sample products of a few hundred elements cost more in calls than in arithmetic. Not
+    /// on several threads where each sample's product is sizeable (a ResNet's stride-2 layers):
+    /// the batched product gathers its columns on one thread, shares of the samples run side by
+    /// side.
     fn batched(&self, d: &Dims) -> bool {
+        let rows = d.c / self.groups.max(1) * d.kh * d.kw;
+        let per_sample = d.k * rows * d.oh * d.ow;
         self.groups == 1
             && d.oh * d.ow <= 1024
-            && (d.c * d.kh * d.kw) * d.n * d.oh * d.ow <= 1 << 24
+            && rows * d.n * d.oh * d.ow <= 1 << 24
+            && (per_sample <= 1 << 20 || crate::threads::current() < 2)
     }
 }
 
