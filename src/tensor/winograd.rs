@@ -619,7 +619,8 @@ fn four_rows<T>(v: &mut [T], at: [std::ops::RangeFrom<usize>; 4], len: usize) ->
 }
 
 /// Y = Aᵀ·m·A for the tiles of tile rows `r0..r1`, written into the output (the last row or
-/// column of a tile is dropped where the image's size is odd).
+/// column of a tile is dropped where the image's size is odd). Channels outermost, as in
+/// transform_input: each of the 16 matrices is read in order.
 ///
 /// # Safety
 /// `out` must point to the (N, K, H, W) output; only the rows of tile rows `r0..r1` are written.
@@ -636,28 +637,17 @@ unsafe fn transform_output<T: Float>(
     let tb = (r1 - r0) * tw;
     let mut rows = vec![T::zero(); 8 * tw];
     let mut pair = vec![T::zero(); 2 * 2 * tw];
-    let mut tile_row = vec![T::zero(); s.k * 2 * s.w];
-    for r in r0..r1 {
-        let (ni, ty) = (r / th, r % th);
-        let t0 = (r - r0) * tw;
-        untransform_tile_row(
-            m,
-            s,
-            (tb, stride),
-            t0,
-            tw,
-            &mut rows,
-            &mut pair,
-            &mut tile_row,
-        );
-        for ki in 0..s.k {
+    for ki in 0..s.k {
+        for r in r0..r1 {
+            let (ni, ty) = (r / th, r % th);
+            untransform_tile(m, stride, ki * tb + (r - r0) * tw, tw, &mut rows, &mut pair);
             for i in 0..2 {
                 let oy = 2 * ty + i;
                 if oy >= s.h {
                     break;
                 }
                 let start = ((ni * s.k + ki) * s.h + oy) * s.w;
-                let src = &tile_row[(ki * 2 + i) * s.w..(ki * 2 + i + 1) * s.w];
+                let src = &pair[i * 2 * tw..i * 2 * tw + s.w];
                 // SAFETY: row `oy` of (ni, ki) belongs to tile row r, which this block owns; the
                 // output may not be initialised yet, so it is written through the pointer.
                 unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), out.get().add(start), s.w) };
@@ -667,54 +657,46 @@ unsafe fn transform_output<T: Float>(
 }
 
 crate::avx2_dispatch!(
-    /// One tile row's output, every output channel: two image rows per channel in `tile_row`.
-    #[allow(clippy::too_many_arguments)]
-    fn untransform_tile_row<T: Float>(
+    /// One channel's tiles of one tile row (the `tw` values from `at` in each of the 16
+    /// matrices `stride` apart): its two output rows, even and odd pixels interleaved, in `pair`.
+    fn untransform_tile<T: Float>(
         m: &[T],
-        s: &Sizes,
-        tiles_stride: (usize, usize),
-        t0: usize,
+        stride: usize,
+        at: usize,
         tw: usize,
         rows: &mut [T],
         pair: &mut [T],
-        tile_row: &mut [T],
-    ) => untransform_tile_row_loops
+    ) => untransform_tile_loops
 );
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn untransform_tile_row_loops<T: Float>(
+fn untransform_tile_loops<T: Float>(
     m: &[T],
-    s: &Sizes,
-    (tb, stride): (usize, usize),
-    t0: usize,
+    stride: usize,
+    at: usize,
     tw: usize,
     rows: &mut [T],
     pair: &mut [T],
-    tile_row: &mut [T],
 ) {
-    for ki in 0..s.k {
-        let m_row = |xi: usize| &m[xi * stride + ki * tb + t0..xi * stride + ki * tb + t0 + tw];
-        // Aᵀ·m: two rows of four, each a contiguous run over the tiles.
-        for j in 0..4 {
-            let (m0, m1, m2, m3) = (m_row(j), m_row(4 + j), m_row(8 + j), m_row(12 + j));
-            let (a0, a1) = rows.split_at_mut(4 * tw);
-            let (a0, a1) = (&mut a0[j * tw..(j + 1) * tw], &mut a1[j * tw..(j + 1) * tw]);
-            for tx in 0..tw {
-                a0[tx] = m0[tx] + m1[tx] + m2[tx];
-                a1[tx] = m1[tx] - m2[tx] - m3[tx];
-            }
+    let m_row = |xi: usize| &m[xi * stride + at..xi * stride + at + tw];
+    // Aᵀ·m: two rows of four, each a contiguous run over the tiles.
+    for j in 0..4 {
+        let (m0, m1, m2, m3) = (m_row(j), m_row(4 + j), m_row(8 + j), m_row(12 + j));
+        let (a0, a1) = rows.split_at_mut(4 * tw);
+        let (a0, a1) = (&mut a0[j * tw..(j + 1) * tw], &mut a1[j * tw..(j + 1) * tw]);
+        for tx in 0..tw {
+            a0[tx] = m0[tx] + m1[tx] + m2[tx];
+            a1[tx] = m1[tx] - m2[tx] - m3[tx];
         }
-        // ·A: the output row's even and odd pixels.
-        for i in 0..2 {
-            let a = |j: usize| &rows[(i * 4 + j) * tw..(i * 4 + j + 1) * tw];
-            let (c0, c1, c2, c3) = (a(0), a(1), a(2), a(3));
-            let out_row = &mut pair[i * 2 * tw..(i + 1) * 2 * tw];
-            for tx in 0..tw {
-                out_row[2 * tx] = c0[tx] + c1[tx] + c2[tx];
-                out_row[2 * tx + 1] = c1[tx] - c2[tx] - c3[tx];
-            }
-            tile_row[(ki * 2 + i) * s.w..(ki * 2 + i + 1) * s.w].copy_from_slice(&out_row[..s.w]);
+    }
+    // ·A: the output row's even and odd pixels.
+    for i in 0..2 {
+        let a = |j: usize| &rows[(i * 4 + j) * tw..(i * 4 + j + 1) * tw];
+        let (c0, c1, c2, c3) = (a(0), a(1), a(2), a(3));
+        let out_row = &mut pair[i * 2 * tw..(i + 1) * 2 * tw];
+        for tx in 0..tw {
+            out_row[2 * tx] = c0[tx] + c1[tx] + c2[tx];
+            out_row[2 * tx + 1] = c1[tx] - c2[tx] - c3[tx];
         }
     }
 }
