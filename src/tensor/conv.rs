@@ -472,20 +472,17 @@ fn forward<T: Float + Send + Sync + 'static>(
     let rows = cg * d.kh * d.kw;
     let p = oh * ow;
     if g.pointwise(d) {
-        for n in 0..d.n {
-            let xs = &x[n * d.c * p..(n + 1) * d.c * p];
-            matmul(
-                d.k,
-                p,
-                d.c,
-                w,
-                false,
-                xs,
-                false,
-                &mut out[n * d.k * p..(n + 1) * d.k * p],
-                false,
-            );
-        }
+        // One product per sample (samples side by side on several threads).
+        per_sample(
+            &mut out,
+            d.k * p,
+            0,
+            parallelism(d.k, p, d.c),
+            |n, dst, _, par| {
+                let xs = &x[n * d.c * p..(n + 1) * d.c * p];
+                matmul_on(d.k, p, d.c, w, false, xs, false, dst, false, par);
+            },
+        );
         return out;
     }
     if g.batched(d) {
@@ -595,20 +592,16 @@ fn grad_input<T: Float + Send + Sync + 'static>(
     let rows = cg * d.kh * d.kw;
     let p = oh * ow;
     if g.pointwise(d) {
-        for n in 0..d.n {
-            let dys = &dy[n * d.k * p..(n + 1) * d.k * p];
-            matmul(
-                d.c,
-                p,
-                d.k,
-                w,
-                true,
-                dys,
-                false,
-                &mut dx[n * d.c * p..(n + 1) * d.c * p],
-                false,
-            );
-        }
+        per_sample(
+            &mut dx,
+            d.c * p,
+            0,
+            parallelism(d.c, p, d.k),
+            |n, dst, _, par| {
+                let dys = &dy[n * d.k * p..(n + 1) * d.k * p];
+                matmul_on(d.c, p, d.k, w, true, dys, false, dst, false, par);
+            },
+        );
         return dx;
     }
     if g.batched(d) {

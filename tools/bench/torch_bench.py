@@ -151,10 +151,22 @@ def resnet34():
     return formula(ResNet([3, 4, 6, 3], [64, 128, 256, 512], 1000))
 
 
-if args.export_onnx:
+def resnet50():
+    """torchvision's ResNet50 (Bottleneck blocks) with the formula weights: a model gaxsh has no
+    zoo entry for, so it reaches gaxsh only as ONNX (row (h)'s ResNet50 rows)."""
+    import torchvision
+    return formula(torchvision.models.resnet50(weights=None))
+
+
+def export_onnx(net, path):
     # What a user does (README "Your own model"): torch's default exporter, batch left dynamic.
-    torch.onnx.export(resnet34(), (torch.zeros(1, 3, 224, 224),), args.export_onnx,
+    torch.onnx.export(net, (torch.zeros(1, 3, 224, 224),), path,
                       dynamic_shapes={"x": {0: torch.export.Dim("batch")}})
+
+
+if args.export_onnx:
+    export_onnx(resnet34(), args.export_onnx)
+    export_onnx(resnet50(), str(Path(args.export_onnx).with_name("resnet50.onnx")))
     sys.exit(0)
 
 def live_bytes(net, x):
@@ -260,6 +272,14 @@ def wanted(tag):
 
 if wanted("h_resnet34_b8"):
     batch_rows("resnet34", res, formula_input((8, 3, 224, 224), 0.5).float().to(args.device), res.conv1)
+if wanted("h_resnet50_onnx_b8"):
+    # gaxsh reads the same model from the ONNX file --export-onnx wrote beside ResNet34's.
+    r50 = resnet50()
+    x8 = formula_input((8, 3, 224, 224), 0.5).float().to(args.device)
+    macs = forward_macs(r50, x8)
+    for m in ("Saliency", "InputXGradient"):
+        time_it(f"h_resnet50_onnx_b8_{m}", lambda m=m: ax(r50, x8, torch.arange(8) % 2, m),
+                flop=2 * macs * ax_passes(m))
 if wanted("h_alexnet_b8"):
     alex = formula(AlexNet(1000))
     batch_rows("alexnet", alex, formula_input((8, 3, 224, 224), 0.5).float().to(args.device), alex.features[0])

@@ -825,7 +825,9 @@ fn conv(
         },
     )?;
     let y = match inputs.opt_float(2, "B")? {
-        Some(bias) => y.broadcast_add(&bias.reshape((1, (), 1, 1))?)?,
+        // The zoo's convolutions add their bias the same way (one pass, no gradient for a bias
+        // attribution never asks about).
+        Some(bias) => crate::tensor::affine::add_channel_bias(&y, &bias.flatten_all()?)?,
         None => y,
     };
     f(if one_d { y.squeeze(2)? } else { y })
