@@ -1,5 +1,5 @@
-"""What the PyTorch pipelines of the benchmark (torch_drybean.py, torch_imagenet.py) share: the AX
-process's CO rows for one batch and method, the CO table as CSV, AUROC per method and mode with
+"""What the PyTorch pipelines of the benchmark (torch_drybean.py, torch_imagenet.py) share: the
+six-method AX sweep in batches, the AX process's CO rows for one batch and method, the CO table as CSV, AUROC per method and mode with
 the box plot, and GAX's CO trajectories with their plot."""
 import csv
 
@@ -33,6 +33,30 @@ def ax_rows(net, xb, yb, start, method, a, before):
         for i in range(len(yb)):
             rows.append((method, mode, start + i, yb[i].item(), pred[i].item(), after[i].argmax().item(), co[i].item()))
     return rows
+
+
+def ax_sweep(net, x, y, batch, grad_cam):
+    """The paper's six methods over (x, y) in batches, targets from each batch's own forward pass:
+    the CO rows of every batch, method and mode. `grad_cam(xb, pred)` is the pipeline's Grad-CAM
+    heatmap at input shape (its layer, and how the layer's map reaches the input)."""
+    from captum.attr import DeepLift, Deconvolution, GuidedBackprop, InputXGradient, Saliency
+    methods = {
+        "Saliency": lambda xb, pred: Saliency(net).attribute(xb, target=pred, abs=False),  # signed
+        "InputXGradient": lambda xb, pred: InputXGradient(net).attribute(xb, target=pred),
+        "LayerGradCam": grad_cam,
+        "Deconvolution": lambda xb, pred: Deconvolution(net).attribute(xb, target=pred),
+        "GuidedBackprop": lambda xb, pred: GuidedBackprop(net).attribute(xb, target=pred),
+        "DeepLift": lambda xb, pred: DeepLift(net).attribute(xb, target=pred),
+    }
+    rows = []
+    for start in range(0, len(y), batch):
+        xb, yb = x[start:start + batch], y[start:start + batch]
+        with torch.no_grad():
+            before = net(xb)
+        pred = before.argmax(1)
+        for name, attribute in methods.items():
+            rows += ax_rows(net, xb, yb, start, name, attribute(xb, pred).detach(), before)
+    return rows, list(methods)
 
 
 def auroc(pos, neg):

@@ -18,9 +18,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
 from models import FpaNet  # noqa: E402
-from pipeline import ax_rows, gax_trajectories, write_and_summarise  # noqa: E402
-from captum.attr import (DeepLift, Deconvolution, GuidedBackprop, InputXGradient,  # noqa: E402
-                         LayerGradCam, Saliency)
+from pipeline import ax_sweep, gax_trajectories, write_and_summarise  # noqa: E402
+from captum.attr import LayerGradCam  # noqa: E402
 
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
@@ -57,30 +56,15 @@ torch.save(net.state_dict(), out / "drybean_fpa.pt")
 with torch.no_grad():
     print("test accuracy", (net(test_x).argmax(1) == test_y).float().mean().item())
 
-METHODS = {
-    "Saliency": lambda: Saliency(net),
-    "InputXGradient": lambda: InputXGradient(net),
-    "LayerGradCam": lambda: LayerGradCam(net, net.fpa.fconvs["0"]),
-    "Deconvolution": lambda: Deconvolution(net),
-    "GuidedBackprop": lambda: GuidedBackprop(net),
-    "DeepLift": lambda: DeepLift(net),
-}
-rows = []
-for start in range(0, len(test_y), 256):
-    xb, yb = test_x[start:start + 256], test_y[start:start + 256]
-    with torch.no_grad():
-        before = net(xb)
-    pred = before.argmax(1)
-    for name, make in METHODS.items():
-        m = make()
-        if name == "LayerGradCam":
-            a = m.attribute(xb, target=pred, attribute_to_layer_input=True).reshape(xb.shape)
-        elif name == "Saliency":
-            a = m.attribute(xb, target=pred, abs=False)  # signed, as the paper
-        else:
-            a = m.attribute(xb, target=pred)
-        rows += ax_rows(net, xb, yb, start, name, a.detach(), before)
-write_and_summarise(rows, METHODS, out)
+
+
+def grad_cam(xb, pred):
+    # At the first convolution's input, as gaxsh's default layer for this model.
+    return LayerGradCam(net, net.fpa.fconvs["0"]).attribute(xb, target=pred, attribute_to_layer_input=True).reshape(xb.shape)
+
+
+rows, methods = ax_sweep(net, test_x, test_y, 256, grad_cam)
+write_and_summarise(rows, methods, out)
 
 # GAX on the first 100 correctly predicted test rows: l_s = 1, |x| + eps denominators, 200 steps.
 with torch.no_grad():

@@ -22,9 +22,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
 from models import KerasMobileNetV1, keras_v1_state_dict  # noqa: E402
-from pipeline import ax_rows, gax_trajectories, write_and_summarise  # noqa: E402
-from captum.attr import (DeepLift, Deconvolution, GuidedBackprop, InputXGradient,  # noqa: E402
-                         LayerAttribution, LayerGradCam, Saliency)
+from pipeline import ax_sweep, gax_trajectories, write_and_summarise  # noqa: E402
+from captum.attr import LayerAttribution, LayerGradCam  # noqa: E402
 
 listing, out = Path(sys.argv[1]), Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
@@ -55,31 +54,15 @@ with torch.no_grad():
     pred_all = torch.cat([net(x[i:i + 16]).argmax(1) for i in range(0, len(y), 16)])
 print("top-1 accuracy", (pred_all == y).float().mean().item())
 
-METHODS = {
-    "Saliency": lambda: Saliency(net),
-    "InputXGradient": lambda: InputXGradient(net),
-    "LayerGradCam": lambda: LayerGradCam(net, net.conv1),
-    "Deconvolution": lambda: Deconvolution(net),
-    "GuidedBackprop": lambda: GuidedBackprop(net),
-    "DeepLift": lambda: DeepLift(net),
-}
-rows = []
-for start in range(0, len(y), 16):
-    xb, yb = x[start:start + 16], y[start:start + 16]
-    with torch.no_grad():
-        before = net(xb)
-    pred = before.argmax(1)
-    for name, make in METHODS.items():
-        m = make()
-        if name == "LayerGradCam":
-            a = m.attribute(xb, target=pred)
-            a = LayerAttribution.interpolate(a, (224, 224), interpolate_mode="bilinear").expand(xb.shape)
-        elif name == "Saliency":
-            a = m.attribute(xb, target=pred, abs=False)
-        else:
-            a = m.attribute(xb, target=pred)
-        rows += ax_rows(net, xb, yb, start, name, a.detach(), before)
-write_and_summarise(rows, METHODS, out)
+
+
+def grad_cam(xb, pred):
+    a = LayerGradCam(net, net.conv1).attribute(xb, target=pred)
+    return LayerAttribution.interpolate(a, (224, 224), interpolate_mode="bilinear").expand(xb.shape)
+
+
+rows, methods = ax_sweep(net, x, y, 16, grad_cam)
+write_and_summarise(rows, methods, out)
 
 # GAX without the bias term on the first 10 correctly predicted images.
 gax_trajectories(net, x[(pred_all == y).nonzero().flatten()[:10]], out, steps=100, ls=100.0, bias=False, target=48.0)
