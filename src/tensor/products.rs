@@ -68,8 +68,27 @@ pub(super) fn matmul_strided<T: Float + 'static>(
     gemm_strided(m, n, k, a, at, b, (b_rs, 1), c, c_rs, acc, par);
 }
 
-/// The one call into gemm: A (m×k, row-major or transposed), B with (row, column) strides, C
-/// with a row stride and contiguous columns.
+/// C += A·B with A's rows `a_rs` apart (its columns contiguous) and B read transposed from
+/// row-major storage of its n×k transpose: a weight gradient's dy·colᵀ over a band of output
+/// rows, dy's rows being whole planes apart.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn matmul_add_strided_a_bt<T: Float + 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    a_rs: usize,
+    b: &[T],
+    c: &mut [T],
+    par: gemm::Parallelism,
+) {
+    assert!(m == 0 || k == 0 || a.len() >= (m - 1) * a_rs + k);
+    assert!(b.len() >= n * k && c.len() >= m * n);
+    gemm_general(m, n, k, a, (a_rs, 1), b, (1, k), c, n, true, par);
+}
+
+/// A (m×k, row-major or transposed), B with (row, column) strides, C with a row stride and
+/// contiguous columns.
 #[allow(clippy::too_many_arguments)]
 fn gemm_strided<T: Float + 'static>(
     m: usize,
@@ -78,15 +97,34 @@ fn gemm_strided<T: Float + 'static>(
     a: &[T],
     at: bool,
     b: &[T],
+    b_strides: (usize, usize),
+    c: &mut [T],
+    c_rs: usize,
+    acc: bool,
+    par: gemm::Parallelism,
+) {
+    let a_strides = if at { (1, m) } else { (k, 1) };
+    gemm_general(m, n, k, a, a_strides, b, b_strides, c, c_rs, acc, par);
+}
+
+/// The one call into gemm: A and B with (row, column) strides, C with a row stride and
+/// contiguous columns.
+#[allow(clippy::too_many_arguments)]
+fn gemm_general<T: Float + 'static>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[T],
+    (a_rs, a_cs): (usize, usize),
+    b: &[T],
     (b_rs, b_cs): (usize, usize),
     c: &mut [T],
     c_rs: usize,
     acc: bool,
     par: gemm::Parallelism,
 ) {
-    let (a_rs, a_cs) = if at { (1, m as isize) } else { (k as isize, 1) };
-    // SAFETY: A holds m·k values; B and C are indexed within their strides, as the callers lay
-    // them out.
+    let (a_rs, a_cs) = (a_rs as isize, a_cs as isize);
+    // SAFETY: A, B and C are indexed within their strides, as the callers lay them out.
     unsafe {
         gemm::gemm(
             m,
