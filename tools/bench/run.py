@@ -10,7 +10,8 @@ rounds; each suite times every workload after a warm-up and reports the median o
 A workload's ratio is the median over rounds of (PyTorch time / gaxsh time) from the same round,
 so slow phases of a shared machine hit both sides alike. Then start-up time (e), the peak
 memory of the whole dry-bean pipeline (f), of a batch-32 ResNet34 AX pass (m), and the whole
-ImageNet script on ../shared's 1,300 validation images against tools/bench/torch_imagenet.py (n).
+ImageNet script on ../shared's 1,300 validation images against tools/bench/torch_imagenet.py (n),
+and the whole COVID script on the bundled chest X-rays against tools/bench/torch_covid.py (o).
 
 The roofline column credits each row with the multiply-adds of the passes it needs at least
 (counted by torch_bench.py's forward hooks over convolutions and linear layers) and sets the
@@ -133,6 +134,28 @@ def imagenet_pipeline():
     ])
 
 
+COVID_EPOCHS = 10
+
+
+def covid_pipeline():
+    """Row (o): the whole COVID script on the bundled chest X-ray sample (training cxc_multi_spa
+    for a fixed COVID_EPOCHS epochs, so both sides do the same work whatever accuracy their
+    initialisations reach; the AX sweep; GAX on 10 images) against tools/bench/torch_covid.py: one
+    thread each, two alternating runs each, their means."""
+    g, t = [], []
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(2):
+            g.append(peak([GAXSH, "scripts/covid.rhai", "--epochs", str(COVID_EPOCHS), "--stop_at", "1", "--out", f"{d}/g"]))
+            t.append(peak([sys.executable, "tools/bench/torch_covid.py", str(COVID_EPOCHS), f"{d}/t"], TORCH_ENV))
+    (g_time, g_mem), (t_time, t_mem) = (statistics.mean(s) for s in zip(*g)), (statistics.mean(s) for s in zip(*t))
+    return "\n".join([
+        f"| (o) the COVID pipeline on the bundled 300 chest X-rays at 256², cxc_multi_spa trained {COVID_EPOCHS} epochs "
+        f"(s, mean of two alternating runs, one thread): `scripts/covid.rhai --epochs {COVID_EPOCHS} --stop_at 1` vs "
+        f"`tools/bench/torch_covid.py {COVID_EPOCHS}` | {g_time:.1f} | {t_time:.1f} | **{t_time / g_time:.2f}** |",
+        f"| (o) the same pipelines' peak memory (MiB) | {g_mem:.0f} | {t_mem:.0f} | **{t_mem / g_mem:.1f}** |",
+    ])
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -159,14 +182,18 @@ def main():
                     help="cpu, or cuda: rows (a)-(d) and training on the GPU, both sides (gaxsh built with "
                          "--features cuda, see docs/GPU.md); written between the bench-gpu markers")
     ap.add_argument("--gaxsh", type=Path, help="the gaxsh binary (default target/release/gaxsh)")
-    ap.add_argument("--pipeline-only", action="store_true", help="only run and print row (n), the ImageNet pipeline")
+    ap.add_argument("--pipeline-only", choices=["n", "o", "no"],
+                    help="only run and print row (n), the ImageNet pipeline, row (o), the COVID pipeline, or both")
     args = ap.parse_args()
     global GAXSH
     GAXSH = args.gaxsh or GAXSH
     if not GAXSH.exists():
         subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
     if args.pipeline_only:
-        print(imagenet_pipeline())
+        if "n" in args.pipeline_only:
+            print(imagenet_pipeline())
+        if "o" in args.pipeline_only:
+            print(covid_pipeline())
         return
     threads = sorted({int(t) for t in args.threads.split(",")})
     onnx_dir = tempfile.TemporaryDirectory()
@@ -213,6 +240,8 @@ def main():
                               capture_output=True, text=True, check=True).stdout) / 2**20
     print("  the ImageNet pipeline", file=sys.stderr)
     pipeline = imagenet_pipeline()
+    print("  the COVID pipeline", file=sys.stderr)
+    covid = covid_pipeline()
     extra = [
         "",
         "| workload | gaxsh | PyTorch | ratio |",
@@ -225,6 +254,7 @@ def main():
         f"| (m) the same as a multiple of the live tensors it needs ({live:.0f} MiB: weights, input, what autograd keeps "
         f"for the backward; `--memory-b32 live`) | {g_b32 / live:.2f}× | {t_b32 / live:.2f}× | |",
         pipeline,
+        covid,
     ]
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join([
