@@ -353,3 +353,72 @@ fn unknown_names_list_the_valid_ones() {
         "{e}"
     );
 }
+
+/// Where Grad-CAM asks for a batch norm's output or an activation's input or output, the two run
+/// as the layers they are (elsewhere in an eval pass they are one fused op that keeps neither
+/// the batch norm's output nor a block's sum): the same tensor reached by two names gives the
+/// same map, and every one of them agrees with the unfused reference taken at the convolution
+/// that reads it.
+#[test]
+fn gradcam_reaches_layers_inside_fused_batch_norms() {
+    let fx = fixture("attr_resnet_small.safetensors");
+    let m = model("resnet_small", DType::F64);
+    let x = fx["input"].to_dtype(DType::F64).unwrap();
+    let layers: Vec<String> = m.layers().into_iter().map(|(name, _)| name).collect();
+    let cam = |layer: &str, input: bool| {
+        assert!(
+            layers.iter().any(|l| l == layer),
+            "no layer {layer} in {layers:?}"
+        );
+        attribute(
+            &m,
+            &x,
+            Method::LayerGradCam,
+            &AttrOptions {
+                layer: Some(layer.into()),
+                layer_input: Some(input),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    // The stem's batch norm output is its ReLU's input; a block's first ReLU output is its
+    // second convolution's input, its last ReLU's output the next block's input.
+    assert_tensor_close(
+        &cam("bn1", false),
+        &cam("relu", true),
+        1e-12,
+        "stem bn1 = relu input",
+    );
+    assert_tensor_close(
+        &cam("layer1.0.relu1", false),
+        &cam("layer1.0.conv2", true),
+        1e-12,
+        "relu1 output = conv2 input",
+    );
+    assert_tensor_close(
+        &cam("layer1.0.bn1", false),
+        &cam("layer1.0.relu1", true),
+        1e-12,
+        "bn1 output = relu1 input",
+    );
+    assert_tensor_close(
+        &cam("layer1.0.relu2", false),
+        &cam("layer2.0", true),
+        1e-12,
+        "relu2 output = next block's input",
+    );
+    // A batch norm before the identity joins has no other name: it is reached, and its map is
+    // not the one of the sum after it.
+    let bn2 = cam("layer1.0.bn2", false);
+    let sum = cam("layer1.0.relu2", true);
+    let gap = (&bn2 - &sum)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f64>()
+        .unwrap();
+    assert!(gap > 1e-6, "bn2's map equals the sum's: {gap}");
+}

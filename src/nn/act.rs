@@ -8,7 +8,7 @@
 //! LeakyReLU, tanh, sigmoid and softmax (with Captum's mean subtraction over the input/baseline
 //! pair) and leaves ReLU6 and everything else to the ordinary gradient.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
 
 /// The elementwise (or row-wise, for softmax) nonlinearities gaxsh models use.
@@ -350,6 +350,172 @@ pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Resu
         rule,
         samples,
     })
+}
+
+/// act(x·scale[c] + shift[c] (+ residual)) over channel axis 1, the activation's backward
+/// following `rule`: an eval-mode batch norm, a ResNet block's identity where there is one, and
+/// the nonlinearity as one op. The graph keeps only its input (kept anyway, as the convolution's
+/// output) and its output; the pre-activation is recomputed in the backward, with the same
+/// arithmetic, so values and every rule's gradients are those of the three separate steps. The
+/// batch norm's output and the sum were a third of what a ResNet block kept for the backward.
+pub fn affine_activation(
+    x: &Tensor,
+    (scale, shift): (Vec<f64>, Vec<f64>),
+    residual: Option<&Tensor>,
+    kind: ActKind,
+    rule: Rule,
+    samples: usize,
+) -> Result<Tensor> {
+    if crate::tensor::portable::enabled(x) {
+        let h = crate::tensor::affine::channel_affine(x, scale, shift)?;
+        let h = match residual {
+            Some(r) => (h + r)?,
+            None => h,
+        };
+        return activation(&h, kind, rule, samples);
+    }
+    if rule == Rule::DeepLift && x.dim(0)? != 2 * samples {
+        candle_core::bail!(
+            "DeepLift batch must hold {samples} inputs and {samples} baselines, got {} rows",
+            x.dim(0)?
+        );
+    }
+    let op = AffineAct {
+        scale,
+        shift,
+        act: ActBwd {
+            kind,
+            rule,
+            samples,
+        },
+    };
+    match residual {
+        None => x.contiguous()?.apply_op1(op),
+        Some(r) => x.contiguous()?.apply_op2(&r.contiguous()?, op),
+    }
+}
+
+struct AffineAct {
+    scale: Vec<f64>,
+    shift: Vec<f64>,
+    act: ActBwd,
+}
+
+impl AffineAct {
+    /// x·scale + shift (+ residual), as the batch norm and the addition compute it.
+    fn pre<T: Float + Send + Sync + Default>(
+        &self,
+        x: &[T],
+        dims: &[usize],
+        residual: Option<&[T]>,
+    ) -> Vec<T> {
+        let mut pre = crate::tensor::affine::affine_planes(x, dims, &self.scale, Some(&self.shift));
+        if let Some(r) = residual {
+            pre.iter_mut().zip(r).for_each(|(p, &v)| *p = *p + v);
+        }
+        pre
+    }
+
+    fn forward<T: Float + Send + Sync + Default>(
+        &self,
+        x: &[T],
+        l: &Layout,
+        residual: Option<&[T]>,
+    ) -> Vec<T> {
+        let last = l.dims().last().copied().unwrap_or(1).max(1);
+        fwd(self.act.kind, &self.pre(x, l.dims(), residual), last)
+    }
+
+    /// The pre-activation again, as a tensor outside the graph.
+    fn recompute(&self, x: &Tensor, residual: Option<&Tensor>) -> Result<Tensor> {
+        let pre = x.apply_op1_no_bwd(&crate::tensor::affine::ChannelAffine::new(
+            self.scale.clone(),
+            self.shift.clone(),
+        ))?;
+        match residual {
+            Some(r) => pre.add(r),
+            None => Ok(pre),
+        }
+    }
+
+    /// The gradient at the pre-activation (the residual's), and at x.
+    fn backward(
+        &self,
+        x: &Tensor,
+        residual: Option<&Tensor>,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let pre = self.recompute(x, residual)?;
+        let d_pre = pre.apply_op3_no_bwd(y, &grad.contiguous()?, &self.act)?;
+        let dx = d_pre.apply_op1_no_bwd(&crate::tensor::affine::ChannelAffine::scale_only(
+            self.scale.clone(),
+        ))?;
+        Ok((d_pre, dx))
+    }
+
+    fn check(&self, l: &Layout) -> Result<()> {
+        if l.dims().len() < 2 || l.dims()[1] != self.scale.len() {
+            candle_core::bail!(
+                "batch norm: {} channels for input {:?}",
+                self.scale.len(),
+                l.dims()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl CustomOp1 for AffineAct {
+    fn name(&self) -> &'static str {
+        "affine-activation"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.check(l)?;
+        let out = crate::with_float!(s, l, "batch norm", |x| self.forward(x, l, None));
+        Ok((out, l.shape().clone()))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(self.backward(arg, None, res, grad)?.1))
+    }
+}
+
+impl CustomOp2 for AffineAct {
+    fn name(&self) -> &'static str {
+        "affine-add-activation"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        self.check(l1)?;
+        if l1.dims() != l2.dims() {
+            candle_core::bail!("residual add: shapes {:?} and {:?}", l1.dims(), l2.dims());
+        }
+        let out = crate::with_float2!(s1, l1, s2, l2, "residual add", |x, r| self.forward(
+            x,
+            l1,
+            Some(r)
+        ));
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        r: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let (d_pre, dx) = self.backward(x, Some(r), res, grad)?;
+        Ok((x.track_op().then_some(dx), r.track_op().then_some(d_pre)))
+    }
 }
 
 /// The same activations and backward rules as tensor ops, for devices without gaxsh's kernels

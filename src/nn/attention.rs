@@ -5,7 +5,7 @@
 use super::act::ActKind;
 use super::graph::emit::Emitter;
 use super::graph::{Binary, Op};
-use super::layers::{Act, BatchNorm, Conv1d, Conv2d, ConvSpec};
+use super::layers::{Act, BatchNorm, Conv1d, Conv2d, ConvSpec, batch_norm_act};
 use super::module::{Module, call};
 use super::params::Builder;
 use super::pass::Pass;
@@ -120,8 +120,7 @@ impl Module for Fpa {
         let mut h = x.unsqueeze(1)?;
         for i in 0..2 {
             h = call(&self.convs[i], &h, pass)?;
-            h = call(&self.bns[i], &h, pass)?;
-            h = call(&self.acts[i], &h, pass)?;
+            h = batch_norm_act(&self.bns[i], &self.acts[i], &h, None, pass)?;
         }
         product_attention(&h, self.c, &self.softmax, pass)
     }
@@ -203,8 +202,7 @@ impl Module for Spa {
         let mut h = x.clone();
         for i in 0..4 {
             h = call(&self.convs[i], &h, pass)?;
-            h = call(&self.bns[i], &h, pass)?;
-            h = call(&self.acts[i], &h, pass)?;
+            h = batch_norm_act(&self.bns[i], &self.acts[i], &h, None, pass)?;
         }
         let (b, ch, _, _) = h.dims4()?;
         let h = h.reshape((b, ch, ()))?;

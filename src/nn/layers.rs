@@ -461,6 +461,18 @@ impl BatchNorm {
     }
 }
 
+impl BatchNorm {
+    fn params(&self) -> BatchNormParams<'_> {
+        BatchNormParams {
+            weight: &self.weight,
+            bias: &self.bias,
+            running_mean: &self.running_mean,
+            running_var: &self.running_var,
+            batches_tracked: Some(&self.batches_tracked),
+        }
+    }
+}
+
 impl Module for BatchNorm {
     fn name(&self) -> &str {
         &self.name
@@ -482,14 +494,7 @@ impl Module for BatchNorm {
         ))
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
-        let params = BatchNormParams {
-            weight: &self.weight,
-            bias: &self.bias,
-            running_mean: &self.running_mean,
-            running_var: &self.running_var,
-            batches_tracked: Some(&self.batches_tracked),
-        };
-        batch_norm(x, &params, self.eps, self.momentum, pass)
+        batch_norm(x, &self.params(), self.eps, self.momentum, pass)
     }
 }
 
@@ -557,31 +562,68 @@ pub fn batch_norm(
             .broadcast_mul(&w)?
             .broadcast_add(&b)
     } else {
-        // One pass, as PyTorch's inference kernel: α = w/√(var+ε), β = b − mean·α.
-        let v = |t: &Var| {
-            t.as_tensor()
-                .to_dtype(candle_core::DType::F64)
-                .and_then(|t| t.to_vec1::<f64>())
-        };
-        let (wv, bv, mv, vv) = (
-            v(p.weight)?,
-            v(p.bias)?,
-            v(p.running_mean)?,
-            v(p.running_var)?,
-        );
-        let scale: Vec<f64> = wv
-            .iter()
-            .zip(&vv)
-            .map(|(w, var)| w / (var + eps).sqrt())
-            .collect();
-        let shift: Vec<f64> = bv
-            .iter()
-            .zip(&mv)
-            .zip(&scale)
-            .map(|((b, m), s)| b - m * s)
-            .collect();
+        let (scale, shift) = eval_affine(p, eps)?;
         crate::tensor::affine::channel_affine(x, scale, shift)
     }
+}
+
+/// Eval-mode batch norm as y = x·α + β per channel, the way PyTorch's inference kernel computes
+/// it: α = w/√(var+ε), β = b − mean·α (in f64).
+fn eval_affine(p: &BatchNormParams, eps: f64) -> Result<(Vec<f64>, Vec<f64>)> {
+    let v = |t: &Var| {
+        t.as_tensor()
+            .to_dtype(candle_core::DType::F64)
+            .and_then(|t| t.to_vec1::<f64>())
+    };
+    let (wv, bv, mv, vv) = (
+        v(p.weight)?,
+        v(p.bias)?,
+        v(p.running_mean)?,
+        v(p.running_var)?,
+    );
+    let scale: Vec<f64> = wv
+        .iter()
+        .zip(&vv)
+        .map(|(w, var)| w / (var + eps).sqrt())
+        .collect();
+    let shift: Vec<f64> = bv
+        .iter()
+        .zip(&mv)
+        .zip(&scale)
+        .map(|((b, m), s)| b - m * s)
+        .collect();
+    Ok((scale, shift))
+}
+
+/// A batch norm and the activation after it, with a ResNet block's identity added between them
+/// where there is one: `call`ed as the layers they are, or, when nothing asks for the batch
+/// norm's output (an eval pass that captures neither layer's output nor the activation's input,
+/// and does not record shapes), as one op that keeps neither that output nor the sum for the
+/// backward ([`affine_activation`](super::act::affine_activation)).
+pub fn batch_norm_act(
+    bn: &BatchNorm,
+    act: &Act,
+    x: &Tensor,
+    residual: Option<&Tensor>,
+    pass: &mut Pass,
+) -> Result<Tensor> {
+    let fused = !pass.train
+        && !pass.grad_params
+        && pass.record_shapes.is_none()
+        && !pass.captures(&bn.name, false)
+        && !pass.captures(&act.name, true)
+        && !pass.captures(&act.name, false);
+    if !fused {
+        let h = super::module::call(bn, x, pass)?;
+        let h = match residual {
+            Some(r) => (h + r)?,
+            None => h,
+        };
+        return super::module::call(act, &h, pass);
+    }
+    let x = pass.tap_input(&bn.name, x)?;
+    let affine = eval_affine(&bn.params(), bn.eps)?;
+    super::act::affine_activation(&x, affine, residual, act.kind, pass.rule, pass.samples)
 }
 
 /// A nonlinearity module (`nn.ReLU`, `nn.Softmax(dim=-1)`…): one rule-aware site per instance.

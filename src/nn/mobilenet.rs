@@ -10,7 +10,7 @@
 use super::act::ActKind;
 use super::graph::Op;
 use super::graph::emit::Emitter;
-use super::layers::{Act, BatchNorm, Conv2d, ConvSpec};
+use super::layers::{Act, BatchNorm, Conv2d, ConvSpec, batch_norm_act};
 use super::module::{Module, call};
 use super::params::Builder;
 use super::pass::Pass;
@@ -53,8 +53,7 @@ impl ConvBnRelu6 {
 
     fn run(&self, x: &Tensor, pass: &mut Pass) -> CResult<Tensor> {
         let h = call(&self.conv, x, pass)?;
-        let h = call(&self.bn, &h, pass)?;
-        call(&self.relu, &h, pass)
+        batch_norm_act(&self.bn, &self.relu, &h, None, pass)
     }
 }
 

@@ -5,7 +5,9 @@
 use super::act::ActKind;
 use super::graph::emit::Emitter;
 use super::graph::{Binary, Op};
-use super::layers::{Act, AdaptiveAvgPool, BatchNorm, Conv2d, ConvSpec, Linear, MaxPool};
+use super::layers::{
+    Act, AdaptiveAvgPool, BatchNorm, Conv2d, ConvSpec, Linear, MaxPool, batch_norm_act,
+};
 use super::module::{Module, call};
 use super::params::Builder;
 use super::pass::Pass;
@@ -80,10 +82,8 @@ impl Module for BasicBlock {
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let h = call(&self.conv1, x, pass)?;
-        let h = call(&self.bn1, &h, pass)?;
-        let h = call(&self.relu1, &h, pass)?;
+        let h = batch_norm_act(&self.bn1, &self.relu1, &h, None, pass)?;
         let h = call(&self.conv2, &h, pass)?;
-        let h = call(&self.bn2, &h, pass)?;
         let identity = match &self.downsample {
             Some((c, n)) => {
                 let d = call(c, x, pass)?;
@@ -91,7 +91,7 @@ impl Module for BasicBlock {
             }
             None => x.clone(),
         };
-        call(&self.relu2, &(h + identity)?, pass)
+        batch_norm_act(&self.bn2, &self.relu2, &h, Some(&identity), pass)
     }
     fn emit(&self, e: &mut Emitter, x: &str) -> crate::Result<String> {
         let mut h = x.to_string();
@@ -225,8 +225,7 @@ impl Module for ResNet {
     }
     fn forward(&self, x: &Tensor, pass: &mut Pass) -> Result<Tensor> {
         let mut h = call(&self.conv1, x, pass)?;
-        h = call(&self.bn1, &h, pass)?;
-        h = call(&self.relu, &h, pass)?;
+        h = batch_norm_act(&self.bn1, &self.relu, &h, None, pass)?;
         h = call(&self.maxpool, &h, pass)?;
         for l in &self.layers {
             h = call(l, &h, pass)?;

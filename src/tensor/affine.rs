@@ -7,17 +7,36 @@ use super::cpu::Floats;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use num_traits::{Float, ToPrimitive};
 
-struct ChannelAffine {
+pub(crate) struct ChannelAffine {
     scale: Vec<f64>,
     shift: Vec<f64>,
     /// Multiply only (the backward of the op).
     backward: bool,
 }
 
+impl ChannelAffine {
+    pub(crate) fn new(scale: Vec<f64>, shift: Vec<f64>) -> Self {
+        ChannelAffine {
+            scale,
+            shift,
+            backward: false,
+        }
+    }
+
+    /// x·scale[c]: the backward of the map.
+    pub(crate) fn scale_only(scale: Vec<f64>) -> Self {
+        ChannelAffine {
+            scale,
+            shift: vec![],
+            backward: true,
+        }
+    }
+}
+
 /// y = x·scale[c] (+ shift[c]) per (N, C, …) plane of a contiguous buffer, on every compute
 /// thread: the one loop of eval-mode batch norm, its backward, training-mode batch norm's output
 /// and a convolution's bias.
-fn affine_planes<T: Float + Send + Sync + Default>(
+pub(crate) fn affine_planes<T: Float + Send + Sync + Default>(
     x: &[T],
     dims: &[usize],
     scale: &[f64],
@@ -75,11 +94,7 @@ impl CustomOp1 for ChannelAffine {
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let op = ChannelAffine {
-            scale: self.scale.clone(),
-            shift: vec![],
-            backward: true,
-        };
+        let op = ChannelAffine::scale_only(self.scale.clone());
         Ok(Some(grad.contiguous()?.apply_op1(op)?))
     }
 }
@@ -89,11 +104,7 @@ pub fn channel_affine(x: &Tensor, scale: Vec<f64>, shift: Vec<f64>) -> Result<Te
     if super::portable::enabled(x) {
         return super::portable::channel_affine(x, &scale, &shift);
     }
-    x.contiguous()?.apply_op1(ChannelAffine {
-        scale,
-        shift,
-        backward: false,
-    })
+    x.contiguous()?.apply_op1(ChannelAffine::new(scale, shift))
 }
 
 /// Per-channel statistics of a training batch norm's batch, kept between its forward and
