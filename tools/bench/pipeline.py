@@ -1,5 +1,5 @@
-"""What the PyTorch pipelines of the benchmark (torch_drybean.py, torch_imagenet.py) share: the
-six-method AX sweep in batches, the AX process's CO rows for one batch and method, the CO table as CSV, AUROC per method and mode with
+"""What the PyTorch pipelines of the benchmark (torch_drybean.py, torch_imagenet.py,
+torch_covid.py) share: a training epoch, the six-method AX sweep in batches, the AX process's CO rows for one batch and method, the CO table as CSV, AUROC per method and mode with
 the box plot, and GAX's CO trajectories with their plot."""
 import csv
 
@@ -9,6 +9,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def train_epoch(net, opt, x, y, batch=16):
+    """One epoch as the authors' trainval.py: train mode, a fresh shuffle, mean cross-entropy and
+    an Adam step per batch (the last one partial)."""
+    net.train()
+    order = torch.randperm(len(y))
+    for i in range(0, len(order), batch):
+        b = order[i:i + batch]
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x[b]), y[b]).backward()
+        opt.step()
 
 
 def kappa_for(logits, targets):

@@ -29,7 +29,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
 from models import CXCMultiSPA  # noqa: E402
-from pipeline import ax_sweep, gax_trajectories, write_and_summarise  # noqa: E402
+from pipeline import ax_sweep, gax_trajectories, train_epoch, write_and_summarise  # noqa: E402
 from captum.attr import LayerAttribution, LayerGradCam  # noqa: E402
 
 epochs, out = int(sys.argv[1]), Path(sys.argv[2])
@@ -69,13 +69,7 @@ net = CXCMultiSPA(len(classes))
 opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.999))
 best, best_acc = None, None
 for epoch in range(epochs):
-    net.train()
-    order = torch.randperm(len(train_y))
-    for i in range(0, len(order), 16):
-        b = order[i:i + 16]
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(train_x[b]), train_y[b]).backward()
-        opt.step()
+    train_epoch(net, opt, train_x, train_y)
     net.eval()
     acc = (predict(net, val_x) == val_y).float().mean().item()
     print(f"epoch {epoch + 1}: val acc {acc:.4f}")

@@ -18,7 +18,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools/reference"))
 from models import FpaNet  # noqa: E402
-from pipeline import ax_sweep, gax_trajectories, write_and_summarise  # noqa: E402
+from pipeline import ax_sweep, gax_trajectories, train_epoch, write_and_summarise  # noqa: E402
 from captum.attr import LayerGradCam  # noqa: E402
 
 out = Path(sys.argv[1])
@@ -39,13 +39,7 @@ part = lambda r: (torch.tensor(x[idx % 3 == r], dtype=torch.float32), torch.tens
 net = FpaNet(14, 7)
 opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.999))
 for epoch in range(256):
-    net.train()
-    order = torch.randperm(len(train_y))
-    for i in range(0, len(order), 16):
-        b = order[i:i + 16]
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(train_x[b]), train_y[b]).backward()
-        opt.step()
+    train_epoch(net, opt, train_x, train_y)
     net.eval()
     with torch.no_grad():
         acc = (net(val_x).argmax(1) == val_y).float().mean().item()
