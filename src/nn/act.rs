@@ -333,15 +333,21 @@ impl CustomOp3 for ActBwd {
     }
 }
 
-/// Apply an activation whose backward follows `rule`. For [`Rule::DeepLift`] the batch must be
-/// `[inputs; baselines]` and `samples` is the number of inputs.
-pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Result<Tensor> {
+/// DeepLift's rescale pairs row i with row i + samples: the batch must be exactly twice that.
+fn check_deeplift_batch(x: &Tensor, rule: Rule, samples: usize) -> Result<()> {
     if rule == Rule::DeepLift && x.dim(0)? != 2 * samples {
         candle_core::bail!(
             "DeepLift batch must hold {samples} inputs and {samples} baselines, got {} rows",
             x.dim(0)?
         );
     }
+    Ok(())
+}
+
+/// Apply an activation whose backward follows `rule`. For [`Rule::DeepLift`] the batch must be
+/// `[inputs; baselines]` and `samples` is the number of inputs.
+pub fn activation(x: &Tensor, kind: ActKind, rule: Rule, samples: usize) -> Result<Tensor> {
+    check_deeplift_batch(x, rule, samples)?;
     if crate::tensor::portable::enabled(x) {
         return portable::activation(x, kind, rule, samples);
     }
@@ -374,12 +380,7 @@ pub fn affine_activation(
         };
         return activation(&h, kind, rule, samples);
     }
-    if rule == Rule::DeepLift && x.dim(0)? != 2 * samples {
-        candle_core::bail!(
-            "DeepLift batch must hold {samples} inputs and {samples} baselines, got {} rows",
-            x.dim(0)?
-        );
-    }
+    check_deeplift_batch(x, rule, samples)?;
     let op = AffineAct {
         scale,
         shift,
