@@ -143,7 +143,7 @@ pub mod portable {
     }
 }
 
-/// PyTorch's single-tensor Adam on a flat parameter, state kept in f64.
+/// PyTorch's single-tensor Adam (`nn::optim::update`) on a flat parameter, state kept in f64.
 pub struct AdamState {
     pub m: Vec<f64>,
     pub v: Vec<f64>,
@@ -159,16 +159,15 @@ impl AdamState {
 
     /// Update `p` by gradient `g` at step `t` (1-based).
     pub fn step(&mut self, p: &mut [f64], g: &[f64], t: i32, o: &super::GaxOptions) {
-        let (lr, b1, b2, eps) = (o.lr, o.beta1, o.beta2, o.eps);
-        let bc1 = 1.0 - b1.powi(t);
-        let bc2_sqrt = (1.0 - b2.powi(t)).sqrt();
-        for k in 0..p.len() {
-            self.m[k] += (g[k] - self.m[k]) * (1.0 - b1);
-            // The operand order of torch's addcmul: v·β2 + ((1−β2)·g)·g.
-            self.v[k] = self.v[k] * b2 + (1.0 - b2) * g[k] * g[k];
-            let denom = self.v[k].sqrt() / bc2_sqrt + eps;
-            p[k] -= self.m[k] / denom * (lr / bc1);
-        }
+        let config = crate::nn::optim::AdamConfig {
+            lr: o.lr,
+            beta1: o.beta1,
+            beta2: o.beta2,
+            eps: o.eps,
+            weight_decay: 0.0,
+        };
+        let step = crate::nn::optim::AdamStep::new(config, t);
+        crate::nn::optim::update(p, g, &mut self.m, &mut self.v, &step);
     }
 
     /// Keep only the rows `keep` (each `per` long).

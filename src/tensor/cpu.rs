@@ -117,6 +117,12 @@ fn pieces(len: usize, align: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The length of the pieces [`fill_par`] would split `len` values into (unaligned): `len` itself
+/// where it would not split them. For kernels that walk several buffers in step.
+pub fn piece_len(len: usize) -> usize {
+    pieces(len, 1)[0].1.max(1)
+}
+
 /// Fill `out` by `fill(offset, piece)` over pieces that start at multiples of `align` (a plane,
 /// a row: whatever unit the kernel needs whole), one piece per compute thread when there are
 /// several and the output is large; else the whole of `out` at once. Elementwise kernels (batch

@@ -20,8 +20,14 @@ mod winograd;
 /// their kernels' Winograd transforms between calls, and this tells them every kept one is stale.
 pub fn assign(var: &candle_core::Var, value: &candle_core::Tensor) -> candle_core::Result<()> {
     var.set(value)?;
-    winograd::kept::weights_changed();
+    weights_changed();
     Ok(())
+}
+
+/// Tells the convolutions that weights were overwritten (by [`assign`], or in place by the
+/// optimizer's own kernel, `nn/optim.rs`): every kept Winograd transform is stale.
+pub fn weights_changed() {
+    winograd::kept::weights_changed();
 }
 
 #[cfg(test)]
