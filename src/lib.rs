@@ -15,6 +15,7 @@
 // does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod allocator;
 pub mod args;
 pub mod attr;
 pub mod ax;

@@ -118,35 +118,13 @@ enum KernelAction {
 
 /// mimalloc keeps freed tensor buffers for reuse; glibc's malloc hands large ones back to the
 /// kernel and faults fresh pages in on the next batch (142k page faults against 1.6k for
-/// 20 dry-bean sweeps, 15–25 % of the time; `perf stat -e page-faults`, BENCHMARKS.md).
+/// 20 dry-bean sweeps, 15–25 % of the time; `perf stat -e page-faults`, BENCHMARKS.md). How
+/// long it keeps them: `allocator.rs`.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-// mimalloc's C API (linked through the `mimalloc` crate; declared here rather than pulling in
-// its `extended` bindings for one call).
-unsafe extern "C" {
-    fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);
-}
-/// `mi_option_purge_delay` in mimalloc 2's `mi_option_t` (mimalloc.h).
-const MI_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
-
-/// Freed pages are handed back to the kernel only after five seconds unused (mimalloc's default
-/// is 10 ms): the next batch of a sweep reuses them instead of faulting fresh zeroed pages in.
-/// On ResNet34 at batch 8 a Saliency pass takes over a second, so a one-second delay still
-/// purged between passes: six passes took 10.3 s (1.7 s of it the kernel clearing pages)
-/// against 7.6 s (0.2 s) at five seconds, `perf record`. The peak is unchanged; memory an idle
-/// session holds is returned five seconds later. `MIMALLOC_PURGE_DELAY` in the environment still
-/// decides, as mimalloc documents.
-fn keep_freed_pages_a_while() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets a process-wide option of the allocator; any thread may call it at any
-        // time.
-        unsafe { mi_option_set(MI_OPTION_PURGE_DELAY, 5000) };
-    }
-}
-
 fn main() -> ExitCode {
-    keep_freed_pages_a_while();
+    gaxsh::allocator::keep_freed_pages();
     // candle appends backtraces to errors when this is set; users get one line.
     // SAFETY: first thing in main, no other threads yet.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };

@@ -173,6 +173,7 @@ pub fn run(mut session: Session) -> rustyline::Result<()> {
             println!("({:.3} s)", started.elapsed().as_secs_f64());
         }
         *index.lock().unwrap_or_else(|p| p.into_inner()) = session.completion_index();
+        crate::allocator::return_freed_pages();
     }
     Ok(())
 }

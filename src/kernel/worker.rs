@@ -158,6 +158,8 @@ impl Worker {
                 output,
             });
         }
+        // The cell is done: an idle kernel holds only what its variables need.
+        crate::allocator::return_freed_pages();
         reply
     }
 
