@@ -290,21 +290,11 @@ mod tests {
                 adam.step(&loss.backward().unwrap()).unwrap();
                 (m, v, p) =
                     tensor_update(&p, &g, &m, &v, &AdamStep::new(config, t as i32)).unwrap();
-                let got = var
-                    .as_tensor()
-                    .flatten_all()
-                    .unwrap()
-                    .to_dtype(candle_core::DType::F64)
-                    .unwrap()
-                    .to_vec1::<f64>()
-                    .unwrap();
-                let want = p
-                    .flatten_all()
-                    .unwrap()
-                    .to_dtype(candle_core::DType::F64)
-                    .unwrap()
-                    .to_vec1::<f64>()
-                    .unwrap();
+                let values = |t: &Tensor| {
+                    let t = t.flatten_all().unwrap().to_dtype(candle_core::DType::F64);
+                    t.unwrap().to_vec1::<f64>().unwrap()
+                };
+                let (got, want) = (values(var.as_tensor()), values(&p));
                 assert_eq!(got, want, "{dtype:?} step {t}");
             }
         }
