@@ -27,6 +27,8 @@ fn both_ways(m: Model, name: &str) -> Vec<(String, Model)> {
         },
     )
     .unwrap();
+    // The twin holds its weights in memory: the file is not needed again.
+    std::fs::remove_file(&p).unwrap();
     vec![(name.to_string(), m), (format!("{name} via ONNX"), twin)]
 }
 
