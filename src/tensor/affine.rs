@@ -132,21 +132,79 @@ fn ncx(dims: &[usize]) -> (usize, usize, usize) {
     (dims[0], dims[1], inner)
 }
 
+/// Partial sums kept side by side when summing a channel of f32 values: one running sum waits
+/// on every addition and keeps the loop scalar; eight let it run as vectors. f64 values are
+/// summed one after the other, in PyTorch's order: a bias ahead of a batch norm trains on the
+/// rounding noise of these sums (tests/training.rs matches PyTorch's f64 steps), and eight lanes
+/// move that noise past the test's tolerance.
+const LANES: usize = 8;
+
+fn lanes<T>() -> usize {
+    if std::mem::size_of::<T>() == 4 {
+        LANES
+    } else {
+        1
+    }
+}
+
+fn as_f64<T: Float>(v: T) -> f64 {
+    v.to_f64().unwrap_or(0.0)
+}
+
 /// Σ over every (sample, position) of channel `ch` of `f(value)`, in f64.
 fn channel_sum<T: Float>(
     x: &[T],
     (n, c, inner): (usize, usize, usize),
     ch: usize,
-    f: impl Fn(usize, f64) -> f64,
+    f: impl Fn(f64) -> f64,
 ) -> f64 {
-    let mut s = 0.0;
+    let mut acc = [0.0; LANES];
     for b in 0..n {
         let start = (b * c + ch) * inner;
-        for (i, v) in x[start..start + inner].iter().enumerate() {
-            s += f(start + i, v.to_f64().unwrap_or(0.0));
+        let mut runs = x[start..start + inner].chunks_exact(lanes::<T>());
+        for run in &mut runs {
+            for (a, &v) in acc.iter_mut().zip(run) {
+                *a += f(as_f64(v));
+            }
+        }
+        for (a, &v) in acc.iter_mut().zip(runs.remainder()) {
+            *a += f(as_f64(v));
         }
     }
-    s
+    acc.iter().sum()
+}
+
+/// (Σ dy, Σ dy·(x − mean)) over channel `ch`, in f64, in one pass over both.
+fn channel_sums_dy<T: Float>(
+    x: &[T],
+    dy: &[T],
+    (n, c, inner): (usize, usize, usize),
+    ch: usize,
+    mean: f64,
+) -> (f64, f64) {
+    let (mut sum_dy, mut sum_dy_x) = ([0.0; LANES], [0.0; LANES]);
+    let mut add = |l: usize, v: T, g: T| {
+        let g = as_f64(g);
+        sum_dy[l] += g;
+        sum_dy_x[l] += g * (as_f64(v) - mean);
+    };
+    for b in 0..n {
+        let at = (b * c + ch) * inner..(b * c + ch + 1) * inner;
+        let lanes = lanes::<T>();
+        let (mut xs, mut gs) = (
+            x[at.clone()].chunks_exact(lanes),
+            dy[at].chunks_exact(lanes),
+        );
+        for (xr, gr) in (&mut xs).zip(&mut gs) {
+            for l in 0..lanes {
+                add(l, xr[l], gr[l]);
+            }
+        }
+        for (l, (&v, &g)) in xs.remainder().iter().zip(gs.remainder()).enumerate() {
+            add(l, v, g);
+        }
+    }
+    (sum_dy.iter().sum(), sum_dy_x.iter().sum())
 }
 
 /// Batch norm in training mode, one op: the batch statistics, x̂ = (x − mean)/√(var + ε) and
@@ -171,8 +229,8 @@ impl BatchNormTrain {
         let per_channel: Vec<(f64, f64)> = (0..d.1)
             .into_par_iter()
             .map(|ch| {
-                let mean = channel_sum(x, d, ch, |_, v| v) / m;
-                let var = channel_sum(x, d, ch, |_, v| (v - mean) * (v - mean)) / m;
+                let mean = channel_sum(x, d, ch, |v| v) / m;
+                let var = channel_sum(x, d, ch, |v| (v - mean) * (v - mean)) / m;
                 (mean, var)
             })
             .collect();
@@ -256,18 +314,29 @@ impl BatchNormTrainGrad {
         let m = (d.0 * d.2).max(1) as f64;
         let mut st = lock(&self.stats);
         let (mean, inv_std) = (st.mean.clone(), st.inv_std.clone());
-        let dy_at = |i: usize| dy[i].to_f64().unwrap_or(0.0);
         let sums: Vec<(f64, f64)> = (0..d.1)
             .into_par_iter()
             .map(|ch| {
-                let sum_dy = channel_sum(dy, d, ch, |_, g| g);
-                let sum_dy_xhat =
-                    channel_sum(x, d, ch, |i, v| dy_at(i) * (v - mean[ch]) * inv_std[ch]);
-                (sum_dy, sum_dy_xhat)
+                let (sum_dy, sum_dy_x) = channel_sums_dy(x, dy, d, ch, mean[ch]);
+                (sum_dy, sum_dy_x * inv_std[ch])
             })
             .collect();
         st.sum_dy = sums.iter().map(|s| s.0).collect();
         st.sum_dy_xhat = sums.iter().map(|s| s.1).collect();
+        // dx = (dy − (x − mean)·proj − mean(dy))·k with proj = mean(dy·x̂)/σ and k = w/σ, in
+        // PyTorch's order (the rounding noise it leaves is what a bias ahead of the batch norm
+        // trains on); the constants in f64, the elements in T, so the loop runs as vectors.
+        let constants: Vec<[T; 4]> = (0..d.1)
+            .map(|ch| {
+                let to_t = |v: f64| T::from(v).unwrap_or(T::zero());
+                [
+                    to_t(sums[ch].1 / m * inv_std[ch]),
+                    to_t(sums[ch].0 / m),
+                    to_t(self.w[ch] * inv_std[ch]),
+                    to_t(mean[ch]),
+                ]
+            })
+            .collect();
         let inner = d.2.max(1);
         super::cpu::filled_par(x.len(), inner, |offset, out| {
             let planes = out
@@ -275,14 +344,9 @@ impl BatchNormTrainGrad {
                 .zip(x[offset..].chunks(inner))
                 .zip(dy[offset..].chunks(inner));
             for (i, ((dst, xs), gs)) in planes.enumerate() {
-                let ch = (offset / inner + i) % d.1;
-                let (mu, is) = (mean[ch], inv_std[ch]);
-                let (mean_dy, mean_dy_xhat) = (sums[ch].0 / m, sums[ch].1 / m);
-                let k = self.w[ch] * is;
+                let [proj, mean_dy, k, mu] = constants[(offset / inner + i) % d.1];
                 for ((o, &v), &g) in dst.iter_mut().zip(xs).zip(gs) {
-                    let xhat = (v.to_f64().unwrap_or(0.0) - mu) * is;
-                    let gx = k * (g.to_f64().unwrap_or(0.0) - mean_dy - xhat * mean_dy_xhat);
-                    *o = T::from(gx).unwrap_or(T::zero());
+                    *o = (g - (v - mu) * proj - mean_dy) * k;
                 }
             }
         })
@@ -387,7 +451,7 @@ impl CustomOp1 for ChannelSum {
         fn sums<T: Float + Send + Sync>(x: &[T], d: (usize, usize, usize)) -> Vec<T> {
             (0..d.1)
                 .into_par_iter()
-                .map(|ch| T::from(channel_sum(x, d, ch, |_, v| v)).unwrap_or(T::zero()))
+                .map(|ch| T::from(channel_sum(x, d, ch, |v| v)).unwrap_or(T::zero()))
                 .collect()
         }
         let out = crate::with_float!(s, l, "channel sum", |x| sums(x, d));

@@ -133,7 +133,10 @@ impl CustomOp1 for MaxPool2dOp {
         let d = dims4(l, "max_pool2d")?;
         let (oh, ow) = self.pool.out_hw(d[2], d[3]);
         // A plane too large for u32 positions is searched again in the backward instead.
-        let keep = self.firsts.as_ref().filter(|_| d[2] * d[3] <= u32::MAX as usize);
+        let keep = self
+            .firsts
+            .as_ref()
+            .filter(|_| d[2] * d[3] <= u32::MAX as usize);
         let mut firsts = Vec::new();
         let out = crate::with_float!(s, l, "max_pool2d", |x| max_pool_fwd(
             x,
@@ -256,8 +259,7 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
     if super::portable::enabled(x) {
         return super::portable::max_pool2d(x, p);
     }
-    x.contiguous()?
-        .apply_op1(MaxPool2dOp::new(p, x.track_op()))
+    x.contiguous()?.apply_op1(MaxPool2dOp::new(p, x.track_op()))
 }
 
 /// Captum's DeepLift rule for a max-pool module (`captum.attr._core.deep_lift.maxpool`), on a
@@ -546,12 +548,22 @@ mod tests {
         let (n, c, h, w) = (2, 5, 13, 10);
         let v: Vec<f64> = (0..n * c * h * w).map(|i| ((i * 37) % 5) as f64).collect();
         let g_out: Vec<f64> = (0..n * c * h * w).map(|i| 1.0 + (i % 11) as f64).collect();
-        for p in [Pool2d::square(3, 2, 1), Pool2d::square(2, 2, 0), Pool2d::square(3, 1, 1)] {
+        for p in [
+            Pool2d::square(3, 2, 1),
+            Pool2d::square(2, 2, 0),
+            Pool2d::square(3, 1, 1),
+        ] {
             let x = Var::from_tensor(&t(&v, (n, c, h, w))).unwrap();
             let y = max_pool2d(&x, p).unwrap();
             let gy = Tensor::from_slice(&g_out[..y.elem_count()], y.dims(), &Device::Cpu).unwrap();
             let grads = (y * &gy).unwrap().sum_all().unwrap().backward().unwrap();
-            let got = grads.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+            let got = grads
+                .get(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f64>()
+                .unwrap();
             let searched = max_pool_bwd(&v, &g_out[..gy.elem_count()], [n, c, h, w], &p);
             assert_eq!(got, searched, "{p:?}");
         }
