@@ -276,21 +276,22 @@ fn deeplift_rescale<T: Float + Send + Sync + Default>(
     }
     let eps = T::from(DEEPLIFT_EPS).expect("eps");
     let half = x.len() / 2;
-    let mut out: Vec<T> = (0..x.len())
-        .map(|k| {
+    let mut out: Vec<T> = crate::tensor::cpu::filled_par(x.len(), 1, |offset, piece| {
+        for (j, o) in piece.iter_mut().enumerate() {
+            let k = offset + j;
             let (i, r) = if k < half {
                 (k, k + half)
             } else {
                 (k - half, k)
             };
             let d_in = x[i] - x[r];
-            if d_in.abs() < eps {
+            *o = if d_in.abs() < eps {
                 plain[k]
             } else {
                 g[k] * (y[i] - y[r]) / d_in
-            }
-        })
-        .collect();
+            };
+        }
+    });
     if kind == ActKind::Softmax && samples > 0 {
         // Captum subtracts sum/numel over the whole [input; baseline] tensor of its one-sample
         // call; done per sample here, so a batched call gives the per-sample results.

@@ -288,41 +288,46 @@ fn max_pool_deeplift_bwd<T: Float + Send + Sync + Default>(
     let half_planes = n / 2 * c;
     let plain = max_pool_bwd(x, g, d, p);
     let eps = T::from(1e-10).expect("eps");
-    // unpooled[k] for every row: the scattered g·Δout.
-    let mut unpooled = vec![T::zero(); n * c * plane_in];
-    for plane in 0..n * c {
-        let (inp, refp) = if plane < half_planes {
+    let pair = |plane: usize| {
+        if plane < half_planes {
             (plane, plane + half_planes)
         } else {
             (plane - half_planes, plane)
-        };
-        let base = &x[plane * plane_in..(plane + 1) * plane_in];
-        argmax_windows(base, h, w, p, |o, i| {
-            let (yi, yr) = (y[inp * plane_out + o], y[refp * plane_out + o]);
-            let m = if yi > yr { yi } else { yr };
-            let dout = if plane < half_planes { m - yr } else { yi - m };
-            unpooled[plane * plane_in + i] = g[plane * plane_out + o] * dout;
-        });
-    }
-    let mut out = vec![T::zero(); n * c * plane_in];
-    for plane in 0..n * c {
-        let (inp, refp) = if plane < half_planes {
-            (plane, plane + half_planes)
-        } else {
-            (plane - half_planes, plane)
-        };
-        for i in 0..plane_in {
-            let din = x[inp * plane_in + i] - x[refp * plane_in + i];
-            out[plane * plane_in + i] = if din.abs() >= eps {
-                (unpooled[inp * plane_in + i] + unpooled[refp * plane_in + i]) / din
-            } else {
-                // Captum takes `grad_input[0]` here, the plain gradient of the pair's first
-                // row (the input), for both rows.
-                plain[inp * plane_in + i]
-            };
         }
-    }
-    out
+    };
+    // Whole planes per piece (a plane holds at least one value: `max_pool2d`'s checks).
+    let piece = plane_in.max(1);
+    // unpooled[k] for every row: the scattered g·Δout. Planes side by side on the compute
+    // threads, as in both passes.
+    let unpooled: Vec<T> = super::cpu::filled_par(n * c * plane_in, piece, |at, out| {
+        for (k, dst) in out.chunks_mut(piece).enumerate() {
+            let plane = at / piece + k;
+            let (inp, refp) = pair(plane);
+            let base = &x[plane * plane_in..(plane + 1) * plane_in];
+            argmax_windows(base, h, w, p, |o, i| {
+                let (yi, yr) = (y[inp * plane_out + o], y[refp * plane_out + o]);
+                let m = if yi > yr { yi } else { yr };
+                let dout = if plane < half_planes { m - yr } else { yi - m };
+                dst[i] = g[plane * plane_out + o] * dout;
+            });
+        }
+    });
+    super::cpu::filled_par(n * c * plane_in, piece, |at, out| {
+        for (k, dst) in out.chunks_mut(piece).enumerate() {
+            let plane = at / piece + k;
+            let (inp, refp) = pair(plane);
+            for (i, o) in dst.iter_mut().enumerate() {
+                let din = x[inp * plane_in + i] - x[refp * plane_in + i];
+                *o = if din.abs() >= eps {
+                    (unpooled[inp * plane_in + i] + unpooled[refp * plane_in + i]) / din
+                } else {
+                    // Captum takes `grad_input[0]` here, the plain gradient of the pair's first
+                    // row (the input), for both rows.
+                    plain[inp * plane_in + i]
+                };
+            }
+        }
+    })
 }
 
 struct MaxPoolDeepLiftOp(Pool2d);
