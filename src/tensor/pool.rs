@@ -77,7 +77,7 @@ fn max_pool_fwd<T: Float + Send + Sync + Default>(
                 dst[o] = base[i];
                 if let Some(f) = &firsts {
                     // SAFETY: this piece's planes are this thread's alone, and `i` < h·w fits
-                    // (`MaxPool2dOp::keeps_firsts`).
+                    // in u32 (`MaxPool2dOp::cpu_fwd` asks for positions only then).
                     unsafe { f.get().add(plane * plane_out + o).write(i as u32) };
                 }
             });
@@ -144,8 +144,8 @@ impl CustomOp1 for MaxPool2dOp {
             &self.pool,
             keep.map(|_| &mut firsts)
         ));
-        if let Some(cell) = keep {
-            let _ = cell.set(firsts);
+        if let Some(kept_firsts) = keep {
+            let _ = kept_firsts.set(firsts);
         }
         Ok((out, Shape::from((d[0], d[1], oh, ow))))
     }
@@ -185,6 +185,7 @@ impl CustomOp1 for MaxPool2dScatter<'_> {
     }
 }
 
+/// The input gradient (N, C, H, W) from the output gradient `g` and the kept first maxima.
 fn max_pool_scatter<T: Float + Send + Sync + Default>(
     g: &[T],
     firsts: &[u32],
@@ -510,6 +511,17 @@ mod tests {
         Tensor::from_slice(v, d, &Device::Cpu).unwrap()
     }
 
+    /// The gradient of `x` in `grads`, flattened.
+    fn grad_values(grads: &candle_core::backprop::GradStore, x: &Var) -> Vec<f64> {
+        grads
+            .get(x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
     #[test]
     fn planes_pooled_side_by_side_match_one_by_one() {
         // Large enough for every thread to take a share (tensor::cpu::fill_par): 3×3 stride 2
@@ -562,13 +574,7 @@ mod tests {
             let y = max_pool2d(&x, p).unwrap();
             let gy = Tensor::from_slice(&g_out[..y.elem_count()], y.dims(), &Device::Cpu).unwrap();
             let grads = (y * &gy).unwrap().sum_all().unwrap().backward().unwrap();
-            let got = grads
-                .get(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap();
+            let got = grad_values(&grads, &x);
             let searched = max_pool_bwd(&v, &g_out[..gy.elem_count()], [n, c, h, w], &p);
             assert_eq!(got, searched, "{p:?}");
         }
@@ -580,28 +586,12 @@ mod tests {
         let x = Var::from_tensor(&t(&[1., 2., 3., 4.], (1, 1, 2, 2))).unwrap();
         let y = max_pool2d(&x, Pool2d::square(2, 2, 0)).unwrap();
         let g = y.sum_all().unwrap().backward().unwrap();
-        assert_eq!(
-            g.get(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap(),
-            vec![0., 0., 0., 1.]
-        );
+        assert_eq!(grad_values(&g, &x), vec![0., 0., 0., 1.]);
         // Ties: the first in row-major order takes all the gradient.
         let x = Var::from_tensor(&t(&[4., 4., 3., 4.], (1, 1, 2, 2))).unwrap();
         let y = max_pool2d(&x, Pool2d::square(2, 2, 0)).unwrap();
         let g = y.sum_all().unwrap().backward().unwrap();
-        assert_eq!(
-            g.get(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap(),
-            vec![1., 0., 0., 0.]
-        );
+        assert_eq!(grad_values(&g, &x), vec![1., 0., 0., 0.]);
     }
 
     #[test]
@@ -612,15 +602,7 @@ mod tests {
         let y = max_pool2d(&x, Pool2d::square(3, 2, 1)).unwrap();
         assert_eq!(y.dims(), &[1, 1, 2, 2]);
         let g = y.sum_all().unwrap().backward().unwrap();
-        assert_eq!(
-            g.get(&x)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f64>()
-                .unwrap()[4],
-            4.0
-        );
+        assert_eq!(grad_values(&g, &x)[4], 4.0);
     }
 
     #[test]
@@ -631,13 +613,7 @@ mod tests {
         // Window (0..2, 0..2) = mean(0, 1, 7, 8) = 4.
         assert_eq!(y.flatten_all().unwrap().to_vec1::<f64>().unwrap()[0], 4.0);
         let g = y.sum_all().unwrap().backward().unwrap();
-        let gx = g
-            .get(&x)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
+        let gx = grad_values(&g, &x);
         // The corner belongs to one window (1/4), an inner element to four (4 × 1/4).
         assert_eq!(gx[0], 0.25);
         assert_eq!(gx[8], 1.0);
