@@ -188,9 +188,9 @@ fn channel_sums_dy<T: Float>(
         sum_dy[l] += g;
         sum_dy_x[l] += g * (as_f64(v) - mean);
     };
+    let lanes = lanes::<T>();
     for b in 0..n {
         let at = (b * c + ch) * inner..(b * c + ch + 1) * inner;
-        let lanes = lanes::<T>();
         let (mut xs, mut gs) = (
             x[at.clone()].chunks_exact(lanes),
             dy[at].chunks_exact(lanes),
@@ -467,4 +467,60 @@ pub fn add_channel_bias(x: &Tensor, b: &Tensor) -> Result<Tensor> {
         return x.broadcast_add(&b.reshape(shape)?);
     }
     x.contiguous()?.apply_op2(&b.contiguous()?, ChannelBias)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::testing::{max_diff, rand};
+    use candle_core::{DType, Var};
+
+    /// f32 sums each channel in eight lanes and computes the backward's elements in f32; f64
+    /// sums in order. Both must give the same output, statistics and gradients to f32's
+    /// precision, on planes whose length leaves a remainder after the lanes (37 = 4·8 + 5).
+    #[test]
+    fn training_batch_norm_in_f32_matches_f64() {
+        let x = rand(&[3, 5, 37], 1).affine(2.0, 3.0).unwrap();
+        let w = (rand(&[5], 2) + 1.0).unwrap();
+        let b = rand(&[5], 3);
+        let gy = rand(&[3, 5, 37], 4);
+        let run = |dt: DType| {
+            let var = |t: &Tensor| Var::from_tensor(&t.to_dtype(dt).unwrap()).unwrap();
+            let (xv, wv, bv) = (var(&x), var(&w), var(&b));
+            let (y, mean, variance) = batch_norm_train(&xv, &wv, &bv, 1e-5).unwrap();
+            let grads = (&y * gy.to_dtype(dt).unwrap())
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let f64s = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+            let stats = Tensor::new([mean, variance].concat(), &candle_core::Device::Cpu).unwrap();
+            [
+                f64s(&y),
+                f64s(grads.get(&xv).unwrap()),
+                f64s(grads.get(&wv).unwrap()),
+                f64s(grads.get(&bv).unwrap()),
+                stats,
+            ]
+        };
+        let (single, double) = (run(DType::F32), run(DType::F64));
+        for (what, (s, d)) in ["y", "dx", "dw", "db", "mean and variance"]
+            .iter()
+            .zip(single.iter().zip(&double))
+        {
+            let scale = d
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap();
+            let diff = max_diff(s, d);
+            assert!(
+                diff <= 1e-5 * scale.max(1.0),
+                "{what}: {diff} (scale {scale})"
+            );
+        }
+    }
 }
