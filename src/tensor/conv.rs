@@ -1161,8 +1161,9 @@ mod tests {
 
     /// 3×3 stride-1 convolutions with enough channels take the Winograd path, forward and
     /// input gradient; odd and even sizes, maps smaller than a tile, more outputs than inputs,
-    /// channel counts off the kernel transform's 16 lanes, and one large enough that the kernel
-    /// transform splits its output channels over the threads.
+    /// channel counts off the kernel transform's 16 lanes, one large enough that the kernel
+    /// transform splits its output channels over the threads, and (the last) one with the tiles
+    /// for F(4×4). `winograd.rs`'s tests check both tilings on every kind of shape.
     #[test]
     fn winograd_path_matches_candle() {
         let geom = ConvGeom {
@@ -1176,6 +1177,7 @@ mod tests {
             ([1, 24, 5, 4], [16, 24, 3, 3]),
             ([2, 16, 4, 5], [32, 16, 3, 3]),
             ([2, 128, 6, 5], [136, 128, 3, 3]),
+            ([4, 16, 32, 32], [16, 16, 3, 3]),
         ] {
             let d = geom.dims(x, w).unwrap();
             assert!(
