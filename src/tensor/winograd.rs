@@ -62,8 +62,8 @@ pub(super) fn pays(s: &Sizes) -> bool {
     s.c >= 16 && s.k >= 16 && s.h * s.w >= 16
 }
 
-/// Values between consecutive matrices of the 16 a Winograd convolution keeps side by side. Their
-/// sizes are often powers of two (512 × 512 kernels, 512 channels × 32 tiles), and 16 streams
+/// Values between consecutive matrices of the 16 or 36 a Winograd convolution keeps side by side.
+/// Their sizes are often powers of two (512 × 512 kernels, 512 channels × 32 tiles), and 16 streams
 /// a power of two apart fall into the same cache sets and evict each other: one cache line of
 /// padding between them made ResNet34's kernel transform several times faster.
 const ALIAS_PAD: usize = 16;
@@ -484,12 +484,13 @@ fn conv3x3_tiled<T: Float + Send + Sync + 'static>(
 }
 
 /// dW (K, C, 3, 3) of y = conv3x3(x, w) from dy (N, K, H, W): the weight gradient of the same
-/// convolution by the same F(2×2, 3×3), read backwards. The forward is a trilinear form
-/// Σ dy·y = Σ_ξ (A·e·Aᵀ)_ξ (G·g·Gᵀ)_ξ (Bᵀ·d·B)_ξ over the tiles (e a 2×2 tile of dy, d the 4×4
-/// input tile under it, g the kernel), so its derivative in g is dW = Gᵀ·M·G with
+/// convolution by the same tiling, read backwards. The forward is a trilinear form
+/// Σ dy·y = Σ_ξ (A·e·Aᵀ)_ξ (G·g·Gᵀ)_ξ (Bᵀ·d·B)_ξ over the tiles (e an m×m tile of dy, d the
+/// (m + 2)² input tile under it, g the kernel), so its derivative in g is dW = Gᵀ·M·G with
 /// M_ξ = Σ_tiles (A·e·Aᵀ)_ξ (Bᵀ·d·B)_ξ: the input tiles are transformed exactly as in the forward,
-/// and the channel sums are 16 products (K × tiles)·(tiles × C) — 16 multiplications per tile and
-/// channel pair where im2col spends 36, with the same 0, ±1, ±½ coefficients.
+/// and the channel sums are (m + 2)² products (K × tiles)·(tiles × C) — for F(2×2) 16
+/// multiplications per tile and channel pair where im2col spends 36, for F(4×4) 36 where it
+/// spends 144.
 pub(super) fn grad_weight<T: Float + Send + Sync + 'static>(
     x: &[T],
     dy: &[T],
