@@ -352,8 +352,8 @@ pub(super) mod kept {
 
 /// Tile rows per block, so that a block's transformed input matrices hold about 2^18 values
 /// (they and the products stay in the outer caches) but at least 64 tiles (the products run
-/// over a block's tiles; on fewer, the gemm kernels run part-empty: F(4×4) over a 14×14 map
-/// at batch 8 had 28), and no more than a thread's share.
+/// over a block's tiles; on fewer, gemm falls back to its half-width kernels: F(4×4) over a
+/// 14×14 map at batch 8 had 28), and no more than a thread's share.
 fn rows_per_block(s: &Sizes, tile: Tile, tile_rows: usize, tw: usize, threads: usize) -> usize {
     const MIN_TILES: usize = 64;
     let by_cache = ((1 << 18) / (tile.positions() * s.c.max(s.k) * tw)).max(1);
@@ -363,8 +363,10 @@ fn rows_per_block(s: &Sizes, tile: Tile, tile_rows: usize, tw: usize, threads: u
 
 /// Which tiling a convolution takes: F(4×4) where the activations dominate, F(2×2) where the
 /// kernel does. F(4×4)'s kernel transform, made on every call, is 2.25× F(2×2)'s and pays only
-/// over enough tiles: on ResNet's 14×14 maps at batch 8 (128 tiles) it cost more than F(4×4)
-/// saved, on its 28×28 maps (392) F(4×4) was 1.3× faster. And where output channels exceed
+/// over enough tiles: on ResNet's 14×14 maps at batch 8 (128 tiles) F(4×4) saved nothing
+/// (13.5–13.7 against 13.8–15.3 ms a layer, one thread), on its 28×28 maps (392) it was 1.3×
+/// faster. The weight gradient follows the same rule (it has no kernel transform, but its
+/// products run over the same tiles: F(4×4) was 1.17× faster on 28×28, even on 56×56). And where output channels exceed
 /// twice the F(2×2) tiles of the batch (a ResNet's last stages at small batches, GAX's single
 /// image) the transform is kept between calls ([`kept`]): F(2×2)'s is the smaller, and one
 /// serves the forward and the input gradient ([`FLIPPED`]).
