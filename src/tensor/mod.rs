@@ -14,6 +14,7 @@ pub mod random;
 pub mod resize;
 pub mod shape;
 pub mod simd;
+mod streamed;
 mod winograd;
 
 /// Overwrites a weight (or any variable) in place. The one place that does: convolutions keep

