@@ -221,18 +221,17 @@ fn tap_index(iy: usize, first: usize, s: usize, pl: usize, w: usize) -> usize {
     }
 }
 
-/// A depthwise convolution's output, its planes (one per sample and channel) split over the
-/// compute threads: each plane is its own small loop nest, and on MobileNetV1 at batch 8 these
-/// layers were a third of an attribution run on one thread while the other idled.
-fn depthwise_forward<T: Float + Default + Send + Sync>(
-    x: &[T],
-    w: &[T],
-    d: &Dims,
-    g: &ConvGeom,
+/// A depthwise convolution's output or input gradient, `planes` planes of `plane` values made by
+/// `fill(first plane, their values)` with the planes split over the compute threads (each
+/// thread zeroes its own share first). Each plane is its own small loop nest; on MobileNetV1 at
+/// batch 8 these layers were a third of an attribution run, on one thread while the other idled.
+fn by_planes<T: Float + Default + Send + Sync>(
+    planes: usize,
+    plane: usize,
+    fill: impl Fn(usize, &mut [T]) + Sync,
 ) -> Vec<T> {
-    let plane = d.oh * d.ow;
-    crate::tensor::cpu::filled_par(d.n * d.k * plane, plane, |at, out| {
-        depthwise_forward_planes(x, w, d, g, at / plane.max(1), out)
+    crate::tensor::cpu::filled_par(planes * plane, plane, |at, out| {
+        fill(at / plane.max(1), out)
     })
 }
 
@@ -285,19 +284,6 @@ fn depthwise_forward_loops<T: Float>(
             }
         }
     }
-}
-
-/// A depthwise convolution's input gradient, its planes split over the threads as the forward's.
-fn depthwise_grad_input<T: Float + Default + Send + Sync>(
-    w: &[T],
-    dy: &[T],
-    d: &Dims,
-    g: &ConvGeom,
-) -> Vec<T> {
-    let plane = d.h * d.w;
-    crate::tensor::cpu::filled_par(d.n * d.c * plane, plane, |at, dx| {
-        depthwise_grad_input_planes(w, dy, d, g, at / plane.max(1), dx)
-    })
 }
 
 crate::avx2_dispatch!(
@@ -501,7 +487,9 @@ fn forward<T: Float + Default + Send + Sync + 'static>(
         return winograd::conv3x3(x, winograd::Kernel::Forward(w, weight), &s);
     }
     if g.depthwise(d) {
-        return depthwise_forward(x, w, d, g);
+        return by_planes(d.n * d.k, d.oh * d.ow, |first, out| {
+            depthwise_forward_planes(x, w, d, g, first, out)
+        });
     }
     let (oh, ow) = (d.oh, d.ow);
     let mut out = vec![T::zero(); d.n * d.k * oh * ow];
@@ -620,7 +608,9 @@ fn grad_input<T: Float + Default + Send + Sync + 'static>(
         return winograd::conv3x3(dy, winograd::Kernel::Flipped(w, weight), &back);
     }
     if g.depthwise(d) {
-        return depthwise_grad_input(w, dy, d, g);
+        return by_planes(d.n * d.c, d.h * d.w, |first, dx| {
+            depthwise_grad_input_planes(w, dy, d, g, first, dx)
+        });
     }
     let (oh, ow) = (d.oh, d.ow);
     let mut dx = vec![T::zero(); d.n * d.c * d.h * d.w];
