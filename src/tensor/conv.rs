@@ -10,6 +10,7 @@
 use super::cpu::dims4;
 pub use super::geometry::ConvGeom;
 use super::products::{matmul, matmul_add_strided_a_bt, matmul_on, matmul_strided, parallelism};
+use super::thin::{self, Thin};
 use super::winograd;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use num_traits::Float;
@@ -89,6 +90,23 @@ impl ConvGeom {
             && self.pad == (1, 1, 1, 1)
             && winograd::pays(&s);
         fits.then_some(s)
+    }
+
+    /// The convolution of one sample as the direct kernels (`thin.rs`) see it; they take
+    /// ungrouped f32 convolutions with few channels on one side (each says which).
+    fn thin<T: 'static>(&self, d: &Dims) -> Option<Thin> {
+        (self.groups == 1 && thin::takes::<T>()).then_some(Thin {
+            c: d.c,
+            h: d.h,
+            w: d.w,
+            k: d.k,
+            kh: d.kh,
+            kw: d.kw,
+            oh: d.oh,
+            ow: d.ow,
+            stride: self.stride,
+            pad: self.pad,
+        })
     }
 
     /// Small outputs (1-D convolutions on tabular rows) run as one product over the whole batch:
@@ -511,6 +529,20 @@ fn forward<T: Float + Default + Send + Sync + 'static>(
         );
         return out;
     }
+    if let Some(t) = g.thin::<T>(d).filter(Thin::forward_applies) {
+        let xs = d.c * d.h * d.w;
+        per_sample(
+            &mut out,
+            d.k * p,
+            t.split_len(),
+            gemm::Parallelism::None,
+            |n, dst, split, _| {
+                let done = thin::forward(&t, &x[n * xs..][..xs], w, dst, split);
+                debug_assert!(done, "thin::forward_applies said yes");
+            },
+        );
+        return out;
+    }
     if g.batched(d) {
         let mut col = vec![T::zero(); rows * d.n * p];
         let mut one = vec![T::zero(); rows * p];
@@ -631,6 +663,20 @@ fn grad_input<T: Float + Default + Send + Sync + 'static>(
         );
         return dx;
     }
+    if let Some(t) = g.thin::<T>(d).filter(Thin::grad_input_applies) {
+        per_sample(
+            &mut dx,
+            d.c * d.h * d.w,
+            t.grad_input_scratch(),
+            gemm::Parallelism::None,
+            |n, dxs, scratch, _| {
+                let dys = &dy[n * d.k * p..(n + 1) * d.k * p];
+                let done = thin::grad_input(&t, w, dys, dxs, scratch);
+                debug_assert!(done, "thin::grad_input_applies said yes");
+            },
+        );
+        return dx;
+    }
     if g.batched(d) {
         let mut dyt = vec![T::zero(); d.k * d.n * p];
         to_channel_major(dy, d.n, d.k, p, &mut dyt);
@@ -740,13 +786,22 @@ fn grad_weight<T: Float + Send + Sync + 'static>(
     // dW sums over the samples, a reduction gemm does not split: with several threads each
     // takes a share of the samples into its own dW (one thread per product), then they add up.
     // Band by band, as the forward pass: a whole sample's column matrix of a large image (9 MB
-    // for cxc_multi_spa's 7×7 layer on 257²) left the cache between im2col and the product.
+    // for cxc_multi_spa's 7×7 layer on 257², where `thin` does not take it: f64, no AVX-512) left the cache between im2col and the product.
     // Bands of about 128k values, four times the forward's: each product's depth is the band,
     // and 32k-value bands made products too shallow to pay for their packing (that layer's
     // weight gradient at batch 16, one thread: 37 ms whole, 30 ms in 32k bands, 28 ms in 128k).
     let band = (131_072 / (rows * ow).max(1)).clamp(1, oh.max(1));
+    let direct = g.thin::<T>(d).filter(Thin::grad_weight_applies);
     let samples_dw = |samples: std::ops::Range<usize>, par: gemm::Parallelism| {
         let mut dw = vec![T::zero(); d.k * rows];
+        if let Some(t) = &direct {
+            let (xs, ys) = (d.c * d.h * d.w, d.k * p);
+            let count = samples.len();
+            let (x, dy) = (&x[samples.start * xs..], &dy[samples.start * ys..]);
+            let done = thin::grad_weight(t, x, dy, count, &mut dw);
+            debug_assert!(done, "thin::grad_weight_applies said yes");
+            return dw;
+        }
         let mut col = vec![T::zero(); rows * band * ow];
         for n in samples {
             let xs = &x[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w];

@@ -15,6 +15,7 @@ pub mod resize;
 pub mod shape;
 pub mod simd;
 mod streamed;
+mod thin;
 mod winograd;
 
 /// Overwrites a weight (or any variable) in place. The one place that does: convolutions keep

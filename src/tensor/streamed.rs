@@ -45,14 +45,14 @@ pub(super) fn grad_input<T: 'static>(
 }
 
 #[cfg(target_arch = "x86_64")]
-fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
+pub(super) fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
     // SAFETY: T is f32 (checked), so the slice is reinterpreted as itself.
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
         .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
 }
 
 #[cfg(target_arch = "x86_64")]
-fn as_f32_mut<T: 'static>(s: &mut [T]) -> Option<&mut [f32]> {
+pub(super) fn as_f32_mut<T: 'static>(s: &mut [T]) -> Option<&mut [f32]> {
     // SAFETY: as in `as_f32`.
     (std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>())
         .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
