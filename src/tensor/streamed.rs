@@ -178,13 +178,7 @@ unsafe fn columns<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Values in [-1, 1) that differ from index to index.
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0)
-            .collect()
-    }
+    use crate::tensor::testing::values;
 
     #[test]
     fn the_streamed_input_gradient_is_the_product() {

@@ -10,6 +10,13 @@ pub fn rand(shape: &[usize], seed: u64) -> Tensor {
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
 }
 
+/// f32 values in [-1, 1) that differ from index to index (for kernels that take f32 slices).
+pub fn values(len: usize, seed: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0)
+        .collect()
+}
+
 /// The largest absolute elementwise difference (shapes must match).
 pub fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.dims(), b.dims());

@@ -192,6 +192,17 @@ impl Thin {
     }
 }
 
+/// `$f::<N>(args)` for the runtime count `$n` among the listed constants: the kernels take their
+/// channel count as a constant so that their accumulators are registers.
+macro_rules! with_count {
+    ($n:expr; $($c:literal)+; $f:ident $args:tt) => {
+        match $n {
+            $($c => $f::<$c> $args,)+
+            n => unreachable!("the applies check caps the channel count, not {n}"),
+        }
+    };
+}
+
 /// Whether the kernels take elements of type T (f32 only).
 pub(super) fn takes<T: 'static>() -> bool {
     std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
@@ -229,21 +240,7 @@ pub(super) fn forward<T: 'static>(
         // SAFETY: AVX-512F is present (`forward_applies`); the lengths are asserted above and
         // `phases` sizes the planes for every block's reads.
         unsafe {
-            match t.k {
-                1 => forward_rows::<1>(t, split, w, out),
-                2 => forward_rows::<2>(t, split, w, out),
-                3 => forward_rows::<3>(t, split, w, out),
-                4 => forward_rows::<4>(t, split, w, out),
-                5 => forward_rows::<5>(t, split, w, out),
-                6 => forward_rows::<6>(t, split, w, out),
-                7 => forward_rows::<7>(t, split, w, out),
-                8 => forward_rows::<8>(t, split, w, out),
-                9 => forward_rows::<9>(t, split, w, out),
-                10 => forward_rows::<10>(t, split, w, out),
-                11 => forward_rows::<11>(t, split, w, out),
-                12 => forward_rows::<12>(t, split, w, out),
-                _ => unreachable!("forward_applies caps k at MAX_CHANNELS"),
-            }
+            with_count!(t.k; 1 2 3 4 5 6 7 8 9 10 11 12; forward_rows(t, split, w, out));
         }
         return true;
     }
@@ -340,21 +337,7 @@ pub(super) fn grad_input<T: 'static>(
         // SAFETY: AVX-512F is present (`grad_input_applies`); `padded_dy` and `phases` size
         // the buffers for every block's reads and writes.
         unsafe {
-            match t.c {
-                1 => grad_input_rows::<1>(t, padded, w, split),
-                2 => grad_input_rows::<2>(t, padded, w, split),
-                3 => grad_input_rows::<3>(t, padded, w, split),
-                4 => grad_input_rows::<4>(t, padded, w, split),
-                5 => grad_input_rows::<5>(t, padded, w, split),
-                6 => grad_input_rows::<6>(t, padded, w, split),
-                7 => grad_input_rows::<7>(t, padded, w, split),
-                8 => grad_input_rows::<8>(t, padded, w, split),
-                9 => grad_input_rows::<9>(t, padded, w, split),
-                10 => grad_input_rows::<10>(t, padded, w, split),
-                11 => grad_input_rows::<11>(t, padded, w, split),
-                12 => grad_input_rows::<12>(t, padded, w, split),
-                _ => unreachable!("grad_input_applies caps c at MAX_CHANNELS"),
-            }
+            with_count!(t.c; 1 2 3 4 5 6 7 8 9 10 11 12; grad_input_rows(t, padded, w, split));
         }
         t.merge(split, dx);
         return true;
@@ -450,17 +433,7 @@ pub(super) fn grad_weight<T: 'static>(t: &Thin, x: &[T], dy: &[T], n: usize, dw:
             // SAFETY: AVX-512F is present (`grad_weight_applies`); `phases` sizes the split
             // planes for reads up to `width` columns past each tap's start.
             unsafe {
-                match t.k {
-                    1 => grad_weight_sample::<1>(t, &split, &rows, &mut sums),
-                    2 => grad_weight_sample::<2>(t, &split, &rows, &mut sums),
-                    3 => grad_weight_sample::<3>(t, &split, &rows, &mut sums),
-                    4 => grad_weight_sample::<4>(t, &split, &rows, &mut sums),
-                    5 => grad_weight_sample::<5>(t, &split, &rows, &mut sums),
-                    6 => grad_weight_sample::<6>(t, &split, &rows, &mut sums),
-                    7 => grad_weight_sample::<7>(t, &split, &rows, &mut sums),
-                    8 => grad_weight_sample::<8>(t, &split, &rows, &mut sums),
-                    _ => unreachable!("grad_weight_applies caps k at MAX_WEIGHT_GRAD_CHANNELS"),
-                }
+                with_count!(t.k; 1 2 3 4 5 6 7 8; grad_weight_sample(t, &split, &rows, &mut sums));
             }
         }
         for (d, lanes) in dw.iter_mut().zip(sums.chunks_exact(16)) {
@@ -537,13 +510,7 @@ unsafe fn grad_weight_sample<const K: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Values in [-1, 1) that differ from index to index.
-    fn values(len: usize, seed: usize) -> Vec<f32> {
-        (0..len)
-            .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0)
-            .collect()
-    }
+    use crate::tensor::testing::values;
 
     fn shape(
         (c, h, w): (usize, usize, usize),
