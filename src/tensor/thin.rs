@@ -5,7 +5,7 @@
 //! does not: cxc_multi_spa's first layers (1 or 3 channels in, 7 out, 7×7 at stride 2 on 257²
 //! images) have columns 49–147 times the size of their input for products only 7 rows deep,
 //! and its training spent more time in im2col, col2im and gemm's packing than in arithmetic
-//! (PyTorch was 1.5–3× faster on those layers; training one epoch of 64 images took 0.85 s,
+//! (PyTorch was 1.5–3.4× faster on those layers; training one epoch of 64 images took 0.85 s,
 //! 0.62 s with these kernels, one thread). Here the input is split once by stride phase
 //! (so each tap reads a contiguous run) and zero-padded (so no tap needs a bounds check), and
 //! the kernels add tap after tap into AVX-512 registers that hold a block of outputs:
