@@ -529,20 +529,6 @@ fn forward<T: Float + Default + Send + Sync + 'static>(
         );
         return out;
     }
-    if let Some(t) = g.thin::<T>(d).filter(Thin::forward_applies) {
-        let xs = d.c * d.h * d.w;
-        per_sample(
-            &mut out,
-            d.k * p,
-            t.split_len(),
-            gemm::Parallelism::None,
-            |n, dst, split, _| {
-                let done = thin::forward(&t, &x[n * xs..][..xs], w, dst, split);
-                debug_assert!(done, "thin::forward_applies said yes");
-            },
-        );
-        return out;
-    }
     if g.batched(d) {
         let mut col = vec![T::zero(); rows * d.n * p];
         let mut one = vec![T::zero(); rows * p];
@@ -563,6 +549,21 @@ fn forward<T: Float + Default + Send + Sync + 'static>(
         let mut kn = vec![T::zero(); d.k * d.n * p];
         matmul(d.k, d.n * p, rows, w, false, &col, false, &mut kn, false);
         to_batch_major(&kn, d.n, d.k, p, &mut out);
+        return out;
+    }
+    // After `batched`: small 1-D outputs of tabular rows stay one product over the batch.
+    if let Some(t) = g.thin::<T>(d).filter(Thin::forward_applies) {
+        let xs = d.c * d.h * d.w;
+        per_sample(
+            &mut out,
+            d.k * p,
+            t.split_len(),
+            gemm::Parallelism::None,
+            |n, dst, split, _| {
+                let done = thin::forward(&t, &x[n * xs..][..xs], w, dst, split);
+                debug_assert!(done, "thin::forward_applies said yes");
+            },
+        );
         return out;
     }
     let band = band_rows(rows, ow, oh);
@@ -663,20 +664,6 @@ fn grad_input<T: Float + Default + Send + Sync + 'static>(
         );
         return dx;
     }
-    if let Some(t) = g.thin::<T>(d).filter(Thin::grad_input_applies) {
-        per_sample(
-            &mut dx,
-            d.c * d.h * d.w,
-            t.grad_input_scratch(),
-            gemm::Parallelism::None,
-            |n, dxs, scratch, _| {
-                let dys = &dy[n * d.k * p..(n + 1) * d.k * p];
-                let done = thin::grad_input(&t, w, dys, dxs, scratch);
-                debug_assert!(done, "thin::grad_input_applies said yes");
-            },
-        );
-        return dx;
-    }
     if g.batched(d) {
         let mut dyt = vec![T::zero(); d.k * d.n * p];
         to_channel_major(dy, d.n, d.k, p, &mut dyt);
@@ -697,6 +684,20 @@ fn grad_input<T: Float + Default + Send + Sync + 'static>(
                 &mut dx[n * d.c * d.h * d.w..(n + 1) * d.c * d.h * d.w],
             );
         }
+        return dx;
+    }
+    if let Some(t) = g.thin::<T>(d).filter(Thin::grad_input_applies) {
+        per_sample(
+            &mut dx,
+            d.c * d.h * d.w,
+            t.grad_input_scratch(),
+            gemm::Parallelism::None,
+            |n, dxs, scratch, _| {
+                let dys = &dy[n * d.k * p..(n + 1) * d.k * p];
+                let done = thin::grad_input(&t, w, dys, dxs, scratch);
+                debug_assert!(done, "thin::grad_input_applies said yes");
+            },
+        );
         return dx;
     }
     let band = band_rows(rows, ow, oh);
