@@ -15,6 +15,14 @@ pub(super) fn parallelism(m: usize, n: usize, k: usize) -> gemm::Parallelism {
     }
 }
 
+/// [`parallelism`] as a thread count, for gaxsh's own kernels.
+fn threads_for(m: usize, n: usize, k: usize) -> usize {
+    match parallelism(m, n, k) {
+        gemm::Parallelism::Rayon(t) => t,
+        gemm::Parallelism::None => 1,
+    }
+}
+
 /// C = A·B (+ C when `acc`), all row-major: A m×k, B k×n, C m×n. `at`/`bt` read A or B
 /// transposed from row-major storage of the transposed shape. Threads by [`parallelism`].
 #[allow(clippy::too_many_arguments)]
@@ -181,6 +189,9 @@ fn linear_forward<T: Float + Default + 'static>(
     k: usize,
 ) -> Vec<T> {
     let mut y = vec![T::zero(); n * m];
+    if super::streamed::forward(x, w, &mut y, (n, m, k), threads_for(n, m, k)) {
+        return y;
+    }
     if weight_on_the_left(n, m) {
         matmul(m, n, k, w, false, x, true, &mut y, false);
         return transposed(&y, m, n);
@@ -199,11 +210,7 @@ fn linear_grad_input<T: Float + Default + 'static>(
     k: usize,
 ) -> Vec<T> {
     let mut dx = vec![T::zero(); n * k];
-    let threads = match parallelism(n, k, m) {
-        gemm::Parallelism::Rayon(t) => t,
-        gemm::Parallelism::None => 1,
-    };
-    if super::streamed::grad_input(dy, w, &mut dx, (n, m, k), threads) {
+    if super::streamed::grad_input(dy, w, &mut dx, (n, m, k), threads_for(n, k, m)) {
         return dx;
     }
     if weight_on_the_left(n, m) {
