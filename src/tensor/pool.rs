@@ -12,9 +12,18 @@ pub(crate) use super::geometry::adaptive_windows;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use num_traits::Float;
 
-/// For every output position `o` of a plane (`base`, H × W), `visit(o, i)` with the flat index
-/// `i` within the plane of the first maximum of its window.
-fn argmax_windows<T: Float>(
+/// For every output position `o` of a plane (`base`, H × W), in order, `visit(o, i)` with the
+/// flat index `i` within the plane of the first maximum of its window.
+///
+/// One window at a time, the running maximum is a chain of dependent compares whose branch
+/// mispredicts about half the time (AlexNet's three pools took 8 % of its attribution). The
+/// windows of a row that lie inside the plane's columns are therefore run side by side, tap by
+/// tap in the window's row-major order (which keeps the first maximum first): neighbouring
+/// windows are independent, and in f32 on AVX-512F sixteen go in one vector
+/// ([`side_by_side`]). ResNet's stem pool at batch 8 (64×112² planes, 3×3 stride 2) went from
+/// 64 to 9 ms, AlexNet's first (64×55²) from 15 to 2.3 ms (Xeon, one thread, fastest of 9).
+/// Windows cut by the padding go one at a time.
+fn argmax_windows<T: Float + 'static>(
     base: &[T],
     h: usize,
     w: usize,
@@ -22,40 +31,162 @@ fn argmax_windows<T: Float>(
     mut visit: impl FnMut(usize, usize),
 ) {
     let (oh, ow) = p.out_hw(h, w);
+    let (kw, sw, pw) = (p.kernel.1, p.stride.1, p.padding.1);
+    let cols_of = |ox: usize| {
+        let x0 = (ox * sw) as isize - pw as isize;
+        x0.max(0) as usize..((x0 + kw as isize).min(w as isize)).max(0) as usize
+    };
+    // Outputs whose window starts at or after column 0 and ends by column w.
+    let inner_end = if w + pw >= kw {
+        ((w + pw - kw) / sw + 1).min(ow)
+    } else {
+        0
+    };
+    let inner = pw.div_ceil(sw).min(inner_end)..inner_end;
+    let mut firsts = vec![0usize; ow];
     for oy in 0..oh {
         let y0 = (oy * p.stride.0) as isize - p.padding.0 as isize;
         let rows = y0.max(0) as usize..((y0 + p.kernel.0 as isize).min(h as isize)).max(0) as usize;
-        for ox in 0..ow {
-            let x0 = (ox * p.stride.1) as isize - p.padding.1 as isize;
-            let cols =
-                x0.max(0) as usize..((x0 + p.kernel.1 as isize).min(w as isize)).max(0) as usize;
-            let mut best = T::neg_infinity();
-            let mut best_i = usize::MAX;
+        // An empty window (refused by `max_pool2d`) has no maximum to visit.
+        if rows.is_empty() {
+            continue;
+        }
+        for ox in (0..inner.start).chain(inner.end..ow) {
+            let cols = cols_of(ox);
+            firsts[ox] = usize::MAX;
+            if cols.is_empty() {
+                continue;
+            }
+            let mut best_i = rows.start * w + cols.start;
+            let mut best_v = base[best_i];
             for y in rows.clone() {
-                for (i, &v) in base[y * w..(y + 1) * w]
-                    .iter()
-                    .enumerate()
-                    .take(cols.end)
-                    .skip(cols.start)
-                {
-                    // Strictly greater keeps the first maximum; NaN wins, as in PyTorch.
-                    if best_i == usize::MAX || v > best || v.is_nan() {
-                        best = v;
-                        best_i = y * w + i;
+                let row = y * w + cols.start;
+                for (i, &v) in (row..).zip(&base[row..y * w + cols.end]) {
+                    if first_max_moves(v, best_v) {
+                        (best_v, best_i) = (v, i);
                     }
                 }
             }
-            // An empty window (refused by `max_pool2d`) has no maximum to visit.
-            if best_i != usize::MAX {
-                visit(oy * ow + ox, best_i);
+            firsts[ox] = best_i;
+        }
+        if !inner.is_empty() {
+            let first_tap = rows.start * w + inner.start * sw - pw;
+            let window = Window {
+                rows: rows.len(),
+                w,
+                kw,
+                sw,
+            };
+            side_by_side(base, first_tap, window, &mut firsts[inner.clone()]);
+        }
+        for (ox, &i) in firsts.iter().enumerate() {
+            if i != usize::MAX {
+                visit(oy * ow + ox, i);
             }
         }
     }
 }
 
+/// The taps of windows that lie inside their plane: `rows` rows of `kw` columns, rows `w` apart,
+/// neighbouring windows `sw` columns apart.
+#[derive(Clone, Copy)]
+struct Window {
+    rows: usize,
+    w: usize,
+    kw: usize,
+    sw: usize,
+}
+
+/// `firsts[j]` = the first maximum of window j, whose top-left tap is `first_tap + j·sw`, all
+/// windows run tap by tap side by side.
+fn side_by_side<T: Float + 'static>(
+    base: &[T],
+    first_tap: usize,
+    win: Window,
+    firsts: &mut [usize],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f")
+        && let Some(base) = super::streamed::as_f32(base)
+        && i32::try_from(base.len()).is_ok()
+    {
+        // Every tap read is an index below base.len() (the windows lie inside the plane).
+        let last = first_tap + (firsts.len() - 1) * win.sw + (win.rows - 1) * win.w + win.kw - 1;
+        assert!(last < base.len());
+        // SAFETY: AVX-512F detected; every index is below base.len() ≤ i32::MAX (asserted).
+        return unsafe { side_by_side_f32(base, first_tap, win, firsts) };
+    }
+    for (j, f) in firsts.iter_mut().enumerate() {
+        *f = first_tap + j * win.sw;
+    }
+    for y in 0..win.rows {
+        for kx in 0..win.kw {
+            let tap = first_tap + y * win.w + kx;
+            for (f, i) in firsts.iter_mut().zip((tap..).step_by(win.sw)) {
+                // Only the index is selected (a conditional move); the maximum so far is read
+                // back through it. A selected float became a branch.
+                let take = first_max_moves(base[i], base[*f]);
+                *f = std::hint::select_unpredictable(take, i, *f);
+            }
+        }
+    }
+}
+
+/// [`side_by_side`] for f32, sixteen windows per AVX-512 vector: each tap gathered, compared
+/// (greater, or NaN) and blended into the running maximum and its index.
+///
+/// # Safety
+/// The CPU has AVX-512F, and every tap index is below `base.len()` ≤ `i32::MAX`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn side_by_side_f32(base: &[f32], first_tap: usize, win: Window, firsts: &mut [usize]) {
+    use std::arch::x86_64::*;
+    let lanes = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+        _mm512_set1_epi32(win.sw as i32),
+    );
+    for (block, out) in firsts.chunks_mut(16).enumerate() {
+        let mask: __mmask16 = if out.len() == 16 {
+            !0
+        } else {
+            (1 << out.len()) - 1
+        };
+        let start = (first_tap + block * 16 * win.sw) as i32;
+        let at = |tap: usize| _mm512_add_epi32(lanes, _mm512_set1_epi32(start + tap as i32));
+        let gather = |i: __m512i| unsafe {
+            _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, i, base.as_ptr().cast())
+        };
+        let mut best_i = at(0);
+        let mut best = gather(best_i);
+        for y in 0..win.rows {
+            for kx in 0..win.kw {
+                let i = at(y * win.w + kx);
+                let v = gather(i);
+                let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best)
+                    | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                best = _mm512_mask_blend_ps(take, best, v);
+                best_i = _mm512_mask_blend_epi32(take, best_i, i);
+            }
+        }
+        let mut idx = [0u32; 16];
+        unsafe { _mm512_storeu_si512(idx.as_mut_ptr().cast(), best_i) };
+        for (f, &i) in out.iter_mut().zip(&idx) {
+            *f = i as usize;
+        }
+    }
+}
+
+/// Whether `v`, met after `best` in a window, becomes its maximum: strictly greater keeps the
+/// first maximum; NaN wins, as in PyTorch. Both tests are evaluated (`|`): which value wins is
+/// data, and a branch on it mispredicts.
+#[inline(always)]
+fn first_max_moves<T: Float>(v: T, best: T) -> bool {
+    (v > best) | v.is_nan()
+}
+
 /// Planes (one (sample, channel) each) are pooled side by side on the compute threads. With
 /// `firsts`, each output's window also writes where in its plane its first maximum lies.
-fn max_pool_fwd<T: Float + Send + Sync + Default>(
+fn max_pool_fwd<T: Float + Send + Sync + Default + 'static>(
     x: &[T],
     d: [usize; 4],
     p: &Pool2d,
@@ -85,7 +216,7 @@ fn max_pool_fwd<T: Float + Send + Sync + Default>(
     })
 }
 
-fn max_pool_bwd<T: Float + Send + Sync + Default>(
+fn max_pool_bwd<T: Float + Send + Sync + Default + 'static>(
     x: &[T],
     g: &[T],
     d: [usize; 4],
@@ -276,7 +407,7 @@ pub fn max_pool2d(x: &Tensor, p: Pool2d) -> Result<Tensor> {
 ///
 /// Captum computes this rule only where the pool's input is not the output of another hooked
 /// module (otherwise that module's rule takes over); the caller decides (`nn/graph`).
-fn max_pool_deeplift_bwd<T: Float + Send + Sync + Default>(
+fn max_pool_deeplift_bwd<T: Float + Send + Sync + Default + 'static>(
     x: &[T],
     y: &[T],
     g: &[T],
@@ -555,6 +686,66 @@ mod tests {
         let g = vec![1.0; got.len()];
         let dx = max_pool_bwd(&v, &g, [n, c, h, w], &p);
         assert_eq!(dx.iter().sum::<f64>(), got.len() as f64);
+    }
+
+    #[test]
+    fn windows_side_by_side_find_each_first_maximum() {
+        // f32 takes the AVX-512 gathers where the CPU has them, f64 the scalar side-by-side
+        // loop; both against one window at a time in row-major order. Values from a small set
+        // (ties in most windows) with NaNs among them (a later NaN wins); widths that give
+        // interiors of several 16-window blocks and a partial one, kernels 1–4, strides 1–3,
+        // padding 0–2 (windows cut at both edges).
+        fn by_definition(v: &[f64], h: usize, w: usize, p: &Pool2d) -> Vec<(usize, usize)> {
+            let (oh, ow) = p.out_hw(h, w);
+            let mut out = vec![];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut best: Option<usize> = None;
+                    for y in 0..p.kernel.0 {
+                        for x in 0..p.kernel.1 {
+                            let (y, x) = (oy * p.stride.0 + y, ox * p.stride.1 + x);
+                            let (Some(y), Some(x)) =
+                                (y.checked_sub(p.padding.0), x.checked_sub(p.padding.1))
+                            else {
+                                continue;
+                            };
+                            if y >= h || x >= w {
+                                continue;
+                            }
+                            let i = y * w + x;
+                            if best.is_none_or(|b| v[i] > v[b] || v[i].is_nan()) {
+                                best = Some(i);
+                            }
+                        }
+                    }
+                    out.extend(best.map(|b| (oy * ow + ox, b)));
+                }
+            }
+            out
+        }
+        for (h, w) in [(9, 71), (6, 40), (5, 17)] {
+            let v: Vec<f64> = (0..h * w)
+                .map(|i| match (i * 7919) % 23 {
+                    0 => f64::NAN,
+                    r => (r % 4) as f64,
+                })
+                .collect();
+            let v32: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            for k in 1..=4 {
+                for s in 1..=3 {
+                    for pad in 0..=2.min(k / 2) {
+                        let p = Pool2d::square(k, s, pad);
+                        let want = by_definition(&v, h, w, &p);
+                        let mut got64 = vec![];
+                        argmax_windows(&v, h, w, &p, |o, i| got64.push((o, i)));
+                        let mut got32 = vec![];
+                        argmax_windows(&v32, h, w, &p, |o, i| got32.push((o, i)));
+                        assert_eq!(got64, want, "f64 {h}×{w} {p:?}");
+                        assert_eq!(got32, want, "f32 {h}×{w} {p:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
