@@ -13,8 +13,9 @@
 //!   against gemm's 29–39 ms, 4096×4096 5.8 against 12–19 ms, 1000×4096 1.2 against 3.5–4.3 ms.
 //! - [`forward`]: [`DOT_ROWS`] rows of W at a time, each dotted with every row of x (x, 295 KB
 //!   at batch 8 through 9216 inputs, stays in L2), the sums held in registers until the rows
-//!   end. Measured on the 2-vCPU Intel Xeon (f32, batch 8, fastest of 9): 4096×9216 SEE ms
-//!   against gemm's 20 ms on one thread, SEE against 11 ms on two.
+//!   end. Measured on the 2-vCPU Intel Xeon (f32, batch 8, fastest of 9, several runs):
+//!   4096×9216 14–16 ms against gemm's 20–24 on one thread, 7–8 against 11–12 on two;
+//!   4096×4096 6.2–6.9 against 7.8 ms on one thread.
 //!
 //! Only f32 on CPUs with AVX-512F: the kernels' accumulators fill 16–24 of AVX-512's 32
 //! registers. Elsewhere (f64, other CPUs) both functions return `false` and gemm runs.
@@ -24,7 +25,10 @@ pub(super) const MAX_ROWS: usize = 8;
 /// Rows of W the forward dots with x at once: 3 × [`MAX_ROWS`] accumulators, each vector of x
 /// loaded once for three rows of W.
 const DOT_ROWS: usize = 3;
-const PREFETCH: usize = 1024;
+/// How far ahead (in values: 512 bytes) the forward asks for W's rows: its three rows of W and
+/// eight of x are more streams than the hardware prefetchers follow well (4096×9216 at batch 8
+/// on the Xeon, one thread: 16.3 ms without, 14.1 with; 1,024 bytes or more ahead was slower).
+const PREFETCH: usize = 128;
 /// Rows of W read per pass over dx's panels: dx's panel is loaded and stored once per block.
 const W_ROWS: usize = 8;
 /// Columns per register block: two AVX-512 vectors per row of dx.
