@@ -139,10 +139,17 @@ pub fn fill_par<T: Send>(out: &mut [T], align: usize, fill: impl Fn(usize, &mut 
         .for_each(|(chunk, (at, _))| fill(at, chunk));
 }
 
-/// A vector of `len` values that `fill` writes whole (see [`fill_par`]). Each piece is set to
-/// `T::default()` by the thread that then fills it, just before: zeroing the whole vector first
-/// (as `vec![0; len]` does for reused memory) was a one-thread memset beside every parallel
-/// elementwise kernel.
+/// Values [`filled_par`] zeroes and fills at a time (rounded up to whole `align` units): 64 KB
+/// of f32, so that the zeros are still in cache when `fill` overwrites them. Zeroing a thread's
+/// whole piece first sent it to memory as zeros and back: batch norm's affine over 8×64×112²
+/// took 2.8 ms that way and 2.0 ms in runs (Xeon, one thread, fastest of 15; 1.6 → 1.2 ms on
+/// two threads).
+const ZEROED_RUN: usize = 1 << 14;
+
+/// A vector of `len` values that `fill` writes whole (see [`fill_par`]), `fill` called on runs
+/// of whole `align` units. Each run is set to `T::default()` by the thread that then fills it,
+/// just before: zeroing the whole vector first (as `vec![0; len]` does for reused memory) was a
+/// one-thread memset beside every parallel elementwise kernel.
 pub fn filled_par<T: Copy + Send + Sync + Default>(
     len: usize,
     align: usize,
@@ -151,17 +158,21 @@ pub fn filled_par<T: Copy + Send + Sync + Default>(
     use rayon::prelude::*;
     let mut out: Vec<T> = Vec::with_capacity(len);
     let base = SharedOut(out.as_mut_ptr());
+    let run = ZEROED_RUN.div_ceil(align.max(1)) * align.max(1);
     let fill_piece = |&(at, n): &(usize, usize)| {
-        // SAFETY: the pieces are disjoint and lie within the capacity; each is initialised
-        // before it is seen as a slice.
-        let piece = unsafe {
-            let p = base.get().add(at);
-            for i in 0..n {
-                p.add(i).write(T::default());
-            }
-            std::slice::from_raw_parts_mut(p, n)
-        };
-        fill(at, piece);
+        for start in (at..at + n).step_by(run) {
+            let len = run.min(at + n - start);
+            // SAFETY: the pieces, and the runs within each, are disjoint and lie within the
+            // capacity; each run is initialised before it is seen as a slice.
+            let piece = unsafe {
+                let p = base.get().add(start);
+                for i in 0..len {
+                    p.add(i).write(T::default());
+                }
+                std::slice::from_raw_parts_mut(p, len)
+            };
+            fill(start, piece);
+        }
     };
     let pieces = pieces(len, align);
     if pieces.len() == 1 {
