@@ -161,15 +161,15 @@ pub fn filled_par<T: Copy + Send + Sync + Default>(
     let run = ZEROED_RUN.div_ceil(align.max(1)) * align.max(1);
     let fill_piece = |&(at, n): &(usize, usize)| {
         for start in (at..at + n).step_by(run) {
-            let len = run.min(at + n - start);
+            let run_len = run.min(at + n - start);
             // SAFETY: the pieces, and the runs within each, are disjoint and lie within the
             // capacity; each run is initialised before it is seen as a slice.
             let piece = unsafe {
                 let p = base.get().add(start);
-                for i in 0..len {
+                for i in 0..run_len {
                     p.add(i).write(T::default());
                 }
-                std::slice::from_raw_parts_mut(p, len)
+                std::slice::from_raw_parts_mut(p, run_len)
             };
             fill(start, piece);
         }

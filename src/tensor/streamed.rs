@@ -64,10 +64,7 @@ pub(super) fn grad_input<T: 'static>(
     threads: usize,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if n <= MAX_ROWS
-        && std::arch::is_x86_feature_detected!("avx512f")
-        && let (Some(dy), Some(w), Some(dx)) = (as_f32(dy), as_f32(w), as_f32_mut(dx))
-    {
+    if let Some((dy, w, dx)) = kernel_operands(n, dy, w, dx) {
         assert!(dy.len() >= n * m && w.len() >= m * k && dx.len() >= n * k);
         let out = Columns(dx.as_mut_ptr());
         // SAFETY: AVX-512F was detected; dy, w and dx hold n×m, m×k and n×k values (asserted),
@@ -94,10 +91,7 @@ pub(super) fn forward<T: 'static>(
     threads: usize,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if n <= MAX_ROWS
-        && std::arch::is_x86_feature_detected!("avx512f")
-        && let (Some(x), Some(w), Some(y)) = (as_f32(x), as_f32(w), as_f32_mut(y))
-    {
+    if let Some((x, w, y)) = kernel_operands(n, x, w, y) {
         assert!(x.len() >= n * k && w.len() >= m * k && y.len() >= n * m);
         let out = Columns(y.as_mut_ptr());
         // SAFETY: AVX-512F was detected; x, w and y hold n×k, m×k and n×m values (asserted),
@@ -110,6 +104,22 @@ pub(super) fn forward<T: 'static>(
     }
     let _ = (x, w, y, n, m, k, threads);
     false
+}
+
+/// The operands as f32 when the kernels take them: f32 values, at most [`MAX_ROWS`] rows, a CPU
+/// with AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::type_complexity)]
+fn kernel_operands<'a, T: 'static>(
+    rows: usize,
+    a: &'a [T],
+    w: &'a [T],
+    out: &'a mut [T],
+) -> Option<(&'a [f32], &'a [f32], &'a mut [f32])> {
+    if rows > MAX_ROWS || !std::arch::is_x86_feature_detected!("avx512f") {
+        return None;
+    }
+    Some((as_f32(a)?, as_f32(w)?, as_f32_mut(out)?))
 }
 
 #[cfg(target_arch = "x86_64")]
